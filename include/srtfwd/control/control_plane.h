@@ -1,0 +1,159 @@
+// The control lcore: everything that is not the fast path.
+//
+//  - answers ARP and NDP for our addresses and ICMP/ICMPv6 echo to them,
+//    resolves next hops (Neighbours), and sends its own packets;
+//  - installs sessions through a narrow internal API (install_session), which
+//    the SRT handshake code calls, and tests and benchmarks too;
+//  - ends sessions on SHUTDOWN (after a short grace, so the forwarded
+//    SHUTDOWN leaves first) and on idle timeout, by sweeping a slice of the
+//    table per tick (no timer per session);
+//  - hands SRT packets that no session took to a SrtHandler (the handshake
+//    state machine).
+// Single-threaded: every method runs on the control lcore. The admin thread
+// reads counters only.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "srtfwd/control/neighbours.h"
+#include "srtfwd/control/options.h"
+#include "srtfwd/dataplane/dataplane.h"
+#include "srtfwd/net/parse.h"
+
+struct rte_mbuf;
+
+namespace srtfwd::control {
+
+enum class EndReason : uint8_t { kShutdown, kIdle, kAdmin, kDrain, kCount };
+inline constexpr std::array<const char*, static_cast<size_t>(EndReason::kCount)> kEndReasonNames = {
+    "shutdown", "idle", "admin", "drain"};
+
+// What the control lcore did with the slow path. Single writer (control).
+struct ControlCounters {
+  dataplane::Counter slow_path_packets;
+  dataplane::Counter arp_replies_sent;     // we answered a who-has for our address
+  dataplane::Counter arp_ignored;          // not for us, malformed
+  dataplane::Counter icmp_echo_replies;    // ICMP and ICMPv6 echo answered
+  dataplane::Counter icmp_ignored;         // other ICMP, or not to us
+  dataplane::Counter ndp_adverts_sent;
+  dataplane::Counter ndp_ignored;
+  dataplane::Counter fragments_dropped;    // IP fragments: not reassembled
+  dataplane::Counter ip_options_dropped;   // IPv4 options / IPv6 extension headers
+  dataplane::Counter srt_unhandled;        // SRT packets with no handler
+  dataplane::Counter sessions_installed;
+  dataplane::Counter install_failed;
+  std::array<dataplane::Counter, static_cast<size_t>(EndReason::kCount)> sessions_ended;
+  dataplane::Counter events_stale;         // event for a session already gone
+};
+
+// A session to install; next-hop MACs are resolved by the control plane
+// unless given (e.g. the caller's MAC from its own handshake packet).
+struct SessionRequest {
+  uint16_t caller_port_id = 0;
+  net::IpAddr caller_ip, vip;
+  uint16_t caller_udp = 0, vip_udp = 0;
+  std::optional<net::MacAddr> caller_mac;
+  uint16_t backend_port_id = 0;
+  net::IpAddr backend_ip, leg_ip;
+  uint16_t backend_udp = 0, leg_udp = 0;
+  std::optional<net::MacAddr> backend_mac;
+  uint32_t caller_socket_id = 0, backend_socket_id = 0;
+};
+
+enum class InstallStatus : uint8_t { kInstalled, kNoRoute, kUnresolved, kTableError };
+const char* to_string(InstallStatus s) noexcept;
+
+struct Route {
+  uint16_t port = 0;
+  net::IpAddr next_hop;  // the destination itself, or the port's gateway
+  net::IpAddr source;    // our address on that port, same family
+};
+
+// The SRT handshake state machine plugs in here.
+class SrtHandler {
+ public:
+  virtual ~SrtHandler() = default;
+  // A UDP packet addressed to us that no session took (handshakes). Owns m.
+  virtual void on_packet(rte_mbuf* m, const net::FrameInfo& fi, uint64_t now) = 0;
+  virtual void on_tick(uint64_t /*now*/) {}
+  virtual void on_session_end(dataplane::Session& /*s*/, EndReason /*why*/) {}
+};
+
+class ControlPlane {
+ public:
+  ControlPlane(dataplane::Dataplane& dp, const Options& opt);
+  ~ControlPlane();
+
+  // The control lcore's loop, until stop is set.
+  void run(const std::atomic<bool>& stop);
+  // One iteration (tests): slow path, events, and the timer work if due.
+  unsigned poll_once(uint64_t now);
+
+  void set_srt_handler(SrtHandler* h) { handler_ = h; }
+
+  // ---- the internal API ----
+  using InstallDone = std::function<void(dataplane::Session*, InstallStatus)>;
+  // Installs now if both next hops are known, else once they resolve (or
+  // fails with kUnresolved). done runs on the control lcore, maybe before
+  // this returns.
+  void install_session(const SessionRequest& req, InstallDone done);
+  void end_session(dataplane::Session& s, EndReason why);
+  std::optional<Route> route(const net::IpAddr& dst) const;
+  // Sends a UDP datagram from one of our addresses (e.g. an SRT handshake);
+  // resolves the next hop unless dst_mac is given. False if unroutable or
+  // out of mbufs (counted).
+  bool send_udp(const net::IpAddr& src, uint16_t sport, const net::IpAddr& dst, uint16_t dport,
+                std::span<const uint8_t> payload, std::optional<net::MacAddr> dst_mac = std::nullopt,
+                std::optional<uint16_t> port_hint = std::nullopt);
+  Neighbours& neighbours() { return neighbours_; }
+  dataplane::Dataplane& dataplane() { return dp_; }
+  const Options& options() const { return opt_; }
+  const ControlCounters& counters() const { return counters_; }
+  uint64_t tsc_hz() const { return hz_; }
+  uint64_t ms_to_tsc(uint64_t ms) const { return hz_ / 1000 * ms; }
+  size_t pending_installs() const { return pending_.size(); }
+  // Frees everything held (queued packets). Call before the leak check.
+  void shutdown();
+
+ private:
+  struct Pending {
+    SessionRequest req;
+    InstallDone done;
+    Route caller_route, backend_route;
+    uint64_t deadline;
+  };
+  void handle_slow(rte_mbuf* m, uint64_t now);
+  void handle_arp(rte_mbuf* m, const net::FrameInfo& fi, uint64_t now);
+  void handle_icmp4(rte_mbuf* m, const net::FrameInfo& fi);
+  void handle_icmp6(rte_mbuf* m, const net::FrameInfo& fi, uint64_t now);
+  void handle_event(uint64_t ev, uint64_t now);
+  void tick(uint64_t now);
+  void sweep(uint64_t now);
+  void try_pending(uint64_t now);
+  bool finish_install(Pending& p, const net::MacAddr& caller_mac, const net::MacAddr& backend_mac,
+                      uint64_t now);
+  void solicit(uint16_t port, const net::IpAddr& ip);
+  void transmit(uint16_t port, rte_mbuf* m, const net::MacAddr& dst);
+  bool is_ours(uint16_t port, const net::IpAddr& ip) const;
+  rte_mbuf* alloc();
+
+  dataplane::Dataplane& dp_;
+  Options opt_;
+  uint64_t hz_;
+  Neighbours neighbours_;
+  SrtHandler* handler_ = nullptr;
+  ControlCounters counters_;
+  std::vector<Pending> pending_;
+  uint64_t next_tick_ = 0;
+  uint32_t sweep_cursor_ = 0;
+  dataplane::Counter alloc_failed_;
+};
+
+}  // namespace srtfwd::control

@@ -1,0 +1,55 @@
+// Options of the control lcore: SRT listener, legs, timeouts, routing and the
+// balancer. Built once from the config (app/) with these named defaults.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "srtfwd/net/addr.h"
+
+namespace srtfwd::control {
+
+struct PortRoute {
+  std::optional<net::IpAddr> gateway4;  // next hop for IPv4 outside the port's prefix
+  std::optional<net::IpAddr> gateway6;
+};
+
+struct StaticBackend {
+  net::IpAddr ip;
+  uint16_t srt_port = 10080;
+};
+
+struct BalancerOptions {
+  std::string type = "memory";  // "memory" or "redis"
+  std::string redis_host = "127.0.0.1";
+  uint16_t redis_port = 6379;
+  std::string redis_password;
+  int redis_db = 0;
+  std::vector<StaticBackend> backends;
+  // An origin whose heartbeat is older than this is not picked (the SRS
+  // proxy's server keys live 300 s in Redis).
+  uint32_t server_ttl_s = 300;
+};
+
+struct Options {
+  std::vector<uint16_t> listen_ports{10080};  // UDP ports that accept SRT callers
+  uint16_t leg_port_min = 20000;              // our ports toward backends
+  uint16_t leg_port_max = 59999;
+  uint32_t idle_timeout_ms = 5000;            // no packet either way: session ends
+  uint32_t shutdown_grace_ms = 200;           // SHUTDOWN forwarded, then the session ends
+  uint32_t backend_retry_ms = 250;            // backend handshake retransmission
+  uint32_t backend_timeout_ms = 800;          // then the caller is rejected (1502 GW)
+  uint32_t max_handshakes = 4096;             // in flight; beyond: 1402 OVERLOAD
+  uint32_t cookie_bucket_s = 60;              // SYN cookie time bucket
+  // Neighbour resolution (ARP / NDP).
+  uint32_t neighbour_retry_ms = 1000;
+  uint32_t neighbour_attempts = 3;
+  uint32_t neighbour_reachable_ms = 300000;   // re-resolve after this
+  uint32_t neighbour_queue = 16;              // packets held per unresolved neighbour
+  std::vector<PortRoute> routes;              // per DPDK port, same order as the ports
+  BalancerOptions balancer;
+};
+
+}  // namespace srtfwd::control

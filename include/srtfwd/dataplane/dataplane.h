@@ -1,0 +1,137 @@
+// The data plane: mempool, ports and queues, the session table, the worker
+// lcores and the rings that connect them to the control lcore.
+//
+//   NIC rxq --> worker (one per RX queue) --hit--> rewrite --> worker's txq
+//                  '--slow path--> to_control ring --> control lcore
+//   control lcore --> its own txq per port, or, when the port has no spare TX
+//                     queue, a ring drained by worker 0 into its TX buffer.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "srtfwd/dataplane/counters.h"
+#include "srtfwd/dataplane/session_table.h"
+#include "srtfwd/net/addr.h"
+
+struct rte_mempool;
+struct rte_mbuf;
+struct rte_ring;
+struct rte_rcu_qsbr;
+struct rte_eth_dev_tx_buffer;
+
+namespace srtfwd::dataplane {
+
+inline constexpr unsigned kMaxPorts = 8;
+inline constexpr unsigned kMaxWorkers = 64;
+inline constexpr unsigned kBurst = 32;
+
+struct PortOptions {
+  std::optional<net::Prefix> ipv4;  // address and prefix we answer on
+  std::optional<net::Prefix> ipv6;
+};
+
+// Named defaults: they fit the documented `--no-huge -m 1024` start.
+struct Options {
+  std::vector<PortOptions> ports;
+  uint32_t sessions = 65536;       // session records (two hash keys each)
+  uint32_t mbufs = 16383;          // pool size; 2^n - 1 is optimal for rte_mempool
+  uint16_t rx_descriptors = 1024;
+  uint16_t tx_descriptors = 1024;
+  uint32_t control_ring = 4096;    // worker -> control slow-path ring, per worker
+  uint32_t event_ring = 1024;      // worker -> control session events, per worker
+  // Back-off of an lcore that finds nothing: after idle_polls empty polls it
+  // sleeps idle_sleep_us per loop. 0 disables sleeping (dedicated host).
+  uint32_t idle_polls = 300;
+  uint32_t idle_sleep_us = 50;
+};
+
+// Session events, worker -> control (packed into one ring word).
+enum class SessionEvent : uint8_t { kShutdown = 1 };
+inline uint64_t pack_event(uint32_t session, Direction d, SessionEvent e) noexcept {
+  return (uint64_t{session} << 16) | (uint64_t(e) << 1) | d;
+}
+inline void unpack_event(uint64_t v, uint32_t* session, Direction* d, SessionEvent* e) noexcept {
+  *session = static_cast<uint32_t>(v >> 16);
+  *d = static_cast<Direction>(v & 1);
+  *e = static_cast<SessionEvent>((v >> 1) & 0x7fff);
+}
+
+// What a worker and the control lcore know of one port.
+struct PortInfo {
+  uint16_t port_id = 0;
+  std::string name;
+  net::MacAddr mac;
+  std::optional<net::Prefix> ipv4, ipv6;
+  uint16_t rx_queues = 0, tx_queues = 0;
+  bool tx_cksum_offload = false;   // IPv4 header + UDP checksums by the NIC
+  bool control_has_txq = false;    // else control TX goes through ctl_tx ring
+  uint16_t control_txq = 0;
+  rte_ring* ctl_tx = nullptr;      // control -> worker 0 TX (when !control_has_txq)
+};
+
+struct WorkerContext;
+
+class Dataplane {
+ public:
+  // After rte_eal_init. Configures and starts every port. Throws
+  // std::runtime_error with one clear line on failure.
+  explicit Dataplane(const Options& opt);
+  ~Dataplane();
+  Dataplane(const Dataplane&) = delete;
+  Dataplane& operator=(const Dataplane&) = delete;
+
+  // Launches one worker per worker lcore (every lcore but the main one).
+  void launch_workers();
+  // Stops and joins the workers, flushing their TX buffers. Idempotent.
+  void stop_workers();
+  // Stops the workers, returns queued packets to the pool and stops and
+  // closes the ports (net_pcap writes its tx_pcap then). Idempotent; after
+  // it, mbufs_in_use() counts only mbufs that someone leaked.
+  void shutdown() noexcept;
+
+  // ---- for the control lcore ----
+  // Dequeues slow-path packets from every worker ring (up to n).
+  unsigned poll_slow_path(rte_mbuf** out, unsigned n) noexcept;
+  unsigned poll_events(uint64_t* out, unsigned n) noexcept;
+  // Sends a packet built by the control lcore; the mbuf is always consumed.
+  bool control_send(uint16_t port_id, rte_mbuf* m) noexcept;
+  rte_mempool* pool() const noexcept { return pool_; }
+  SessionTable& sessions() noexcept { return *table_; }
+  const std::vector<PortInfo>& ports() const noexcept { return ports_; }
+  const PortInfo* port(uint16_t port_id) const noexcept;
+  unsigned active_workers() const noexcept { return active_workers_; }
+  unsigned worker_lcores() const noexcept { return static_cast<unsigned>(workers_.size()); }
+  // Sum of every worker's counters (any thread).
+  CounterTotals totals() const noexcept;
+  // Counters of the control lcore's own transmissions.
+  uint64_t control_tx_packets() const noexcept { return control_tx_.get(); }
+  uint64_t control_tx_dropped() const noexcept { return control_tx_dropped_.get(); }
+  // mbufs not in the pool (for the leak check at exit).
+  unsigned mbufs_in_use() const noexcept;
+  const Options& options() const noexcept { return opt_; }
+  rte_rcu_qsbr* rcu() const noexcept { return qsv_; }
+
+ private:
+  void setup_port(uint16_t port_id, const PortOptions& po, unsigned want_workers);
+  void close_ports() noexcept;
+
+  Options opt_;
+  rte_mempool* pool_ = nullptr;
+  rte_rcu_qsbr* qsv_ = nullptr;
+  std::unique_ptr<SessionTable> table_;
+  std::vector<PortInfo> ports_;
+  std::vector<WorkerContext*> workers_;  // rte_zmalloc'd, cache aligned
+  unsigned active_workers_ = 0;
+  std::atomic<bool> stop_{false};
+  bool launched_ = false;
+  bool ports_started_ = false;
+  bool ports_closed_ = false;
+  Counter control_tx_, control_tx_dropped_;
+};
+
+}  // namespace srtfwd::dataplane

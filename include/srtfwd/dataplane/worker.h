@@ -1,0 +1,58 @@
+// A worker lcore: busy-polls its RX queues in bursts, looks every UDP packet
+// addressed to us up in the session table in one bulk call, rewrites hits in
+// place and buffers them for its own TX queue; hands the slow path (ARP, ICMP,
+// SRT handshakes, fragments, IP options) to the control lcore through a
+// bounded ring; frees and counts the rest.
+#pragma once
+
+#include <rte_ethdev.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include "srtfwd/dataplane/counters.h"
+#include "srtfwd/dataplane/dataplane.h"
+#include "srtfwd/dataplane/session_table.h"
+
+namespace srtfwd::dataplane {
+
+// One per worker lcore, allocated cache-aligned on the lcore's socket.
+struct alignas(64) WorkerContext {
+  struct Port {
+    uint16_t port_id = 0;
+    bool has_rxq = false;
+    uint16_t queue = 0;             // this worker's RX and TX queue index
+    bool cksum_offload = false;
+    bool has_v4 = false, has_v6 = false;
+    net::IpAddr v4, v6;             // our addresses on this port
+    rte_eth_dev_tx_buffer* txbuf = nullptr;
+    rte_ring* ctl_tx = nullptr;     // control packets this worker transmits for the control lcore
+  };
+
+  unsigned index = 0;               // worker number, also the RCU thread id
+  unsigned lcore = 0;
+  unsigned nb_ports = 0;
+  Port ports[kMaxPorts];
+  rte_ring* to_control = nullptr;   // SP/SC, this worker -> control
+  rte_ring* events = nullptr;       // SP/SC session events
+  SessionTable* table = nullptr;
+  rte_rcu_qsbr* qsv = nullptr;
+  const std::atomic<bool>* stop = nullptr;
+  uint32_t idle_polls = 0, idle_sleep_us = 0;
+  WorkerCounters counters;
+};
+
+// Classifies, rewrites and dispatches one received burst (exposed for tests
+// and benchmarks). Every mbuf gets exactly one fate: TX buffer, control ring,
+// or freed with a counted reason.
+void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** pkts,
+                   uint16_t n, uint64_t now_tsc) noexcept;
+
+// One loop iteration: RX every queue, drain control TX, flush TX buffers,
+// report a quiescent state. Returns the number of packets received.
+unsigned poll_once(WorkerContext& w) noexcept;
+
+// The lcore entry point (rte_eal_remote_launch); arg is a WorkerContext*.
+int worker_main(void* arg);
+
+}  // namespace srtfwd::dataplane

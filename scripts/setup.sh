@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs every Debian package srtfwd needs to build, test, capture and demo.
+# Idempotent: when every package is already installed it does nothing (no
+# apt-get update, no network).
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential pkg-config meson ninja-build clang libclang-rt-14-dev
+  dpdk dpdk-dev libdpdk-dev libhiredis-dev libspdlog-dev libfmt-dev
+  libtoml11-dev nlohmann-json3-dev libcpp-httplib-dev libcli11-dev libxxhash-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libpcap-dev
+  # real SRT peers, Redis, captures and test hosts
+  libsrt-openssl-dev srt-tools ffmpeg redis-server tshark tcpreplay
+  python3 python3-scapy iproute2 ethtool iputils-ping procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup: missing packages (${missing[*]}) and not root: run as root" >&2
+  exit 1
+fi
+
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# tshark asks whether non-root users may capture; answer once, non-interactively.
+echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "setup: done"

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Sets up and runs every test of srtfwd: unit tests, pcap replay tests and
+# end-to-end tests in network namespaces (normal build, werror), the unit tests
+# again under ASan+UBSan, and the libFuzzer targets for a bounded time.
+#
+#   FUZZ_SECONDS   seconds per fuzz target (default 60)
+#   SKIP_SANITIZE  set to 1 to skip the ASan/UBSan build (local iteration only)
+#   SKIP_FUZZ      set to 1 to skip fuzzing (local iteration only)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+bash scripts/setup.sh
+
+jobs=$(nproc)
+step() { printf '\n=== %s ===\n' "$*"; }
+
+step "build (gcc, werror)"
+if [ ! -f build/build.ninja ]; then
+  meson setup build --werror
+fi
+ninja -C build -j"$jobs"
+
+step "tests (unit, pcap replay, end-to-end)"
+meson test -C build --print-errorlogs --num-processes 1
+
+if [ "${SKIP_SANITIZE:-0}" != 1 ]; then
+  step "build (gcc, ASan+UBSan)"
+  if [ ! -f build-asan/build.ninja ]; then
+    meson setup build-asan --werror -Db_sanitize=address,undefined -Db_lundef=false
+  fi
+  ninja -C build-asan -j"$jobs"
+  step "tests under ASan+UBSan"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    meson test -C build-asan --print-errorlogs --num-processes 1 --suite unit
+fi
+
+if [ "${SKIP_FUZZ:-0}" != 1 ]; then
+  step "fuzz (clang libFuzzer, ASan+UBSan, ${FUZZ_SECONDS:-60} s per target)"
+  bash scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
+fi
+
+step "all tests passed"

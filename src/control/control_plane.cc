@@ -1,0 +1,426 @@
+#include "srtfwd/control/control_plane.h"
+
+#include <rte_cycles.h>
+#include <rte_mbuf.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "srtfwd/net/build.h"
+
+namespace srtfwd::control {
+
+using dataplane::Direction;
+using dataplane::Session;
+using dataplane::SessionEvent;
+
+const char* to_string(InstallStatus s) noexcept {
+  switch (s) {
+    case InstallStatus::kInstalled: return "installed";
+    case InstallStatus::kNoRoute: return "no route";
+    case InstallStatus::kUnresolved: return "next hop unresolved";
+    case InstallStatus::kTableError: return "session table refused";
+  }
+  return "?";
+}
+
+namespace {
+constexpr unsigned kSlowBurst = 64;
+constexpr uint32_t kTickUs = 1000;  // timer work (neighbours, sweep, handshakes) every 1 ms
+}  // namespace
+
+ControlPlane::ControlPlane(dataplane::Dataplane& dp, const Options& opt)
+    : dp_(dp),
+      opt_(opt),
+      hz_(rte_get_tsc_hz()),
+      neighbours_(static_cast<unsigned>(dp.ports().size()),
+                  Neighbours::Params{rte_get_tsc_hz(), opt.neighbour_retry_ms, opt.neighbour_attempts,
+                                     opt.neighbour_reachable_ms, opt.neighbour_queue},
+                  [this](uint16_t port, const net::IpAddr& ip) { solicit(port, ip); },
+                  [this](uint16_t port, rte_mbuf* m, const net::MacAddr& mac) { transmit(port, m, mac); }) {
+  opt_.routes.resize(dp.ports().size());
+}
+
+ControlPlane::~ControlPlane() { shutdown(); }
+
+void ControlPlane::shutdown() {
+  neighbours_.clear();
+  for (auto& p : pending_)
+    if (p.done) p.done(nullptr, InstallStatus::kUnresolved);
+  pending_.clear();
+}
+
+rte_mbuf* ControlPlane::alloc() {
+  rte_mbuf* m = rte_pktmbuf_alloc(dp_.pool());
+  if (m == nullptr) alloc_failed_.add();
+  return m;
+}
+
+bool ControlPlane::is_ours(uint16_t port, const net::IpAddr& ip) const {
+  const auto* pi = dp_.port(port);
+  if (pi == nullptr) return false;
+  return (pi->ipv4 && pi->ipv4->addr == ip) || (pi->ipv6 && pi->ipv6->addr == ip);
+}
+
+std::optional<Route> ControlPlane::route(const net::IpAddr& dst) const {
+  const bool v4 = dst.is_v4();
+  // On-link first, then the first port with a gateway of that family.
+  for (const auto& pi : dp_.ports()) {
+    const auto& pfx = v4 ? pi.ipv4 : pi.ipv6;
+    if (pfx && pfx->contains(dst)) return Route{pi.port_id, dst, pfx->addr};
+  }
+  for (const auto& pi : dp_.ports()) {
+    const auto& pfx = v4 ? pi.ipv4 : pi.ipv6;
+    const auto& gw = v4 ? opt_.routes[pi.port_id].gateway4 : opt_.routes[pi.port_id].gateway6;
+    if (pfx && gw) return Route{pi.port_id, *gw, pfx->addr};
+  }
+  return std::nullopt;
+}
+
+void ControlPlane::transmit(uint16_t port, rte_mbuf* m, const net::MacAddr& dst) {
+  // Frames queued for resolution carry a zero destination MAC; fill it in.
+  std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), dst.b.data(), 6);
+  dp_.control_send(port, m);
+}
+
+void ControlPlane::solicit(uint16_t port, const net::IpAddr& ip) {
+  const auto* pi = dp_.port(port);
+  if (pi == nullptr) return;
+  rte_mbuf* m = alloc();
+  if (m == nullptr) return;
+  auto* out = rte_pktmbuf_mtod(m, uint8_t*);
+  const size_t cap = rte_pktmbuf_tailroom(m);
+  size_t len = 0;
+  if (ip.is_v4() && pi->ipv4)
+    len = net::build_arp_request(out, cap, pi->mac, pi->ipv4->addr, ip, std::nullopt);
+  else if (!ip.is_v4() && pi->ipv6)
+    len = net::build_neighbor_solicitation(out, cap, pi->mac, pi->ipv6->addr, ip, std::nullopt);
+  if (len == 0) {
+    rte_pktmbuf_free(m);
+    return;
+  }
+  m->data_len = m->pkt_len = static_cast<uint32_t>(len);
+  dp_.control_send(port, m);
+}
+
+bool ControlPlane::send_udp(const net::IpAddr& src, uint16_t sport, const net::IpAddr& dst,
+                            uint16_t dport, std::span<const uint8_t> payload,
+                            std::optional<net::MacAddr> dst_mac, std::optional<uint16_t> port_hint) {
+  std::optional<Route> r;
+  if (port_hint && dp_.port(*port_hint)) {
+    r = Route{*port_hint, dst, src};
+  } else {
+    r = route(dst);
+  }
+  if (!r) return false;
+  const auto* pi = dp_.port(r->port);
+  rte_mbuf* m = alloc();
+  if (m == nullptr) return false;
+  const size_t len =
+      net::build_udp_frame(rte_pktmbuf_mtod(m, uint8_t*), rte_pktmbuf_tailroom(m), pi->mac,
+                           dst_mac.value_or(net::MacAddr{}), std::nullopt, src, dst, sport, dport, payload);
+  if (len == 0) {
+    rte_pktmbuf_free(m);
+    return false;
+  }
+  m->data_len = m->pkt_len = static_cast<uint32_t>(len);
+  if (dst_mac) {
+    dp_.control_send(r->port, m);
+  } else {
+    neighbours_.send_or_queue(r->port, r->next_hop, m, rte_rdtsc());
+  }
+  return true;
+}
+
+void ControlPlane::install_session(const SessionRequest& req, InstallDone done) {
+  const uint64_t now = rte_rdtsc();
+  Pending p{req, std::move(done), {}, {}, now + ms_to_tsc(opt_.neighbour_retry_ms * opt_.neighbour_attempts + 100)};
+  auto rc = route(req.caller_ip);
+  auto rb = route(req.backend_ip);
+  if (req.caller_mac) rc = Route{req.caller_port_id, req.caller_ip, req.vip};
+  if (req.backend_mac) rb = Route{req.backend_port_id, req.backend_ip, req.leg_ip};
+  if (!rc || !rb) {
+    counters_.install_failed.add();
+    if (p.done) p.done(nullptr, InstallStatus::kNoRoute);
+    return;
+  }
+  p.caller_route = *rc;
+  p.backend_route = *rb;
+  p.req.caller_port_id = rc->port;
+  p.req.backend_port_id = rb->port;
+  auto cm = req.caller_mac ? req.caller_mac : neighbours_.lookup(rc->port, rc->next_hop);
+  auto bm = req.backend_mac ? req.backend_mac : neighbours_.lookup(rb->port, rb->next_hop);
+  if (cm && bm) {
+    finish_install(p, *cm, *bm, now);
+    return;
+  }
+  if (!cm) neighbours_.resolve(rc->port, rc->next_hop, now);
+  if (!bm) neighbours_.resolve(rb->port, rb->next_hop, now);
+  pending_.push_back(std::move(p));
+}
+
+bool ControlPlane::finish_install(Pending& p, const net::MacAddr& caller_mac,
+                                  const net::MacAddr& backend_mac, uint64_t now) {
+  const auto* cp = dp_.port(p.req.caller_port_id);
+  const auto* bp = dp_.port(p.req.backend_port_id);
+  dataplane::SessionSpec spec;
+  spec.caller_port_id = p.req.caller_port_id;
+  spec.caller_ip = p.req.caller_ip;
+  spec.vip = p.req.vip;
+  spec.caller_udp = p.req.caller_udp;
+  spec.vip_udp = p.req.vip_udp;
+  spec.caller_next_hop = caller_mac;
+  spec.caller_port_mac = cp->mac;
+  spec.backend_port_id = p.req.backend_port_id;
+  spec.backend_ip = p.req.backend_ip;
+  spec.leg_ip = p.req.leg_ip;
+  spec.backend_udp = p.req.backend_udp;
+  spec.leg_udp = p.req.leg_udp;
+  spec.backend_next_hop = backend_mac;
+  spec.backend_port_mac = bp->mac;
+  spec.caller_socket_id = p.req.caller_socket_id;
+  spec.backend_socket_id = p.req.backend_socket_id;
+  dataplane::InstallError err;
+  Session* s = dp_.sessions().install(spec, now, &err);
+  if (s == nullptr) {
+    counters_.install_failed.add();
+    spdlog::warn("session {}:{} -> {}:{} not installed: {}", spec.caller_ip.to_string(),
+                 spec.caller_udp, spec.backend_ip.to_string(), spec.backend_udp,
+                 dataplane::to_string(err));
+    if (p.done) p.done(nullptr, InstallStatus::kTableError);
+    return false;
+  }
+  counters_.sessions_installed.add();
+  spdlog::debug("session {} installed: {}:{} <-> {}:{} via leg {}:{}", s->index,
+                spec.caller_ip.to_string(), spec.caller_udp, spec.backend_ip.to_string(),
+                spec.backend_udp, spec.leg_ip.to_string(), spec.leg_udp);
+  if (p.done) p.done(s, InstallStatus::kInstalled);
+  return true;
+}
+
+void ControlPlane::try_pending(uint64_t now) {
+  for (size_t i = 0; i < pending_.size();) {
+    Pending& p = pending_[i];
+    auto cm = p.req.caller_mac ? p.req.caller_mac
+                               : neighbours_.lookup(p.caller_route.port, p.caller_route.next_hop);
+    auto bm = p.req.backend_mac ? p.req.backend_mac
+                                : neighbours_.lookup(p.backend_route.port, p.backend_route.next_hop);
+    bool done = false;
+    if (cm && bm) {
+      finish_install(p, *cm, *bm, now);
+      done = true;
+    } else if (now >= p.deadline ||
+               (!cm && neighbours_.failed(p.caller_route.port, p.caller_route.next_hop)) ||
+               (!bm && neighbours_.failed(p.backend_route.port, p.backend_route.next_hop))) {
+      counters_.install_failed.add();
+      if (p.done) p.done(nullptr, InstallStatus::kUnresolved);
+      done = true;
+    }
+    if (done) {
+      pending_[i] = std::move(pending_.back());
+      pending_.pop_back();
+    } else {
+      ++i;
+    }
+  }
+}
+
+void ControlPlane::end_session(Session& s, EndReason why) {
+  if (!s.in_use) return;
+  counters_.sessions_ended[static_cast<size_t>(why)].add();
+  spdlog::debug("session {} ended ({}): {} + {} packets", s.index,
+                kEndReasonNames[static_cast<size_t>(why)], s.dir[0].packets.get(),
+                s.dir[1].packets.get());
+  if (handler_ != nullptr) handler_->on_session_end(s, why);
+  dp_.sessions().remove(&s);
+}
+
+void ControlPlane::handle_event(uint64_t ev, uint64_t now) {
+  uint32_t idx;
+  Direction d;
+  SessionEvent e;
+  dataplane::unpack_event(ev, &idx, &d, &e);
+  if (idx >= dp_.sessions().capacity()) return;
+  Session& s = *dp_.sessions().at(idx);
+  if (!s.in_use) {
+    counters_.events_stale.add();
+    return;
+  }
+  if (e == SessionEvent::kShutdown && s.end_after_tsc == 0)
+    s.end_after_tsc = now + ms_to_tsc(opt_.shutdown_grace_ms) + 1;
+}
+
+void ControlPlane::handle_arp(rte_mbuf* m, const net::FrameInfo& fi, uint64_t now) {
+  net::ArpInfo arp;
+  const auto* data = rte_pktmbuf_mtod(m, const uint8_t*);
+  const uint16_t port = m->port;
+  const auto* pi = dp_.port(port);
+  if (pi == nullptr || net::parse_arp(data, m->data_len, fi, arp) != net::ArpVerdict::Ok ||
+      !pi->ipv4) {
+    counters_.arp_ignored.add();
+    rte_pktmbuf_free(m);
+    return;
+  }
+  const bool for_us = arp.tpa == pi->ipv4->addr;
+  // Learn from anyone on our subnet that talks to us (RFC 826 merge rule,
+  // limited to senders we may need as next hops).
+  if (pi->ipv4->contains(arp.spa) && !arp.spa.is_unspecified() &&
+      (for_us || neighbours_.lookup(port, arp.spa)))
+    neighbours_.learn(port, arp.spa, arp.sha, now);
+  if (arp.op == 1 && for_us) {
+    rte_mbuf* r = alloc();
+    if (r != nullptr) {
+      const size_t len = net::build_arp_reply(rte_pktmbuf_mtod(r, uint8_t*), rte_pktmbuf_tailroom(r),
+                                              arp, pi->mac, net::vlan_of(fi));
+      if (len != 0) {
+        r->data_len = r->pkt_len = static_cast<uint32_t>(len);
+        dp_.control_send(port, r);
+        counters_.arp_replies_sent.add();
+      } else {
+        rte_pktmbuf_free(r);
+      }
+    }
+  } else if (!for_us) {
+    counters_.arp_ignored.add();
+  }
+  rte_pktmbuf_free(m);
+}
+
+void ControlPlane::handle_icmp4(rte_mbuf* m, const net::FrameInfo& fi) {
+  const auto* pi = dp_.port(m->port);
+  auto* data = rte_pktmbuf_mtod(m, uint8_t*);
+  if (pi != nullptr && is_ours(m->port, fi.dst)) {
+    const size_t len = net::icmp_echo_reply_in_place(data, m->data_len, fi, pi->mac);
+    if (len != 0) {
+      rte_pktmbuf_trim(m, static_cast<uint16_t>(m->data_len - len));
+      counters_.icmp_echo_replies.add();
+      dp_.control_send(m->port, m);
+      return;
+    }
+  }
+  counters_.icmp_ignored.add();
+  rte_pktmbuf_free(m);
+}
+
+void ControlPlane::handle_icmp6(rte_mbuf* m, const net::FrameInfo& fi, uint64_t now) {
+  const uint16_t port = m->port;
+  const auto* pi = dp_.port(port);
+  auto* data = rte_pktmbuf_mtod(m, uint8_t*);
+  if (pi == nullptr || !pi->ipv6) {
+    counters_.ndp_ignored.add();
+    rte_pktmbuf_free(m);
+    return;
+  }
+  net::NdpInfo nd;
+  const auto v = net::parse_ndp(data, m->data_len, fi, nd);
+  if (v == net::NdpVerdict::NotNdp) {
+    handle_icmp4(m, fi);  // echo: same in-place builder for both families
+    return;
+  }
+  if (v != net::NdpVerdict::Ok) {
+    counters_.ndp_ignored.add();
+    rte_pktmbuf_free(m);
+    return;
+  }
+  if (nd.lladdr && !nd.src.is_unspecified() && nd.type == 135 &&
+      nd.target == pi->ipv6->addr)
+    neighbours_.learn(port, nd.src, *nd.lladdr, now);
+  if (nd.type == 136 && nd.lladdr) neighbours_.learn(port, nd.target, *nd.lladdr, now);
+  if (nd.type == 135 && nd.target == pi->ipv6->addr) {
+    rte_mbuf* r = alloc();
+    if (r != nullptr) {
+      const size_t len = net::build_neighbor_advertisement(
+          rte_pktmbuf_mtod(r, uint8_t*), rte_pktmbuf_tailroom(r), nd, pi->mac, net::vlan_of(fi));
+      if (len != 0) {
+        r->data_len = r->pkt_len = static_cast<uint32_t>(len);
+        dp_.control_send(port, r);
+        counters_.ndp_adverts_sent.add();
+      } else {
+        rte_pktmbuf_free(r);
+      }
+    }
+  } else if (nd.type == 135) {
+    counters_.ndp_ignored.add();
+  }
+  rte_pktmbuf_free(m);
+}
+
+void ControlPlane::handle_slow(rte_mbuf* m, uint64_t now) {
+  counters_.slow_path_packets.add();
+  net::FrameInfo fi;
+  const auto v = net::parse_frame(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len, fi);
+  switch (v) {
+    case net::Verdict::Arp: handle_arp(m, fi, now); return;
+    case net::Verdict::Icmp4: handle_icmp4(m, fi); return;
+    case net::Verdict::Icmp6: handle_icmp6(m, fi, now); return;
+    case net::Verdict::Udp:
+      if (handler_ != nullptr) {
+        handler_->on_packet(m, fi, now);
+        return;
+      }
+      counters_.srt_unhandled.add();
+      break;
+    case net::Verdict::Fragment: counters_.fragments_dropped.add(); break;
+    case net::Verdict::IpOptions:
+    case net::Verdict::Ipv6ExtHeaders: counters_.ip_options_dropped.add(); break;
+    default: break;  // workers only send the kinds above
+  }
+  rte_pktmbuf_free(m);
+}
+
+void ControlPlane::sweep(uint64_t now) {
+  auto& table = dp_.sessions();
+  const uint32_t cap = table.capacity();
+  // A full pass every ~250 ticks (250 ms) at most: idle timeouts are seconds.
+  const uint32_t slice = std::max<uint32_t>(64, cap / 250 + 1);
+  const uint64_t idle = ms_to_tsc(opt_.idle_timeout_ms);
+  for (uint32_t k = 0; k < slice && k < cap; ++k) {
+    Session& s = *table.at(sweep_cursor_);
+    sweep_cursor_ = sweep_cursor_ + 1 == cap ? 0 : sweep_cursor_ + 1;
+    if (!s.in_use) continue;
+    if (s.end_after_tsc != 0 && now >= s.end_after_tsc) {
+      end_session(s, EndReason::kShutdown);
+      continue;
+    }
+    const uint64_t last = std::max(s.dir[0].last_seen_tsc.load(std::memory_order_relaxed),
+                                   s.dir[1].last_seen_tsc.load(std::memory_order_relaxed));
+    if (now > last && now - last > idle) end_session(s, EndReason::kIdle);
+  }
+}
+
+void ControlPlane::tick(uint64_t now) {
+  neighbours_.tick(now);
+  if (!pending_.empty()) try_pending(now);
+  if (handler_ != nullptr) handler_->on_tick(now);
+  sweep(now);
+  dp_.sessions().reclaim();
+}
+
+unsigned ControlPlane::poll_once(uint64_t now) {
+  rte_mbuf* pkts[kSlowBurst];
+  const unsigned n = dp_.poll_slow_path(pkts, kSlowBurst);
+  for (unsigned i = 0; i < n; ++i) handle_slow(pkts[i], now);
+  uint64_t evs[kSlowBurst];
+  const unsigned e = dp_.poll_events(evs, kSlowBurst);
+  for (unsigned i = 0; i < e; ++i) handle_event(evs[i], now);
+  if (now >= next_tick_) {
+    tick(now);
+    next_tick_ = now + hz_ / (1000000 / kTickUs);
+  }
+  return n + e;
+}
+
+void ControlPlane::run(const std::atomic<bool>& stop) {
+  const auto& dopt = dp_.options();
+  uint32_t empty = 0;
+  while (!stop.load(std::memory_order_relaxed)) {
+    if (poll_once(rte_rdtsc()) != 0) {
+      empty = 0;
+    } else if (dopt.idle_sleep_us != 0 && ++empty >= dopt.idle_polls) {
+      rte_delay_us_sleep(std::min<uint32_t>(dopt.idle_sleep_us, kTickUs));
+    }
+  }
+}
+
+}  // namespace srtfwd::control

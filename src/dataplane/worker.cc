@@ -1,0 +1,225 @@
+#include "srtfwd/dataplane/worker.h"
+
+#include <rte_cycles.h>
+#include <rte_mbuf.h>
+#include <rte_prefetch.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+
+#include "srtfwd/net/parse.h"
+#include "srtfwd/net/rewrite.h"
+#include "srtfwd/srt/packet.h"
+
+namespace srtfwd::dataplane {
+
+namespace {
+
+// Maps a parse verdict that is neither a fast-path packet nor a slow-path
+// one to its drop reason.
+DropReason drop_reason(net::Verdict v) noexcept {
+  switch (v) {
+    case net::Verdict::TruncatedEth: return DropReason::kTruncatedEth;
+    case net::Verdict::TruncatedIp: return DropReason::kTruncatedIp;
+    case net::Verdict::BadIpVersion: return DropReason::kBadIpVersion;
+    case net::Verdict::BadIhl: return DropReason::kBadIhl;
+    case net::Verdict::BadIpLength: return DropReason::kBadIpLength;
+    case net::Verdict::TruncatedUdp: return DropReason::kTruncatedUdp;
+    case net::Verdict::BadUdpLength: return DropReason::kBadUdpLength;
+    case net::Verdict::NotUdp: return DropReason::kNotUdp;
+    case net::Verdict::StackedVlan: return DropReason::kStackedVlan;
+    case net::Verdict::TruncatedArp: return DropReason::kTruncatedArp;
+    case net::Verdict::TruncatedIcmp: return DropReason::kTruncatedIcmp;
+    default: return DropReason::kUnknownEthertype;
+  }
+}
+
+bool addressed_to_us(const WorkerContext::Port& p, const net::IpAddr& dst) noexcept {
+  return (p.has_v4 && dst == p.v4) || (p.has_v6 && dst == p.v6);
+}
+
+// SRT control packets that a live session must report: the first 16 bits
+// are 1|type. A handshake on a live session (a caller retransmitting its
+// CONCLUSION) goes to control instead of the backend; a SHUTDOWN is
+// forwarded and reported.
+inline uint16_t srt_control_word(const uint8_t* payload, uint16_t len) noexcept {
+  if (len < srt::kHeaderSize) return 0;
+  return static_cast<uint16_t>((payload[0] << 8) | payload[1]);
+}
+constexpr uint16_t kSrtHandshakeWord = 0x8000;
+constexpr uint16_t kSrtShutdownWord = 0x8005;
+
+}  // namespace
+
+void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** pkts,
+                   uint16_t n, uint64_t now_tsc) noexcept {
+  WorkerCounters& c = w.counters;
+  net::FrameInfo fi[kBurst];
+  SessionKey keys[kBurst];
+  const SessionKey* key_ptrs[kBurst];
+  uint16_t lookup_idx[kBurst];
+  rte_mbuf* slow[kBurst];
+  unsigned n_lookup = 0, n_slow = 0;
+  uint64_t rx_bytes = 0;
+
+  if (n > kBurst) n = kBurst;  // callers pass at most one burst
+  for (uint16_t i = 0; i < n && i < 4; ++i) rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
+
+  for (uint16_t i = 0; i < n; ++i) {
+    if (i + 4 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 4], void*));
+    rte_mbuf* m = pkts[i];
+    rx_bytes += m->pkt_len;
+    // Multi-segment frames are rare on a 1500-byte MTU; the parser reads the
+    // first segment only, so a header split across segments reads as truncated.
+    const auto* data = rte_pktmbuf_mtod(m, const uint8_t*);
+    const net::Verdict v = net::parse_frame(data, m->data_len, fi[i]);
+    switch (v) {
+      case net::Verdict::Udp:
+        if (!addressed_to_us(in, fi[i].dst)) {
+          c.drop(DropReason::kNotForUs);
+          rte_pktmbuf_free(m);
+          break;
+        }
+        keys[n_lookup].src = fi[i].src;
+        keys[n_lookup].dst = fi[i].dst;
+        keys[n_lookup].sport_be = rte_cpu_to_be_16(fi[i].sport);
+        keys[n_lookup].dport_be = rte_cpu_to_be_16(fi[i].dport);
+        keys[n_lookup].zero = 0;
+        key_ptrs[n_lookup] = &keys[n_lookup];
+        lookup_idx[n_lookup++] = i;
+        break;
+      case net::Verdict::Arp:
+      case net::Verdict::Icmp4:
+      case net::Verdict::Icmp6:
+      case net::Verdict::Fragment:
+      case net::Verdict::IpOptions:
+      case net::Verdict::Ipv6ExtHeaders:
+        slow[n_slow++] = m;
+        break;
+      default:
+        c.drop(drop_reason(v));
+        rte_pktmbuf_free(m);
+        break;
+    }
+  }
+  c.rx_packets.add(n);
+  c.rx_bytes.add(rx_bytes);
+
+  void* data[kBurst];
+  const uint64_t hits = w.table->lookup_bulk(key_ptrs, n_lookup, data);
+  uint64_t fwd = 0, fwd_bytes = 0;
+  for (unsigned j = 0; j < n_lookup; ++j) {
+    const uint16_t i = lookup_idx[j];
+    rte_mbuf* m = pkts[i];
+    uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
+    const uint16_t word = srt_control_word(frame + fi[i].payload_off, fi[i].payload_len);
+    if (!(hits & (uint64_t{1} << j))) {
+      // No session: an SRT handshake (a caller on a listen port, or a
+      // backend answering one of our legs) is the control lcore's to judge.
+      if (word == kSrtHandshakeWord) {
+        slow[n_slow++] = m;
+      } else {
+        c.drop(DropReason::kNoSession);
+        rte_pktmbuf_free(m);
+      }
+      continue;
+    }
+    Direction d;
+    Session* s = SessionTable::untag(data[j], &d);
+    if (unlikely(word == kSrtHandshakeWord)) {
+      slow[n_slow++] = m;
+      continue;
+    }
+    if (unlikely(word == kSrtShutdownWord)) {
+      const uint64_t ev = pack_event(s->index, d, SessionEvent::kShutdown);
+      if (rte_ring_sp_enqueue(w.events, reinterpret_cast<void*>(ev)) == 0)
+        c.session_events.add();
+      else
+        c.event_ring_full.add();
+    }
+    SessionDirection& sd = s->dir[d];
+    if (unlikely(!net::apply_rewrite(frame, fi[i], sd.rewrite))) {
+      c.drop(DropReason::kTtlExpired);
+      rte_pktmbuf_free(m);
+      continue;
+    }
+    // Single writer per direction (RSS keeps a 4-tuple on one queue).
+    sd.last_seen_tsc.store(now_tsc, std::memory_order_relaxed);
+    sd.packets.add();
+    sd.bytes.add(m->pkt_len);
+    ++fwd;
+    fwd_bytes += m->pkt_len;
+    const auto& out = w.ports[sd.out_port];
+    c.tx_packets.add(rte_eth_tx_buffer(out.port_id, out.queue, out.txbuf, m));
+  }
+  c.forwarded.add(fwd);
+  c.forwarded_bytes.add(fwd_bytes);
+
+  if (n_slow != 0) {
+    const unsigned q = rte_ring_sp_enqueue_burst(w.to_control, reinterpret_cast<void**>(slow),
+                                                 n_slow, nullptr);
+    c.to_control.add(q);
+    if (unlikely(q < n_slow)) {
+      c.drop(DropReason::kControlRingFull, n_slow - q);
+      rte_pktmbuf_free_bulk(slow + q, n_slow - q);
+    }
+  }
+}
+
+unsigned poll_once(WorkerContext& w) noexcept {
+  rte_mbuf* pkts[kBurst];
+  unsigned total = 0;
+  const uint64_t now = rte_rdtsc();
+  for (unsigned p = 0; p < w.nb_ports; ++p) {
+    const WorkerContext::Port& port = w.ports[p];
+    if (!port.has_rxq) continue;
+    const uint16_t n = rte_eth_rx_burst(port.port_id, port.queue, pkts, kBurst);
+    if (n != 0) {
+      process_burst(w, port, pkts, n, now);
+      total += n;
+    }
+  }
+  for (unsigned p = 0; p < w.nb_ports; ++p) {
+    WorkerContext::Port& port = w.ports[p];
+    if (port.ctl_tx != nullptr) {
+      const unsigned n = rte_ring_sc_dequeue_burst(port.ctl_tx, reinterpret_cast<void**>(pkts),
+                                                   kBurst, nullptr);
+      for (unsigned i = 0; i < n; ++i)
+        w.counters.tx_packets.add(rte_eth_tx_buffer(port.port_id, port.queue, port.txbuf, pkts[i]));
+      w.counters.control_tx.add(n);
+      total += n;
+    }
+    w.counters.tx_packets.add(rte_eth_tx_buffer_flush(port.port_id, port.queue, port.txbuf));
+  }
+  if (w.qsv != nullptr) rte_rcu_qsbr_quiescent(w.qsv, w.index);
+  return total;
+}
+
+int worker_main(void* arg) {
+  auto& w = *static_cast<WorkerContext*>(arg);
+  bool any = false;
+  for (unsigned p = 0; p < w.nb_ports; ++p) any = any || w.ports[p].has_rxq;
+  if (!any) {
+    // More workers than RX queues: this one idles (logged by the set-up).
+    while (!w.stop->load(std::memory_order_relaxed)) rte_delay_us_sleep(10000);
+    return 0;
+  }
+  if (w.qsv != nullptr) rte_rcu_qsbr_thread_online(w.qsv, w.index);
+  uint32_t empty = 0;
+  while (!w.stop->load(std::memory_order_relaxed)) {
+    if (poll_once(w) != 0) {
+      empty = 0;
+    } else if (w.idle_sleep_us != 0 && ++empty >= w.idle_polls) {
+      // Nothing for a while: go offline for RCU (a sleeping worker must not
+      // hold up session removal) and yield the core, as l3fwd-power does.
+      if (w.qsv != nullptr) rte_rcu_qsbr_thread_offline(w.qsv, w.index);
+      rte_delay_us_sleep(w.idle_sleep_us);
+      if (w.qsv != nullptr) rte_rcu_qsbr_thread_online(w.qsv, w.index);
+    }
+  }
+  // Final flush happens in poll_once; report offline so control can reclaim.
+  poll_once(w);
+  if (w.qsv != nullptr) rte_rcu_qsbr_thread_offline(w.qsv, w.index);
+  return 0;
+}
+
+}  // namespace srtfwd::dataplane
