@@ -1,0 +1,84 @@
+// Backend choice: which origin server hosts a stream. One interface, two
+// implementations: in-process (memory) and shared through Redis in the SRS
+// Go proxy's schema (redis). Both run on the control lcore only and never
+// block it: pick() answers through a callback, at once (memory) or when Redis
+// replies (redis).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "srtfwd/control/options.h"
+#include "srtfwd/net/addr.h"
+#include "srtfwd/srt/stream_id.h"
+
+namespace srtfwd::control {
+
+// An SRS origin as the Go proxy stores it under srs-proxy-server:{key}
+// (JSON fields ip, device_id, server_id, service_id, pid, rtmp, http, api,
+// srt, rtc, update_at).
+struct ServerInfo {
+  std::string ip;
+  std::string device_id, server_id, service_id, pid;
+  std::vector<std::string> rtmp, http, api, srt, rtc;
+  std::string update_at;     // as the origin / Go proxy wrote it
+  uint64_t seen_ms = 0;      // our steady clock at the last heartbeat (0: static, never expires)
+
+  // "srs-proxy-server:{server_id}-{service_id}-{pid}"
+  std::string redis_key() const;
+  // The SRT endpoint: srt[0] as "10080", "udp://:10080" or "udp://1.2.3.4:10080"
+  // (an explicit address wins over ip). nullopt when absent or malformed.
+  std::optional<std::pair<net::IpAddr, uint16_t>> srt_endpoint() const;
+};
+
+// JSON exactly as the Go proxy reads and writes it.
+std::string to_json(const ServerInfo& s);
+// Parses the Go proxy's / the SRS heartbeat's JSON; nullopt with *error set.
+std::optional<ServerInfo> server_from_json(const std::string& text, std::string* error);
+// Parses the body of POST /api/v1/srs/register (the SRS heartbeat).
+std::optional<ServerInfo> server_from_register_body(const std::string& body, std::string* error);
+// "udp://1.2.3.4:10080" / "udp://:10080" / "10080" -> (host or "", port)
+std::optional<std::pair<std::string, uint16_t>> parse_listen_endpoint(const std::string& s);
+
+struct Pick {
+  bool ok = false;
+  net::IpAddr ip;
+  uint16_t port = 0;
+  std::string server_key;
+  uint32_t reject_reason = 0;  // SRT_REJX_* when !ok
+  std::string why;             // for the log
+};
+
+class Balancer {
+ public:
+  using Done = std::function<void(const Pick&)>;
+  virtual ~Balancer() = default;
+  // Chooses the origin for stream_url. A publisher (or bidirectional) claims
+  // the stream on an origin when nobody has it (atomically, shared by every
+  // proxy on the same store); a player (request) goes where the stream is,
+  // and gets 1404 when no live origin has it. done may run before pick()
+  // returns. now_ms is the control lcore's steady clock.
+  virtual void pick(const std::string& stream_url, srt::Mode mode, uint64_t now_ms, Done done) = 0;
+  // An origin's heartbeat (POST /api/v1/srs/register), on the control lcore.
+  virtual void register_server(const ServerInfo& s, uint64_t now_ms) = 0;
+  // Drives I/O, refreshes, expiry. Called every control tick.
+  virtual void poll(uint64_t /*now_ms*/) {}
+  // Live servers, for the admin API.
+  virtual std::vector<ServerInfo> servers(uint64_t now_ms) const = 0;
+  // "memory", "redis connected", "redis down (...)": for logs and the API.
+  virtual std::string state() const = 0;
+  // Picks not answered yet (Redis round trips).
+  virtual size_t in_flight() const { return 0; }
+};
+
+// The in-process balancer: static [[backend]] entries plus registered
+// servers; stream stickiness in this process only.
+std::unique_ptr<Balancer> make_memory_balancer(const BalancerOptions& opt);
+// The Redis balancer (hiredis async, driven from poll()).
+std::unique_ptr<Balancer> make_redis_balancer(const BalancerOptions& opt);
+
+}  // namespace srtfwd::control

@@ -1,0 +1,168 @@
+// The SRT handshake through the forwarder (DESIGN.md, "The SRT handshake
+// through the forwarder"):
+//
+//   caller INDUCTION   -> answered at once with a SYN cookie, no state kept
+//   caller CONCLUSION  -> cookie verified, stream ID read, backend picked
+//                         (balancer, asynchronous), leg port allocated, then
+//                         INDUCTION and CONCLUSION run with the backend from
+//                         that leg, retransmitted every backend_retry_ms
+//   backend response   -> session installed, the caller answered with the
+//                         backend's CONCLUSION (its socket ID, its HSRSP and
+//                         KMRSP) under our cookie; that answer is cached for
+//                         the caller's retransmissions
+//
+// Anything that cannot be served is rejected at once with a reason the caller
+// reads with srt_getrejectreason():
+//   stream ID missing or unparsable  1400 BAD_REQUEST
+//   no live origin has the stream    1404 NOTFOUND  (a player of an unknown stream)
+//   backend did not answer in time   1502 GW
+//   too many handshakes / no leg     1402 OVERLOAD
+//   draining, balancer store down    1503 DOWN
+//   HSv4-only caller                 8    SRT_REJ_VERSION
+//   rendezvous handshake             1405 BAD_MODE  (a listener never does rendezvous)
+//   bonding (GROUP extension)        15   SRT_REJ_GROUP (groups need the origin to see
+//                                         every member link, which a per-link relay hides)
+//   the backend's own rejection      relayed unchanged
+// A CONCLUSION whose cookie is neither the current nor the previous bucket's
+// is ignored, as libsrt's listener does: it proves nothing about its source.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "srtfwd/control/balancer.h"
+#include "srtfwd/control/control_plane.h"
+#include "srtfwd/srt/handshake.h"
+#include "srtfwd/srt/syn_cookie.h"
+
+namespace srtfwd::control {
+
+struct SrtProxyCounters {
+  dataplane::Counter inductions;          // answered with a cookie
+  dataplane::Counter conclusions;         // with a valid cookie
+  dataplane::Counter bad_cookie;          // ignored
+  dataplane::Counter malformed;           // not a parsable handshake
+  dataplane::Counter not_handshake;       // other SRT packets with no session
+  dataplane::Counter cached_answers;      // retransmitted CONCLUSION answered from cache
+  dataplane::Counter in_progress_ignored; // retransmitted CONCLUSION while the backend handshake runs
+  dataplane::Counter backend_retries;
+  dataplane::Counter established;
+  dataplane::Counter rejected;            // every rejection we sent (any reason)
+  dataplane::Counter backend_rejected;    // relayed rejections of an origin
+  dataplane::Counter stray_backend;       // backend packets for no handshake
+  // Rejections we sent, by reason (the label of srtfwd_srt_rejected_total).
+  std::array<dataplane::Counter, 10> rejected_by;
+};
+// Labels of SrtProxyCounters::rejected_by, and the codes they stand for.
+inline constexpr std::array<std::pair<const char*, uint32_t>, 10> kRejectLabels = {{
+    {"bad_request", 1400}, {"not_found", 1404}, {"gateway", 1502}, {"overload", 1402},
+    {"down", 1503}, {"version", 8}, {"bad_mode", 1405}, {"group", 15}, {"backend", 0},
+    {"no_route", 1502},
+}};
+
+class SrtProxy : public SrtHandler {
+ public:
+  SrtProxy(ControlPlane& cp, Balancer& balancer);
+  ~SrtProxy() override;
+
+  void on_packet(rte_mbuf* m, const net::FrameInfo& fi, uint64_t now) override;
+  void on_tick(uint64_t now) override;
+  void on_session_end(dataplane::Session& s, EndReason why) override;
+
+  // New callers are rejected with 1503 while draining.
+  void set_draining(bool d) { draining_ = d; }
+  // Handshakes running with a backend (or waiting for the balancer).
+  size_t in_flight() const { return active_.size(); }
+  // Handshake state kept for any reason (in flight, established, rejected).
+  size_t tracked() const { return by_caller_.size(); }
+  size_t legs_in_use() const { return by_leg_.size(); }
+  const SrtProxyCounters& counters() const { return counters_; }
+
+ private:
+  struct CallerKey {
+    net::IpAddr ip;
+    uint16_t port = 0;
+    uint32_t socket_id = 0;
+    bool operator==(const CallerKey&) const = default;
+  };
+  struct CallerKeyHash {
+    size_t operator()(const CallerKey& k) const noexcept {
+      return net::IpAddrHash{}(k.ip) ^ (size_t{k.port} << 32) ^ k.socket_id * 0x9E3779B97F4A7C15ull;
+    }
+  };
+  struct LegKey {
+    net::IpAddr ip;
+    uint16_t port = 0;
+    bool operator==(const LegKey&) const = default;
+  };
+  struct LegKeyHash {
+    size_t operator()(const LegKey& k) const noexcept {
+      return net::IpAddrHash{}(k.ip) ^ (size_t{k.port} * 0x9E3779B97F4A7C15ull);
+    }
+  };
+  enum class State : uint8_t { kPicking, kInduction, kConclusion, kInstalling, kEstablished, kRejected };
+
+  struct Attempt {
+    uint64_t id = 0;
+    State state = State::kPicking;
+    CallerKey caller;
+    uint16_t caller_port_id = 0;       // DPDK port the caller came in on
+    net::MacAddr caller_mac;           // its frame's source: our next hop back
+    net::IpAddr vip;
+    uint16_t vip_port = 0;
+    std::unique_ptr<srt::Handshake> conclusion;  // the caller's; dropped once answered
+    std::string url;
+    srt::Mode mode = srt::Mode::Request;
+    net::IpAddr backend_ip, leg_ip;
+    uint16_t backend_port = 0, leg_port = 0;
+    std::string server_key;
+    uint32_t backend_cookie = 0;
+    uint64_t next_retry = 0, deadline = 0;
+    std::vector<uint8_t> answer;       // cached answer to the caller
+    uint64_t forget_at = 0;            // kRejected: drop the cache then
+  };
+
+  void on_caller(rte_mbuf* m, const net::FrameInfo& fi, const srt::Handshake& hs, uint64_t now);
+  void on_backend(const net::FrameInfo& fi, const net::MacAddr& src_mac, const srt::Handshake& hs,
+                  uint64_t now);
+  void on_pick(uint64_t id, const CallerKey& key, const Pick& pick, uint64_t now);
+  void send_backend_induction(Attempt& a);
+  void send_backend_conclusion(Attempt& a);
+  void established(Attempt& a, const srt::Handshake& backend_answer, const net::MacAddr& backend_mac);
+  void reject(Attempt& a, size_t label, uint32_t reason, const std::string& why);
+  void reject_stateless(const net::FrameInfo& fi, const net::MacAddr& mac, uint16_t port_id,
+                        const srt::Handshake& hs, size_t label, const char* why);
+  void answer_caller(const Attempt& a);
+  bool send_to_caller(const net::IpAddr& vip, uint16_t vip_port, const net::IpAddr& ip, uint16_t port,
+                      const net::MacAddr& mac, uint16_t port_id, std::span<const uint8_t> bytes);
+  void send_to_backend(const Attempt& a, const srt::Handshake& hs);
+  bool alloc_leg(Attempt& a);
+  void free_leg(Attempt& a);
+  void erase(const CallerKey& k);
+  bool is_listen_port(uint16_t p) const;
+  uint64_t now_ms(uint64_t tsc) const { return tsc / (hz_ / 1000); }
+  std::array<uint8_t, 16> peer_wire(const net::IpAddr& ip) const;
+
+  ControlPlane& cp_;
+  Balancer& balancer_;
+  const Options& opt_;
+  uint64_t hz_;
+  srt::SynCookieJar cookies_;
+  bool draining_ = false;
+  uint64_t next_id_ = 1;
+  std::unordered_map<CallerKey, std::unique_ptr<Attempt>, CallerKeyHash> by_caller_;
+  std::unordered_map<LegKey, Attempt*, LegKeyHash> by_leg_;
+  std::unordered_set<Attempt*> active_;     // in flight: retried and timed out on tick
+  std::deque<CallerKey> rejected_;          // cached rejections, oldest first
+  std::unordered_map<net::IpAddr, std::deque<uint16_t>, net::IpAddrHash> leg_free_;
+  SrtProxyCounters counters_;
+  uint64_t next_balancer_poll_ = 0;
+};
+
+}  // namespace srtfwd::control

@@ -1,0 +1,229 @@
+// Classifies an Ethernet frame and locates its headers: Ethernet, at most one
+// 802.1Q tag, then ARP, IPv4 or IPv6, then UDP (or ICMP / ICMPv6).
+//
+// Header-only and allocation-free: the data plane calls parse_frame once per
+// packet on the bytes of an mbuf, and the same code serves pcap replay, tests
+// and the fuzzer. Every read is checked against len before it happens; loads
+// go through memcpy (see headers.h) so any alignment is fine.
+//
+// What the fast path accepts as Verdict::Udp is exactly what apply_rewrite()
+// can rewrite correctly in place: no IPv4 options, no fragments, no IPv6
+// extension headers. Those get verdicts of their own and go to the slow path
+// (or are dropped there), never rewritten.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "srtfwd/net/addr.h"
+#include "srtfwd/net/checksum.h"
+#include "srtfwd/net/headers.h"
+
+namespace srtfwd::net {
+
+enum class Verdict : uint8_t {
+  // Accepted.
+  Udp,               // IPv4 or IPv6 UDP, lengths consistent
+  Arp,               // a complete 28-byte Ethernet/IPv4 ARP body (fields not checked: parse_arp)
+  Icmp4,             // ICMP in IPv4 without options, not fragmented, >= 8 bytes
+  Icmp6,             // ICMPv6 (echo, NDP, ...) directly after the IPv6 header, >= 8 bytes
+  // Malformed or not for the fast path.
+  TruncatedEth,      // shorter than the Ethernet header (+ the VLAN tag it announces)
+  TruncatedIp,       // shorter than the IP header it announces
+  BadIpVersion,      // IP version nibble does not match the EtherType
+  BadIhl,            // IPv4 IHL < 5
+  BadIpLength,       // IP total/payload length beyond the frame, or IPv4 total length < IHL * 4
+  Fragment,          // IPv4 MF set or fragment offset != 0; IPv6 fragment header
+  IpOptions,         // IPv4 IHL > 5
+  Ipv6ExtHeaders,    // IPv6 next header is an extension header (other than fragment)
+  NotUdp,            // another transport protocol (TCP, ...)
+  TruncatedUdp,      // IP payload shorter than a UDP header
+  BadUdpLength,      // UDP length beyond the IP payload, or < 8
+  UnknownEthertype,  // neither IPv4, IPv6 nor ARP (802.3 length field, LLDP, ...)
+  StackedVlan,       // QinQ (0x88A8) or a second 802.1Q tag: we parse one tag at most
+  TruncatedArp,      // ARP EtherType but fewer than 28 bytes of ARP
+  TruncatedIcmp,     // ICMP / ICMPv6 message shorter than 8 bytes
+  kCount
+};
+
+// snake_case labels, used as counter labels (like dataplane::DropReason).
+inline constexpr std::array<std::string_view, static_cast<size_t>(Verdict::kCount)>
+    kVerdictNames = {
+        "udp",           "arp",             "icmp4",          "icmp6",
+        "truncated_eth", "truncated_ip",    "bad_ip_version", "bad_ihl",
+        "bad_ip_length", "fragment",        "ip_options",     "ipv6_ext_headers",
+        "not_udp",       "truncated_udp",   "bad_udp_length", "unknown_ethertype",
+        "stacked_vlan",  "truncated_arp",   "truncated_icmp",
+};
+
+constexpr std::string_view to_string(Verdict v) noexcept {
+  const auto i = static_cast<size_t>(v);
+  return i < kVerdictNames.size() ? kVerdictNames[i] : std::string_view("unknown");
+}
+
+// Where the headers of a frame are and what they say. Filled progressively:
+// after a non-accepting verdict only the fields of the layers already parsed
+// are meaningful. Ports are host order (sport_be()/dport_be() give the wire
+// form used in session keys).
+struct FrameInfo {
+  uint16_t l3_off = 0;        // IP / ARP header
+  uint16_t l4_off = 0;        // UDP / ICMP header
+  uint16_t payload_off = 0;   // UDP payload (ICMP: == l4_off)
+  uint16_t payload_len = 0;   // UDP length - 8 (ICMP: the whole message)
+  uint16_t ethertype = 0;     // after the VLAN tag, if any
+  bool vlan = false;
+  uint16_t vlan_tci = 0;      // PCP | DEI | VID, host order
+  uint8_t ip_version = 0;     // 4 or 6
+  uint8_t l4_proto = 0;       // IPv4 protocol / IPv6 next header
+  uint8_t ttl = 0;            // TTL or hop limit
+  uint16_t udp_len = 0;       // UDP length field (header included)
+  uint32_t ip_total_len = 0;  // IPv4 total length; IPv6 40 + payload length
+  IpAddr src, dst;
+  uint16_t sport = 0, dport = 0;
+
+  uint16_t sport_be() const noexcept { return to_be16(sport); }
+  uint16_t dport_be() const noexcept { return to_be16(dport); }
+  // Where the IP packet ends: anything after it is Ethernet padding.
+  uint32_t ip_end() const noexcept { return l3_off + ip_total_len; }
+};
+
+namespace detail {
+
+inline Verdict parse_udp(const uint8_t* frame, uint32_t l4_off, uint32_t ip_payload_len,
+                         FrameInfo& out) noexcept {
+  // The caller has checked that l4_off + ip_payload_len <= frame length.
+  if (ip_payload_len < kUdpHeaderLen) return Verdict::TruncatedUdp;
+  const uint8_t* udp = frame + l4_off;
+  const uint16_t udp_len = load_be16(udp + kUdpLenOff);
+  // A UDP length below the IP payload is legal (RFC 768 leaves the rest
+  // undefined); beyond it would read past the packet.
+  if (udp_len < kUdpHeaderLen || udp_len > ip_payload_len) return Verdict::BadUdpLength;
+  out.sport = load_be16(udp + kUdpSrcPortOff);
+  out.dport = load_be16(udp + kUdpDstPortOff);
+  out.udp_len = udp_len;
+  out.payload_off = static_cast<uint16_t>(l4_off + kUdpHeaderLen);
+  out.payload_len = static_cast<uint16_t>(udp_len - kUdpHeaderLen);
+  return Verdict::Udp;
+}
+
+inline Verdict parse_icmp(uint32_t l4_off, uint32_t ip_payload_len, Verdict ok,
+                          FrameInfo& out) noexcept {
+  if (ip_payload_len < kIcmpHeaderLen) return Verdict::TruncatedIcmp;
+  out.payload_off = static_cast<uint16_t>(l4_off);
+  out.payload_len = static_cast<uint16_t>(ip_payload_len > 0xffff ? 0xffff : ip_payload_len);
+  return ok;
+}
+
+inline Verdict parse_ipv4(const uint8_t* frame, uint32_t len, uint32_t l3, FrameInfo& out) noexcept {
+  if (len < l3 + kIpv4MinHeaderLen) return Verdict::TruncatedIp;
+  const uint8_t* ip = frame + l3;
+  out.ip_version = ip[kIpv4VerIhlOff] >> 4;
+  if (out.ip_version != 4) return Verdict::BadIpVersion;
+  const uint32_t ihl = (ip[kIpv4VerIhlOff] & 0x0fu) * 4u;
+  if (ihl < kIpv4MinHeaderLen) return Verdict::BadIhl;
+  if (len < l3 + ihl) return Verdict::TruncatedIp;
+  const uint32_t total = load_be16(ip + kIpv4TotalLenOff);
+  // The frame may be longer than the packet (Ethernet pads to 60 bytes), never shorter.
+  if (total < ihl || total > len - l3) return Verdict::BadIpLength;
+  out.ip_total_len = total;
+  out.l4_proto = ip[kIpv4ProtoOff];
+  out.ttl = ip[kIpv4TtlOff];
+  out.src = IpAddr::from_v4_bytes(ip + kIpv4SrcOff);
+  out.dst = IpAddr::from_v4_bytes(ip + kIpv4DstOff);
+  out.l4_off = static_cast<uint16_t>(l3 + ihl);
+  const uint16_t frag = load_be16(ip + kIpv4FragOff);
+  if ((frag & (kIpv4FlagMf | kIpv4FragOffsetMask)) != 0) return Verdict::Fragment;
+  if (ihl != kIpv4MinHeaderLen) return Verdict::IpOptions;
+  const uint32_t payload = total - ihl;
+  switch (out.l4_proto) {
+    case IP_PROTO_UDP: return parse_udp(frame, l3 + ihl, payload, out);
+    case IP_PROTO_ICMP: return parse_icmp(l3 + ihl, payload, Verdict::Icmp4, out);
+    default: return Verdict::NotUdp;
+  }
+}
+
+inline Verdict parse_ipv6(const uint8_t* frame, uint32_t len, uint32_t l3, FrameInfo& out) noexcept {
+  if (len < l3 + kIpv6HeaderLen) return Verdict::TruncatedIp;
+  const uint8_t* ip = frame + l3;
+  out.ip_version = ip[kIpv6VtcFlowOff] >> 4;
+  if (out.ip_version != 6) return Verdict::BadIpVersion;
+  const uint32_t payload = load_be16(ip + kIpv6PayloadLenOff);
+  // Payload length 0 with a hop-by-hop jumbo option (RFC 2675) is an
+  // extension header case and never reaches the check below as valid UDP.
+  if (payload > len - l3 - kIpv6HeaderLen) return Verdict::BadIpLength;
+  out.ip_total_len = kIpv6HeaderLen + payload;
+  out.l4_proto = ip[kIpv6NextHeaderOff];
+  out.ttl = ip[kIpv6HopLimitOff];
+  out.src = IpAddr::from_v6(ip + kIpv6SrcOff);
+  out.dst = IpAddr::from_v6(ip + kIpv6DstOff);
+  const uint32_t l4 = l3 + kIpv6HeaderLen;
+  out.l4_off = static_cast<uint16_t>(l4);
+  switch (out.l4_proto) {
+    case IP_PROTO_UDP: return parse_udp(frame, l4, payload, out);
+    case IP_PROTO_ICMPV6: return parse_icmp(l4, payload, Verdict::Icmp6, out);
+    case IPV6_EXT_FRAGMENT: return Verdict::Fragment;
+    default:
+      return is_ipv6_extension_header(out.l4_proto) ? Verdict::Ipv6ExtHeaders : Verdict::NotUdp;
+  }
+}
+
+}  // namespace detail
+
+// Parses frame[0, len). `out` is overwritten. Never reads outside the frame.
+inline Verdict parse_frame(const uint8_t* frame, uint32_t len, FrameInfo& out) noexcept {
+  out = FrameInfo{};
+  if (len < kEthHeaderLen) return Verdict::TruncatedEth;
+  uint16_t type = load_be16(frame + kEthTypeOff);
+  uint32_t l3 = kEthHeaderLen;
+  if (type == ETHER_TYPE_VLAN) {
+    if (len < kEthHeaderLen + kVlanTagLen) return Verdict::TruncatedEth;
+    out.vlan = true;
+    out.vlan_tci = load_be16(frame + kVlanTciOff);
+    type = load_be16(frame + kVlanTypeOff);
+    l3 += kVlanTagLen;
+  }
+  out.ethertype = type;
+  out.l3_off = static_cast<uint16_t>(l3);
+  switch (type) {
+    case ETHER_TYPE_IPV4: return detail::parse_ipv4(frame, len, l3, out);
+    case ETHER_TYPE_IPV6: return detail::parse_ipv6(frame, len, l3, out);
+    case ETHER_TYPE_ARP:
+      return len - l3 < kArpLen ? Verdict::TruncatedArp : Verdict::Arp;
+    case ETHER_TYPE_VLAN:
+    case ETHER_TYPE_QINQ:
+      return Verdict::StackedVlan;
+    default:
+      return Verdict::UnknownEthertype;
+  }
+}
+
+// ---- validation for the slow path and tests (full sums: not per packet) ----
+
+// The IPv4 header checksum sums to 0xFFFF over the whole header. Requires a
+// frame parsed as IPv4 (any verdict from Fragment on, or Udp/Icmp4).
+inline bool ipv4_header_checksum_valid(const uint8_t* frame, const FrameInfo& fi) noexcept {
+  if (fi.ip_version != 4 || fi.l4_off <= fi.l3_off) return false;
+  return csum_fold(csum_bytes(frame + fi.l3_off, fi.l4_off - fi.l3_off)) == 0xffff;
+}
+
+// True when the UDP checksum verifies, or is 0 ("none") in IPv4. IPv6 requires
+// a checksum. Requires Verdict::Udp.
+inline bool udp_checksum_valid(const uint8_t* frame, const FrameInfo& fi) noexcept {
+  const uint8_t* udp = frame + fi.l4_off;
+  if (fi.ip_version == 4 && load_be16(udp + kUdpCsumOff) == 0) return true;
+  if (fi.ip_version == 6 && load_be16(udp + kUdpCsumOff) == 0) return false;
+  uint32_t sum = pseudo_header_sum(fi.src, fi.dst, IP_PROTO_UDP, fi.udp_len);
+  return csum_fold(csum_bytes(udp, fi.udp_len, sum)) == 0xffff;
+}
+
+// ICMP / ICMPv6 checksum over the whole message. Requires Verdict::Icmp4 or Icmp6.
+inline bool icmp_checksum_valid(const uint8_t* frame, const FrameInfo& fi) noexcept {
+  const uint8_t* icmp = frame + fi.l4_off;
+  const uint32_t n = fi.ip_end() - fi.l4_off;
+  uint32_t sum = fi.ip_version == 6 ? pseudo_header_sum(fi.src, fi.dst, IP_PROTO_ICMPV6, n) : 0;
+  return csum_fold(csum_bytes(icmp, n, sum)) == 0xffff;
+}
+
+}  // namespace srtfwd::net

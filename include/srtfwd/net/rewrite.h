@@ -1,0 +1,142 @@
+// In-place NAT of a UDP frame for one direction of a session: new MACs, IP
+// addresses and UDP ports, TTL (hop limit) minus one, checksums patched by a
+// delta computed once when the session is installed.
+//
+// Why precomputed deltas: the session key is the packet's 4-tuple, so every
+// packet that reaches a rewrite carries exactly the old addresses and ports
+// the delta was made from. The per-packet cost is then copies, one decrement
+// and one add-and-fold per checksum (RFC 1624), independent of the payload
+// length. The TTL decrement changes the 16-bit word TTL|protocol by -0x0100,
+// whose delta ~m + m' = 0xFFFF - 0x0100 = 0xFEFF is the same for every TTL
+// >= 1, so it is folded into the IPv4 header delta too.
+//
+// The VLAN tag, IPv4 identification/DSCP/flags, IPv6 traffic class and flow
+// label, and the payload are left as received.
+#pragma once
+
+#include <cassert>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+
+#include "srtfwd/net/addr.h"
+#include "srtfwd/net/checksum.h"
+#include "srtfwd/net/headers.h"
+#include "srtfwd/net/parse.h"
+
+namespace srtfwd::net {
+
+struct Rewrite {
+  MacAddr src_mac, dst_mac;     // our port's MAC, the next hop's MAC
+  IpAddr src, dst;              // new addresses (same family as the old ones)
+  uint16_t sport_be = 0;        // new ports, network order as stored
+  uint16_t dport_be = 0;
+  uint16_t ip_csum_delta = 0;   // IPv4 header: addresses and the TTL decrement (folded)
+  uint16_t udp_csum_delta = 0;  // UDP: pseudo-header addresses and the ports (folded)
+  uint16_t phdr_sum = 0;        // offload: folded sum of new src, dst and protocol
+  bool ipv4 = false;
+};
+
+// The word TTL|protocol loses 0x0100 when the TTL drops by one.
+inline constexpr uint16_t kTtlDecrementDelta = 0xfeff;
+
+// Builds the rewrite for packets arriving as old_src:old_sport -> old_dst:old_dport
+// and leaving as new_src:new_sport -> new_dst:new_dport from src_mac to
+// dst_mac. Ports host order. nullopt when the four addresses are not of one
+// family: v4 <-> v6 translation would change header sizes and is out of scope.
+inline std::optional<Rewrite> make_rewrite(const IpAddr& old_src, const IpAddr& old_dst,
+                                           uint16_t old_sport, uint16_t old_dport,
+                                           const IpAddr& new_src, const IpAddr& new_dst,
+                                           uint16_t new_sport, uint16_t new_dport,
+                                           const MacAddr& src_mac, const MacAddr& dst_mac) noexcept {
+  const bool v4 = old_src.is_v4();
+  if (old_dst.is_v4() != v4 || new_src.is_v4() != v4 || new_dst.is_v4() != v4) return std::nullopt;
+  Rewrite rw;
+  rw.src_mac = src_mac;
+  rw.dst_mac = dst_mac;
+  rw.src = new_src;
+  rw.dst = new_dst;
+  rw.sport_be = to_be16(new_sport);
+  rw.dport_be = to_be16(new_dport);
+  rw.ipv4 = v4;
+  // IPv4 addresses are the last 4 bytes of the mapped form; the 12-byte
+  // prefix is equal on both sides and would contribute nothing anyway.
+  const size_t off = v4 ? 12 : 0;
+  const size_t n = 16 - off;
+  const uint32_t addr_delta = csum_delta_bytes(old_src.b.data() + off, new_src.b.data() + off, n) +
+                              csum_delta_bytes(old_dst.b.data() + off, new_dst.b.data() + off, n);
+  rw.ip_csum_delta = v4 ? csum_fold(addr_delta + kTtlDecrementDelta) : 0;
+  rw.udp_csum_delta = csum_fold(addr_delta + csum_delta16(old_sport, new_sport) +
+                                csum_delta16(old_dport, new_dport));
+  // The UDP length is added per packet (apply_rewrite_offload).
+  rw.phdr_sum = csum_fold(pseudo_header_sum(new_src, new_dst, IP_PROTO_UDP, 0));
+  return rw;
+}
+
+// TTL / hop limit 0 or 1: forwarding would send it out with 0. The caller
+// drops and counts it (no ICMP time-exceeded: we are a NAT, not a router).
+inline bool ttl_expired(const FrameInfo& fi) noexcept { return fi.ttl <= 1; }
+inline bool ttl_expired(const uint8_t* /*frame*/, const FrameInfo& fi) noexcept {
+  return ttl_expired(fi);
+}
+
+namespace detail {
+
+// Everything but the checksums. Returns the IP and UDP headers.
+inline void rewrite_fields(uint8_t* frame, const FrameInfo& fi, const Rewrite& rw,
+                           uint8_t** ip_out, uint8_t** udp_out) noexcept {
+  std::memcpy(frame + kEthDstOff, rw.dst_mac.b.data(), kMacLen);
+  std::memcpy(frame + kEthSrcOff, rw.src_mac.b.data(), kMacLen);
+  uint8_t* ip = frame + fi.l3_off;
+  if (rw.ipv4) {
+    std::memcpy(ip + kIpv4SrcOff, rw.src.b.data() + 12, 4);
+    std::memcpy(ip + kIpv4DstOff, rw.dst.b.data() + 12, 4);
+    ip[kIpv4TtlOff] = static_cast<uint8_t>(fi.ttl - 1);
+  } else {
+    std::memcpy(ip + kIpv6SrcOff, rw.src.b.data(), 16);
+    std::memcpy(ip + kIpv6DstOff, rw.dst.b.data(), 16);
+    ip[kIpv6HopLimitOff] = static_cast<uint8_t>(fi.ttl - 1);
+  }
+  uint8_t* udp = frame + fi.l4_off;
+  store_raw16(udp + kUdpSrcPortOff, rw.sport_be);
+  store_raw16(udp + kUdpDstPortOff, rw.dport_be);
+  *ip_out = ip;
+  *udp_out = udp;
+}
+
+}  // namespace detail
+
+// Rewrites a frame that parse_frame() accepted as Verdict::Udp and whose
+// 4-tuple is the old one given to make_rewrite(), patching both checksums
+// incrementally. Returns false, leaving the frame untouched, when the TTL has
+// expired (see ttl_expired()).
+inline bool apply_rewrite(uint8_t* frame, const FrameInfo& fi, const Rewrite& rw) noexcept {
+  assert((fi.ip_version == 4) == rw.ipv4);
+  if (ttl_expired(fi)) return false;
+  uint8_t* ip;
+  uint8_t* udp;
+  detail::rewrite_fields(frame, fi, rw, &ip, &udp);
+  if (rw.ipv4)
+    store_be16(ip + kIpv4CsumOff, csum_update(load_be16(ip + kIpv4CsumOff), rw.ip_csum_delta));
+  store_be16(udp + kUdpCsumOff,
+             udp_csum_update(load_be16(udp + kUdpCsumOff), rw.udp_csum_delta, rw.ipv4));
+  return true;
+}
+
+// The same for a port that computes checksums in hardware: the IPv4 header
+// checksum is set to 0 and the UDP checksum to the pseudo-header sum, which is
+// what DPDK requires with RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM
+// (the caller sets those flags and l2_len/l3_len). An IPv4 packet that arrived
+// without a UDP checksum leaves with one.
+inline bool apply_rewrite_offload(uint8_t* frame, const FrameInfo& fi, const Rewrite& rw) noexcept {
+  assert((fi.ip_version == 4) == rw.ipv4);
+  if (ttl_expired(fi)) return false;
+  uint8_t* ip;
+  uint8_t* udp;
+  detail::rewrite_fields(frame, fi, rw, &ip, &udp);
+  if (rw.ipv4) store_be16(ip + kIpv4CsumOff, 0);
+  store_be16(udp + kUdpCsumOff, csum_fold(uint32_t{rw.phdr_sum} + fi.udp_len));
+  return true;
+}
+
+}  // namespace srtfwd::net

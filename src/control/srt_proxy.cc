@@ -1,0 +1,434 @@
+#include "srtfwd/control/srt_proxy.h"
+
+#include <rte_cycles.h>
+#include <rte_mbuf.h>
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+
+#include "srtfwd/net/headers.h"
+#include "srtfwd/srt/reject.h"
+#include "srtfwd/srt/stream_id.h"
+
+namespace srtfwd::control {
+
+namespace {
+enum Label : size_t {
+  kLBadRequest, kLNotFound, kLGateway, kLOverload, kLDown, kLVersion, kLBadMode, kLGroup,
+  kLBackend, kLNoRoute
+};
+// How long a rejection stays cached for the caller's retransmissions (it
+// stops after its connect timeout, 3 s by default).
+constexpr uint64_t kRejectedCacheMs = 5000;
+// UDT_DGRAM: the socket type an HSv4 INDUCTION carries where HSv5 has the
+// encryption and extension fields.
+constexpr uint16_t kUdtDgram = 2;
+
+srt::CookieAddress cookie_addr(const net::IpAddr& ip) { return ip.b; }
+
+uint32_t srt_timestamp(uint64_t tsc, uint64_t hz) {
+  // Microseconds, wrapping as SRT timestamps do.
+  return static_cast<uint32_t>(tsc / (hz / 1000000 ? hz / 1000000 : 1));
+}
+}  // namespace
+
+SrtProxy::SrtProxy(ControlPlane& cp, Balancer& balancer)
+    : cp_(cp),
+      balancer_(balancer),
+      opt_(cp.options()),
+      hz_(cp.tsc_hz()),
+      cookies_(srt::SynCookieJar::with_random_secret(cp.options().cookie_bucket_s)) {
+  // One FIFO of free leg ports per address we own: a freed port goes to the
+  // back, so it is reused as late as possible (stray packets of an ended
+  // session then find no session instead of a new one).
+  for (const auto& pi : cp_.dataplane().ports()) {
+    for (const auto* pfx : {pi.ipv4 ? &*pi.ipv4 : nullptr, pi.ipv6 ? &*pi.ipv6 : nullptr}) {
+      if (pfx == nullptr) continue;
+      auto& q = leg_free_[pfx->addr];
+      for (uint32_t p = opt_.leg_port_min; p <= opt_.leg_port_max; ++p)
+        q.push_back(static_cast<uint16_t>(p));
+    }
+  }
+}
+
+SrtProxy::~SrtProxy() = default;
+
+bool SrtProxy::is_listen_port(uint16_t p) const {
+  for (uint16_t l : opt_.listen_ports)
+    if (l == p) return true;
+  return false;
+}
+
+std::array<uint8_t, 16> SrtProxy::peer_wire(const net::IpAddr& ip) const {
+  if (ip.is_v4()) {
+    std::array<uint8_t, 4> a;
+    std::memcpy(a.data(), ip.b.data() + 12, 4);
+    return srt::encode_peer_ipv4(a);
+  }
+  return srt::encode_peer_ipv6(ip.b);
+}
+
+bool SrtProxy::send_to_caller(const net::IpAddr& vip, uint16_t vip_port, const net::IpAddr& ip,
+                              uint16_t port, const net::MacAddr& mac, uint16_t port_id,
+                              std::span<const uint8_t> bytes) {
+  return cp_.send_udp(vip, vip_port, ip, port, bytes, mac, port_id);
+}
+
+void SrtProxy::answer_caller(const Attempt& a) {
+  send_to_caller(a.vip, a.vip_port, a.caller.ip, a.caller.port, a.caller_mac, a.caller_port_id,
+                 a.answer);
+}
+
+void SrtProxy::send_to_backend(const Attempt& a, const srt::Handshake& hs) {
+  const auto bytes = srt::serialize(hs);
+  if (!bytes.empty()) cp_.send_udp(a.leg_ip, a.leg_port, a.backend_ip, a.backend_port, bytes);
+}
+
+void SrtProxy::on_packet(rte_mbuf* m, const net::FrameInfo& fi, uint64_t now) {
+  const auto* frame = rte_pktmbuf_mtod(m, const uint8_t*);
+  const std::span<const uint8_t> payload(frame + fi.payload_off, fi.payload_len);
+  const net::MacAddr src_mac = net::MacAddr::from_bytes(frame + net::kEthSrcOff);
+  srt::Handshake hs;
+  const auto err = srt::parse_handshake(payload, hs);
+  if (err == srt::ParseError::NotControl || err == srt::ParseError::NotHandshake) {
+    counters_.not_handshake.add();
+  } else if (err != srt::ParseError::Ok) {
+    counters_.malformed.add();
+  } else if (is_listen_port(fi.dport)) {
+    on_caller(m, fi, hs, now);
+  } else if (fi.dport >= opt_.leg_port_min && fi.dport <= opt_.leg_port_max) {
+    on_backend(fi, src_mac, hs, now);
+  } else {
+    counters_.not_handshake.add();
+  }
+  rte_pktmbuf_free(m);
+}
+
+void SrtProxy::reject_stateless(const net::FrameInfo& fi, const net::MacAddr& mac, uint16_t port_id,
+                                const srt::Handshake& hs, size_t label, const char* why) {
+  const uint32_t reason = kRejectLabels[label].second;
+  const auto r = srt::make_rejection(hs, reason, peer_wire(fi.src), hs.timestamp);
+  const auto bytes = srt::serialize(r);
+  counters_.rejected.add();
+  counters_.rejected_by[label].add();
+  spdlog::info("caller {}:{} rejected {} ({}): {}", fi.src.to_string(), fi.sport, reason,
+               srt::reject_name(reason), why);
+  if (!bytes.empty()) send_to_caller(fi.dst, fi.dport, fi.src, fi.sport, mac, port_id, bytes);
+}
+
+void SrtProxy::on_caller(rte_mbuf* m, const net::FrameInfo& fi, const srt::Handshake& hs,
+                         uint64_t now) {
+  const auto* frame = rte_pktmbuf_mtod(m, const uint8_t*);
+  const net::MacAddr mac = net::MacAddr::from_bytes(frame + net::kEthSrcOff);
+  const uint64_t now_s = now / hz_;
+
+  if (hs.type == srt::HandshakeType::kInduction) {
+    // Stateless: the cookie is all we give, nothing is kept.
+    const uint32_t cookie = cookies_.make(cookie_addr(fi.src), fi.sport, now_s);
+    const auto r = srt::make_induction_response(hs, cookie, hs.peer_ip, srt_timestamp(now, hz_));
+    const auto bytes = srt::serialize(r);
+    if (!bytes.empty() && send_to_caller(fi.dst, fi.dport, fi.src, fi.sport, mac, m->port, bytes))
+      counters_.inductions.add();
+    return;
+  }
+  if (hs.type == srt::HandshakeType::kWaveahand || hs.type == srt::HandshakeType::kAgreement || hs.type == srt::HandshakeType::kDone) {
+    reject_stateless(fi, mac, m->port, hs, kLBadMode, "rendezvous handshake to a listener");
+    return;
+  }
+  if (hs.type != srt::HandshakeType::kConclusion) {
+    counters_.malformed.add();  // a rejection or garbage type from a caller: ignore
+    return;
+  }
+  if (!cookies_.verify(hs.cookie, cookie_addr(fi.src), fi.sport, now_s)) {
+    counters_.bad_cookie.add();
+    return;
+  }
+  counters_.conclusions.add();
+  const CallerKey key{fi.src, fi.sport, hs.socket_id};
+  if (auto it = by_caller_.find(key); it != by_caller_.end()) {
+    Attempt& a = *it->second;
+    if (!a.answer.empty()) {
+      counters_.cached_answers.add();
+      answer_caller(a);  // idempotent: the same CONCLUSION gets the same answer
+    } else {
+      counters_.in_progress_ignored.add();
+    }
+    return;
+  }
+  if (hs.version < srt::kHandshakeVersion5) {
+    reject_stateless(fi, mac, m->port, hs, kLVersion, "HSv4 caller (libsrt < 1.3)");
+    return;
+  }
+  if (hs.find_extension(srt::kExtGroup) != nullptr) {
+    reject_stateless(fi, mac, m->port, hs, kLGroup, "socket groups (bonding) are not relayed");
+    return;
+  }
+  if (draining_) {
+    reject_stateless(fi, mac, m->port, hs, kLDown, "draining");
+    return;
+  }
+  if (active_.size() >= opt_.max_handshakes) {
+    reject_stateless(fi, mac, m->port, hs, kLOverload, "too many handshakes in flight");
+    return;
+  }
+  const auto sid = srt::find_stream_id(hs);
+  srt::StreamId id;
+  srt::StreamIdError sid_err = srt::StreamIdError::Empty;
+  if (sid) sid_err = srt::parse_stream_id(*sid, id);
+  if (sid_err != srt::StreamIdError::Ok) {
+    reject_stateless(fi, mac, m->port, hs, kLBadRequest,
+                     sid ? "bad stream ID" : "no stream ID");
+    return;
+  }
+
+  // The same caller 4-tuple with a new socket: the old session is over.
+  dataplane::SessionKey k{};
+  k.src = fi.src;
+  k.dst = fi.dst;
+  k.sport_be = fi.sport_be();
+  k.dport_be = fi.dport_be();
+  dataplane::Direction d;
+  if (auto* old = cp_.dataplane().sessions().lookup(k, &d)) cp_.end_session(*old, EndReason::kAdmin);
+
+  auto a = std::make_unique<Attempt>();
+  a->id = next_id_++;
+  a->caller = key;
+  a->caller_port_id = m->port;
+  a->caller_mac = mac;
+  a->vip = fi.dst;
+  a->vip_port = fi.dport;
+  a->conclusion = std::make_unique<srt::Handshake>(hs);
+  a->url = srt::stream_url(id);
+  a->mode = id.mode;
+  a->deadline = now + cp_.ms_to_tsc(opt_.backend_timeout_ms + 500);  // the balancer's own bound is shorter
+  Attempt* ap = a.get();
+  by_caller_.emplace(key, std::move(a));
+  active_.insert(ap);
+  spdlog::debug("caller {}:{} socket {:08x} stream '{}' -> url {} ({})", fi.src.to_string(),
+                fi.sport, hs.socket_id, *sid, ap->url, srt::to_string(id.mode));
+  const uint64_t aid = ap->id;
+  balancer_.pick(ap->url, id.mode, now_ms(now), [this, aid, key](const Pick& p) {
+    on_pick(aid, key, p, rte_rdtsc());
+  });
+}
+
+void SrtProxy::on_pick(uint64_t id, const CallerKey& key, const Pick& pick, uint64_t now) {
+  auto it = by_caller_.find(key);
+  if (it == by_caller_.end() || it->second->id != id || it->second->state != State::kPicking)
+    return;  // the attempt ended meanwhile
+  Attempt& a = *it->second;
+  if (!pick.ok) {
+    const size_t label = pick.reject_reason == srt::kRejXDown ? kLDown : kLNotFound;
+    reject(a, label, pick.reject_reason ? pick.reject_reason : kRejectLabels[label].second, pick.why);
+    return;
+  }
+  a.backend_ip = pick.ip;
+  a.backend_port = pick.port;
+  a.server_key = pick.server_key;
+  auto route = cp_.route(pick.ip);
+  if (!route) {
+    reject(a, kLNoRoute, srt::kRejXGw, "no route to origin " + pick.ip.to_string());
+    return;
+  }
+  a.leg_ip = route->source;
+  if (!alloc_leg(a)) {
+    reject(a, kLOverload, srt::kRejXOverload, "no free leg port on " + a.leg_ip.to_string());
+    return;
+  }
+  a.state = State::kInduction;
+  a.deadline = now + cp_.ms_to_tsc(opt_.backend_timeout_ms);
+  send_backend_induction(a);
+}
+
+bool SrtProxy::alloc_leg(Attempt& a) {
+  auto it = leg_free_.find(a.leg_ip);
+  if (it == leg_free_.end() || it->second.empty()) return false;
+  a.leg_port = it->second.front();
+  it->second.pop_front();
+  by_leg_[LegKey{a.leg_ip, a.leg_port}] = &a;
+  return true;
+}
+
+void SrtProxy::free_leg(Attempt& a) {
+  if (a.leg_port == 0) return;
+  by_leg_.erase(LegKey{a.leg_ip, a.leg_port});
+  leg_free_[a.leg_ip].push_back(a.leg_port);
+  a.leg_port = 0;
+}
+
+void SrtProxy::send_backend_induction(Attempt& a) {
+  const srt::Handshake& c = *a.conclusion;
+  srt::Handshake ind;
+  ind.timestamp = c.timestamp;
+  ind.dest_socket_id = 0;
+  ind.version = srt::kHandshakeVersion4;
+  ind.encryption = 0;
+  ind.extension_field = kUdtDgram;
+  ind.isn = c.isn;
+  ind.mss = c.mss;
+  ind.flow_window = c.flow_window;
+  ind.type = srt::HandshakeType::kInduction;
+  ind.socket_id = c.socket_id;  // socket IDs are not rewritten
+  ind.cookie = 0;
+  ind.peer_ip = peer_wire(a.backend_ip);
+  send_to_backend(a, ind);
+  a.next_retry = rte_rdtsc() + cp_.ms_to_tsc(opt_.backend_retry_ms);
+}
+
+void SrtProxy::send_backend_conclusion(Attempt& a) {
+  // The caller's own CONCLUSION, byte for byte (HSREQ, KMREQ, SID, ...),
+  // under the backend's cookie and with the backend's address as we see it.
+  srt::Handshake c = *a.conclusion;
+  c.cookie = a.backend_cookie;
+  c.peer_ip = peer_wire(a.backend_ip);
+  send_to_backend(a, c);
+  a.next_retry = rte_rdtsc() + cp_.ms_to_tsc(opt_.backend_retry_ms);
+}
+
+void SrtProxy::on_backend(const net::FrameInfo& fi, const net::MacAddr& src_mac,
+                          const srt::Handshake& hs, uint64_t now) {
+  auto it = by_leg_.find(LegKey{fi.dst, fi.dport});
+  if (it == by_leg_.end() || it->second->backend_ip != fi.src ||
+      it->second->backend_port != fi.sport) {
+    counters_.stray_backend.add();
+    return;
+  }
+  Attempt& a = *it->second;
+  if (auto reason = srt::reject_reason_for_handshake_type(hs.type)) {
+    if (a.state == State::kInduction || a.state == State::kConclusion) {
+      counters_.backend_rejected.add();
+      reject(a, kLBackend, *reason, "origin rejected");
+    }
+    return;
+  }
+  if (a.state == State::kInduction && hs.type == srt::HandshakeType::kInduction) {
+    a.backend_cookie = hs.cookie;
+    a.state = State::kConclusion;
+    send_backend_conclusion(a);
+    return;
+  }
+  if (a.state == State::kConclusion && hs.type == srt::HandshakeType::kConclusion) {
+    established(a, hs, src_mac);
+    return;
+  }
+  (void)now;
+  counters_.stray_backend.add();  // duplicates of answers we already used
+}
+
+void SrtProxy::established(Attempt& a, const srt::Handshake& backend_answer,
+                           const net::MacAddr& backend_mac) {
+  a.state = State::kInstalling;
+  // The caller gets the backend's answer under our cookie, with its own
+  // address as we see it.
+  srt::Handshake r = backend_answer;
+  r.cookie = a.conclusion->cookie;
+  r.peer_ip = peer_wire(a.caller.ip);
+  r.dest_socket_id = a.caller.socket_id;
+  auto answer = srt::serialize(r);
+
+  SessionRequest req;
+  req.caller_port_id = a.caller_port_id;
+  req.caller_ip = a.caller.ip;
+  req.caller_udp = a.caller.port;
+  req.vip = a.vip;
+  req.vip_udp = a.vip_port;
+  req.caller_mac = a.caller_mac;
+  req.backend_ip = a.backend_ip;
+  req.backend_udp = a.backend_port;
+  req.leg_ip = a.leg_ip;
+  req.leg_udp = a.leg_port;
+  req.backend_mac = backend_mac;
+  if (auto rt = cp_.route(a.backend_ip)) req.backend_port_id = rt->port;
+  req.caller_socket_id = a.caller.socket_id;
+  req.backend_socket_id = backend_answer.socket_id;
+  const CallerKey key = a.caller;
+  const uint64_t id = a.id;
+  cp_.install_session(req, [this, key, id, answer = std::move(answer)](dataplane::Session* s,
+                                                                       InstallStatus st) mutable {
+    auto it = by_caller_.find(key);
+    if (it == by_caller_.end() || it->second->id != id) return;
+    Attempt& at = *it->second;
+    if (s == nullptr) {
+      reject(at, kLOverload, srt::kRejXOverload, std::string("session not installed: ") + to_string(st));
+      return;
+    }
+    at.state = State::kEstablished;
+    at.answer = std::move(answer);
+    at.conclusion.reset();  // the cache needs only the answer
+    active_.erase(&at);
+    counters_.established.add();
+    spdlog::info("session {}: {}:{} -> {} on {}:{} (leg {}:{}, origin {})", s->index,
+                 at.caller.ip.to_string(), at.caller.port, at.url, at.backend_ip.to_string(),
+                 at.backend_port, at.leg_ip.to_string(), at.leg_port, at.server_key);
+    answer_caller(at);
+  });
+}
+
+void SrtProxy::reject(Attempt& a, size_t label, uint32_t reason, const std::string& why) {
+  counters_.rejected.add();
+  counters_.rejected_by[label].add();
+  spdlog::info("caller {}:{} stream {} rejected {} ({}): {}", a.caller.ip.to_string(),
+               a.caller.port, a.url, reason, srt::reject_name(reason), why);
+  if (a.conclusion) {
+    const auto r = srt::make_rejection(*a.conclusion, reason, peer_wire(a.caller.ip),
+                                       a.conclusion->timestamp);
+    a.answer = srt::serialize(r);
+    a.conclusion.reset();
+  }
+  free_leg(a);
+  a.state = State::kRejected;
+  active_.erase(&a);
+  a.forget_at = rte_rdtsc() + cp_.ms_to_tsc(kRejectedCacheMs);
+  rejected_.push_back(a.caller);
+  if (!a.answer.empty()) answer_caller(a);
+}
+
+void SrtProxy::erase(const CallerKey& k) {
+  auto it = by_caller_.find(k);
+  if (it == by_caller_.end()) return;
+  free_leg(*it->second);
+  active_.erase(it->second.get());
+  by_caller_.erase(it);
+}
+
+void SrtProxy::on_session_end(dataplane::Session& s, EndReason /*why*/) {
+  const CallerKey k{s.spec.caller_ip, s.spec.caller_udp, s.spec.caller_socket_id};
+  erase(k);
+}
+
+void SrtProxy::on_tick(uint64_t now) {
+  balancer_.poll(now_ms(now));
+  // Retransmit to backends and give up on the silent ones. Collect first:
+  // reject() changes active_.
+  std::vector<Attempt*> due;
+  for (Attempt* a : active_)
+    if (now >= a->deadline || ((a->state == State::kInduction || a->state == State::kConclusion) &&
+                               now >= a->next_retry))
+      due.push_back(a);
+  for (Attempt* a : due) {
+    if (now >= a->deadline) {
+      if (a->state == State::kPicking)
+        reject(*a, kLDown, srt::kRejXDown, "balancer did not answer");
+      else
+        reject(*a, kLGateway, srt::kRejXGw,
+               "origin " + a->backend_ip.to_string() + ":" + std::to_string(a->backend_port) +
+                   " did not answer");
+      continue;
+    }
+    counters_.backend_retries.add();
+    if (a->state == State::kInduction)
+      send_backend_induction(*a);
+    else
+      send_backend_conclusion(*a);
+  }
+  while (!rejected_.empty()) {
+    auto it = by_caller_.find(rejected_.front());
+    if (it != by_caller_.end() && it->second->state == State::kRejected) {
+      if (now < it->second->forget_at) break;
+      by_caller_.erase(it);
+    }
+    rejected_.pop_front();
+  }
+}
+
+}  // namespace srtfwd::control

@@ -1,0 +1,117 @@
+// srtfwd-testbed: the real srtfwd process plus options to install sessions
+// and neighbours through the control plane's internal API before the workers
+// start. Used by the pcap replay tests, the end-to-end data-plane tests and
+// the benchmarks, where no SRT handshake creates the sessions.
+//
+//   --session "caller=IP:PORT vip=IP:PORT backend=IP:PORT leg=IP:PORT
+//              [caller_mac=MAC] [backend_mac=MAC]"       (repeatable)
+//   --session-count N   install each --session N times, caller port and leg
+//                       port incremented by one each time (benchmarks)
+//   --neighbour "PORT IP MAC"                              (repeatable, static)
+// IPv6 addresses go in brackets: caller=[2001:db8::2]:5000.
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <sstream>
+#include <stdexcept>
+
+#include "srtfwd/app/run.h"
+#include "srtfwd/control/control_plane.h"
+
+using srtfwd::control::ControlPlane;
+using srtfwd::control::InstallStatus;
+using srtfwd::control::SessionRequest;
+using srtfwd::net::IpAddr;
+using srtfwd::net::MacAddr;
+
+namespace {
+
+std::pair<IpAddr, uint16_t> endpoint(const std::string& s) {
+  std::string host, port;
+  if (!s.empty() && s[0] == '[') {
+    const auto close = s.find(']');
+    if (close == std::string::npos || close + 1 >= s.size() || s[close + 1] != ':')
+      throw std::runtime_error("bad endpoint " + s);
+    host = s.substr(1, close - 1);
+    port = s.substr(close + 2);
+  } else {
+    const auto colon = s.rfind(':');
+    if (colon == std::string::npos) throw std::runtime_error("bad endpoint " + s);
+    host = s.substr(0, colon);
+    port = s.substr(colon + 1);
+  }
+  auto ip = IpAddr::parse(host);
+  if (!ip) throw std::runtime_error("bad address " + host);
+  return {*ip, static_cast<uint16_t>(std::stoi(port))};
+}
+
+SessionRequest parse_session(const std::string& text) {
+  SessionRequest r;
+  std::istringstream in(text);
+  std::string kv;
+  int seen = 0;
+  while (in >> kv) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos) throw std::runtime_error("bad session field " + kv);
+    const std::string k = kv.substr(0, eq), v = kv.substr(eq + 1);
+    if (k == "caller_mac" || k == "backend_mac") {
+      auto m = MacAddr::parse(v);
+      if (!m) throw std::runtime_error("bad MAC " + v);
+      (k == "caller_mac" ? r.caller_mac : r.backend_mac) = *m;
+      continue;
+    }
+    auto [ip, port] = endpoint(v);
+    if (k == "caller") { r.caller_ip = ip; r.caller_udp = port; seen |= 1; }
+    else if (k == "vip") { r.vip = ip; r.vip_udp = port; seen |= 2; }
+    else if (k == "backend") { r.backend_ip = ip; r.backend_udp = port; seen |= 4; }
+    else if (k == "leg") { r.leg_ip = ip; r.leg_udp = port; seen |= 8; }
+    else throw std::runtime_error("unknown session field " + k);
+  }
+  if (seen != 15) throw std::runtime_error("session needs caller=, vip=, backend=, leg=: " + text);
+  return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> sessions, neighbours;
+  unsigned count = 1;
+  srtfwd::app::Hooks hooks;
+  hooks.add_options = [&](CLI::App& app) {
+    app.add_option("--session", sessions, "session to install (see testbed.cc)");
+    app.add_option("--session-count", count, "install each session N times");
+    app.add_option("--neighbour", neighbours, "static neighbour: PORT IP MAC");
+  };
+  hooks.on_ready = [&](ControlPlane& cp) {
+    for (const auto& n : neighbours) {
+      std::istringstream in(n);
+      unsigned port;
+      std::string ip, mac;
+      in >> port >> ip >> mac;
+      auto a = IpAddr::parse(ip);
+      auto m = MacAddr::parse(mac);
+      if (!in || !a || !m) throw std::runtime_error("bad --neighbour " + n);
+      cp.neighbours().set_static(static_cast<uint16_t>(port), *a, *m);
+    }
+    unsigned installed = 0, failed = 0;
+    for (const auto& s : sessions) {
+      const SessionRequest base = parse_session(s);
+      for (unsigned i = 0; i < count; ++i) {
+        SessionRequest r = base;
+        r.caller_udp = static_cast<uint16_t>(base.caller_udp + i);
+        r.leg_udp = static_cast<uint16_t>(base.leg_udp + i);
+        cp.install_session(r, [&](srtfwd::dataplane::Session* sess, InstallStatus st) {
+          if (sess != nullptr) {
+            ++installed;
+          } else if (++failed <= 5) {
+            spdlog::error("testbed: session not installed: {}", srtfwd::control::to_string(st));
+          }
+        });
+      }
+    }
+    // Sessions whose next hops need ARP finish later; report what is done now.
+    spdlog::info("testbed: {} session(s) installed, {} failed, {} waiting for neighbours",
+                 installed, failed, cp.pending_installs());
+  };
+  return srtfwd::app::run(argc, argv, hooks);
+}
