@@ -51,13 +51,6 @@ std::string get_str(const Table& t, const std::string& where, const char* key,
   return v->as_string().str;
 }
 
-bool get_bool(const Table& t, const std::string& where, const char* key, bool def) {
-  const toml::value* v = find(t, key);
-  if (v == nullptr) return def;
-  if (!v->is_boolean()) fail(where + "." + key, "must be true or false");
-  return v->as_boolean();
-}
-
 const Table* get_table(const Table& root, const char* key) {
   const toml::value* v = find(root, key);
   if (v == nullptr) return nullptr;
@@ -120,7 +113,7 @@ void parse_host_port(const std::string& key, const std::string& s, std::string* 
 Config build(const toml::value& doc) {
   if (!doc.is_table()) fail("config", "not a TOML table");
   const Table& root = doc.as_table();
-  only_keys(root, "", {"port", "srt", "balancer", "backend", "admin", "dataplane", "log"});
+  only_keys(root, "", {"port", "srt", "balancer", "backend", "admin", "dataplane"});
   Config c;
 
   // [[port]]
@@ -164,7 +157,7 @@ Config build(const toml::value& doc) {
   if (const Table* t = get_table(root, "srt")) {
     only_keys(*t, "srt", {"listen", "leg_ports", "idle_timeout_ms", "shutdown_grace_ms",
                           "backend_retry_ms", "backend_timeout_ms", "max_handshakes",
-                          "cookie_bucket_s"});
+                          "cookie_bucket_s", "drain_timeout_ms"});
     if (const toml::value* v = find(*t, "listen")) {
       c.control.listen_ports.clear();
       if (v->is_integer()) {
@@ -187,6 +180,7 @@ Config build(const toml::value& doc) {
     c.control.backend_timeout_ms = static_cast<uint32_t>(get_int(*t, "srt", "backend_timeout_ms", 800, 50, 60000));
     c.control.max_handshakes = static_cast<uint32_t>(get_int(*t, "srt", "max_handshakes", 4096, 1, 1 << 20));
     c.control.cookie_bucket_s = static_cast<uint32_t>(get_int(*t, "srt", "cookie_bucket_s", 60, 1, 3600));
+    c.control.drain_timeout_ms = static_cast<uint32_t>(get_int(*t, "srt", "drain_timeout_ms", 2000, 0, 3600000));
   }
   for (uint16_t p : c.control.listen_ports)
     if (p >= c.control.leg_port_min && p <= c.control.leg_port_max)
@@ -244,8 +238,6 @@ Config build(const toml::value& doc) {
     d.idle_polls = static_cast<uint32_t>(get_int(*t, "dataplane", "idle_polls", d.idle_polls, 1, 1 << 30));
     d.idle_sleep_us = static_cast<uint32_t>(get_int(*t, "dataplane", "idle_sleep_us", d.idle_sleep_us, 0, 100000));
   }
-  if (const Table* t = get_table(root, "log")) only_keys(*t, "log", {"level"});
-  (void)get_bool;
   return c;
 }
 

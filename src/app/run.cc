@@ -13,8 +13,12 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "srtfwd/admin/http_server.h"
 #include "srtfwd/app/config.h"
+#include "srtfwd/control/admin_bridge.h"
+#include "srtfwd/control/balancer.h"
 #include "srtfwd/control/control_plane.h"
+#include "srtfwd/control/srt_proxy.h"
 #include "srtfwd/dataplane/dataplane.h"
 
 namespace srtfwd::app {
@@ -25,11 +29,46 @@ std::atomic<bool> g_stop{false};
 std::atomic<int> g_signal{0};
 
 void on_signal(int sig) {
-  g_signal.store(sig, std::memory_order_relaxed);
-  if (sig == SIGTERM || sig == SIGINT) g_stop.store(true, std::memory_order_relaxed);
+  if (sig == SIGTERM || sig == SIGINT)
+    g_stop.store(true, std::memory_order_relaxed);
+  else
+    g_signal.store(sig, std::memory_order_relaxed);
 }
 
-nlohmann::json counters_json(dataplane::Dataplane& dp, control::ControlPlane& cp) {
+// What the admin API lists: every session (up to a cap, the table can hold
+// millions) and the balancer's live servers. Built on the control lcore.
+std::string sessions_json(dataplane::Dataplane& dp, uint64_t hz, uint64_t now) {
+  constexpr uint32_t kMaxListed = 10000;
+  auto& t = dp.sessions();
+  nlohmann::json list = nlohmann::json::array();
+  uint32_t listed = 0;
+  for (uint32_t i = 0; i < t.capacity() && listed < kMaxListed; ++i) {
+    const auto& s = *t.at(i);
+    if (!s.in_use) continue;
+    ++listed;
+    const auto& sp = s.spec;
+    auto dir = [&](const dataplane::SessionDirection& d) {
+      const uint64_t last = d.last_seen_tsc.load(std::memory_order_relaxed);
+      return nlohmann::json{{"packets", d.packets.get()},
+                            {"bytes", d.bytes.get()},
+                            {"idle_ms", now > last ? (now - last) / (hz / 1000) : 0}};
+    };
+    list.push_back({{"id", s.index},
+                    {"caller", sp.caller_ip.to_string() + ":" + std::to_string(sp.caller_udp)},
+                    {"vip", sp.vip.to_string() + ":" + std::to_string(sp.vip_udp)},
+                    {"backend", sp.backend_ip.to_string() + ":" + std::to_string(sp.backend_udp)},
+                    {"leg", sp.leg_ip.to_string() + ":" + std::to_string(sp.leg_udp)},
+                    {"caller_socket_id", sp.caller_socket_id},
+                    {"backend_socket_id", sp.backend_socket_id},
+                    {"age_ms", now > s.installed_tsc ? (now - s.installed_tsc) / (hz / 1000) : 0},
+                    {"from_caller", dir(s.dir[dataplane::kFromCaller])},
+                    {"from_backend", dir(s.dir[dataplane::kFromBackend])}});
+  }
+  return nlohmann::json{{"active", t.active()}, {"listed", listed}, {"sessions", list}}.dump();
+}
+
+nlohmann::json counters_json(dataplane::Dataplane& dp, control::ControlPlane& cp,
+                             const control::SrtProxy& proxy) {
   const auto t = dp.totals();
   nlohmann::json j;
   j["rx_packets"] = t.rx_packets;
@@ -62,6 +101,21 @@ nlohmann::json counters_json(dataplane::Dataplane& dp, control::ControlPlane& cp
   for (size_t i = 0; i < c.sessions_ended.size(); ++i)
     cj[std::string("sessions_ended_") + control::kEndReasonNames[i]] = c.sessions_ended[i].get();
   j["control"] = cj;
+  const auto& p = proxy.counters();
+  nlohmann::json pj;
+  pj["inductions"] = p.inductions.get();
+  pj["conclusions"] = p.conclusions.get();
+  pj["bad_cookie"] = p.bad_cookie.get();
+  pj["established"] = p.established.get();
+  pj["rejected"] = p.rejected.get();
+  pj["cached_answers"] = p.cached_answers.get();
+  pj["backend_retries"] = p.backend_retries.get();
+  for (size_t i = 0; i < control::kRejectLabels.size(); ++i)
+    pj[std::string("rejected_") + control::kRejectLabels[i].first] = p.rejected_by[i].get();
+  pj["in_flight"] = proxy.in_flight();
+  pj["tracked"] = proxy.tracked();
+  pj["legs_in_use"] = proxy.legs_in_use();
+  j["srt"] = pj;
   j["sessions_active"] = dp.sessions().active();
   return j;
 }
@@ -112,22 +166,61 @@ int run(int argc, char** argv, const Hooks& hooks) {
   try {
     dataplane::Dataplane dp(cfg.dataplane);
     control::ControlPlane cp(dp, cfg.control);
+    auto balancer = cfg.control.balancer.type == "redis"
+                        ? control::make_redis_balancer(cfg.control.balancer)
+                        : control::make_memory_balancer(cfg.control.balancer);
+    control::SrtProxy proxy(cp, *balancer);
+    cp.set_srt_handler(&proxy);
+    control::AdminBridge bridge;
+    const uint64_t hz = cp.tsc_hz();
+    // Origins' heartbeats reach the balancer on the control lcore; the admin
+    // API reads snapshots the control lcore publishes.
+    cp.add_timer(50, [&](uint64_t now) {
+      for (auto& s : bridge.take_registrations()) balancer->register_server(s, now / (hz / 1000));
+    });
+    cp.add_timer(500, [&](uint64_t now) {
+      bridge.publish(sessions_json(dp, hz, now),
+                     control::servers_to_json(balancer->servers(now / (hz / 1000))),
+                     balancer->state());
+    });
+    std::unique_ptr<admin::AdminServer> admin_server;
+    if (cfg.admin.enabled) {
+      admin_server = std::make_unique<admin::AdminServer>(cfg.admin.host, cfg.admin.port, dp, cp, bridge);
+      admin_server->start();
+      spdlog::info("admin API on http://{}:{}", cfg.admin.host, admin_server->port());
+    }
     std::signal(SIGTERM, on_signal);
     std::signal(SIGINT, on_signal);
     std::signal(SIGHUP, on_signal);
     if (hooks.on_ready) hooks.on_ready(cp);
     dp.launch_workers();
     spdlog::info("srtfwd ready: {} port(s), {} worker(s) forwarding of {} worker lcore(s), "
-                 "control on lcore {}",
-                 dp.ports().size(), dp.active_workers(), dp.worker_lcores(), rte_lcore_id());
+                 "control on lcore {}, balancer {}",
+                 dp.ports().size(), dp.active_workers(), dp.worker_lcores(), rte_lcore_id(),
+                 balancer->state());
+    cp.add_timer(100, [&](uint64_t) {
+      if (g_signal.exchange(0) == SIGHUP)
+        spdlog::warn("SIGHUP: no setting is reloadable in this version; restart to apply changes");
+    });
     cp.run(g_stop);
-    spdlog::info("stopping (signal {})", g_signal.load());
+    // Drain: new callers get 1503 while the established sessions go on, until
+    // they have all ended or drain_timeout_ms has passed.
+    proxy.set_draining(true);
+    const uint64_t drain_end = rte_rdtsc() + cp.ms_to_tsc(cfg.control.drain_timeout_ms);
+    spdlog::info("draining: {} session(s), up to {} ms", dp.sessions().active(),
+                 cfg.control.drain_timeout_ms);
+    while (dp.sessions().active() != 0 && rte_rdtsc() < drain_end) {
+      if (cp.poll_once(rte_rdtsc()) == 0) rte_delay_us_sleep(200);
+    }
+    spdlog::info("stopping: {} session(s) still active", dp.sessions().active());
+    if (admin_server) admin_server->stop();
     dp.stop_workers();
     // Drain what the workers left for control, then give every mbuf back.
     for (int i = 0; i < 4; ++i) cp.poll_once(rte_rdtsc());
+    cp.set_srt_handler(nullptr);
     cp.shutdown();
     dp.shutdown();
-    spdlog::info("final counters: {}", counters_json(dp, cp).dump());
+    spdlog::info("final counters: {}", counters_json(dp, cp, proxy).dump());
     const unsigned leaked = dp.mbufs_in_use();
     if (leaked != 0) {
       spdlog::error("mbufs in use at exit: {} (leak)", leaked);

@@ -389,7 +389,16 @@ void ControlPlane::sweep(uint64_t now) {
   }
 }
 
+void ControlPlane::add_timer(uint32_t period_ms, std::function<void(uint64_t)> fn) {
+  timers_.push_back(Timer{ms_to_tsc(period_ms), 0, std::move(fn)});
+}
+
 void ControlPlane::tick(uint64_t now) {
+  for (auto& t : timers_)
+    if (now >= t.next) {
+      t.next = now + t.period;
+      t.fn(now);
+    }
   neighbours_.tick(now);
   if (!pending_.empty()) try_pending(now);
   if (handler_ != nullptr) handler_->on_tick(now);

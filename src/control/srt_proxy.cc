@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "srtfwd/net/headers.h"
+#include "srtfwd/srt/packet.h"
 #include "srtfwd/srt/reject.h"
 #include "srtfwd/srt/stream_id.h"
 
@@ -74,7 +75,25 @@ bool SrtProxy::send_to_caller(const net::IpAddr& vip, uint16_t vip_port, const n
   return cp_.send_udp(vip, vip_port, ip, port, bytes, mac, port_id);
 }
 
-void SrtProxy::answer_caller(const Attempt& a) {
+// SRT timestamps are microseconds since the sender's socket started, and the
+// receiver of a CONCLUSION takes `arrival time - timestamp` as the peer's
+// start time, the base of every TSBPD delivery time of the connection (libsrt
+// 1.5.1 core.cpp processSrtMsg_HSREQ on the listener, processSrtMsg_HSRSP on
+// the caller). A handshake we replay later than its author sent it must carry
+// the author's clock as it reads at the moment we send, or the peer puts the
+// start time late by the delay (balancer, backend INDUCTION round trip,
+// retransmissions, a cached answer sent seconds later) and delivers every
+// packet of the session that much later.
+uint32_t SrtProxy::aged(uint32_t timestamp, uint64_t since_tsc) const {
+  const uint64_t now = rte_rdtsc();
+  const uint64_t elapsed = now > since_tsc ? now - since_tsc : 0;
+  const uint64_t tsc_per_us = hz_ / 1000000 ? hz_ / 1000000 : 1;
+  return timestamp + static_cast<uint32_t>(elapsed / tsc_per_us);  // wraps as SRT timestamps do
+}
+
+void SrtProxy::answer_caller(Attempt& a) {
+  if (a.state == State::kEstablished && a.answer_rx != 0 && a.answer.size() >= srt::kHeaderSize)
+    srt::wire::store_be32(a.answer.data() + 8, aged(a.answer_ts, a.answer_rx));
   send_to_caller(a.vip, a.vip_port, a.caller.ip, a.caller.port, a.caller_mac, a.caller_port_id,
                  a.answer);
 }
@@ -198,6 +217,7 @@ void SrtProxy::on_caller(rte_mbuf* m, const net::FrameInfo& fi, const srt::Hands
   a->vip = fi.dst;
   a->vip_port = fi.dport;
   a->conclusion = std::make_unique<srt::Handshake>(hs);
+  a->conclusion_rx = now;
   a->url = srt::stream_url(id);
   a->mode = id.mode;
   a->deadline = now + cp_.ms_to_tsc(opt_.backend_timeout_ms + 500);  // the balancer's own bound is shorter
@@ -259,7 +279,7 @@ void SrtProxy::free_leg(Attempt& a) {
 void SrtProxy::send_backend_induction(Attempt& a) {
   const srt::Handshake& c = *a.conclusion;
   srt::Handshake ind;
-  ind.timestamp = c.timestamp;
+  ind.timestamp = aged(c.timestamp, a.conclusion_rx);  // unused by the listener; as the caller's clock
   ind.dest_socket_id = 0;
   ind.version = srt::kHandshakeVersion4;
   ind.encryption = 0;
@@ -279,6 +299,9 @@ void SrtProxy::send_backend_conclusion(Attempt& a) {
   // The caller's own CONCLUSION, byte for byte (HSREQ, KMREQ, SID, ...),
   // under the backend's cookie and with the backend's address as we see it.
   srt::Handshake c = *a.conclusion;
+  // The timestamp is the caller's clock now (see aged()): the backend derives
+  // the caller's start time, its TSBPD base, from it.
+  c.timestamp = aged(c.timestamp, a.conclusion_rx);
   c.cookie = a.backend_cookie;
   c.peer_ip = peer_wire(a.backend_ip);
   send_to_backend(a, c);
@@ -308,10 +331,11 @@ void SrtProxy::on_backend(const net::FrameInfo& fi, const net::MacAddr& src_mac,
     return;
   }
   if (a.state == State::kConclusion && hs.type == srt::HandshakeType::kConclusion) {
+    a.answer_ts = hs.timestamp;
+    a.answer_rx = now;
     established(a, hs, src_mac);
     return;
   }
-  (void)now;
   counters_.stray_backend.add();  // duplicates of answers we already used
 }
 
@@ -346,7 +370,12 @@ void SrtProxy::established(Attempt& a, const srt::Handshake& backend_answer,
   cp_.install_session(req, [this, key, id, answer = std::move(answer)](dataplane::Session* s,
                                                                        InstallStatus st) mutable {
     auto it = by_caller_.find(key);
-    if (it == by_caller_.end() || it->second->id != id) return;
+    if (it == by_caller_.end() || it->second->id != id || it->second->state != State::kInstalling) {
+      // The attempt ended while the install waited for a next hop (its leg
+      // port is free again): the session must not outlive it.
+      if (s != nullptr) cp_.end_session(*s, EndReason::kAdmin);
+      return;
+    }
     Attempt& at = *it->second;
     if (s == nullptr) {
       reject(at, kLOverload, srt::kRejXOverload, std::string("session not installed: ") + to_string(st));
@@ -393,6 +422,13 @@ void SrtProxy::erase(const CallerKey& k) {
 
 void SrtProxy::on_session_end(dataplane::Session& s, EndReason /*why*/) {
   const CallerKey k{s.spec.caller_ip, s.spec.caller_udp, s.spec.caller_socket_id};
+  // Only the attempt that owns this session (same leg): a session ended
+  // because its attempt was already gone must not take a newer attempt of
+  // the same caller socket with it.
+  auto it = by_caller_.find(k);
+  if (it == by_caller_.end() || it->second->state != State::kEstablished ||
+      it->second->leg_ip != s.spec.leg_ip || it->second->leg_port != s.spec.leg_udp)
+    return;
   erase(k);
 }
 
@@ -401,10 +437,15 @@ void SrtProxy::on_tick(uint64_t now) {
   // Retransmit to backends and give up on the silent ones. Collect first:
   // reject() changes active_.
   std::vector<Attempt*> due;
-  for (Attempt* a : active_)
+  // kInstalling has no deadline here: install_session always calls back
+  // (installed, or kUnresolved), and rejecting meanwhile would send the caller
+  // a rejection and free the leg of a session about to go live.
+  for (Attempt* a : active_) {
+    if (a->state == State::kInstalling) continue;
     if (now >= a->deadline || ((a->state == State::kInduction || a->state == State::kConclusion) &&
                                now >= a->next_retry))
       due.push_back(a);
+  }
   for (Attempt* a : due) {
     if (now >= a->deadline) {
       if (a->state == State::kPicking)

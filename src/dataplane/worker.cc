@@ -29,6 +29,7 @@ DropReason drop_reason(net::Verdict v) noexcept {
     case net::Verdict::StackedVlan: return DropReason::kStackedVlan;
     case net::Verdict::TruncatedArp: return DropReason::kTruncatedArp;
     case net::Verdict::TruncatedIcmp: return DropReason::kTruncatedIcmp;
+    case net::Verdict::V4MappedIpv6: return DropReason::kV4MappedIpv6;
     default: return DropReason::kUnknownEthertype;
   }
 }

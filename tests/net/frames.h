@@ -99,8 +99,8 @@ inline std::vector<uint8_t> build_frame(const FrameSpec& s) {
   auto put16 = [&f](uint16_t v) { f.push_back(uint8_t(v >> 8)); f.push_back(uint8_t(v)); };
   f.insert(f.end(), s.dst_mac.b.begin(), s.dst_mac.b.end());
   f.insert(f.end(), s.src_mac.b.begin(), s.src_mac.b.end());
-  const bool v4 = s.src.is_v4();
-  const uint16_t type = s.ethertype.value_or(v4 ? ETHER_TYPE_IPV4 : ETHER_TYPE_IPV6);
+  const uint16_t type = s.ethertype.value_or(s.src.is_v4() ? ETHER_TYPE_IPV4 : ETHER_TYPE_IPV6);
+  const bool v4 = type == ETHER_TYPE_IPV4;
   if (s.vlan_tci) {
     put16(ETHER_TYPE_VLAN);
     put16(*s.vlan_tci);
@@ -281,6 +281,8 @@ inline std::vector<ParseFixture> parse_fixtures() {
   s = udp6_spec(); s.proto = IPV6_EXT_FRAGMENT; add("ipv6_fragment", s, Verdict::Fragment);
   s = udp6_spec(); s.proto = IP_PROTO_TCP; add("tcp6", s, Verdict::NotUdp);
   s = udp6_spec(); s.proto = IPV6_NO_NEXT_HEADER; add("ipv6_no_next_header", s, Verdict::NotUdp);
+  s = udp6_spec(); s.ethertype = ETHER_TYPE_IPV6; s.src = kCallerV4; add("ipv6_v4_mapped_src", s, Verdict::V4MappedIpv6);
+  s = udp6_spec(); s.ethertype = ETHER_TYPE_IPV6; s.dst = kOurV4; add("ipv6_v4_mapped_dst", s, Verdict::V4MappedIpv6);
   return v;
 }
 

@@ -5,8 +5,10 @@
 //
 //   --session "caller=IP:PORT vip=IP:PORT backend=IP:PORT leg=IP:PORT
 //              [caller_mac=MAC] [backend_mac=MAC]"       (repeatable)
-//   --session-count N   install each --session N times, caller port and leg
-//                       port incremented by one each time (benchmarks)
+//   --session-count N   install each --session N times (benchmarks): session i
+//                       uses caller port + i % 50000 on caller address + i / 50000,
+//                       and leg port + i % 40000 toward backend address + i / 40000,
+//                       so 4-tuples stay unique past 65,535 sessions
 //   --neighbour "PORT IP MAC"                              (repeatable, static)
 // IPv6 addresses go in brackets: caller=[2001:db8::2]:5000.
 #include <spdlog/spdlog.h>
@@ -71,6 +73,16 @@ SessionRequest parse_session(const std::string& text) {
   return r;
 }
 
+// ip + n, carrying across bytes (both families).
+IpAddr add(IpAddr ip, unsigned n) {
+  for (int b = 15; b >= 0 && n != 0; --b) {
+    const unsigned v = ip.b[b] + (n & 0xff);
+    ip.b[b] = static_cast<uint8_t>(v);
+    n = (n >> 8) + (v >> 8);
+  }
+  return ip;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -95,11 +107,17 @@ int main(int argc, char** argv) {
     }
     unsigned installed = 0, failed = 0;
     for (const auto& s : sessions) {
-      const SessionRequest base = parse_session(s);
+      SessionRequest base = parse_session(s);
+      // With explicit MACs the control plane trusts the request's ports;
+      // take them from the routing table as the handshake code does.
+      if (auto rc = cp.route(base.caller_ip)) base.caller_port_id = rc->port;
+      if (auto rb = cp.route(base.backend_ip)) base.backend_port_id = rb->port;
       for (unsigned i = 0; i < count; ++i) {
         SessionRequest r = base;
-        r.caller_udp = static_cast<uint16_t>(base.caller_udp + i);
-        r.leg_udp = static_cast<uint16_t>(base.leg_udp + i);
+        r.caller_udp = static_cast<uint16_t>(base.caller_udp + i % 50000);
+        r.caller_ip = add(base.caller_ip, i / 50000);
+        r.leg_udp = static_cast<uint16_t>(base.leg_udp + i % 40000);
+        r.backend_ip = add(base.backend_ip, i / 40000);
         cp.install_session(r, [&](srtfwd::dataplane::Session* sess, InstallStatus st) {
           if (sess != nullptr) {
             ++installed;

@@ -97,6 +97,8 @@ class ControlPlane {
   unsigned poll_once(uint64_t now);
 
   void set_srt_handler(SrtHandler* h) { handler_ = h; }
+  // Runs fn on the control lcore every period_ms (admin snapshots, ...).
+  void add_timer(uint32_t period_ms, std::function<void(uint64_t now)> fn);
 
   // ---- the internal API ----
   using InstallDone = std::function<void(dataplane::Session*, InstallStatus)>;
@@ -154,6 +156,11 @@ class ControlPlane {
   uint64_t next_tick_ = 0;
   uint32_t sweep_cursor_ = 0;
   dataplane::Counter alloc_failed_;
+  struct Timer {
+    uint64_t period, next;
+    std::function<void(uint64_t)> fn;
+  };
+  std::vector<Timer> timers_;
 };
 
 }  // namespace srtfwd::control

@@ -43,6 +43,7 @@ struct Options {
   uint32_t backend_timeout_ms = 800;          // then the caller is rejected (1502 GW)
   uint32_t max_handshakes = 4096;             // in flight; beyond: 1402 OVERLOAD
   uint32_t cookie_bucket_s = 60;              // SYN cookie time bucket
+  uint32_t drain_timeout_ms = 2000;           // SIGTERM: wait this long for sessions to end
   // Neighbour resolution (ARP / NDP).
   uint32_t neighbour_retry_ms = 1000;
   uint32_t neighbour_attempts = 3;

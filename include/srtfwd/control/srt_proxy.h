@@ -117,6 +117,7 @@ class SrtProxy : public SrtHandler {
     net::IpAddr vip;
     uint16_t vip_port = 0;
     std::unique_ptr<srt::Handshake> conclusion;  // the caller's; dropped once answered
+    uint64_t conclusion_rx = 0;        // TSC when that CONCLUSION arrived (ages its timestamp)
     std::string url;
     srt::Mode mode = srt::Mode::Request;
     net::IpAddr backend_ip, leg_ip;
@@ -125,6 +126,10 @@ class SrtProxy : public SrtHandler {
     uint32_t backend_cookie = 0;
     uint64_t next_retry = 0, deadline = 0;
     std::vector<uint8_t> answer;       // cached answer to the caller
+    // The backend's CONCLUSION timestamp and the TSC it arrived at: every send
+    // of the answer carries it aged by the time since (0: not a CONCLUSION).
+    uint32_t answer_ts = 0;
+    uint64_t answer_rx = 0;
     uint64_t forget_at = 0;            // kRejected: drop the cache then
   };
 
@@ -138,7 +143,8 @@ class SrtProxy : public SrtHandler {
   void reject(Attempt& a, size_t label, uint32_t reason, const std::string& why);
   void reject_stateless(const net::FrameInfo& fi, const net::MacAddr& mac, uint16_t port_id,
                         const srt::Handshake& hs, size_t label, const char* why);
-  void answer_caller(const Attempt& a);
+  void answer_caller(Attempt& a);
+  uint32_t aged(uint32_t timestamp, uint64_t since_tsc) const;
   bool send_to_caller(const net::IpAddr& vip, uint16_t vip_port, const net::IpAddr& ip, uint16_t port,
                       const net::MacAddr& mac, uint16_t port_id, std::span<const uint8_t> bytes);
   void send_to_backend(const Attempt& a, const srt::Handshake& hs);

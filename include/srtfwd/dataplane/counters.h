@@ -52,6 +52,7 @@ enum class DropReason : uint8_t {
   kStackedVlan,      // QinQ or a second 802.1Q tag
   kTruncatedArp,
   kTruncatedIcmp,
+  kV4MappedIpv6,     // IPv6 from/to ::ffff:0:0/96: would alias an IPv4 session key
   kCount
 };
 
@@ -61,7 +62,10 @@ inline constexpr std::array<std::string_view, static_cast<size_t>(DropReason::kC
         "bad_ip_length", "truncated_udp", "bad_udp_length", "unknown_ethertype",
         "not_udp",       "not_for_us",   "no_session",     "ttl_expired",
         "control_ring_full", "stacked_vlan", "truncated_arp", "truncated_icmp",
+        "v4_mapped_ipv6",
 };
+
+static_assert(!kDropReasonNames.back().empty(), "a DropReason has no name");
 
 inline constexpr std::string_view to_string(DropReason r) noexcept {
   return kDropReasonNames[static_cast<size_t>(r)];

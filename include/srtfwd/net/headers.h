@@ -84,8 +84,8 @@ inline constexpr size_t kVlanTypeOff = 16;
 inline constexpr size_t kVlanTagLen = 4;
 inline constexpr uint16_t kVlanIdMask = 0x0fff;
 // Shortest Ethernet frame without FCS. Frames the control lcore builds are
-// padded to it: a shorter frame is a runt on the wire and some NICs and
-// virtual switches do not pad it for us.
+// padded to it (plus 4 with a VLAN tag): a shorter frame is a runt on the
+// wire, and some NICs and virtual switches do not pad it for us.
 inline constexpr size_t kMinFrameLen = 60;
 
 // ---- ARP (RFC 826) for Ethernet and IPv4 ----

@@ -45,6 +45,7 @@ enum class Verdict : uint8_t {
   StackedVlan,       // QinQ (0x88A8) or a second 802.1Q tag: we parse one tag at most
   TruncatedArp,      // ARP EtherType but fewer than 28 bytes of ARP
   TruncatedIcmp,     // ICMP / ICMPv6 message shorter than 8 bytes
+  V4MappedIpv6,      // IPv6 header with a v4-mapped source or destination (see parse_ipv6)
   kCount
 };
 
@@ -55,7 +56,7 @@ inline constexpr std::array<std::string_view, static_cast<size_t>(Verdict::kCoun
         "truncated_eth", "truncated_ip",    "bad_ip_version", "bad_ihl",
         "bad_ip_length", "fragment",        "ip_options",     "ipv6_ext_headers",
         "not_udp",       "truncated_udp",   "bad_udp_length", "unknown_ethertype",
-        "stacked_vlan",  "truncated_arp",   "truncated_icmp",
+        "stacked_vlan",  "truncated_arp",   "truncated_icmp", "v4_mapped_ipv6",
 };
 
 constexpr std::string_view to_string(Verdict v) noexcept {
@@ -158,6 +159,11 @@ inline Verdict parse_ipv6(const uint8_t* frame, uint32_t len, uint32_t l3, Frame
   out.ttl = ip[kIpv6HopLimitOff];
   out.src = IpAddr::from_v6(ip + kIpv6SrcOff);
   out.dst = IpAddr::from_v6(ip + kIpv6DstOff);
+  // IpAddr keeps IPv4 as ::ffff:a.b.c.d, so an IPv6 packet from or to such an
+  // address would look up the session of the IPv4 peer and be rewritten with
+  // IPv4 offsets. Such addresses must not appear on the wire (RFC 4291
+  // 2.5.5.2, RFC 6890): refuse them here, once, for everyone downstream.
+  if (out.src.is_v4() || out.dst.is_v4()) return Verdict::V4MappedIpv6;
   const uint32_t l4 = l3 + kIpv6HeaderLen;
   out.l4_off = static_cast<uint16_t>(l4);
   switch (out.l4_proto) {

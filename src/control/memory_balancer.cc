@@ -1,0 +1,157 @@
+// The in-process balancer: static [[backend]]s and origins that registered
+// through the admin API, with stream stickiness in this process only. The
+// rules are the Redis balancer's, so a deployment can move between the two
+// without surprises: a mapping to a live origin is kept; a publisher with no
+// live mapping claims the least loaded origin; a player goes only where the
+// stream is.
+#include <unistd.h>
+
+#include <map>
+#include <unordered_map>
+
+#include "srtfwd/control/balancer.h"
+#include "srtfwd/srt/reject.h"
+
+namespace srtfwd::control {
+
+namespace {
+
+class MemoryBalancer final : public Balancer {
+ public:
+  explicit MemoryBalancer(const BalancerOptions& opt) : ttl_ms_(uint64_t{opt.server_ttl_s} * 1000) {
+    // A static backend has no heartbeat: it is a server that never expires
+    // (seen_ms 0), named like a registered one so the API shows one kind.
+    const std::string pid = std::to_string(::getpid());
+    for (size_t i = 0; i < opt.backends.size(); ++i) {
+      ServerInfo s;
+      s.ip = opt.backends[i].ip.to_string();
+      s.server_id = "static-" + std::to_string(i);
+      s.service_id = "srtfwd";
+      s.pid = pid;
+      s.srt = {std::to_string(opt.backends[i].srt_port)};
+      add(std::move(s));
+    }
+  }
+
+  void pick(const std::string& stream_url, srt::Mode mode, uint64_t now_ms, Done done) override {
+    Pick p = choose(stream_url, mode, now_ms);
+    done(p);
+  }
+
+  void register_server(const ServerInfo& s, uint64_t now_ms) override {
+    ServerInfo copy = s;
+    // 0 means static; a heartbeat at the clock's origin still expires.
+    copy.seen_ms = now_ms == 0 ? 1 : now_ms;
+    add(std::move(copy));
+  }
+
+  void poll(uint64_t now_ms) override {
+    // Forget expired origins and the streams mapped to them, now and then:
+    // a stream that outlives its origin is re-claimed by its next publisher.
+    if (now_ms < next_expiry_ms_) return;
+    next_expiry_ms_ = now_ms + 1000;
+    for (auto it = servers_.begin(); it != servers_.end();) {
+      if (!alive(it->second, now_ms)) {
+        it = servers_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (auto it = streams_.begin(); it != streams_.end();) {
+      if (servers_.find(it->second) == servers_.end()) {
+        it = streams_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  std::vector<ServerInfo> servers(uint64_t now_ms) const override {
+    std::vector<ServerInfo> out;
+    for (const auto& [key, s] : servers_)
+      if (alive(s, now_ms)) out.push_back(s);
+    return out;
+  }
+
+  std::string state() const override { return "memory"; }
+
+ private:
+  bool alive(const ServerInfo& s, uint64_t now_ms) const {
+    return s.seen_ms == 0 || now_ms < s.seen_ms + ttl_ms_;
+  }
+
+  void add(ServerInfo s) {
+    std::string key = s.redis_key();
+    servers_[std::move(key)] = std::move(s);
+  }
+
+  static Pick picked(const ServerInfo& s, const std::pair<net::IpAddr, uint16_t>& ep) {
+    Pick p;
+    p.ok = true;
+    p.ip = ep.first;
+    p.port = ep.second;
+    p.server_key = s.redis_key();
+    return p;
+  }
+
+  static Pick rejected(uint32_t reason, std::string why) {
+    Pick p;
+    p.reject_reason = reason;
+    p.why = std::move(why);
+    return p;
+  }
+
+  Pick choose(const std::string& url, srt::Mode mode, uint64_t now_ms) {
+    const bool claims = mode != srt::Mode::Request;
+    if (auto m = streams_.find(url); m != streams_.end()) {
+      auto s = servers_.find(m->second);
+      if (s != servers_.end() && alive(s->second, now_ms)) {
+        if (auto ep = s->second.srt_endpoint()) return picked(s->second, *ep);
+        // The origin hosting the stream has no SRT listener (it re-registered
+        // without one): moving the stream would split it, so refuse.
+        return rejected(srt::kRejXNotFound, "stream " + url + " is on " + m->second +
+                                                ", which has no SRT listener");
+      }
+      streams_.erase(m);  // the origin is gone: so is the stream
+    }
+    bool any_alive = false;
+    for (const auto& [key, s] : servers_) any_alive = any_alive || alive(s, now_ms);
+    if (!any_alive) return rejected(srt::kRejXNotFound, "no origin registered");
+    if (!claims) return rejected(srt::kRejXNotFound, "stream " + url + " is not published");
+
+    // The live origin with the fewest streams; ties go to the first in key
+    // order, which keeps the choice reproducible.
+    std::unordered_map<std::string, size_t> load;
+    for (const auto& [u, key] : streams_) ++load[key];
+    const ServerInfo* best = nullptr;
+    std::pair<net::IpAddr, uint16_t> best_ep;
+    size_t best_load = 0;
+    for (const auto& [key, s] : servers_) {
+      if (!alive(s, now_ms)) continue;
+      auto ep = s.srt_endpoint();
+      if (!ep) continue;
+      const size_t l = load[key];
+      if (best == nullptr || l < best_load) {
+        best = &s;
+        best_ep = *ep;
+        best_load = l;
+      }
+    }
+    if (best == nullptr) return rejected(srt::kRejXNotFound, "no live origin with an SRT listener");
+    streams_[url] = best->redis_key();
+    return picked(*best, best_ep);
+  }
+
+  uint64_t ttl_ms_;
+  uint64_t next_expiry_ms_ = 0;
+  std::map<std::string, ServerInfo> servers_;              // by redis_key()
+  std::unordered_map<std::string, std::string> streams_;   // stream URL -> server key
+};
+
+}  // namespace
+
+std::unique_ptr<Balancer> make_memory_balancer(const BalancerOptions& opt) {
+  return std::make_unique<MemoryBalancer>(opt);
+}
+
+}  // namespace srtfwd::control

@@ -1,0 +1,62 @@
+#include "srtfwd/control/admin_bridge.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <thread>
+
+namespace srtfwd::control {
+namespace {
+
+TEST(AdminBridge, RegistrationsCrossThreadsInOrder) {
+  AdminBridge bridge;
+  std::thread admin([&] {
+    for (int i = 0; i < 100; ++i) {
+      ServerInfo s;
+      s.server_id = std::to_string(i);
+      EXPECT_TRUE(bridge.post_register(std::move(s)));
+    }
+  });
+  std::vector<ServerInfo> got;
+  while (got.size() < 100) {
+    auto batch = bridge.take_registrations();
+    got.insert(got.end(), batch.begin(), batch.end());
+  }
+  admin.join();
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(got[i].server_id, std::to_string(i));
+  EXPECT_TRUE(bridge.take_registrations().empty());
+}
+
+TEST(AdminBridge, QueueIsBounded) {
+  AdminBridge bridge;
+  for (size_t i = 0; i < AdminBridge::kMaxQueuedRegistrations; ++i) ASSERT_TRUE(bridge.post_register({}));
+  EXPECT_FALSE(bridge.post_register({}));
+  EXPECT_EQ(bridge.take_registrations().size(), AdminBridge::kMaxQueuedRegistrations);
+  EXPECT_TRUE(bridge.post_register({}));
+}
+
+TEST(AdminBridge, Snapshots) {
+  AdminBridge bridge;
+  EXPECT_EQ(bridge.sessions_json(), "[]");
+  EXPECT_EQ(bridge.backends_json(), "[]");
+  EXPECT_EQ(bridge.snapshot().published, 0u);
+  bridge.publish(R"([{"id":1}])", "[]", "memory");
+  auto snap = bridge.snapshot();
+  EXPECT_EQ(snap.sessions_json, R"([{"id":1}])");
+  EXPECT_EQ(snap.balancer_state, "memory");
+  EXPECT_EQ(snap.published, 1u);
+}
+
+TEST(AdminBridge, ServersToJson) {
+  EXPECT_EQ(servers_to_json({}), "[]");
+  ServerInfo a, b;
+  a.server_id = "a";
+  b.server_id = "b";
+  auto j = nlohmann::json::parse(servers_to_json({a, b}));
+  ASSERT_TRUE(j.is_array());
+  ASSERT_EQ(j.size(), 2u);
+  EXPECT_EQ(j[1]["server_id"], "b");
+}
+
+}  // namespace
+}  // namespace srtfwd::control

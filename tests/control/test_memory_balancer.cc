@@ -1,0 +1,159 @@
+// The in-process balancer's rules.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "srtfwd/control/balancer.h"
+#include "srtfwd/srt/reject.h"
+
+namespace srtfwd::control {
+namespace {
+
+using srt::Mode;
+
+Pick pick_now(Balancer& b, const std::string& url, Mode mode, uint64_t now_ms) {
+  std::optional<Pick> out;
+  b.pick(url, mode, now_ms, [&](const Pick& p) { out = p; });
+  EXPECT_TRUE(out) << "the memory balancer answers before pick() returns";
+  return out.value_or(Pick{});
+}
+
+BalancerOptions two_static() {
+  BalancerOptions o;
+  o.backends.push_back({*net::IpAddr::parse("198.18.1.2"), 10080});
+  o.backends.push_back({*net::IpAddr::parse("198.18.1.3"), 10081});
+  return o;
+}
+
+ServerInfo origin(const std::string& id, const std::string& ip, std::vector<std::string> srt) {
+  ServerInfo s;
+  s.ip = ip;
+  s.server_id = id;
+  s.service_id = "svc";
+  s.pid = "1";
+  s.rtmp = {"1935"};
+  s.srt = std::move(srt);
+  return s;
+}
+
+TEST(MemoryBalancer, NoOriginIs1404) {
+  auto b = make_memory_balancer({});
+  EXPECT_EQ(b->state(), "memory");
+  for (Mode m : {Mode::Publish, Mode::Request, Mode::Bidirectional}) {
+    Pick p = pick_now(*b, "__defaultVhost__/live/a", m, 1000);
+    EXPECT_FALSE(p.ok);
+    EXPECT_EQ(p.reject_reason, srt::kRejXNotFound);
+    EXPECT_EQ(p.why, "no origin registered");
+  }
+}
+
+TEST(MemoryBalancer, StaticBackendsNeverExpire) {
+  auto b = make_memory_balancer(two_static());
+  const uint64_t much_later = 1000ull * 3600 * 24 * 365;
+  auto servers = b->servers(much_later);
+  ASSERT_EQ(servers.size(), 2u);
+  EXPECT_EQ(servers[0].server_id, "static-0");
+  EXPECT_EQ(servers[1].server_id, "static-1");
+  Pick p = pick_now(*b, "__defaultVhost__/live/a", Mode::Publish, much_later);
+  ASSERT_TRUE(p.ok) << p.why;
+  EXPECT_EQ(p.ip.to_string(), "198.18.1.2");
+  EXPECT_EQ(p.port, 10080);
+  EXPECT_EQ(p.server_key.rfind("srs-proxy-server:static-0-", 0), 0u) << p.server_key;
+}
+
+TEST(MemoryBalancer, PublisherClaimsTheLeastLoadedAndPlayersFollow) {
+  auto b = make_memory_balancer(two_static());
+  std::map<std::string, int> load;
+  std::map<std::string, std::string> where;
+  for (int i = 0; i < 10; ++i) {
+    const std::string url = "__defaultVhost__/live/s" + std::to_string(i);
+    Pick p = pick_now(*b, url, i % 2 ? Mode::Bidirectional : Mode::Publish, 1000);
+    ASSERT_TRUE(p.ok);
+    ++load[p.server_key];
+    where[url] = p.server_key;
+  }
+  ASSERT_EQ(load.size(), 2u);
+  for (const auto& [k, n] : load) EXPECT_EQ(n, 5) << k;
+  for (const auto& [url, key] : where) {
+    EXPECT_EQ(pick_now(*b, url, Mode::Request, 2000).server_key, key);   // player goes there
+    EXPECT_EQ(pick_now(*b, url, Mode::Publish, 2000).server_key, key);   // sticky
+  }
+}
+
+TEST(MemoryBalancer, PlayerOfUnknownStreamIs1404) {
+  auto b = make_memory_balancer(two_static());
+  Pick p = pick_now(*b, "__defaultVhost__/live/nobody", Mode::Request, 1000);
+  EXPECT_FALSE(p.ok);
+  EXPECT_EQ(p.reject_reason, srt::kRejXNotFound);
+  EXPECT_NE(p.why.find("not published"), std::string::npos) << p.why;
+  // A player does not create a mapping.
+  EXPECT_FALSE(pick_now(*b, "__defaultVhost__/live/nobody", Mode::Request, 1000).ok);
+}
+
+TEST(MemoryBalancer, RegisteredOriginsExpireWithoutHeartbeat) {
+  BalancerOptions o;
+  o.server_ttl_s = 10;
+  auto b = make_memory_balancer(o);
+  b->register_server(origin("a", "198.18.1.2", {"10080"}), 1000);
+  Pick p = pick_now(*b, "v/live/a", Mode::Publish, 2000);
+  ASSERT_TRUE(p.ok);
+  EXPECT_EQ(p.server_key, "srs-proxy-server:a-svc-1");
+  EXPECT_EQ(b->servers(10999).size(), 1u);
+  EXPECT_EQ(b->servers(11000).size(), 0u);
+  // Gone: the player gets 1404, the publisher too (nobody left).
+  EXPECT_EQ(pick_now(*b, "v/live/a", Mode::Request, 11000).reject_reason, srt::kRejXNotFound);
+  EXPECT_EQ(pick_now(*b, "v/live/a", Mode::Publish, 11000).why, "no origin registered");
+  // A heartbeat renews it.
+  b->register_server(origin("a", "198.18.1.2", {"10080"}), 12000);
+  EXPECT_TRUE(pick_now(*b, "v/live/a", Mode::Publish, 21000).ok);
+  b->poll(30000);  // the sweep forgets expired origins and their streams
+  EXPECT_TRUE(b->servers(30000).empty());
+}
+
+TEST(MemoryBalancer, StreamOfADeadOriginMovesOnPublish) {
+  BalancerOptions o;
+  o.server_ttl_s = 10;
+  auto b = make_memory_balancer(o);
+  b->register_server(origin("a", "198.18.1.2", {"10080"}), 1000);
+  ASSERT_EQ(pick_now(*b, "v/live/x", Mode::Publish, 1000).server_key, "srs-proxy-server:a-svc-1");
+  b->register_server(origin("b", "198.18.1.3", {"10080"}), 9000);
+  // a expires at 11000; b lives until 19000.
+  Pick player = pick_now(*b, "v/live/x", Mode::Request, 12000);
+  EXPECT_FALSE(player.ok);
+  EXPECT_EQ(player.reject_reason, srt::kRejXNotFound);
+  Pick pub = pick_now(*b, "v/live/x", Mode::Publish, 12000);
+  ASSERT_TRUE(pub.ok);
+  EXPECT_EQ(pub.server_key, "srs-proxy-server:b-svc-1");
+  EXPECT_EQ(pub.ip.to_string(), "198.18.1.3");
+  EXPECT_EQ(pick_now(*b, "v/live/x", Mode::Request, 12000).server_key, "srs-proxy-server:b-svc-1");
+}
+
+TEST(MemoryBalancer, OriginWithoutSrtEndpointIsNeverPicked) {
+  auto b = make_memory_balancer({});
+  b->register_server(origin("nosrt", "198.18.1.2", {}), 1000);
+  b->register_server(origin("junk", "198.18.1.3", {"udp://nonsense"}), 1000);
+  Pick p = pick_now(*b, "v/live/x", Mode::Publish, 1000);
+  EXPECT_FALSE(p.ok);
+  EXPECT_EQ(p.reject_reason, srt::kRejXNotFound);
+  b->register_server(origin("good", "198.18.1.4", {"udp://:10090"}), 1000);
+  for (int i = 0; i < 5; ++i) {
+    Pick q = pick_now(*b, "v/live/y" + std::to_string(i), Mode::Publish, 1000);
+    ASSERT_TRUE(q.ok);
+    EXPECT_EQ(q.ip.to_string(), "198.18.1.4");
+    EXPECT_EQ(q.port, 10090);
+  }
+}
+
+TEST(MemoryBalancer, HeartbeatUpdatesTheRecord) {
+  auto b = make_memory_balancer({});
+  b->register_server(origin("a", "198.18.1.2", {"10080"}), 1000);
+  b->register_server(origin("a", "198.18.1.2", {"10099"}), 2000);
+  auto servers = b->servers(2000);
+  ASSERT_EQ(servers.size(), 1u);
+  EXPECT_EQ(servers[0].srt, std::vector<std::string>{"10099"});
+  EXPECT_EQ(servers[0].seen_ms, 2000u);
+  EXPECT_EQ(pick_now(*b, "v/live/z", Mode::Publish, 2000).port, 10099);
+}
+
+}  // namespace
+}  // namespace srtfwd::control

@@ -1,0 +1,762 @@
+"""netlab — test hosts for srtfwd's end-to-end tests (Linux network namespaces).
+
+    with NetLab(prefix="t1") as lab:
+        lab.srtfwd(lab.fwd_config(backends=[("198.18.1.2", 10080)]))
+        lab.popen_in(lab.origin_ns, [SRT_ORIGIN, "--bind", "198.18.1.2", "--port", "10080"])
+        r = lab.run_in(lab.caller_ns(), [SRT_PEER, "play", "--to", "198.18.0.1:10080", ...])
+
+Topology (forwarder i = 0, 1, ...; the lab makes forwarder 0 unless forwarders=0):
+
+    caller ns <prefix>-c<i>      veth <id>-c<i>n  198.18.{2i}.2/24 (.3, .4 ... with caller_addrs)
+        |
+    root ns: <id>-c<i>h  (no address)  -- srtfwd port 0 (net_af_packet0), answers 198.18.{2i}.1
+    root ns: <id>-o<i>h  (no address)  -- srtfwd port 1 (net_af_packet1), answers 198.18.{2i+1}.1
+        |
+    origin ns <prefix>-origin    veth <id>-o<i>n  198.18.{2i+1}.2 .. .5 /24 (origin_addrs)
+
+All forwarders share the one origin namespace; it has addresses in every
+forwarder's origin-side subnet, so an origin bound to 0.0.0.0 is reachable from
+every forwarder directly, and one bound to 198.18.1.2 is reachable from forwarder
+i > 0 through its port-1 gateway 198.18.{2i+1}.2 (fwd_config sets it).
+
+Rules kept here: only namespaces and veths this lab creates, addresses in
+198.18.0.0/15 only (IPv6, opt-in, in 2001:2::/48, RFC 5180 benchmarking); checksum
+offload off on every veth end; the root-side ends carry no address, IPv4
+forwarding off, IPv6 disabled, no ARP answers. Everything the lab started is
+stopped and every namespace/veth deleted in __exit__, on exceptions, and on
+SIGTERM/SIGINT/SIGHUP (the handler cleans up, then the signal takes its default
+course). Children get PR_SET_PDEATHSIG=SIGKILL, so even a SIGKILLed test leaves no
+process behind; its namespaces are removed by the next lab of the same slot.
+
+Names: a lab takes the first free slot k (0..9) of its prefix, holding
+/run/lock/srtlab-<prefix><k>.lock; id = <prefix><k>. Namespaces are
+srtlab-<id>-<role>, interfaces <id>-<kind><n><end> (<= 15 characters). A slot
+whose lock we hold has no live owner, so anything still named after it is stale
+and is deleted first. Two labs (same or different prefix) never collide.
+
+Environment: SRTFWD (forwarder binary), NETLAB_KEEP=1 keeps the work directory
+(logs, configs) after a successful run; after a failure it is kept unless
+keep_logs=False.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import fcntl
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+__all__ = ["NetLab", "FwdLinks", "Link", "LabProc", "Srtfwd", "Redis", "LabError"]
+
+IP = "/usr/sbin/ip" if os.path.exists("/usr/sbin/ip") else "ip"
+ETHTOOL = "/usr/sbin/ethtool" if os.path.exists("/usr/sbin/ethtool") else "ethtool"
+SYSCTL = "/usr/sbin/sysctl" if os.path.exists("/usr/sbin/sysctl") else "sysctl"
+PR_SET_PDEATHSIG = 1
+MAX_SLOTS = 10
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _child_setup() -> None:
+    """preexec_fn: die with the parent (even if it is SIGKILLed)."""
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    # default dispositions, whatever the test runner changed
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
+        signal.signal(s, signal.SIG_DFL)
+
+
+class LabError(RuntimeError):
+    pass
+
+
+def _sh(argv: Sequence[str], check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess:
+    r = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout)
+    if check and r.returncode != 0:
+        raise LabError(f"{' '.join(argv)} failed ({r.returncode}): {r.stderr.strip()}")
+    return r
+
+
+def free_port(host: str = "127.0.0.1", kind: int = socket.SOCK_STREAM) -> int:
+    """A port free right now on host (TCP by default)."""
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------------------------
+# processes
+
+
+class LabProc(subprocess.Popen):
+    """A Popen whose stdout/stderr go to files in the lab's work directory."""
+
+    name: str
+    stdout_path: str
+    stderr_path: str
+
+    # (not "errors": Popen already has that attribute)
+    def out_text(self) -> str:
+        """Everything the process wrote to stdout so far."""
+        return _read(self.stdout_path)
+
+    def err_text(self) -> str:
+        """Everything the process wrote to stderr so far."""
+        return _read(self.stderr_path)
+
+    def wait_for(self, pattern: str, timeout: float = 10, stream: str = "stdout") -> re.Match:
+        """Wait until `pattern` (regex) appears in the process's stdout (or stderr)."""
+        path = self.stdout_path if stream == "stdout" else self.stderr_path
+        rx = re.compile(pattern, re.M)
+        deadline = time.monotonic() + timeout
+        while True:
+            m = rx.search(_read(path))
+            if m:
+                return m
+            if self.poll() is not None:
+                m = rx.search(_read(path))
+                if m:
+                    return m
+                raise LabError(f"{self.name} exited ({self.returncode}) before /{pattern}/:\n"
+                               f"{_tail(self.stdout_path)}\n{_tail(self.stderr_path)}")
+            if time.monotonic() > deadline:
+                raise LabError(f"{self.name}: no /{pattern}/ within {timeout} s:\n"
+                               f"{_tail(self.stdout_path)}\n{_tail(self.stderr_path)}")
+            time.sleep(0.05)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 5) -> int:
+        """Send sig, wait up to timeout, then SIGKILL. Returns the exit status."""
+        if self.poll() is None:
+            try:
+                self.send_signal(sig)
+            except ProcessLookupError:
+                pass
+            try:
+                self.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                self.wait(5)
+        return self.returncode
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, "r", errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def _tail(path: str, n: int = 30) -> str:
+    lines = _read(path).splitlines()[-n:]
+    return f"--- {os.path.basename(path)}\n" + "\n".join(lines)
+
+
+class Srtfwd:
+    """A running forwarder started by NetLab.srtfwd()."""
+
+    def __init__(self, proc: LabProc, fwd: "FwdLinks", config_path: str, file_prefix: str):
+        self.proc = proc
+        self.fwd = fwd
+        self.config_path = config_path
+        self.file_prefix = file_prefix
+        self.log_path = proc.stderr_path
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def log(self) -> str:
+        return _read(self.log_path)
+
+    def wait_log(self, pattern: str, timeout: float = 10) -> re.Match:
+        return self.proc.wait_for(pattern, timeout, stream="stderr")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def signal(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout: float = 15) -> int:
+        """SIGTERM, wait (the forwarder drains), then SIGKILL. Returns the exit status."""
+        rc = self.proc.stop(signal.SIGTERM, timeout)
+        shutil.rmtree(f"/var/run/dpdk/{self.file_prefix}", ignore_errors=True)
+        return rc
+
+
+class Redis:
+    """A private redis-server on 127.0.0.1 (no persistence) with a tiny RESP client."""
+
+    def __init__(self, proc: LabProc, port: int):
+        self.proc = proc
+        self.host = "127.0.0.1"
+        self.port = port
+        self.addr = f"127.0.0.1:{port}"
+
+    def cmd(self, *args, timeout: float = 5):
+        """Run one command: cmd("SET", "k", "v"), cmd("KEYS", "*")."""
+        with socket.create_connection((self.host, self.port), timeout=timeout) as s:
+            parts = [f"*{len(args)}\r\n".encode()]
+            for a in args:
+                b = a if isinstance(a, bytes) else str(a).encode()
+                parts.append(b"$%d\r\n%s\r\n" % (len(b), b))
+            s.sendall(b"".join(parts))
+            return _resp(s.makefile("rb"))
+
+    def ping(self) -> bool:
+        try:
+            return self.cmd("PING", timeout=1) == "PONG"
+        except OSError:
+            return False
+
+    def stop(self) -> int:
+        return self.proc.stop()
+
+
+def _resp(f):
+    line = f.readline()
+    if not line:
+        raise LabError("redis: connection closed")
+    t, rest = line[:1], line[1:-2]
+    if t == b"+":
+        return rest.decode()
+    if t == b"-":
+        raise LabError("redis: " + rest.decode())
+    if t == b":":
+        return int(rest)
+    if t == b"$":
+        n = int(rest)
+        if n < 0:
+            return None
+        data = f.read(n + 2)[:-2]
+        return data.decode(errors="replace")
+    if t == b"*":
+        n = int(rest)
+        return None if n < 0 else [_resp(f) for _ in range(n)]
+    raise LabError(f"redis: bad reply {line!r}")
+
+
+# ---------------------------------------------------------------------------------
+# topology records
+
+
+@dataclass
+class Link:
+    """A veth pair between two namespaces (NetLab.link)."""
+    ns_a: str
+    ns_b: str
+    if_a: str
+    if_b: str
+    addrs_a: list[str]
+    addrs_b: list[str]
+
+    @property
+    def ip_a(self) -> str:
+        return self.addrs_a[0].split("/")[0]
+
+    @property
+    def ip_b(self) -> str:
+        return self.addrs_b[0].split("/")[0]
+
+
+@dataclass
+class FwdLinks:
+    """The two links of forwarder `index`: caller side (port 0) and origin side (port 1)."""
+    index: int
+    caller_ns: str
+    caller_if: str          # in caller_ns
+    caller_host_if: str     # root ns, no address: net_af_packet0
+    origin_ns: str
+    origin_if: str          # in origin_ns
+    origin_host_if: str     # root ns, no address: net_af_packet1
+    fwd_ip: str             # the forwarder's caller-side address (port 0), e.g. 198.18.0.1
+    fwd_origin_ip: str      # the forwarder's origin-side address (port 1), e.g. 198.18.1.1
+    caller_ips: list[str]   # in caller_ns, e.g. 198.18.0.2, .3 ...
+    origin_ips: list[str]   # in origin_ns on this link, e.g. 198.18.1.2 .. .5
+    prefix_len: int = 24
+    fwd_ip6: str | None = None
+    fwd_origin_ip6: str | None = None
+    caller_ips6: list[str] = field(default_factory=list)
+    origin_ips6: list[str] = field(default_factory=list)
+
+    @property
+    def caller_ip(self) -> str:
+        return self.caller_ips[0]
+
+    @property
+    def origin_ip(self) -> str:
+        return self.origin_ips[0]
+
+    @property
+    def origin_gateway(self) -> str:
+        """Next hop for port 1 toward origin addresses of other subnets."""
+        return self.origin_ips[0]
+
+
+# ---------------------------------------------------------------------------------
+
+
+class NetLab:
+    """Network namespaces, veths, and the processes of one end-to-end test.
+
+    NetLab(prefix="t1", forwarders=1, caller_addrs=1, origin_addrs=4, ipv6=False,
+           srtfwd_bin=None, workdir=None, keep_logs=None)
+
+    keep_logs: None keeps the work directory (logs, configs) after a failure or
+    with NETLAB_KEEP=1, else removes it; True/False force. A workdir= given by
+    the caller is never removed.
+    """
+
+    _active: list["NetLab"] = []
+    _old_handlers: dict = {}
+    _cleaning = False
+
+    def __init__(self, prefix: str = "lab", forwarders: int = 1, caller_addrs: int = 1,
+                 origin_addrs: int = 4, ipv6: bool = False, srtfwd_bin: str | None = None,
+                 workdir: str | None = None, keep_logs: bool | None = None):
+        if not re.fullmatch(r"[a-z][a-z0-9]{0,6}", prefix):
+            raise ValueError("prefix: 1-7 characters [a-z0-9], starting with a letter")
+        if os.geteuid() != 0:
+            raise LabError("NetLab needs root (network namespaces)")
+        self.prefix = prefix
+        self._n_fwd = forwarders
+        self._caller_addrs = caller_addrs
+        self._origin_addrs = origin_addrs
+        self.ipv6 = ipv6
+        self.srtfwd_bin = srtfwd_bin or os.environ.get("SRTFWD")
+        self._workdir_arg = workdir
+        self._keep_logs = keep_logs
+        self.id = ""
+        self.workdir = ""
+        self.namespaces: list[str] = []
+        self.host_ifs: list[str] = []
+        self.forwarders: list[FwdLinks] = []
+        self.links: list[Link] = []
+        self.procs: list[LabProc] = []
+        self.fwd_procs: list[Srtfwd] = []
+        self._lock_fd: int | None = None
+        self._nlink = 0
+        self._nproc = 0
+        self._closed = True
+        self.origin_ns = ""
+
+    # -- context ----------------------------------------------------------------
+
+    def __enter__(self) -> "NetLab":
+        self._take_slot()
+        self._closed = False
+        NetLab._install_handlers()
+        NetLab._active.append(self)
+        try:
+            self._cleanup_stale()
+            if self._workdir_arg:
+                os.makedirs(self._workdir_arg, exist_ok=True)
+                self.workdir = self._workdir_arg
+            else:
+                self.workdir = tempfile.mkdtemp(prefix=f"srtlab-{self.id}-")
+            self.origin_ns = self.netns("origin")
+            for _ in range(self._n_fwd):
+                self.add_forwarder()
+        except BaseException:
+            self.close(failed=True)
+            raise
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(failed=exc_type is not None)
+
+    def close(self, failed: bool = False) -> None:
+        """Stop every process, delete every namespace and veth. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        for f in self.fwd_procs:
+            try:
+                f.stop(timeout=10)
+            except Exception as e:  # keep cleaning
+                print(f"netlab: stopping srtfwd: {e}", file=sys.stderr)
+        for p in reversed(self.procs):
+            try:
+                p.stop(timeout=3)
+            except Exception as e:
+                print(f"netlab: stopping {p.name}: {e}", file=sys.stderr)
+        for ns in reversed(self.namespaces):
+            self._delete_ns(ns)
+        for ifc in self.host_ifs:
+            if os.path.exists(f"/sys/class/net/{ifc}"):
+                _sh([IP, "link", "del", ifc], check=False)
+        if self in NetLab._active:
+            NetLab._active.remove(self)
+        if not NetLab._active:
+            NetLab._restore_handlers()
+        if self.workdir and not self._workdir_arg:
+            keep = self._keep_logs
+            if keep is None:
+                keep = failed or bool(os.environ.get("NETLAB_KEEP"))
+            if keep:
+                print(f"netlab: logs kept in {self.workdir}", file=sys.stderr)
+            else:
+                shutil.rmtree(self.workdir, ignore_errors=True)
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    # -- slot, stale state, signals ------------------------------------------------
+
+    def _take_slot(self) -> None:
+        os.makedirs("/run/lock", exist_ok=True)
+        for k in range(MAX_SLOTS):
+            path = f"/run/lock/srtlab-{self.prefix}{k}.lock"
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as e:
+                os.close(fd)
+                if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    continue
+                raise
+            self._lock_fd = fd
+            self.id = f"{self.prefix}{k}"
+            return
+        raise LabError(f"all {MAX_SLOTS} lab slots of prefix {self.prefix!r} are in use")
+
+    def _ns_name(self, role: str) -> str:
+        return f"srtlab-{self.id}-{role}"
+
+    def _cleanup_stale(self) -> None:
+        """Delete namespaces and root-ns veths of an earlier owner of our slot."""
+        head = f"srtlab-{self.id}-"
+        r = _sh([IP, "netns", "list"], check=False)
+        for line in r.stdout.splitlines():
+            name = line.split()[0] if line.split() else ""
+            if name.startswith(head):
+                print(f"netlab: removing stale namespace {name}", file=sys.stderr)
+                self._delete_ns(name)
+        rx = re.compile(rf"^{re.escape(self.id)}-[col]\d+[hnab]$")
+        for ifc in os.listdir("/sys/class/net"):
+            if rx.match(ifc):
+                print(f"netlab: removing stale interface {ifc}", file=sys.stderr)
+                _sh([IP, "link", "del", ifc], check=False)
+        for d in _glob_dir("/var/run/dpdk", f"srtlab-{self.id}-"):
+            shutil.rmtree(d, ignore_errors=True)
+
+    def _delete_ns(self, ns: str) -> None:
+        """End the processes inside ns (all ours), then delete it (and its veths)."""
+        if not os.path.exists(f"/run/netns/{ns}"):
+            return
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            pids = self._ns_pids(ns)
+            if not pids:
+                break
+            for pid in pids:
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+            for _ in range(30):
+                if not self._ns_pids(ns):
+                    break
+                time.sleep(0.1)
+        _sh([IP, "netns", "del", ns], check=False)
+
+    @staticmethod
+    def _ns_pids(ns: str) -> list[int]:
+        r = _sh([IP, "netns", "pids", ns], check=False)
+        return [int(x) for x in r.stdout.split() if x.isdigit() and int(x) != os.getpid()]
+
+    @classmethod
+    def _install_handlers(cls) -> None:
+        if cls._old_handlers or threading.current_thread() is not threading.main_thread():
+            return
+        for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            cls._old_handlers[s] = signal.signal(s, cls._on_signal)
+
+    @classmethod
+    def _restore_handlers(cls) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for s, h in cls._old_handlers.items():
+            signal.signal(s, h)
+        cls._old_handlers = {}
+
+    @classmethod
+    def _on_signal(cls, sig, frame) -> None:
+        if cls._cleaning:
+            return
+        cls._cleaning = True
+        old = cls._old_handlers.get(sig, signal.SIG_DFL)  # close() restores and forgets them
+        for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(s, signal.SIG_IGN)
+        print(f"netlab: signal {sig}: cleaning up", file=sys.stderr)
+        for lab in list(cls._active):
+            try:
+                lab.close(failed=True)
+            except Exception as e:
+                print(f"netlab: cleanup: {e}", file=sys.stderr)
+        # now let the signal do what it would have done
+        cls._old_handlers = {}
+        if callable(old) and old not in (signal.SIG_DFL, signal.SIG_IGN):
+            for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                signal.signal(s, signal.SIG_DFL)
+            cls._cleaning = False
+            old(sig, frame)          # e.g. Python's default SIGINT -> KeyboardInterrupt
+            return
+        signal.signal(sig, signal.SIG_DFL)
+        os.kill(os.getpid(), sig)
+
+    # -- namespaces and links ----------------------------------------------------------
+
+    def netns(self, role: str) -> str:
+        """Create namespace srtlab-<id>-<role> with lo up; returns its name."""
+        if not re.fullmatch(r"[a-z0-9]{1,20}", role):
+            raise ValueError("role: [a-z0-9]{1,20}")
+        ns = self._ns_name(role)
+        if ns in self.namespaces:
+            return ns
+        _sh([IP, "netns", "add", ns])
+        self.namespaces.append(ns)
+        _sh([IP, "-n", ns, "link", "set", "lo", "up"])
+        return ns
+
+    def _veth(self, host_or_ns_a: str | None, name_a: str, ns_b: str, name_b: str) -> None:
+        """veth name_a (in ns host_or_ns_a, None = root) <-> name_b (in ns_b)."""
+        if host_or_ns_a is None:
+            self.host_ifs.append(name_a)
+            _sh([IP, "link", "add", name_a, "type", "veth", "peer", "name", name_b, "netns", ns_b])
+        else:
+            _sh([IP, "-n", host_or_ns_a, "link", "add", name_a, "type", "veth",
+                 "peer", "name", name_b, "netns", ns_b])
+
+    def _setup_ns_end(self, ns: str, ifc: str, addrs: Iterable[str], addrs6: Iterable[str] = ()) -> None:
+        addrs6 = list(addrs6)
+        self.run_in(ns, [ETHTOOL, "-K", ifc, "tx", "off", "rx", "off"], check=True)
+        self.run_in(ns, [SYSCTL, "-qw", f"net.ipv4.conf.{ifc}.forwarding=0"], check=True)
+        self.run_in(ns, [SYSCTL, "-qw", f"net.ipv6.conf.{ifc}.disable_ipv6={0 if addrs6 else 1}"],
+                    check=True)
+        for a in addrs:
+            _sh([IP, "-n", ns, "addr", "add", a, "dev", ifc])
+        for a in addrs6:
+            _sh([IP, "-n", ns, "-6", "addr", "add", a, "dev", ifc, "nodad"])
+        _sh([IP, "-n", ns, "link", "set", ifc, "up"])
+
+    def _setup_host_end(self, ifc: str) -> None:
+        """Root-ns end owned by DPDK af_packet: no address, no routing, no answers."""
+        _sh([ETHTOOL, "-K", ifc, "tx", "off", "rx", "off"])
+        _sh([SYSCTL, "-qw", f"net.ipv4.conf.{ifc}.forwarding=0"])
+        _sh([SYSCTL, "-qw", f"net.ipv6.conf.{ifc}.disable_ipv6=1"])
+        _sh([SYSCTL, "-qw", f"net.ipv4.conf.{ifc}.arp_ignore=8"])
+        _sh([IP, "addr", "flush", "dev", ifc])
+        _sh([IP, "link", "set", ifc, "up"])
+
+    def link(self, ns_a: str, ns_b: str, addrs_a: Sequence[str] | None = None,
+             addrs_b: Sequence[str] | None = None) -> Link:
+        """A veth pair between two lab namespaces. Without addresses, link j gets
+        198.18.{100+j}.1/24 (a) and .2/24 (b)."""
+        j = self._nlink
+        self._nlink += 1
+        if j > 99:
+            raise LabError("too many links")
+        if addrs_a is None:
+            addrs_a = [f"198.18.{100 + j}.1/24"]
+        if addrs_b is None:
+            addrs_b = [f"198.18.{100 + j}.2/24"]
+        for a in list(addrs_a) + list(addrs_b):
+            _check_bench_addr(a)
+        if_a, if_b = f"{self.id}-l{j}a", f"{self.id}-l{j}b"
+        self._veth(ns_a, if_a, ns_b, if_b)
+        self._setup_ns_end(ns_a, if_a, addrs_a)
+        self._setup_ns_end(ns_b, if_b, addrs_b)
+        link = Link(ns_a, ns_b, if_a, if_b, list(addrs_a), list(addrs_b))
+        self.links.append(link)
+        return link
+
+    def add_forwarder(self, caller_addrs: int | None = None, origin_addrs: int | None = None) -> FwdLinks:
+        """Add caller ns c<i> and the two root-ns veth ends of forwarder i."""
+        i = len(self.forwarders)
+        if i > 49:
+            raise LabError("too many forwarders")
+        nc = self._caller_addrs if caller_addrs is None else caller_addrs
+        no = self._origin_addrs if origin_addrs is None else origin_addrs
+        cnet, onet = f"198.18.{2 * i}", f"198.18.{2 * i + 1}"
+        cns = self.netns(f"c{i}")
+        f = FwdLinks(
+            index=i, caller_ns=cns, caller_if=f"{self.id}-c{i}n", caller_host_if=f"{self.id}-c{i}h",
+            origin_ns=self.origin_ns, origin_if=f"{self.id}-o{i}n", origin_host_if=f"{self.id}-o{i}h",
+            fwd_ip=f"{cnet}.1", fwd_origin_ip=f"{onet}.1",
+            caller_ips=[f"{cnet}.{2 + k}" for k in range(nc)],
+            origin_ips=[f"{onet}.{2 + k}" for k in range(no)])
+        if self.ipv6:  # RFC 5180 benchmarking range 2001:2::/48
+            c6, o6 = f"2001:2:0:{2 * i:x}", f"2001:2:0:{2 * i + 1:x}"
+            f.fwd_ip6, f.fwd_origin_ip6 = f"{c6}::1", f"{o6}::1"
+            f.caller_ips6 = [f"{c6}::{2 + k:x}" for k in range(nc)]
+            f.origin_ips6 = [f"{o6}::{2 + k:x}" for k in range(no)]
+        self._veth(None, f.caller_host_if, cns, f.caller_if)
+        self._veth(None, f.origin_host_if, self.origin_ns, f.origin_if)
+        self._setup_host_end(f.caller_host_if)
+        self._setup_host_end(f.origin_host_if)
+        self._setup_ns_end(cns, f.caller_if, [f"{a}/24" for a in f.caller_ips],
+                           [f"{a}/64" for a in f.caller_ips6])
+        self._setup_ns_end(self.origin_ns, f.origin_if, [f"{a}/24" for a in f.origin_ips],
+                           [f"{a}/64" for a in f.origin_ips6])
+        self.forwarders.append(f)
+        return f
+
+    free_port = staticmethod(free_port)
+
+    def caller_ns(self, i: int = 0) -> str:
+        return self.forwarders[i].caller_ns
+
+    def fwd(self, i: int = 0) -> FwdLinks:
+        return self.forwarders[i]
+
+    # -- processes ------------------------------------------------------------------------
+
+    def _log_paths(self, name: str) -> tuple[str, str, str]:
+        self._nproc += 1
+        base = os.path.join(self.workdir, f"{self._nproc:02d}-{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}")
+        return base, base + ".out", base + ".err"
+
+    def _spawn(self, argv: Sequence[str], name: str, env: dict | None = None) -> LabProc:
+        if self._closed:
+            raise LabError("lab is closed")
+        _, out, err = self._log_paths(name)
+        with open(out, "wb") as fo, open(err, "wb") as fe:
+            p = LabProc([str(a) for a in argv], stdin=subprocess.DEVNULL, stdout=fo, stderr=fe,
+                        preexec_fn=_child_setup, start_new_session=True, env=env)
+        p.name, p.stdout_path, p.stderr_path = name, out, err
+        return p
+
+    def popen_in(self, ns: str | None, argv: Sequence[str], name: str | None = None,
+                 env: dict | None = None) -> LabProc:
+        """Start argv in namespace ns (None: root ns), stdout/stderr to log files.
+        Stopped (SIGTERM, then SIGKILL) when the lab closes."""
+        name = name or os.path.basename(str(argv[0]))
+        full = list(argv) if ns is None else [IP, "netns", "exec", ns, *argv]
+        p = self._spawn(full, name, env)
+        self.procs.append(p)
+        return p
+
+    def run_in(self, ns: str | None, argv: Sequence[str], timeout: float = 60, check: bool = False,
+               input: str | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+        """Run argv in namespace ns to completion (text output captured). A
+        process still running at the timeout is killed (TimeoutExpired)."""
+        full = [str(a) for a in argv] if ns is None else [IP, "netns", "exec", ns, *map(str, argv)]
+        r = subprocess.run(full, capture_output=True, text=True, timeout=timeout, input=input,
+                           preexec_fn=_child_setup, env=env,
+                           stdin=None if input is not None else subprocess.DEVNULL)
+        if check and r.returncode != 0:
+            raise LabError(f"{' '.join(full)} failed ({r.returncode}):\n{r.stdout}{r.stderr}")
+        return r
+
+    def ping(self, ns: str, ip: str, count: int = 1, timeout: float = 2) -> bool:
+        """True if ip answers ICMP echo from namespace ns."""
+        r = self.run_in(ns, ["ping", "-n", "-q", "-c", str(count), "-W", str(int(max(1, timeout))), ip],
+                        timeout=timeout * count + 5)
+        return r.returncode == 0
+
+    def redis(self, timeout: float = 10) -> Redis:
+        """A private redis-server on 127.0.0.1, free port, no persistence."""
+        for _ in range(5):
+            port = free_port()
+            d = tempfile.mkdtemp(prefix="redis-", dir=self.workdir)
+            p = self.popen_in(None, ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                                     "--save", "", "--appendonly", "no", "--daemonize", "no",
+                                     "--protected-mode", "no", "--dir", d, "--logfile", ""],
+                              name="redis-server")
+            r = Redis(p, port)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and p.poll() is None:
+                if r.ping():
+                    return r
+                time.sleep(0.05)
+            p.stop()
+            if "Address already in use" not in p.out_text():
+                raise LabError("redis-server did not start:\n" + _tail(p.stdout_path))
+        raise LabError("redis-server: no free port")
+
+    # -- the forwarder ---------------------------------------------------------------------
+
+    def fwd_config(self, fwd: int = 0, backends: Sequence[tuple[str, int]] = (), listen: Sequence[int] = (10080,),
+                   admin_port: int | None = None, redis: "Redis | str | None" = None,
+                   idle_timeout_ms: int = 5000, leg_ports: str = "20000-59999", extra: str = "") -> str:
+        """Minimal TOML (DESIGN.md "Interface") for forwarder fwd of this lab: port 0
+        caller side, port 1 origin side with the origin ns as gateway; balancer
+        "redis" when redis is given, else "memory" with `backends`."""
+        f = self.forwarders[fwd]
+        admin_port = admin_port or free_port()
+        lines = ["[[port]]", f'ipv4 = "{f.fwd_ip}/{f.prefix_len}"']
+        if f.fwd_ip6:
+            lines.append(f'ipv6 = "{f.fwd_ip6}/64"')
+        lines += ["", "[[port]]", f'ipv4 = "{f.fwd_origin_ip}/{f.prefix_len}"',
+                  f'gateway = "{f.origin_gateway}"']
+        if f.fwd_origin_ip6:
+            lines += [f'ipv6 = "{f.fwd_origin_ip6}/64"', f'gateway6 = "{f.origin_ips6[0]}"']
+        lines += ["", "[srt]", f"listen = [{', '.join(str(p) for p in listen)}]",
+                  f'leg_ports = "{leg_ports}"', f"idle_timeout_ms = {idle_timeout_ms}", "",
+                  "[balancer]"]
+        if redis is not None:
+            addr = redis.addr if isinstance(redis, Redis) else redis
+            lines += ['type = "redis"', f'redis = "{addr}"']
+        else:
+            lines += ['type = "memory"']
+        for ip, port in backends:
+            lines += ["", "[[backend]]", f'ip = "{ip}"', f"srt = {port}"]
+        lines += ["", "[admin]", f'listen = "127.0.0.1:{admin_port}"', ""]
+        return "\n".join(lines) + extra
+
+    def srtfwd(self, config_text: str, extra_args: Sequence[str] = (), lcores: str = "0-1",
+               fwd: int = 0, binary: str | None = None, ready_timeout: float = 30,
+               log_level: str = "debug", eal_args: Sequence[str] = (),
+               env: dict | None = None, wait_ready: bool = True) -> Srtfwd:
+        """Start srtfwd on forwarder fwd's two root-ns veth ends, wait for
+        "srtfwd ready" in its log (stderr). Stopped (SIGTERM, wait, SIGKILL) when
+        the lab closes; Srtfwd.stop() returns its exit status."""
+        binary = binary or self.srtfwd_bin
+        if not binary:
+            raise LabError("no srtfwd binary: pass binary= or set SRTFWD")
+        f = self.forwarders[fwd]
+        n = len(self.fwd_procs)
+        cfg = os.path.join(self.workdir, f"srtfwd{fwd}-{n}.toml")
+        with open(cfg, "w") as fh:
+            fh.write(config_text)
+        file_prefix = f"srtlab-{self.id}-f{fwd}-{n}"
+        argv = [binary, "-l", lcores, "--no-huge", "-m", "1024", "--no-pci",
+                f"--file-prefix={file_prefix}",
+                "--vdev", f"net_af_packet0,iface={f.caller_host_if}",
+                "--vdev", f"net_af_packet1,iface={f.origin_host_if}",
+                *eal_args, "--", "--config", cfg, "--log-level", log_level, *extra_args]
+        p = self._spawn(argv, f"srtfwd{fwd}", env)
+        s = Srtfwd(p, f, cfg, file_prefix)
+        self.fwd_procs.append(s)
+        if wait_ready:
+            s.wait_log(r"srtfwd ready", ready_timeout)
+        return s
+
+
+def _check_bench_addr(a: str) -> None:
+    ip = a.split("/")[0]
+    if ":" in ip:
+        if not ip.lower().startswith("2001:2:0:"):
+            raise ValueError(f"{a}: IPv6 test addresses must be in 2001:2::/48")
+        return
+    o = [int(x) for x in ip.split(".")]
+    if not (o[0] == 198 and o[1] in (18, 19)):
+        raise ValueError(f"{a}: test addresses must be in 198.18.0.0/15")
+
+
+def _glob_dir(parent: str, head: str) -> list[str]:
+    try:
+        return [os.path.join(parent, d) for d in os.listdir(parent) if d.startswith(head)]
+    except FileNotFoundError:
+        return []
