@@ -151,7 +151,7 @@ std::string AdminServer::metrics_text() const {
   in.control = &cp_.counters();
   // SessionTable::active() is a relaxed atomic load; sessions() just has no
   // const overload.
-  in.sessions_active = const_cast<dataplane::Dataplane&>(dp_).sessions().active();
+  in.sessions_active = dp_.sessions().active();
   in.mbufs_in_use = dp_.mbufs_in_use();
   return prometheus_text(in);
 }

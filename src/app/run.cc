@@ -192,6 +192,7 @@ int run(int argc, char** argv, const Hooks& hooks) {
     std::signal(SIGTERM, on_signal);
     std::signal(SIGINT, on_signal);
     std::signal(SIGHUP, on_signal);
+    std::signal(SIGPIPE, SIG_IGN);  // a Redis or HTTP peer that went away is an error value, not a kill
     if (hooks.on_ready) hooks.on_ready(cp);
     dp.launch_workers();
     spdlog::info("srtfwd ready: {} port(s), {} worker(s) forwarding of {} worker lcore(s), "

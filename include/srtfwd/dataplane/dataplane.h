@@ -102,6 +102,7 @@ class Dataplane {
   bool control_send(uint16_t port_id, rte_mbuf* m) noexcept;
   rte_mempool* pool() const noexcept { return pool_; }
   SessionTable& sessions() noexcept { return *table_; }
+  const SessionTable& sessions() const noexcept { return *table_; }
   const std::vector<PortInfo>& ports() const noexcept { return ports_; }
   const PortInfo* port(uint16_t port_id) const noexcept;
   unsigned active_workers() const noexcept { return active_workers_; }
