@@ -14,6 +14,7 @@ work=$(mktemp -d /tmp/srtfwd-bench.XXXXXX)
 trap 'pkill -f "file-prefix=srtfwd-bench" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 packets=32768
+admin_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 payload=${PAYLOAD:-200}
 cat > "$work/bench.toml" <<TOML
 [[port]]
@@ -23,6 +24,9 @@ ipv4 = "198.18.1.1/24"
 [srt]
 listen = [10080]
 idle_timeout_ms = 3600000
+drain_timeout_ms = 0
+[admin]
+listen = "127.0.0.1:$admin_port"
 [dataplane]
 sessions = 131072
 mbufs = 131071
@@ -31,19 +35,24 @@ TOML
 
 testpmd_mpps() {  # pcap
   local log="$work/testpmd.log"
-  timeout -s INT $((secs + 5)) dpdk-testpmd -l 0-1 --no-huge -m 2048 --no-pci \
-    --file-prefix=srtfwd-bench-tp --vdev "net_pcap0,rx_pcap=$1,infinite_rx=1" --vdev net_null0 \
+  # net_null with no-rx=1: a sink only, so both programs forward one direction.
+  dpdk-testpmd -l 0-1 --no-huge -m 2048 --no-pci \
+    --file-prefix=srtfwd-bench-tp --vdev "net_pcap0,rx_pcap=$1,infinite_rx=1" --vdev net_null0,no-rx=1 \
     -- --forward-mode=5tswap --stats-period 1 --total-num-mbufs=131072 --no-lsc-interrupt \
-    >"$log" 2>&1 || true
-  # Median of the per-second Tx-pps lines of the forwarding port, skipping warm-up.
-  grep -A8 'Port 1' "$log" | grep -o 'Tx-pps: *[0-9]*' | awk '{print $2}' | tail -n +3 | head -n -1 \
+    >"$log" 2>&1 &
+  local pid=$!
+  sleep "$((secs + 2))"
+  kill -INT $pid 2>/dev/null || true
+  wait $pid 2>/dev/null || true
+  # Median of the per-second Tx-pps of the sink port, skipping warm-up.
+  grep -A8 'NIC statistics for port 1' "$log" | grep -o 'Tx-pps: *[0-9]*' | awk '{print $2}' | tail -n +3 | head -n -1 \
     | sort -n | awk '{a[NR]=$1} END {if (NR) printf "%.2f", a[int((NR+1)/2)]/1e6; else print "n/a"}'
 }
 
 srtfwd_mpps() {  # pcap sessions
   local log="$work/srtfwd.log"
   "$testbed" -l 0-1 --no-huge -m 2048 --no-pci --file-prefix=srtfwd-bench-sf \
-    --vdev "net_pcap0,rx_pcap=$1,infinite_rx=1" --vdev net_null0 -- --config "$work/bench.toml" \
+    --vdev "net_pcap0,rx_pcap=$1,infinite_rx=1" --vdev net_null0,no-rx=1 -- --config "$work/bench.toml" \
     --log-level info --session-count "$2" \
     --session "caller=198.18.0.2:10000 vip=198.18.0.1:10080 backend=198.18.1.2:10080 leg=198.18.1.1:20000 caller_mac=02:00:00:00:00:02 backend_mac=02:00:00:00:01:02" \
     >"$log" 2>&1 &
@@ -52,20 +61,24 @@ srtfwd_mpps() {  # pcap sessions
     kill -0 $pid 2>/dev/null || { cat "$log" >&2; return 1; }
     sleep 0.2
   done
-  local t0; t0=$(date +%s.%N)
-  sleep "$secs"
+  # Forwarded packets over a measured window, read from /metrics.
+  /usr/bin/python3 - "$log" "$admin_port" "$secs" <<'PY'
+import json, re, sys, time, urllib.request
+log, port, secs = sys.argv[1], sys.argv[2], float(sys.argv[3])
+def fwd():
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    return float(re.search(r"^srtfwd_forwarded_packets_total (\S+)", text, re.M).group(1)), time.monotonic()
+time.sleep(1)  # warm-up
+f0, t0 = fwd()
+time.sleep(secs)
+f1, t1 = fwd()
+installed = re.search(r"testbed: (\d+) session", open(log).read()).group(1)
+print(f"{(f1 - f0) / (t1 - t0) / 1e6:.2f} {installed}")
+PY
   kill -TERM $pid
   wait $pid || true
-  local t1; t1=$(date +%s.%N)
-  /usr/bin/python3 - "$log" "$t0" "$t1" <<'PY'
-import json, re, sys
-log, t0, t1 = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
-text = open(log).read()
-c = json.loads(re.search(r"final counters: (\{.*\})", text).group(1))
-installed = re.search(r"testbed: (\d+) session", text).group(1)
-ok = c["forwarded"] / max(c["rx_packets"], 1)
-print(f"{c['forwarded'] / (t1 - t0) / 1e6:.2f} {installed} {ok:.4f}")
-PY
+  local c; c=$(grep -o 'final counters: .*' "$log" | head -1)
+  /usr/bin/python3 -c 'import json,sys; c=json.loads(sys.argv[1][16:]); print("%.4f" % (c["forwarded"]/max(c["rx_packets"],1)))' "$c"
 }
 
 echo "srtfwd bench: 1 worker lcore, looped pcap -> net_null, ${secs}s per run, $(nproc) cores"
@@ -73,7 +86,7 @@ for sessions in 1 100000; do
   pcap="$work/bench-$sessions.pcap"
   /usr/bin/python3 scripts/bench-pcap.py "$pcap" "$sessions" "$packets" "$payload" >/dev/null
   tp=$(testpmd_mpps "$pcap")
-  read -r sf installed hit <<<"$(srtfwd_mpps "$pcap" "$sessions")"
+  { read -r sf installed; read -r hit; } <<<"$(srtfwd_mpps "$pcap" "$sessions")"
   ratio=$(awk -v a="$sf" -v b="$tp" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
   printf 'sessions %-7s testpmd 5tswap %6s Mpps | srtfwd %6s Mpps (%s installed, %s of rx forwarded) | ratio %s\n' \
     "$sessions" "$tp" "$sf" "$installed" "$hit" "$ratio"

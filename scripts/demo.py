@@ -30,7 +30,8 @@ def say(text):
     print(f"demo: {text}", flush=True)
 
 
-with NetLab(prefix="demo", caller_addrs=3, srtfwd_bin=SRTFWD) as lab:
+status = 1
+with NetLab(prefix="demo", caller_addrs=3, srtfwd_bin=SRTFWD, keep_logs=False) as lab:
     f = lab.fwd(0)
     say(f"test hosts: caller ns {lab.caller_ns(0)} {f.caller_ips}, origin ns {lab.origin_ns} "
         f"{f.origin_ips}; forwarder answers {f.fwd_ip} (callers) and {f.fwd_origin_ip} (origins)")
@@ -96,4 +97,5 @@ with NetLab(prefix="demo", caller_addrs=3, srtfwd_bin=SRTFWD) as lab:
     tail = [l for l in fwd.log().splitlines() if "mbufs in use" in l]
     say(f"srtfwd stopped with exit code {code}; {tail[-1].split(' info ')[-1] if tail else ''}")
     say("done: namespaces and processes are removed now")
-    sys.exit(0 if (code == 0 and rc == 0) else 1)
+    status = 0 if (code == 0 and rc == 0) else 1
+sys.exit(status)
