@@ -1,4 +1,5 @@
 #include "srtfwd/admin/http_server.h"
+#include "srtfwd/control/srt_proxy.h"
 
 #include <httplib.h>
 #include <spdlog/spdlog.h>
@@ -128,6 +129,31 @@ std::string prometheus_text(const MetricsInput& in) {
     w.counter("srtfwd_session_events_stale_total", "Events for sessions already gone.",
               c.events_stale.get());
   }
+  if (in.srt != nullptr) {
+    const auto& p = *in.srt;
+    w.counter("srtfwd_srt_inductions_total", "Caller INDUCTIONs answered with a SYN cookie.",
+              p.inductions.get());
+    w.counter("srtfwd_srt_conclusions_total", "Caller CONCLUSIONs with a valid cookie.",
+              p.conclusions.get());
+    w.counter("srtfwd_srt_bad_cookie_total", "CONCLUSIONs ignored for a wrong or stale cookie.",
+              p.bad_cookie.get());
+    w.counter("srtfwd_srt_malformed_total", "Unparsable handshakes.", p.malformed.get());
+    w.counter("srtfwd_srt_established_total", "Handshakes relayed to an origin and answered.",
+              p.established.get());
+    w.counter("srtfwd_srt_cached_answers_total", "Retransmitted CONCLUSIONs answered from cache.",
+              p.cached_answers.get());
+    w.counter("srtfwd_srt_backend_retries_total", "Handshake packets retransmitted to origins.",
+              p.backend_retries.get());
+    w.header("srtfwd_srt_rejected_total", "Callers rejected, by reason.", "counter");
+    for (size_t i = 0; i < control::kRejectLabels.size(); ++i)
+      w.sample("srtfwd_srt_rejected_total", reason_label(control::kRejectLabels[i].first),
+               p.rejected_by[i].get());
+    w.gauge("srtfwd_srt_handshakes_in_flight", "Handshakes waiting for the balancer or an origin.",
+            p.in_flight.get());
+    w.gauge("srtfwd_srt_tracked", "Callers with handshake state (in flight, established, rejected).",
+            p.tracked.get());
+    w.gauge("srtfwd_srt_legs_in_use", "Leg ports allocated.", p.legs_in_use.get());
+  }
   w.gauge("srtfwd_sessions_active", "Sessions in the table.", in.sessions_active);
   w.gauge("srtfwd_mbufs_in_use", "Packet buffers out of the pool.", in.mbufs_in_use);
   return w.take();
@@ -153,6 +179,7 @@ std::string AdminServer::metrics_text() const {
   // const overload.
   in.sessions_active = dp_.sessions().active();
   in.mbufs_in_use = dp_.mbufs_in_use();
+  in.srt = srt_;
   return prometheus_text(in);
 }
 

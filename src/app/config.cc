@@ -174,13 +174,13 @@ Config build(const toml::value& doc) {
     }
     parse_range("srt.leg_ports", get_str(*t, "srt", "leg_ports", "20000-59999"),
                 &c.control.leg_port_min, &c.control.leg_port_max);
-    c.control.idle_timeout_ms = static_cast<uint32_t>(get_int(*t, "srt", "idle_timeout_ms", 5000, 100, 3600000));
-    c.control.shutdown_grace_ms = static_cast<uint32_t>(get_int(*t, "srt", "shutdown_grace_ms", 200, 0, 60000));
-    c.control.backend_retry_ms = static_cast<uint32_t>(get_int(*t, "srt", "backend_retry_ms", 250, 10, 10000));
-    c.control.backend_timeout_ms = static_cast<uint32_t>(get_int(*t, "srt", "backend_timeout_ms", 800, 50, 60000));
-    c.control.max_handshakes = static_cast<uint32_t>(get_int(*t, "srt", "max_handshakes", 4096, 1, 1 << 20));
-    c.control.cookie_bucket_s = static_cast<uint32_t>(get_int(*t, "srt", "cookie_bucket_s", 60, 1, 3600));
-    c.control.drain_timeout_ms = static_cast<uint32_t>(get_int(*t, "srt", "drain_timeout_ms", 2000, 0, 3600000));
+    c.control.idle_timeout_ms = static_cast<uint32_t>(get_int(*t, "srt", "idle_timeout_ms", c.control.idle_timeout_ms, 100, 3600000));
+    c.control.shutdown_grace_ms = static_cast<uint32_t>(get_int(*t, "srt", "shutdown_grace_ms", c.control.shutdown_grace_ms, 0, 60000));
+    c.control.backend_retry_ms = static_cast<uint32_t>(get_int(*t, "srt", "backend_retry_ms", c.control.backend_retry_ms, 10, 10000));
+    c.control.backend_timeout_ms = static_cast<uint32_t>(get_int(*t, "srt", "backend_timeout_ms", c.control.backend_timeout_ms, 50, 60000));
+    c.control.max_handshakes = static_cast<uint32_t>(get_int(*t, "srt", "max_handshakes", c.control.max_handshakes, 1, 1 << 20));
+    c.control.cookie_bucket_s = static_cast<uint32_t>(get_int(*t, "srt", "cookie_bucket_s", c.control.cookie_bucket_s, 1, 3600));
+    c.control.drain_timeout_ms = static_cast<uint32_t>(get_int(*t, "srt", "drain_timeout_ms", c.control.drain_timeout_ms, 0, 3600000));
   }
   for (uint16_t p : c.control.listen_ports)
     if (p >= c.control.leg_port_min && p <= c.control.leg_port_max)
@@ -196,7 +196,7 @@ Config build(const toml::value& doc) {
       parse_host_port("balancer.redis", s, &c.control.balancer.redis_host, &c.control.balancer.redis_port);
     c.control.balancer.redis_password = get_str(*t, "balancer", "password", "");
     c.control.balancer.redis_db = static_cast<int>(get_int(*t, "balancer", "db", 0, 0, 1 << 16));
-    c.control.balancer.server_ttl_s = static_cast<uint32_t>(get_int(*t, "balancer", "server_ttl_s", 300, 1, 86400));
+    c.control.balancer.server_ttl_s = static_cast<uint32_t>(get_int(*t, "balancer", "server_ttl_s", c.control.balancer.server_ttl_s, 1, 86400));
   }
 
   // [[backend]]

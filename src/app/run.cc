@@ -186,6 +186,7 @@ int run(int argc, char** argv, const Hooks& hooks) {
     std::unique_ptr<admin::AdminServer> admin_server;
     if (cfg.admin.enabled) {
       admin_server = std::make_unique<admin::AdminServer>(cfg.admin.host, cfg.admin.port, dp, cp, bridge);
+      admin_server->set_srt_counters(&proxy.counters());
       admin_server->start();
       spdlog::info("admin API on http://{}:{}", cfg.admin.host, admin_server->port());
     }

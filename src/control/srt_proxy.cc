@@ -434,6 +434,9 @@ void SrtProxy::on_session_end(dataplane::Session& s, EndReason /*why*/) {
 
 void SrtProxy::on_tick(uint64_t now) {
   balancer_.poll(now_ms(now));
+  counters_.in_flight.set(active_.size());
+  counters_.tracked.set(by_caller_.size());
+  counters_.legs_in_use.set(by_leg_.size());
   // Retransmit to backends and give up on the silent ones. Collect first:
   // reject() changes active_.
   std::vector<Attempt*> due;

@@ -21,6 +21,7 @@
 
 namespace srtfwd::control {
 class AdminBridge;
+struct SrtProxyCounters;
 }  // namespace srtfwd::control
 
 namespace srtfwd::admin {
@@ -42,6 +43,8 @@ class AdminServer {
   // The bound port (after start()).
   uint16_t port() const { return bound_port_; }
 
+  // Adds the SRT handshake counters to /metrics (before start()).
+  void set_srt_counters(const control::SrtProxyCounters* c) { srt_ = c; }
   // The /metrics page (also for tests and the final log).
   std::string metrics_text() const;
 
@@ -53,6 +56,7 @@ class AdminServer {
   const dataplane::Dataplane& dp_;
   const control::ControlPlane& cp_;
   control::AdminBridge& bridge_;
+  const control::SrtProxyCounters* srt_ = nullptr;
   std::unique_ptr<Impl> impl_;
   std::thread thread_;
 };
@@ -62,6 +66,7 @@ struct MetricsInput {
   dataplane::CounterTotals totals;
   uint64_t control_tx = 0, control_tx_dropped = 0;
   const control::ControlCounters* control = nullptr;  // omitted when null
+  const control::SrtProxyCounters* srt = nullptr;      // omitted when null
   uint64_t sessions_active = 0;
   uint64_t mbufs_in_use = 0;
 };

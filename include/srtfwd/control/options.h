@@ -40,7 +40,7 @@ struct Options {
   uint32_t idle_timeout_ms = 5000;            // no packet either way: session ends
   uint32_t shutdown_grace_ms = 200;           // SHUTDOWN forwarded, then the session ends
   uint32_t backend_retry_ms = 250;            // backend handshake retransmission
-  uint32_t backend_timeout_ms = 800;          // then the caller is rejected (1502 GW)
+  uint32_t backend_timeout_ms = 700;          // then 1502 GW: 3 tries, and the caller hears within 1 s
   uint32_t max_handshakes = 4096;             // in flight; beyond: 1402 OVERLOAD
   uint32_t cookie_bucket_s = 60;              // SYN cookie time bucket
   uint32_t drain_timeout_ms = 2000;           // SIGTERM: wait this long for sessions to end

@@ -56,6 +56,8 @@ struct SrtProxyCounters {
   dataplane::Counter rejected;            // every rejection we sent (any reason)
   dataplane::Counter backend_rejected;    // relayed rejections of an origin
   dataplane::Counter stray_backend;       // backend packets for no handshake
+  // Levels published every tick for the admin thread (gauges).
+  dataplane::Counter in_flight, tracked, legs_in_use;
   // Rejections we sent, by reason (the label of srtfwd_srt_rejected_total).
   std::array<dataplane::Counter, 10> rejected_by;
 };

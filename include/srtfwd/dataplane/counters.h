@@ -29,6 +29,8 @@ class Counter {
   }
   uint64_t get() const noexcept { return v_.load(std::memory_order_relaxed); }
   void reset() noexcept { v_.store(0, std::memory_order_relaxed); }
+  // For gauges: the single writer publishes a level.
+  void set(uint64_t v) noexcept { v_.store(v, std::memory_order_relaxed); }
 
  private:
   std::atomic<uint64_t> v_{0};
