@@ -36,17 +36,23 @@ TOML
 testpmd_mpps() {  # pcap
   local log="$work/testpmd.log"
   # net_null with no-rx=1: a sink only, so both programs forward one direction.
-  dpdk-testpmd -l 0-1 --no-huge -m 2048 --no-pci \
+  stdbuf -oL dpdk-testpmd -l 0-1 --no-huge -m 2048 --no-pci \
     --file-prefix=srtfwd-bench-tp --vdev "net_pcap0,rx_pcap=$1,infinite_rx=1" --vdev net_null0,no-rx=1 \
-    -- --forward-mode=5tswap --stats-period 1 --total-num-mbufs=131072 --no-lsc-interrupt \
+    -- --forward-mode=5tswap --total-num-mbufs=131072 --no-lsc-interrupt --stats-period 3600 \
     >"$log" 2>&1 &
   local pid=$!
-  sleep "$((secs + 2))"
+  while ! grep -q 'start packet forwarding' "$log"; do
+    kill -0 $pid 2>/dev/null || { cat "$log" >&2; echo n/a; return; }
+    sleep 0.1
+  done
+  local t0; t0=$(date +%s.%N)
+  sleep "$secs"
   kill -INT $pid 2>/dev/null || true
+  local t1; t1=$(date +%s.%N)
   wait $pid 2>/dev/null || true
-  # Median of the per-second Tx-pps of the sink port, skipping warm-up.
-  grep -A8 'NIC statistics for port 1' "$log" | grep -o 'Tx-pps: *[0-9]*' | awk '{print $2}' | tail -n +3 | head -n -1 \
-    | sort -n | awk '{a[NR]=$1} END {if (NR) printf "%.2f", a[int((NR+1)/2)]/1e6; else print "n/a"}'
+  # Packets the sink port sent over the forwarding time (start-up excluded).
+  grep -A2 'Forward statistics for port 1' "$log" | grep -o 'TX-packets: *[0-9]*' | awk '{print $2}' \
+    | awk -v t0="$t0" -v t1="$t1" '{printf "%.2f", $1 / (t1 - t0) / 1e6; found=1} END {if (!found) print "n/a"}'
 }
 
 srtfwd_mpps() {  # pcap sessions
@@ -87,7 +93,7 @@ for sessions in 1 100000; do
   /usr/bin/python3 scripts/bench-pcap.py "$pcap" "$sessions" "$packets" "$payload" >/dev/null
   tp=$(testpmd_mpps "$pcap")
   { read -r sf installed; read -r hit; } <<<"$(srtfwd_mpps "$pcap" "$sessions")"
-  ratio=$(awk -v a="$sf" -v b="$tp" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
+  ratio=$(awk -v a="$sf" -v b="$tp" 'BEGIN { if (b + 0 > 0) printf "%.2f", a / b; else print "n/a" }')
   printf 'sessions %-7s testpmd 5tswap %6s Mpps | srtfwd %6s Mpps (%s installed, %s of rx forwarded) | ratio %s\n' \
     "$sessions" "$tp" "$sf" "$installed" "$hit" "$ratio"
 done

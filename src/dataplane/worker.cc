@@ -85,6 +85,7 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
         keys[n_lookup].sport_be = rte_cpu_to_be_16(fi[i].sport);
         keys[n_lookup].dport_be = rte_cpu_to_be_16(fi[i].dport);
         keys[n_lookup].zero = 0;
+        keys[n_lookup].zero2 = 0;
         key_ptrs[n_lookup] = &keys[n_lookup];
         lookup_idx[n_lookup++] = i;
         break;

@@ -30,16 +30,19 @@ struct rte_rcu_qsbr;
 namespace srtfwd::dataplane {
 
 // A packet's 4-tuple as received; addresses as 16 bytes (IPv4 v4-mapped) so
-// one key type serves both families. Ports in network byte order. 40 bytes:
-// the padding is always zero so memcmp-based hashing is deterministic.
+// one key type serves both families. Ports in network byte order. 48 bytes,
+// not 36: rte_hash compares 48-byte keys with a vector compare instead of a
+// memcmp call (measured: 2 % of a worker's time went to memcmp at 40). The
+// padding is always zero so hashing and comparing are deterministic.
 struct SessionKey {
   net::IpAddr src;
   net::IpAddr dst;
   uint16_t sport_be = 0;
   uint16_t dport_be = 0;
   uint32_t zero = 0;
+  uint64_t zero2 = 0;
 };
-static_assert(sizeof(SessionKey) == 40, "SessionKey must stay 40 bytes, no holes");
+static_assert(sizeof(SessionKey) == 48, "SessionKey must stay 48 bytes, no holes");
 
 enum Direction : uint8_t { kFromCaller = 0, kFromBackend = 1 };
 
