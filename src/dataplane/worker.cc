@@ -147,7 +147,22 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
         c.event_ring_full.add();
     }
     SessionDirection& sd = s->dir[d];
-    if (unlikely(!net::apply_rewrite(frame, fi[i], sd.rewrite))) {
+    const auto& out = w.ports[sd.out_port];
+    bool ok;
+    if (out.cksum_offload) {
+      // The NIC computes both checksums: the IPv4 header checksum field is
+      // zeroed and the UDP one seeded with the pseudo-header sum, as DPDK's
+      // TX checksum offload expects.
+      ok = net::apply_rewrite_offload(frame, fi[i], sd.rewrite);
+      m->l2_len = fi[i].l3_off;
+      m->l3_len = static_cast<uint16_t>(fi[i].l4_off - fi[i].l3_off);
+      m->ol_flags |= sd.rewrite.ipv4
+                         ? (RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM)
+                         : (RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_UDP_CKSUM);
+    } else {
+      ok = net::apply_rewrite(frame, fi[i], sd.rewrite);  // RFC 1624 incremental
+    }
+    if (unlikely(!ok)) {
       c.drop(DropReason::kTtlExpired);
       rte_pktmbuf_free(m);
       continue;
@@ -158,7 +173,6 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
     sd.bytes.add(m->pkt_len);
     ++fwd;
     fwd_bytes += m->pkt_len;
-    const auto& out = w.ports[sd.out_port];
     c.tx_packets.add(rte_eth_tx_buffer(out.port_id, out.queue, out.txbuf, m));
   }
   c.forwarded.add(fwd);
