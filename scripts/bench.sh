@@ -97,3 +97,43 @@ for sessions in 1 100000; do
   printf 'sessions %-7s testpmd 5tswap %6s Mpps | srtfwd %6s Mpps (%s installed, %s of rx forwarded) | ratio %s\n' \
     "$sessions" "$tp" "$sf" "$installed" "$hit" "$ratio"
 done
+
+# Handshakes per second through one control lcore (targets: memory 50,000/s,
+# redis 20,000/s). Ports are rte_rings; a generator thread plays callers and
+# origin (tests/bench/hs_bench.cc).
+hsbench=build/tests/bench/srtfwd-hs-bench
+if [ -x "$hsbench" ]; then
+  cat > "$work/hs.toml" <<TOML
+[[port]]
+ipv4 = "198.18.0.1/24"
+[[port]]
+ipv4 = "198.18.1.1/24"
+[srt]
+listen = [10080]
+drain_timeout_ms = 0
+[[backend]]
+ip = "198.18.1.2"
+srt = 10080
+[admin]
+listen = ""
+TOML
+  "$hsbench" -l 0-1 --no-huge -m 1024 --no-pci --file-prefix=srtfwd-bench-hs -- \
+    --config "$work/hs.toml" --log-level warn --seconds "$secs" --label memory 2>/dev/null \
+    | grep handshakes/s | sed 's/$/  target 50000/'
+  # Redis: a private server holding one origin as the SRS Go proxy writes it.
+  rport=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+    --pidfile "$work/redis.pid" --logfile "$work/redis.log"
+  sleep 0.5
+  key="srs-proxy-server:bench-1-1"
+  redis-cli -p "$rport" SET "$key" \
+    '{"ip":"198.18.1.2","device_id":"bench","server_id":"bench","service_id":"1","pid":"1","rtmp":["1935"],"srt":["10080"],"update_at":"2026-01-01T00:00:00Z"}' \
+    EX 300 >/dev/null
+  redis-cli -p "$rport" SET srs-proxy-all-servers "[\"$key\"]" >/dev/null
+  sed -e 's/^\[\[backend\]\]$//' -e '/^ip = "198.18.1.2"$/d' -e '/^srt = 10080$/d' "$work/hs.toml" > "$work/hs-redis.toml"
+  printf '[balancer]\ntype = "redis"\nredis = "127.0.0.1:%s"\n' "$rport" >> "$work/hs-redis.toml"
+  "$hsbench" -l 0-1 --no-huge -m 1024 --no-pci --file-prefix=srtfwd-bench-hs -- \
+    --config "$work/hs-redis.toml" --log-level warn --seconds "$secs" --label redis 2>/dev/null \
+    | grep handshakes/s | sed 's/$/  target 20000/'
+  kill "$(cat "$work/redis.pid")" 2>/dev/null || true
+fi

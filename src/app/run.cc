@@ -164,6 +164,7 @@ int run(int argc, char** argv, const Hooks& hooks) {
 
   int rc = 0;
   try {
+    if (hooks.after_eal) hooks.after_eal();
     dataplane::Dataplane dp(cfg.dataplane);
     control::ControlPlane cp(dp, cfg.control);
     auto balancer = cfg.control.balancer.type == "redis"
@@ -178,11 +179,12 @@ int run(int argc, char** argv, const Hooks& hooks) {
     cp.add_timer(50, [&](uint64_t now) {
       for (auto& s : bridge.take_registrations()) balancer->register_server(s, now / (hz / 1000));
     });
-    cp.add_timer(500, [&](uint64_t now) {
-      bridge.publish(sessions_json(dp, hz, now),
-                     control::servers_to_json(balancer->servers(now / (hz / 1000))),
-                     balancer->state());
-    });
+    if (cfg.admin.enabled)  // nobody reads the snapshots otherwise
+      cp.add_timer(500, [&](uint64_t now) {
+        bridge.publish(sessions_json(dp, hz, now),
+                       control::servers_to_json(balancer->servers(now / (hz / 1000))),
+                       balancer->state());
+      });
     std::unique_ptr<admin::AdminServer> admin_server;
     if (cfg.admin.enabled) {
       admin_server = std::make_unique<admin::AdminServer>(cfg.admin.host, cfg.admin.port, dp, cp, bridge);
@@ -222,6 +224,7 @@ int run(int argc, char** argv, const Hooks& hooks) {
     cp.set_srt_handler(nullptr);
     cp.shutdown();
     dp.shutdown();
+    if (hooks.on_shutdown) hooks.on_shutdown();
     spdlog::info("final counters: {}", counters_json(dp, cp, proxy).dump());
     const unsigned leaked = dp.mbufs_in_use();
     if (leaked != 0) {

@@ -59,10 +59,18 @@ class MemoryBalancer final : public Balancer {
     }
     for (auto it = streams_.begin(); it != streams_.end();) {
       if (servers_.find(it->second) == servers_.end()) {
+        unmap(it->second);
         it = streams_.erase(it);
       } else {
         ++it;
       }
+    }
+  }
+
+  void release(const std::string& url) override {
+    if (auto m = streams_.find(url); m != streams_.end()) {
+      unmap(m->second);
+      streams_.erase(m);
     }
   }
 
@@ -112,6 +120,7 @@ class MemoryBalancer final : public Balancer {
         return rejected(srt::kRejXNotFound, "stream " + url + " is on " + m->second +
                                                 ", which has no SRT listener");
       }
+      unmap(m->second);
       streams_.erase(m);  // the origin is gone: so is the stream
     }
     bool any_alive = false;
@@ -120,9 +129,8 @@ class MemoryBalancer final : public Balancer {
     if (!claims) return rejected(srt::kRejXNotFound, "stream " + url + " is not published");
 
     // The live origin with the fewest streams; ties go to the first in key
-    // order, which keeps the choice reproducible.
-    std::unordered_map<std::string, size_t> load;
-    for (const auto& [u, key] : streams_) ++load[key];
+    // order, which keeps the choice reproducible. Loads are kept up to date
+    // on every map/unmap: counting them per pick made a pick O(streams).
     const ServerInfo* best = nullptr;
     std::pair<net::IpAddr, uint16_t> best_ep;
     size_t best_load = 0;
@@ -130,7 +138,8 @@ class MemoryBalancer final : public Balancer {
       if (!alive(s, now_ms)) continue;
       auto ep = s.srt_endpoint();
       if (!ep) continue;
-      const size_t l = load[key];
+      const auto li = load_.find(key);
+      const size_t l = li == load_.end() ? 0 : li->second;
       if (best == nullptr || l < best_load) {
         best = &s;
         best_ep = *ep;
@@ -139,6 +148,7 @@ class MemoryBalancer final : public Balancer {
     }
     if (best == nullptr) return rejected(srt::kRejXNotFound, "no live origin with an SRT listener");
     streams_[url] = best->redis_key();
+    ++load_[best->redis_key()];
     return picked(*best, best_ep);
   }
 
@@ -146,6 +156,12 @@ class MemoryBalancer final : public Balancer {
   uint64_t next_expiry_ms_ = 0;
   std::map<std::string, ServerInfo> servers_;              // by redis_key()
   std::unordered_map<std::string, std::string> streams_;   // stream URL -> server key
+  std::unordered_map<std::string, size_t> load_;            // server key -> streams mapped
+
+  void unmap(const std::string& server_key) {
+    auto it = load_.find(server_key);
+    if (it != load_.end() && --it->second == 0) load_.erase(it);
+  }
 };
 
 }  // namespace

@@ -429,6 +429,7 @@ void SrtProxy::on_session_end(dataplane::Session& s, EndReason /*why*/) {
   if (it == by_caller_.end() || it->second->state != State::kEstablished ||
       it->second->leg_ip != s.spec.leg_ip || it->second->leg_port != s.spec.leg_udp)
     return;
+  if (it->second->mode != srt::Mode::Request) balancer_.release(it->second->url);
   erase(k);
 }
 

@@ -80,6 +80,21 @@ TEST(MemoryBalancer, PublisherClaimsTheLeastLoadedAndPlayersFollow) {
   }
 }
 
+TEST(MemoryBalancer, ReleasedStreamIsForgottenAndItsLoadReturned) {
+  auto b = make_memory_balancer(two_static());
+  const std::string a = "__defaultVhost__/live/a", c = "__defaultVhost__/live/c";
+  const Pick pa = pick_now(*b, a, Mode::Publish, 1000);
+  ASSERT_TRUE(pa.ok);
+  b->release(a);  // the publisher's session ended
+  EXPECT_EQ(pick_now(*b, a, Mode::Request, 1000).reject_reason, srt::kRejXNotFound);
+  // Its origin's load went back to 0: the next two publishers spread again.
+  const Pick p1 = pick_now(*b, c, Mode::Publish, 1000);
+  const Pick p2 = pick_now(*b, a, Mode::Publish, 1000);
+  ASSERT_TRUE(p1.ok && p2.ok);
+  EXPECT_NE(p1.server_key, p2.server_key);
+  b->release("__defaultVhost__/live/never-published");  // harmless
+}
+
 TEST(MemoryBalancer, PlayerOfUnknownStreamIs1404) {
   auto b = make_memory_balancer(two_static());
   Pick p = pick_now(*b, "__defaultVhost__/live/nobody", Mode::Request, 1000);

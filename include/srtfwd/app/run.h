@@ -19,7 +19,12 @@ namespace srtfwd::app {
 // ports are up, before the loop starts.
 struct Hooks {
   std::function<void(CLI::App&)> add_options;
+  // After EAL and the command line, before the ports are set up (e.g. a
+  // benchmark creating ring-based ports).
+  std::function<void()> after_eal;
   std::function<void(control::ControlPlane&)> on_ready;
+  // After the ports are closed, before the mbuf leak check and EAL clean-up.
+  std::function<void()> on_shutdown;
 };
 
 int run(int argc, char** argv, const Hooks& hooks = {});

@@ -63,6 +63,11 @@ class Balancer {
   // and gets 1404 when no live origin has it. done may run before pick()
   // returns. now_ms is the control lcore's steady clock.
   virtual void pick(const std::string& stream_url, srt::Mode mode, uint64_t now_ms, Done done) = 0;
+  // A publisher's session through us ended. The memory balancer forgets the
+  // stream (it lives in this process only); the Redis one keeps the shared
+  // mapping, as the Go proxy does (a dead origin's mapping is replaced on
+  // the next claim).
+  virtual void release(const std::string& /*stream_url*/) {}
   // An origin's heartbeat (POST /api/v1/srs/register), on the control lcore.
   virtual void register_server(const ServerInfo& s, uint64_t now_ms) = 0;
   // Drives I/O, refreshes, expiry. Called every control tick.
