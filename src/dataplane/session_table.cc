@@ -24,8 +24,10 @@ const char* to_string(InstallError e) noexcept {
 }
 
 namespace {
-uint32_t key_hash(const void* key, uint32_t key_len, uint32_t init) {
-  return rte_hash_crc(key, key_len, init);
+// rte_hash calls this for add/delete and for lookups without a hash; it
+// must equal SessionTable::hash, which the workers compute themselves.
+uint32_t key_hash(const void* key, uint32_t /*key_len*/, uint32_t /*init*/) {
+  return SessionTable::hash(*static_cast<const SessionKey*>(key));
 }
 }  // namespace
 
@@ -89,6 +91,15 @@ uint64_t SessionTable::lookup_bulk(const SessionKey** keys, unsigned n,
   uint64_t hits = 0;
   if (n == 0) return 0;
   rte_hash_lookup_bulk_data(hash_, reinterpret_cast<const void**>(keys), n, &hits, data);
+  return hits;
+}
+
+uint64_t SessionTable::lookup_bulk(const SessionKey** keys, uint32_t* hashes, unsigned n,
+                                   void** data) const noexcept {
+  uint64_t hits = 0;
+  if (n == 0) return 0;
+  rte_hash_lookup_with_hash_bulk_data(hash_, reinterpret_cast<const void**>(keys), hashes, n,
+                                      &hits, data);
   return hits;
 }
 

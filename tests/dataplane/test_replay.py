@@ -381,6 +381,31 @@ class Replay(unittest.TestCase):
     def test_ipv6_both_directions_real_srt_untagged_and_vlan(self):
         self.fast_path(v6=True)
 
+    def test_runs_of_one_flow_share_a_lookup_but_not_a_fate(self):
+        """The worker looks a run of same-flow packets up once (worker.cc).
+        Runs of the IPv4 and IPv6 sessions interleaved with flows that differ
+        from them in one field only (source port, destination port, source
+        address) must each get their own fate: forwarded in order, or dropped
+        as no_session."""
+        data = [p for p in caller_traffic("streamid-publish.pcap") if srt_kind(p) == "data"]
+        self.assertGreater(len(data), 24)
+        make = {
+            "4": lambda p: caller4(p),
+            "6": lambda p: caller6(p),
+            "s": lambda p: caller4(p, sport=CPORT + 1),
+            "d": lambda p: caller4(p, dport=VPORT + 1),
+            "a": lambda p: caller4(p, src="198.18.0.3"),
+            "S": lambda p: caller6(p, sport=CPORT + 1),
+            "v": lambda p: caller4(p, vlan=5),  # the same flow, tagged
+        }
+        pattern = "444s4dd66S6a4v4466s"
+        in0 = [make[k](data[n]) for n, k in enumerate(pattern)]
+        r = self.run_testbed(in0, [])
+        session = [f for f, k in zip(in0, pattern) if k in "46v"]
+        self.assert_forwarded(session, r.out1, to_backend=True)
+        self.assertEqual(r.c["dropped"]["no_session"], sum(k in "sdaS" for k in pattern), r.c)
+        self.assertEqual(r.c["forwarded"], len(session))
+
     def test_udp_checksum_ffff_corner(self):
         """Outputs whose UDP checksum computes to 0 (sent as 0xFFFF, never 0) and
         inputs that carry 0xFFFF, IPv4 and IPv6, both directions."""

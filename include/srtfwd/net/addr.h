@@ -14,6 +14,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <functional>
 #include <optional>
 #include <string>
@@ -49,8 +52,19 @@ struct IpAddr {
   // From 4 network-order bytes at any alignment.
   static IpAddr from_v4_bytes(const uint8_t* p) noexcept {
     IpAddr a;
+#if defined(__SSE2__)
+    // One 16-byte store. The data plane copies this address into a session
+    // key with a 16-byte load a few instructions later; built from three
+    // partial stores, that load cannot forward from the store buffer and
+    // stalled the worker (13 % of its own cycles in perf).
+    uint32_t raw;
+    std::memcpy(&raw, p, 4);
+    const __m128i v = _mm_set_epi32(static_cast<int>(raw), static_cast<int>(0xffff0000u), 0, 0);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(a.b.data()), v);
+#else
     std::memcpy(a.b.data(), kV4MappedPrefix.data(), 12);
     std::memcpy(a.b.data() + 12, p, 4);
+#endif
     return a;
   }
   // From 16 network-order bytes at any alignment.
@@ -94,7 +108,16 @@ struct IpAddr {
   static std::optional<IpAddr> parse(std::string_view text);
   std::string to_string() const;
 
-  friend bool operator==(const IpAddr&, const IpAddr&) = default;
+  // Two word compares, always inline (the defaulted form sometimes became
+  // a memcmp call on the worker's per-packet path).
+  friend bool operator==(const IpAddr& x, const IpAddr& y) noexcept {
+    uint64_t x0, x1, y0, y1;
+    std::memcpy(&x0, x.b.data(), 8);
+    std::memcpy(&x1, x.b.data() + 8, 8);
+    std::memcpy(&y0, y.b.data(), 8);
+    std::memcpy(&y1, y.b.data() + 8, 8);
+    return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+  }
   friend auto operator<=>(const IpAddr&, const IpAddr&) = default;
 };
 static_assert(sizeof(IpAddr) == 16);
