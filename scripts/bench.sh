@@ -118,8 +118,8 @@ srt = 10080
 listen = ""
 TOML
   "$hsbench" -l 0-1 --no-huge -m 1024 --no-pci --file-prefix=srtfwd-bench-hs -- \
-    --config "$work/hs.toml" --log-level warn --seconds "$secs" --label memory 2>/dev/null \
-    | grep handshakes/s | sed 's/$/  target 50000/'
+    --config "$work/hs.toml" --log-level info --seconds "$secs" --label memory 2>/dev/null \
+    | grep -E "handshakes/s|control lcore:" | sed "1s/$/  target 50000/"
   # Redis: a private server holding one origin as the SRS Go proxy writes it.
   rport=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
@@ -133,7 +133,7 @@ TOML
   sed -e 's/^\[\[backend\]\]$//' -e '/^ip = "198.18.1.2"$/d' -e '/^srt = 10080$/d' "$work/hs.toml" > "$work/hs-redis.toml"
   printf '[balancer]\ntype = "redis"\nredis = "127.0.0.1:%s"\n' "$rport" >> "$work/hs-redis.toml"
   "$hsbench" -l 0-1 --no-huge -m 1024 --no-pci --file-prefix=srtfwd-bench-hs -- \
-    --config "$work/hs-redis.toml" --log-level warn --seconds "$secs" --label redis 2>/dev/null \
-    | grep handshakes/s | sed 's/$/  target 20000/'
+    --config "$work/hs-redis.toml" --log-level info --seconds "$secs" --label redis 2>/dev/null \
+    | grep -E "handshakes/s|control lcore:" | sed "1s/$/  target 20000/"
   kill "$(cat "$work/redis.pid")" 2>/dev/null || true
 fi

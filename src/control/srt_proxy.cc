@@ -25,6 +25,10 @@ constexpr uint64_t kRejectedCacheMs = 5000;
 // encryption and extension fields.
 constexpr uint16_t kUdtDgram = 2;
 
+std::string suppressed_note(uint64_t n) {
+  return n == 0 ? std::string() : " (" + std::to_string(n) + " earlier rejections not logged)";
+}
+
 srt::CookieAddress cookie_addr(const net::IpAddr& ip) { return ip.b; }
 
 uint32_t srt_timestamp(uint64_t tsc, uint64_t hz) {
@@ -130,8 +134,10 @@ void SrtProxy::reject_stateless(const net::FrameInfo& fi, const net::MacAddr& ma
   const auto bytes = srt::serialize(r);
   counters_.rejected.add();
   counters_.rejected_by[label].add();
-  spdlog::info("caller {}:{} rejected {} ({}): {}", fi.src.to_string(), fi.sport, reason,
-               srt::reject_name(reason), why);
+  uint64_t left_out = 0;
+  if (reject_log_.allow(&left_out))
+    spdlog::info("caller {}:{} rejected {} ({}): {}{}", fi.src.to_string(), fi.sport, reason,
+                 srt::reject_name(reason), why, suppressed_note(left_out));
   if (!bytes.empty()) send_to_caller(fi.dst, fi.dport, fi.src, fi.sport, mac, port_id, bytes);
 }
 
@@ -386,7 +392,9 @@ void SrtProxy::established(Attempt& a, const srt::Handshake& backend_answer,
     at.conclusion.reset();  // the cache needs only the answer
     active_.erase(&at);
     counters_.established.add();
-    spdlog::info("session {}: {}:{} -> {} on {}:{} (leg {}:{}, origin {})", s->index,
+    // Per session: debug. At tens of thousands of sessions a second an info
+    // line each cost about 4 us of control-lcore time; counters tell the rate.
+    spdlog::debug("session {}: {}:{} -> {} on {}:{} (leg {}:{}, origin {})", s->index,
                  at.caller.ip.to_string(), at.caller.port, at.url, at.backend_ip.to_string(),
                  at.backend_port, at.leg_ip.to_string(), at.leg_port, at.server_key);
     answer_caller(at);
@@ -396,8 +404,11 @@ void SrtProxy::established(Attempt& a, const srt::Handshake& backend_answer,
 void SrtProxy::reject(Attempt& a, size_t label, uint32_t reason, const std::string& why) {
   counters_.rejected.add();
   counters_.rejected_by[label].add();
-  spdlog::info("caller {}:{} stream {} rejected {} ({}): {}", a.caller.ip.to_string(),
-               a.caller.port, a.url, reason, srt::reject_name(reason), why);
+  uint64_t left_out = 0;
+  if (reject_log_.allow(&left_out))
+    spdlog::info("caller {}:{} stream {} rejected {} ({}): {}{}", a.caller.ip.to_string(),
+                 a.caller.port, a.url, reason, srt::reject_name(reason), why,
+                 suppressed_note(left_out));
   if (a.conclusion) {
     const auto r = srt::make_rejection(*a.conclusion, reason, peer_wire(a.caller.ip),
                                        a.conclusion->timestamp);

@@ -38,6 +38,7 @@
 
 #include "srtfwd/control/balancer.h"
 #include "srtfwd/control/control_plane.h"
+#include "srtfwd/control/log_limiter.h"
 #include "srtfwd/srt/handshake.h"
 #include "srtfwd/srt/syn_cookie.h"
 
@@ -87,6 +88,8 @@ class SrtProxy : public SrtHandler {
   const SrtProxyCounters& counters() const { return counters_; }
 
  private:
+  // Rejection lines: at most 20 a second, then a count of those left out.
+  LogLimiter reject_log_{20};
   struct CallerKey {
     net::IpAddr ip;
     uint16_t port = 0;
