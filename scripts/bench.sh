@@ -30,7 +30,7 @@ listen = "127.0.0.1:$admin_port"
 [dataplane]
 sessions = 131072
 mbufs = 131071
-idle_sleep_us = 0
+# idle_sleep_us left at its default: a loaded worker never idles, the control lcore does
 TOML
 
 testpmd_mpps() {  # pcap
