@@ -79,6 +79,7 @@ nlohmann::json counters_json(dataplane::Dataplane& dp, control::ControlPlane& cp
   j["tx_dropped"] = t.tx_dropped;
   j["to_control"] = t.to_control;
   j["session_events"] = t.session_events;
+  j["event_ring_full"] = t.event_ring_full;
   j["control_tx"] = dp.control_tx_packets();
   j["control_tx_dropped"] = dp.control_tx_dropped();
   nlohmann::json d;

@@ -306,6 +306,7 @@ class Replay(unittest.TestCase):
         # Everything handed to the control lcore was taken by it.
         self.assertEqual(c["control"]["slow_path_packets"], c["to_control"], c)
         self.assertEqual(c["dropped"]["control_ring_full"], 0, c)
+        self.assertEqual(c["event_ring_full"], 0, c)  # no SHUTDOWN report lost
         self.assertEqual(c["control"]["sessions_installed"], len(kw.get("sessions", (SESSION4, SESSION6))), c)
         # What was sent is what the output pcaps hold.
         self.assertEqual(len(r.out0) + len(r.out1), c["tx_packets"], c)
