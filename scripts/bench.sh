@@ -16,13 +16,18 @@ trap 'pkill -f "file-prefix=srtfwd-bench" 2>/dev/null || true; rm -rf "$work"' E
 packets=32768
 admin_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 payload=${PAYLOAD:-200}
-cat > "$work/bench.toml" <<TOML
+# Two ports, callers on the first, origins on the second; [srt] is left open.
+ports_toml() {
+  cat <<TOML
 [[port]]
 ipv4 = "198.18.0.1/24"
 [[port]]
 ipv4 = "198.18.1.1/24"
 [srt]
 listen = [10080]
+TOML
+}
+{ ports_toml; cat <<TOML
 idle_timeout_ms = 3600000
 drain_timeout_ms = 0
 [admin]
@@ -32,6 +37,7 @@ sessions = 131072
 mbufs = 131071
 # idle_sleep_us left at its default: a loaded worker never idles, the control lcore does
 TOML
+} > "$work/bench.toml"
 
 testpmd_mpps() {  # pcap
   local log="$work/testpmd.log"
@@ -103,13 +109,7 @@ done
 # origin (tests/bench/hs_bench.cc).
 hsbench=build/tests/bench/srtfwd-hs-bench
 if [ -x "$hsbench" ]; then
-  cat > "$work/hs.toml" <<TOML
-[[port]]
-ipv4 = "198.18.0.1/24"
-[[port]]
-ipv4 = "198.18.1.1/24"
-[srt]
-listen = [10080]
+  { ports_toml; cat <<TOML
 drain_timeout_ms = 0
 [[backend]]
 ip = "198.18.1.2"
@@ -117,6 +117,7 @@ srt = 10080
 [admin]
 listen = ""
 TOML
+  } > "$work/hs.toml"
   "$hsbench" -l 0-1 --no-huge -m 1024 --no-pci --file-prefix=srtfwd-bench-hs -- \
     --config "$work/hs.toml" --log-level info --seconds "$secs" --label memory 2>/dev/null \
     | grep -E "handshakes/s|control lcore:" | sed "1s/$/  target 50000/"

@@ -44,6 +44,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import fcntl
+import json
 import os
 import re
 import shutil
@@ -760,3 +761,25 @@ def _glob_dir(parent: str, head: str) -> list[str]:
         return [os.path.join(parent, d) for d in os.listdir(parent) if d.startswith(head)]
     except FileNotFoundError:
         return []
+
+
+# ---- helpers the e2e tests share ----
+
+def binary(var: str) -> str:
+    """The executable that environment variable var names (set by meson)."""
+    path = os.environ.get(var)
+    if not path or not os.access(path, os.X_OK):
+        raise AssertionError(f"{var} must name an executable (got {path!r})")
+    return path
+
+
+def tail(text: str, n: int = 40) -> str:
+    return "\n".join(text.splitlines()[-n:])
+
+
+def final_counters(log: str) -> dict:
+    """The last 'final counters: {json}' line srtfwd logged at exit."""
+    found = re.findall(r"final counters: (\{.*\})\s*$", log, re.M)
+    if not found:
+        raise AssertionError("no 'final counters' line in the srtfwd log:\n" + tail(log))
+    return json.loads(found[-1])

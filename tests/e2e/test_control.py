@@ -15,10 +15,8 @@ and asserting exit status 0 and "mbufs in use at exit: 0".
 import datetime
 import json
 import os
-import random
 import re
 import signal
-import struct
 import sys
 import textwrap
 import time
@@ -26,7 +24,7 @@ import unittest
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from netlab import NetLab  # noqa: E402
+from netlab import NetLab, binary, final_counters, tail  # noqa: E402
 
 PY = "/usr/bin/python3"
 PASS = "srtfwd-control-secret-256"
@@ -34,24 +32,6 @@ ORIGIN_IPS = ["198.18.1.2", "198.18.1.3", "198.18.1.4", "198.18.1.5"]
 SRT_PORT = 10080
 ALL_SERVERS = "srs-proxy-all-servers"
 REJECT_RX = re.compile(r"^rejected reason=(\d+) .* after (\d+) ms", re.M)
-
-
-def binary(var):
-    path = os.environ.get(var)
-    if not path or not os.access(path, os.X_OK):
-        raise AssertionError(f"{var} must name the {var.lower().replace('_', '-')} binary (got {path!r})")
-    return path
-
-
-def tail(text, n=40):
-    return "\n".join(text.splitlines()[-n:])
-
-
-def final_counters(log):
-    found = re.findall(r"final counters: (\{.*\})\s*$", log, re.M)
-    if not found:
-        raise AssertionError("no 'final counters' line in the srtfwd log:\n" + tail(log))
-    return json.loads(found[-1])
 
 
 def admin_base(fwd):

@@ -36,7 +36,7 @@ import unittest
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from netlab import NetLab  # noqa: E402
+from netlab import NetLab, binary, final_counters, tail  # noqa: E402
 
 PY = "/usr/bin/python3"
 N = 200              # datagrams each way in the session test
@@ -107,24 +107,6 @@ PEER = PACKETS + textwrap.dedent(r'''
             drain(max(0.0, deadline - time.monotonic()))
     print(json.dumps(got), flush=True)
 ''')
-
-
-def binary(var):
-    path = os.environ.get(var)
-    if not path or not os.access(path, os.X_OK):
-        raise AssertionError(f"{var} must name a binary (got {path!r})")
-    return path
-
-
-def tail(text, n=40):
-    return "\n".join(text.splitlines()[-n:])
-
-
-def final_counters(log):
-    found = re.findall(r"final counters: (\{.*\})\s*$", log, re.M)
-    if not found:
-        raise AssertionError("no 'final counters' line in the srtfwd log:\n" + tail(log))
-    return json.loads(found[-1])
 
 
 def port_macs(log):
