@@ -690,10 +690,12 @@ class NetLab:
 
     def fwd_config(self, fwd: int = 0, backends: Sequence[tuple[str, int]] = (), listen: Sequence[int] = (10080,),
                    admin_port: int | None = None, redis: "Redis | str | None" = None,
-                   idle_timeout_ms: int = 5000, leg_ports: str = "20000-59999", extra: str = "") -> str:
+                   idle_timeout_ms: int = 5000, leg_ports: str = "20000-59999", extra: str = "",
+                   srt_extra: Sequence[str] = ()) -> str:
         """Minimal TOML (DESIGN.md "Interface") for forwarder fwd of this lab: port 0
         caller side, port 1 origin side with the origin ns as gateway; balancer
-        "redis" when redis is given, else "memory" with `backends`."""
+        "redis" when redis is given, else "memory" with `backends`. srt_extra:
+        more lines for the [srt] table."""
         f = self.forwarders[fwd]
         admin_port = admin_port or free_port()
         lines = ["[[port]]", f'ipv4 = "{f.fwd_ip}/{f.prefix_len}"']
@@ -704,7 +706,7 @@ class NetLab:
         if f.fwd_origin_ip6:
             lines += [f'ipv6 = "{f.fwd_origin_ip6}/64"', f'gateway6 = "{f.origin_ips6[0]}"']
         lines += ["", "[srt]", f"listen = [{', '.join(str(p) for p in listen)}]",
-                  f'leg_ports = "{leg_ports}"', f"idle_timeout_ms = {idle_timeout_ms}", "",
+                  f'leg_ports = "{leg_ports}"', f"idle_timeout_ms = {idle_timeout_ms}", *srt_extra, "",
                   "[balancer]"]
         if redis is not None:
             addr = redis.addr if isinstance(redis, Redis) else redis

@@ -465,6 +465,36 @@ class ControlE2E(unittest.TestCase):
             self.assertGreaterEqual(s["rejected_down"], 2)
             self.assertEqual(s["established"], 2)
 
+    def test_6b_overload(self):
+        """Beyond [srt] max_handshakes in flight a caller is refused 1402 at once,
+        and the slot comes back when the handshake holding it ends."""
+        with self.lab() as lab:
+            # One slot; the only origin is registered but nothing listens there,
+            # so a handshake holds the slot for backend_timeout_ms.
+            cfg = lab.fwd_config(backends=[(ORIGIN_IPS[3], SRT_PORT)],
+                                 srt_extra=["max_handshakes = 1", "backend_timeout_ms = 2500"])
+            fwd = lab.srtfwd(cfg)
+            slow = self.peer(lab, "publish", pub_sid("live/slow"), "--connect-timeout-ms", 6000, name="slow")
+            deadline = time.monotonic() + 5
+            while not re.search(r"(?m)^srtfwd_srt_handshakes_in_flight(\{\})? 1$", http_get(fwd, "/metrics")):
+                self.assertLess(time.monotonic(), deadline, "the first handshake never got in flight")
+                time.sleep(0.05)
+            self.assert_rejected(lab, "publish", pub_sid("live/second"), 1402, what="overload, publisher")
+            self.assert_rejected(lab, "play", play_sid("live/slow"), 1402, what="overload, player")
+            slow.wait(10)
+            m = REJECT_RX.search(slow.out_text())
+            self.assertTrue(m, slow.out_text() + slow.err_text())
+            self.assertEqual(int(m.group(1)), 1502, "the slot holder ends as a dead origin")
+            # The slot is free again: the next caller gets as far as the origin.
+            r = self.run_peer(lab, "publish", pub_sid("live/third"), "--connect-timeout-ms", 6000)
+            m = REJECT_RX.search(r.stdout)
+            self.assertTrue(m, r.stdout + r.stderr)
+            self.assertEqual(int(m.group(1)), 1502, r.stdout)
+            c = self.stop_fwd(fwd)
+            s = c["srt"]
+            self.assertEqual((s["rejected_overload"], s["rejected_gateway"]), (2, 2), s)
+            self.assertEqual((s["in_flight"], s["legs_in_use"], s["established"]), (0, 0, 0), s)
+
     # -- 7 ---------------------------------------------------------------------------
 
     def test_7_handshake_flood_leaves_no_state(self):
