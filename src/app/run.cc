@@ -47,8 +47,10 @@ std::string sessions_json(dataplane::Dataplane& dp, uint64_t hz, uint64_t now) {
     if (!s.in_use) continue;
     ++listed;
     const auto& sp = s.spec;
-    auto dir = [&](const dataplane::SessionDirection& d) {
-      const uint64_t last = d.last_seen_tsc.load(std::memory_order_relaxed);
+    auto dir = [&](int k) {
+      const dataplane::SessionDirection& d = s.dir[k];
+      // As of the control lcore's last sweep pass over this session.
+      const uint64_t last = s.active_tsc[k].load(std::memory_order_relaxed);
       return nlohmann::json{{"packets", d.packets.get()},
                             {"bytes", d.bytes.get()},
                             {"idle_ms", now > last ? (now - last) / (hz / 1000) : 0}};
@@ -61,8 +63,8 @@ std::string sessions_json(dataplane::Dataplane& dp, uint64_t hz, uint64_t now) {
                     {"caller_socket_id", sp.caller_socket_id},
                     {"backend_socket_id", sp.backend_socket_id},
                     {"age_ms", now > s.installed_tsc ? (now - s.installed_tsc) / (hz / 1000) : 0},
-                    {"from_caller", dir(s.dir[dataplane::kFromCaller])},
-                    {"from_backend", dir(s.dir[dataplane::kFromBackend])}});
+                    {"from_caller", dir(dataplane::kFromCaller)},
+                    {"from_backend", dir(dataplane::kFromBackend)}});
   }
   return nlohmann::json{{"active", t.active()}, {"listed", listed}, {"sessions", list}}.dump();
 }

@@ -383,8 +383,17 @@ void ControlPlane::sweep(uint64_t now) {
       end_session(s, EndReason::kShutdown);
       continue;
     }
-    const uint64_t last = std::max(s.dir[0].last_seen_tsc.load(std::memory_order_relaxed),
-                                   s.dir[1].last_seen_tsc.load(std::memory_order_relaxed));
+    // A direction whose packet count moved since the last pass was active
+    // since then: idle ends are exact to one pass (<= 250 ms) late.
+    for (int d = 0; d < 2; ++d) {
+      const uint64_t p = s.dir[d].packets.get();
+      if (p != s.seen_packets[d]) {
+        s.seen_packets[d] = p;
+        s.active_tsc[d].store(now, std::memory_order_relaxed);
+      }
+    }
+    const uint64_t last = std::max(s.active_tsc[0].load(std::memory_order_relaxed),
+                                   s.active_tsc[1].load(std::memory_order_relaxed));
     if (now > last && now - last > idle) end_session(s, EndReason::kIdle);
   }
 }

@@ -150,11 +150,11 @@ Session* SessionTable::install(const SessionSpec& spec, uint64_t now_tsc,
   // Caller -> backend: the caller's packet leaves from our leg toward the backend.
   auto rw0 = net::make_rewrite(spec.caller_ip, spec.vip, spec.caller_udp, spec.vip_udp,
                                spec.leg_ip, spec.backend_ip, spec.leg_udp, spec.backend_udp,
-                               spec.backend_port_mac, spec.backend_next_hop);
+                               spec.backend_next_hop);
   // Backend -> caller: the backend's packet leaves from the VIP toward the caller.
   auto rw1 = net::make_rewrite(spec.backend_ip, spec.leg_ip, spec.backend_udp, spec.leg_udp,
                                spec.vip, spec.caller_ip, spec.vip_udp, spec.caller_udp,
-                               spec.caller_port_mac, spec.caller_next_hop);
+                               spec.caller_next_hop);
   if (!rw0 || !rw1) return fail(InstallError::kFamilyMismatch);
   free_.pop_back();
 
@@ -162,10 +162,11 @@ Session* SessionTable::install(const SessionSpec& spec, uint64_t now_tsc,
   s->dir[kFromCaller].out_port = spec.backend_port_id;
   s->dir[kFromBackend].rewrite = *rw1;
   s->dir[kFromBackend].out_port = spec.caller_port_id;
-  for (auto& d : s->dir) {
-    d.last_seen_tsc.store(now_tsc, std::memory_order_relaxed);
-    d.packets.reset();
-    d.bytes.reset();
+  for (int d = 0; d < 2; ++d) {
+    s->dir[d].packets.reset();
+    s->dir[d].bytes.reset();
+    s->seen_packets[d] = 0;
+    s->active_tsc[d].store(now_tsc, std::memory_order_relaxed);
   }
   s->key[0] = k0;
   s->key[1] = k1;

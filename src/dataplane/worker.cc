@@ -52,7 +52,7 @@ constexpr uint16_t kSrtShutdownWord = 0x8005;
 }  // namespace
 
 void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** pkts,
-                   uint16_t n, uint64_t now_tsc) noexcept {
+                   uint16_t n) noexcept {
   WorkerCounters& c = w.counters;
   // Uninitialised on purpose: parse_frame() overwrites a FrameInfo, and a key
   // is written in full before use. Value-initialising both arrays cost a
@@ -135,12 +135,11 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
   void* data[kBurst];
   const uint64_t hits = w.table->lookup_bulk(key_ptrs, hashes, n_keys, data);
   // Session records are scattered over the table: fetch every hit's
-  // direction (two cache lines) before touching the first one.
+  // direction (one cache line) before touching the first one.
   for (uint64_t h = hits; h != 0; h &= h - 1) {
     Direction pd;
     const Session* ps = SessionTable::untag(data[__builtin_ctzll(h)], &pd);
     rte_prefetch0(&ps->dir[pd]);
-    rte_prefetch0(reinterpret_cast<const uint8_t*>(&ps->dir[pd]) + 64);
   }
   uint64_t fwd = 0, fwd_bytes = 0;
   for (unsigned j = 0; j < n_lookup; ++j) {
@@ -180,14 +179,14 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
       // The NIC computes both checksums: the IPv4 header checksum field is
       // zeroed and the UDP one seeded with the pseudo-header sum, as DPDK's
       // TX checksum offload expects.
-      ok = net::apply_rewrite_offload(frame, fi[i], sd.rewrite);
+      ok = net::apply_rewrite_offload(frame, fi[i], sd.rewrite, out.mac);
       m->l2_len = fi[i].l3_off;
       m->l3_len = static_cast<uint16_t>(fi[i].l4_off - fi[i].l3_off);
-      m->ol_flags |= sd.rewrite.ipv4
+      m->ol_flags |= fi[i].ip_version == 4
                          ? (RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM)
                          : (RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_UDP_CKSUM);
     } else {
-      ok = net::apply_rewrite(frame, fi[i], sd.rewrite);  // RFC 1624 incremental
+      ok = net::apply_rewrite(frame, fi[i], sd.rewrite, out.mac);  // RFC 1624 incremental
     }
     if (unlikely(!ok)) {
       c.drop(DropReason::kTtlExpired);
@@ -195,7 +194,6 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
       continue;
     }
     // Single writer per direction (RSS keeps a 4-tuple on one queue).
-    sd.last_seen_tsc.store(now_tsc, std::memory_order_relaxed);
     sd.packets.add();
     sd.bytes.add(m->pkt_len);
     ++fwd;
@@ -219,13 +217,12 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
 unsigned poll_once(WorkerContext& w) noexcept {
   rte_mbuf* pkts[kBurst];
   unsigned total = 0;
-  const uint64_t now = rte_rdtsc();
   for (unsigned p = 0; p < w.nb_ports; ++p) {
     const WorkerContext::Port& port = w.ports[p];
     if (!port.has_rxq) continue;
     const uint16_t n = rte_eth_rx_burst(port.port_id, port.queue, pkts, kBurst);
     if (n != 0) {
-      process_burst(w, port, pkts, n, now);
+      process_burst(w, port, pkts, n);
       total += n;
     }
   }

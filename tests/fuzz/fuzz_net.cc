@@ -87,13 +87,13 @@ void fuzz_rewrite(const uint8_t* data, size_t size, const std::vector<uint8_t>& 
   const bool udp_none = v4 && load_be16(frame.data() + fi.l4_off + kUdpCsumOff) == 0;
   const Tuple t = new_tuple(data, size, v4);
   const MacAddr smac{{2, 0, 0, 0, 0, 1}}, dmac{{2, 0, 0, 0, 0, 2}};
-  auto rw = make_rewrite(fi.src, fi.dst, fi.sport, fi.dport, t.src, t.dst, t.sport, t.dport, smac, dmac);
+  auto rw = make_rewrite(fi.src, fi.dst, fi.sport, fi.dport, t.src, t.dst, t.sport, t.dport, dmac);
   CHECK(rw.has_value());
 
   for (bool offload : {false, true}) {
     std::vector<uint8_t> f = frame;
-    const bool done = offload ? apply_rewrite_offload(f.data(), fi, *rw)
-                              : apply_rewrite(f.data(), fi, *rw);
+    const bool done = offload ? apply_rewrite_offload(f.data(), fi, *rw, smac)
+                              : apply_rewrite(f.data(), fi, *rw, smac);
     if (ttl_expired(fi)) {
       CHECK(!done);
       CHECK(f == frame);

@@ -61,10 +61,10 @@ TEST(Pcap, CapturedFramesParseAndVerify) {
       const IpAddr leg = fi.ip_version == 4 ? *IpAddr::parse("198.18.1.1") : *IpAddr::parse("2001:db8:1::1");
       const IpAddr backend = fi.ip_version == 4 ? *IpAddr::parse("198.18.1.2") : *IpAddr::parse("2001:db8:1::2");
       auto rw = make_rewrite(fi.src, fi.dst, fi.sport, fi.dport, leg, backend, 23456, 10080,
-                             MacAddr{{2, 0, 0, 0, 1, 1}}, MacAddr{{2, 0, 0, 0, 1, 2}});
+                             MacAddr{{2, 0, 0, 0, 1, 2}});
       ASSERT_TRUE(rw);
       if (ttl_expired(fi)) continue;
-      ASSERT_TRUE(apply_rewrite(f.data(), fi, *rw));
+      ASSERT_TRUE(apply_rewrite(f.data(), fi, *rw, MacAddr{{2, 0, 0, 0, 1, 1}}));
       FrameInfo after;
       ASSERT_EQ(parse_frame(f.data(), static_cast<uint32_t>(f.size()), after), Verdict::Udp);
       EXPECT_EQ(after.dst, backend);

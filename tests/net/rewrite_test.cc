@@ -35,7 +35,7 @@ Tuple random_tuple(std::mt19937& rng, bool v4) {
 
 Rewrite rewrite_for(const Tuple& from, const Tuple& to) {
   auto rw = make_rewrite(from.src, from.dst, from.sport, from.dport, to.src, to.dst, to.sport,
-                         to.dport, kBackendPortMac, kBackendMac);
+                         to.dport, kBackendMac);
   EXPECT_TRUE(rw.has_value());
   return *rw;
 }
@@ -104,7 +104,7 @@ TEST(Rewrite, RandomTuplesPayloadsBothFamilies) {
     auto f = before;
     FrameInfo fi;
     ASSERT_EQ(parse_frame(f.data(), static_cast<uint32_t>(f.size()), fi), Verdict::Udp);
-    ASSERT_TRUE(apply_rewrite(f.data(), fi, rewrite_for(from, to)));
+    ASSERT_TRUE(apply_rewrite(f.data(), fi, rewrite_for(from, to), kBackendPortMac));
     expect_rewritten(before, f, to, csum);
     if (::testing::Test::HasFailure()) FAIL() << "iteration " << i;
   }
@@ -140,7 +140,7 @@ TEST(Rewrite, UdpChecksumFfffBeforeOrAfter) {
     FrameInfo fi;
     ASSERT_EQ(parse_frame(f.data(), static_cast<uint32_t>(f.size()), fi), Verdict::Udp);
     if ((i / 2) % 2 == 0) { EXPECT_EQ(load_be16(f.data() + fi.l4_off + 6), 0xffff); }
-    ASSERT_TRUE(apply_rewrite(f.data(), fi, rewrite_for(from, to)));
+    ASSERT_TRUE(apply_rewrite(f.data(), fi, rewrite_for(from, to), kBackendPortMac));
     expect_rewritten(before, f, to, true);
     if ((i / 2) % 2) { EXPECT_EQ(load_be16(f.data() + fi.l4_off + 6), 0xffff); }
     if (::testing::Test::HasFailure()) FAIL() << "iteration " << i;
@@ -172,7 +172,7 @@ TEST(Rewrite, Ipv4HeaderChecksumCornerCases) {
     auto f = before;
     FrameInfo fi;
     ASSERT_EQ(parse_frame(f.data(), static_cast<uint32_t>(f.size()), fi), Verdict::Udp);
-    ASSERT_TRUE(apply_rewrite(f.data(), fi, rewrite_for(from, to)));
+    ASSERT_TRUE(apply_rewrite(f.data(), fi, rewrite_for(from, to), kBackendPortMac));
     expect_rewritten(before, f, to, true);
     if (after) { EXPECT_EQ(load_be16(f.data() + 24), 0x0000); }
     if (::testing::Test::HasFailure()) FAIL() << "iteration " << i;
@@ -185,7 +185,7 @@ TEST(Rewrite, IdentityRewriteOnlyDecrementsTtl) {
   auto f = before;
   FrameInfo fi;
   ASSERT_EQ(parse_frame(f.data(), static_cast<uint32_t>(f.size()), fi), Verdict::Udp);
-  ASSERT_TRUE(apply_rewrite(f.data(), fi, rewrite_for(t, t)));
+  ASSERT_TRUE(apply_rewrite(f.data(), fi, rewrite_for(t, t), kBackendPortMac));
   expect_rewritten(before, f, t, true);
   EXPECT_EQ(load_be16(f.data() + 34 + 6), load_be16(before.data() + 34 + 6));
 }
@@ -203,8 +203,8 @@ TEST(Rewrite, TtlExpiredLeavesFrameUntouched) {
       EXPECT_TRUE(ttl_expired(f.data(), fi));
       const Tuple to{s.dst, s.src, 1, 2};
       const Tuple from{s.src, s.dst, s.sport, s.dport};
-      EXPECT_FALSE(apply_rewrite(f.data(), fi, rewrite_for(from, to)));
-      EXPECT_FALSE(apply_rewrite_offload(f.data(), fi, rewrite_for(from, to)));
+      EXPECT_FALSE(apply_rewrite(f.data(), fi, rewrite_for(from, to), kBackendPortMac));
+      EXPECT_FALSE(apply_rewrite_offload(f.data(), fi, rewrite_for(from, to), kBackendPortMac));
       EXPECT_EQ(f, before);
     }
   }
@@ -217,11 +217,11 @@ TEST(Rewrite, FamilyChangeIsRefused) {
   const IpAddr a4 = fixtures::kCallerV4, b4 = fixtures::kOurV4;
   const IpAddr a6 = fixtures::kCallerV6, b6 = fixtures::kOurV6;
   const MacAddr m;
-  EXPECT_FALSE(make_rewrite(a4, b4, 1, 2, a6, b6, 1, 2, m, m));
-  EXPECT_FALSE(make_rewrite(a4, b4, 1, 2, a4, b6, 1, 2, m, m));
-  EXPECT_FALSE(make_rewrite(a4, b6, 1, 2, a4, b4, 1, 2, m, m));
-  EXPECT_FALSE(make_rewrite(a6, b6, 1, 2, a6, b4, 1, 2, m, m));
-  EXPECT_TRUE(make_rewrite(a6, b6, 1, 2, b6, a6, 3, 4, m, m));
+  EXPECT_FALSE(make_rewrite(a4, b4, 1, 2, a6, b6, 1, 2, m));
+  EXPECT_FALSE(make_rewrite(a4, b4, 1, 2, a4, b6, 1, 2, m));
+  EXPECT_FALSE(make_rewrite(a4, b6, 1, 2, a4, b4, 1, 2, m));
+  EXPECT_FALSE(make_rewrite(a6, b6, 1, 2, a6, b4, 1, 2, m));
+  EXPECT_TRUE(make_rewrite(a6, b6, 1, 2, b6, a6, 3, 4, m));
 }
 
 TEST(Rewrite, OffloadPreparesWhatDpdkExpects) {
@@ -236,7 +236,7 @@ TEST(Rewrite, OffloadPreparesWhatDpdkExpects) {
     auto f = fixtures::build_frame(s);
     FrameInfo fi;
     ASSERT_EQ(parse_frame(f.data(), static_cast<uint32_t>(f.size()), fi), Verdict::Udp);
-    ASSERT_TRUE(apply_rewrite_offload(f.data(), fi, rewrite_for(from, to)));
+    ASSERT_TRUE(apply_rewrite_offload(f.data(), fi, rewrite_for(from, to), kBackendPortMac));
     ASSERT_EQ(parse_frame(f.data(), static_cast<uint32_t>(f.size()), fi), Verdict::Udp);
     EXPECT_EQ(fi.src, to.src);
     EXPECT_EQ(fi.dport, to.dport);
@@ -269,9 +269,9 @@ TEST(Rewrite, RoundTripRestoresTheFrame) {
   auto f = orig;
   FrameInfo fi;
   ASSERT_EQ(parse_frame(f.data(), static_cast<uint32_t>(f.size()), fi), Verdict::Udp);
-  ASSERT_TRUE(apply_rewrite(f.data(), fi, rewrite_for(caller, leg)));
+  ASSERT_TRUE(apply_rewrite(f.data(), fi, rewrite_for(caller, leg), kBackendPortMac));
   ASSERT_EQ(parse_frame(f.data(), static_cast<uint32_t>(f.size()), fi), Verdict::Udp);
-  ASSERT_TRUE(apply_rewrite(f.data(), fi, rewrite_for(leg, caller)));
+  ASSERT_TRUE(apply_rewrite(f.data(), fi, rewrite_for(leg, caller), kBackendPortMac));
   f[14 + 8] = 10;  // restore TTL and the header checksum
   store_be16(f.data() + 24, load_be16(orig.data() + 24));
   EXPECT_TRUE(std::equal(f.begin() + 12, f.end(), orig.begin() + 12));

@@ -23,6 +23,7 @@ struct alignas(64) WorkerContext {
     bool has_rxq = false;
     uint16_t queue = 0;             // this worker's RX and TX queue index
     bool cksum_offload = false;
+    net::MacAddr mac;               // our MAC: the source of what this port sends
     bool has_v4 = false, has_v6 = false;
     net::IpAddr v4, v6;             // our addresses on this port
     rte_eth_dev_tx_buffer* txbuf = nullptr;
@@ -46,7 +47,7 @@ struct alignas(64) WorkerContext {
 // and benchmarks). Every mbuf gets exactly one fate: TX buffer, control ring,
 // or freed with a counted reason.
 void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** pkts,
-                   uint16_t n, uint64_t now_tsc) noexcept;
+                   uint16_t n) noexcept;
 
 // One loop iteration: RX every queue, drain control TX, flush TX buffers,
 // report a quiescent state. Returns the number of packets received.

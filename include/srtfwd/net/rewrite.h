@@ -26,39 +26,43 @@
 
 namespace srtfwd::net {
 
+// 46 bytes: with the egress port and two counters a session direction fits
+// one cache line (dataplane/session_table.h). What can be had elsewhere is
+// not stored: the source MAC is the egress port's (an argument of apply_*),
+// the family is the packet's (a session key only matches its own family),
+// the offload pseudo-header sum is a few adds of src and dst.
 struct Rewrite {
-  MacAddr src_mac, dst_mac;     // our port's MAC, the next hop's MAC
+  MacAddr dst_mac;              // the next hop's MAC
   IpAddr src, dst;              // new addresses (same family as the old ones)
   uint16_t sport_be = 0;        // new ports, network order as stored
   uint16_t dport_be = 0;
   uint16_t ip_csum_delta = 0;   // IPv4 header: addresses and the TTL decrement (folded)
   uint16_t udp_csum_delta = 0;  // UDP: pseudo-header addresses and the ports (folded)
-  uint16_t phdr_sum = 0;        // offload: folded sum of new src, dst and protocol
-  bool ipv4 = false;
+
+  bool ipv4() const noexcept { return src.is_v4(); }
 };
+static_assert(sizeof(Rewrite) == 46, "Rewrite grew: a session direction must stay one cache line");
 
 // The word TTL|protocol loses 0x0100 when the TTL drops by one.
 inline constexpr uint16_t kTtlDecrementDelta = 0xfeff;
 
 // Builds the rewrite for packets arriving as old_src:old_sport -> old_dst:old_dport
-// and leaving as new_src:new_sport -> new_dst:new_dport from src_mac to
+// and leaving as new_src:new_sport -> new_dst:new_dport toward the next hop
 // dst_mac. Ports host order. nullopt when the four addresses are not of one
 // family: v4 <-> v6 translation would change header sizes and is out of scope.
 inline std::optional<Rewrite> make_rewrite(const IpAddr& old_src, const IpAddr& old_dst,
                                            uint16_t old_sport, uint16_t old_dport,
                                            const IpAddr& new_src, const IpAddr& new_dst,
                                            uint16_t new_sport, uint16_t new_dport,
-                                           const MacAddr& src_mac, const MacAddr& dst_mac) noexcept {
+                                           const MacAddr& dst_mac) noexcept {
   const bool v4 = old_src.is_v4();
   if (old_dst.is_v4() != v4 || new_src.is_v4() != v4 || new_dst.is_v4() != v4) return std::nullopt;
   Rewrite rw;
-  rw.src_mac = src_mac;
   rw.dst_mac = dst_mac;
   rw.src = new_src;
   rw.dst = new_dst;
   rw.sport_be = to_be16(new_sport);
   rw.dport_be = to_be16(new_dport);
-  rw.ipv4 = v4;
   // IPv4 addresses are the last 4 bytes of the mapped form; the 12-byte
   // prefix is equal on both sides and would contribute nothing anyway.
   const size_t off = v4 ? 12 : 0;
@@ -68,8 +72,6 @@ inline std::optional<Rewrite> make_rewrite(const IpAddr& old_src, const IpAddr& 
   rw.ip_csum_delta = v4 ? csum_fold(addr_delta + kTtlDecrementDelta) : 0;
   rw.udp_csum_delta = csum_fold(addr_delta + csum_delta16(old_sport, new_sport) +
                                 csum_delta16(old_dport, new_dport));
-  // The UDP length is added per packet (apply_rewrite_offload).
-  rw.phdr_sum = csum_fold(pseudo_header_sum(new_src, new_dst, IP_PROTO_UDP, 0));
   return rw;
 }
 
@@ -84,11 +86,11 @@ namespace detail {
 
 // Everything but the checksums. Returns the IP and UDP headers.
 inline void rewrite_fields(uint8_t* frame, const FrameInfo& fi, const Rewrite& rw,
-                           uint8_t** ip_out, uint8_t** udp_out) noexcept {
+                           const MacAddr& src_mac, uint8_t** ip_out, uint8_t** udp_out) noexcept {
   std::memcpy(frame + kEthDstOff, rw.dst_mac.b.data(), kMacLen);
-  std::memcpy(frame + kEthSrcOff, rw.src_mac.b.data(), kMacLen);
+  std::memcpy(frame + kEthSrcOff, src_mac.b.data(), kMacLen);
   uint8_t* ip = frame + fi.l3_off;
-  if (rw.ipv4) {
+  if (fi.ip_version == 4) {
     std::memcpy(ip + kIpv4SrcOff, rw.src.b.data() + 12, 4);
     std::memcpy(ip + kIpv4DstOff, rw.dst.b.data() + 12, 4);
     ip[kIpv4TtlOff] = static_cast<uint8_t>(fi.ttl - 1);
@@ -108,18 +110,20 @@ inline void rewrite_fields(uint8_t* frame, const FrameInfo& fi, const Rewrite& r
 
 // Rewrites a frame that parse_frame() accepted as Verdict::Udp and whose
 // 4-tuple is the old one given to make_rewrite(), patching both checksums
-// incrementally. Returns false, leaving the frame untouched, when the TTL has
-// expired (see ttl_expired()).
-inline bool apply_rewrite(uint8_t* frame, const FrameInfo& fi, const Rewrite& rw) noexcept {
-  assert((fi.ip_version == 4) == rw.ipv4);
+// incrementally; src_mac is our MAC on the egress port. Returns false, leaving
+// the frame untouched, when the TTL has expired (see ttl_expired()).
+inline bool apply_rewrite(uint8_t* frame, const FrameInfo& fi, const Rewrite& rw,
+                          const MacAddr& src_mac) noexcept {
+  assert((fi.ip_version == 4) == rw.ipv4());
   if (ttl_expired(fi)) return false;
   uint8_t* ip;
   uint8_t* udp;
-  detail::rewrite_fields(frame, fi, rw, &ip, &udp);
-  if (rw.ipv4)
+  detail::rewrite_fields(frame, fi, rw, src_mac, &ip, &udp);
+  const bool v4 = fi.ip_version == 4;
+  if (v4)
     store_be16(ip + kIpv4CsumOff, csum_update(load_be16(ip + kIpv4CsumOff), rw.ip_csum_delta));
   store_be16(udp + kUdpCsumOff,
-             udp_csum_update(load_be16(udp + kUdpCsumOff), rw.udp_csum_delta, rw.ipv4));
+             udp_csum_update(load_be16(udp + kUdpCsumOff), rw.udp_csum_delta, v4));
   return true;
 }
 
@@ -128,14 +132,21 @@ inline bool apply_rewrite(uint8_t* frame, const FrameInfo& fi, const Rewrite& rw
 // what DPDK requires with RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM
 // (the caller sets those flags and l2_len/l3_len). An IPv4 packet that arrived
 // without a UDP checksum leaves with one.
-inline bool apply_rewrite_offload(uint8_t* frame, const FrameInfo& fi, const Rewrite& rw) noexcept {
-  assert((fi.ip_version == 4) == rw.ipv4);
+inline bool apply_rewrite_offload(uint8_t* frame, const FrameInfo& fi, const Rewrite& rw,
+                                  const MacAddr& src_mac) noexcept {
+  assert((fi.ip_version == 4) == rw.ipv4());
   if (ttl_expired(fi)) return false;
   uint8_t* ip;
   uint8_t* udp;
-  detail::rewrite_fields(frame, fi, rw, &ip, &udp);
-  if (rw.ipv4) store_be16(ip + kIpv4CsumOff, 0);
-  store_be16(udp + kUdpCsumOff, csum_fold(uint32_t{rw.phdr_sum} + fi.udp_len));
+  detail::rewrite_fields(frame, fi, rw, src_mac, &ip, &udp);
+  if (fi.ip_version == 4) {
+    store_be16(ip + kIpv4CsumOff, 0);
+    store_be16(udp + kUdpCsumOff,
+               csum_fold(ipv4_pseudo_header_sum(rw.src, rw.dst, IP_PROTO_UDP, fi.udp_len)));
+  } else {
+    store_be16(udp + kUdpCsumOff,
+               csum_fold(ipv6_pseudo_header_sum(rw.src, rw.dst, IP_PROTO_UDP, fi.udp_len)));
+  }
   return true;
 }
 
