@@ -162,8 +162,6 @@ void ControlPlane::install_session(const SessionRequest& req, InstallDone done) 
 
 bool ControlPlane::finish_install(Pending& p, const net::MacAddr& caller_mac,
                                   const net::MacAddr& backend_mac, uint64_t now) {
-  const auto* cp = dp_.port(p.req.caller_port_id);
-  const auto* bp = dp_.port(p.req.backend_port_id);
   dataplane::SessionSpec spec;
   spec.caller_port_id = p.req.caller_port_id;
   spec.caller_ip = p.req.caller_ip;
@@ -171,14 +169,12 @@ bool ControlPlane::finish_install(Pending& p, const net::MacAddr& caller_mac,
   spec.caller_udp = p.req.caller_udp;
   spec.vip_udp = p.req.vip_udp;
   spec.caller_next_hop = caller_mac;
-  spec.caller_port_mac = cp->mac;
   spec.backend_port_id = p.req.backend_port_id;
   spec.backend_ip = p.req.backend_ip;
   spec.leg_ip = p.req.leg_ip;
   spec.backend_udp = p.req.backend_udp;
   spec.leg_udp = p.req.leg_udp;
   spec.backend_next_hop = backend_mac;
-  spec.backend_port_mac = bp->mac;
   spec.caller_socket_id = p.req.caller_socket_id;
   spec.backend_socket_id = p.req.backend_socket_id;
   dataplane::InstallError err;

@@ -86,14 +86,6 @@ SessionTable::~SessionTable() {
   }
 }
 
-uint64_t SessionTable::lookup_bulk(const SessionKey** keys, unsigned n,
-                                   void** data) const noexcept {
-  uint64_t hits = 0;
-  if (n == 0) return 0;
-  rte_hash_lookup_bulk_data(hash_, reinterpret_cast<const void**>(keys), n, &hits, data);
-  return hits;
-}
-
 uint64_t SessionTable::lookup_bulk(const SessionKey** keys, uint32_t* hashes, unsigned n,
                                    void** data) const noexcept {
   uint64_t hits = 0;

@@ -771,7 +771,8 @@ def binary(var: str) -> str:
     """The executable that environment variable var names (set by meson)."""
     path = os.environ.get(var)
     if not path or not os.access(path, os.X_OK):
-        raise AssertionError(f"{var} must name an executable (got {path!r})")
+        raise AssertionError(f"{var} must name an executable (got {path!r}); "
+                             "run the test through `meson test -C build`, which sets it")
     return path
 
 

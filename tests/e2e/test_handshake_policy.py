@@ -18,7 +18,7 @@ import textwrap
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from netlab import NetLab  # noqa: E402
+from netlab import NetLab, binary  # noqa: E402
 
 PY = "/usr/bin/python3"
 
@@ -75,13 +75,6 @@ CALLER = textwrap.dedent(r'''
     out["answers"] = answers
     print(json.dumps(out))
 ''')
-
-
-def binary(var):
-    path = os.environ.get(var)
-    if not path or not os.access(path, os.X_OK):
-        raise AssertionError(f"{var} must name a binary (got {path!r})")
-    return path
 
 
 class HandshakePolicy(unittest.TestCase):

@@ -14,19 +14,11 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from netlab import NetLab  # noqa: E402
+from netlab import NetLab, binary  # noqa: E402
 
 PY = "/usr/bin/python3"
 HERE = os.path.dirname(os.path.abspath(__file__))
 PASS = "srtfwd-lab-secret"
-
-
-def binary(var):
-    path = os.environ.get(var)
-    if not path or not os.access(path, os.X_OK):
-        raise AssertionError(f"{var} must name the {var.lower().replace('_', '-')} binary "
-                             f"(got {path!r})")
-    return path
 
 
 def ns_list():

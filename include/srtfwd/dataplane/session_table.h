@@ -13,9 +13,9 @@
 #pragma once
 
 #include <array>
-#include <cstring>
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <memory>
 #include <string>
@@ -70,13 +70,11 @@ struct SessionSpec {
   net::IpAddr caller_ip, vip;
   uint16_t caller_udp = 0, vip_udp = 0;
   net::MacAddr caller_next_hop;  // MAC of the caller or of its gateway
-  net::MacAddr caller_port_mac;  // our MAC on caller_port_id
   // Backend side.
   uint16_t backend_port_id = 0;
   net::IpAddr backend_ip, leg_ip;
   uint16_t backend_udp = 0, leg_udp = 0;
   net::MacAddr backend_next_hop;
-  net::MacAddr backend_port_mac;
   // SRT socket IDs (for the API and logs; not rewritten).
   uint32_t caller_socket_id = 0, backend_socket_id = 0;
 };
@@ -116,11 +114,10 @@ class SessionTable {
   SessionTable& operator=(const SessionTable&) = delete;
 
   // ---- Workers (lock-free readers) ----
-  // Looks up n (<= 64) keys at once. Bit i of the returned mask is set when
-  // keys[i] hit; data[i] then carries a tagged session (see untag()).
-  uint64_t lookup_bulk(const SessionKey** keys, unsigned n, void** data) const noexcept;
-  // The same with each key's hash() computed by the caller (the worker does
-  // it while the packet's headers are still in registers).
+  // Looks up n (<= 64) keys at once, hashes[i] == hash(*keys[i]) computed
+  // by the caller (the worker does it while the packet's headers are still in
+  // registers). Bit i of the returned mask is set when keys[i] hit; data[i]
+  // then carries a tagged session (see untag()).
   uint64_t lookup_bulk(const SessionKey** keys, uint32_t* hashes, unsigned n,
                        void** data) const noexcept;
   // The table's hash function: two independent CRC32-C chains over the six
