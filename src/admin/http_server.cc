@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -27,6 +28,9 @@ constexpr size_t kHandlerThreads = 2;
 constexpr time_t kIoTimeoutS = 5;
 
 constexpr const char* kJson = "application/json";
+// How long a GET waits for the control lcore's snapshot of its own moment
+// (normally <= AdminBridge::kMinDemandGapMs + 10 ms); then it gets the latest.
+constexpr std::chrono::milliseconds kFreshWait{1000};
 constexpr const char* kPrometheus = "text/plain; version=0.0.4; charset=utf-8";
 
 std::string error_json(int code, const std::string& message) {
@@ -220,10 +224,10 @@ void AdminServer::start() {
     res.set_content(j.dump(), kJson);
   });
   svr.Get("/api/v1/sessions", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(bridge_.sessions_json(), kJson);
+    res.set_content(bridge_.fresh_snapshot(kFreshWait).sessions_json, kJson);
   });
   svr.Get("/api/v1/backends", [this](const httplib::Request&, httplib::Response& res) {
-    const auto snap = bridge_.snapshot();
+    const auto snap = bridge_.fresh_snapshot(kFreshWait);
     // The list is already JSON: wrap it without re-parsing.
     nlohmann::json state = snap.balancer_state;
     res.set_content("{\"balancer\":" + state.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +

@@ -182,11 +182,20 @@ int run(int argc, char** argv, const Hooks& hooks) {
     cp.add_timer(50, [&](uint64_t now) {
       for (auto& s : bridge.take_registrations()) balancer->register_server(s, now / (hz / 1000));
     });
+    // Snapshots every 500 ms, and on an admin request (at most every
+    // kMinDemandGapMs) so that a GET never answers with state older than itself.
+    uint64_t last_publish = 0;
     if (cfg.admin.enabled)  // nobody reads the snapshots otherwise
-      cp.add_timer(500, [&](uint64_t now) {
+      cp.add_timer(10, [&](uint64_t now) {
+        const uint64_t since = now - last_publish;
+        const bool due = since >= 500 * (hz / 1000) ||
+                         (bridge.wanted() && since >= control::AdminBridge::kMinDemandGapMs * (hz / 1000));
+        if (!due) return;
+        last_publish = now;
+        const uint64_t as_of = bridge.requests();
         bridge.publish(sessions_json(dp, hz, now),
                        control::servers_to_json(balancer->servers(now / (hz / 1000))),
-                       balancer->state());
+                       balancer->state(), as_of);
       });
     std::unique_ptr<admin::AdminServer> admin_server;
     if (cfg.admin.enabled) {

@@ -1,5 +1,6 @@
 #include "srtfwd/control/admin_bridge.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace srtfwd::control {
@@ -19,12 +20,26 @@ std::vector<ServerInfo> AdminBridge::take_registrations() {
 }
 
 void AdminBridge::publish(std::string sessions_json, std::string backends_json,
-                          std::string balancer_state) {
-  std::lock_guard lock(mu_);
-  snap_.sessions_json = std::move(sessions_json);
-  snap_.backends_json = std::move(backends_json);
-  snap_.balancer_state = std::move(balancer_state);
-  ++snap_.published;
+                          std::string balancer_state, uint64_t as_of) {
+  {
+    std::lock_guard lock(mu_);
+    snap_.sessions_json = std::move(sessions_json);
+    snap_.backends_json = std::move(backends_json);
+    snap_.balancer_state = std::move(balancer_state);
+    ++snap_.published;
+    served_.store(std::max(as_of, served_.load(std::memory_order_relaxed)), std::memory_order_relaxed);
+  }
+  published_cv_.notify_all();
+}
+
+AdminBridge::Snapshot AdminBridge::fresh_snapshot(std::chrono::milliseconds max_wait) {
+  std::unique_lock lock(mu_);
+  const uint64_t mine = requested_.fetch_add(1, std::memory_order_acq_rel) + 1;
+  const bool fresh = published_cv_.wait_for(
+      lock, max_wait, [&] { return served_.load(std::memory_order_relaxed) >= mine; });
+  Snapshot out = snap_;
+  out.fresh = fresh;
+  return out;
 }
 
 AdminBridge::Snapshot AdminBridge::snapshot() const {

@@ -40,11 +40,46 @@ TEST(AdminBridge, Snapshots) {
   EXPECT_EQ(bridge.sessions_json(), "[]");
   EXPECT_EQ(bridge.backends_json(), "[]");
   EXPECT_EQ(bridge.snapshot().published, 0u);
-  bridge.publish(R"([{"id":1}])", "[]", "memory");
+  bridge.publish(R"([{"id":1}])", "[]", "memory", bridge.requests());
   auto snap = bridge.snapshot();
   EXPECT_EQ(snap.sessions_json, R"([{"id":1}])");
   EXPECT_EQ(snap.balancer_state, "memory");
   EXPECT_EQ(snap.published, 1u);
+}
+
+// A GET must not be answered with a snapshot older than itself: the one
+// published before the request is not enough, nor one the control lcore
+// began building before the request (as_of < the request's number).
+TEST(AdminBridge, FreshSnapshotWaitsForAPublishBegunAfterTheRequest) {
+  AdminBridge bridge;
+  bridge.publish("old", "[]", "memory", bridge.requests());
+  EXPECT_FALSE(bridge.wanted());
+  std::atomic<bool> done{false};
+  AdminBridge::Snapshot got;
+  std::thread admin([&] {
+    got = bridge.fresh_snapshot(std::chrono::seconds(10));
+    done = true;
+  });
+  while (!bridge.wanted()) std::this_thread::yield();
+  const uint64_t before_request = bridge.requests() - 1;  // built before the GET
+  bridge.publish("stale", "[]", "memory", before_request);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(done.load()) << "answered with a snapshot begun before the request";
+  EXPECT_TRUE(bridge.wanted());
+  bridge.publish("new", "[]", "memory", bridge.requests());
+  admin.join();
+  EXPECT_TRUE(got.fresh);
+  EXPECT_EQ(got.sessions_json, "new");
+  EXPECT_FALSE(bridge.wanted());
+}
+
+TEST(AdminBridge, FreshSnapshotGivesTheLatestWhenControlDoesNotPublish) {
+  AdminBridge bridge;
+  bridge.publish("latest", "[]", "memory", bridge.requests());
+  auto snap = bridge.fresh_snapshot(std::chrono::milliseconds(20));
+  EXPECT_FALSE(snap.fresh);
+  EXPECT_EQ(snap.sessions_json, "latest");
+  EXPECT_TRUE(bridge.wanted());
 }
 
 TEST(AdminBridge, ServersToJson) {

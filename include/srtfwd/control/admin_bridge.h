@@ -1,7 +1,15 @@
 // The hand-off between the admin thread (HTTP API) and the control lcore.
 //
 //   admin thread --post_register()--> queue --take_registrations()--> control
-//   control --publish() every ~250 ms--> snapshots --getters--> admin thread
+//   control --publish() every 500 ms--> snapshots --getters--> admin thread
+//   admin --fresh_snapshot()--> request n --wanted()/requests()--> control
+//   control --publish(..., as_of = n)--> admin
+//
+// fresh_snapshot() returns a snapshot the control lcore began building after
+// the call began, so a client never reads state older than its own request
+// (a session installed just before a GET is listed). The control lcore publishes on demand at
+// most every kMinDemandGapMs: a client polling in a loop cannot make it spend
+// its time serialising the session table.
 //
 // The balancer and the session table belong to the control lcore; the
 // admin thread never touches them. A mutex guards the hand-off: neither side
@@ -9,6 +17,9 @@
 #pragma once
 
 #include <cstddef>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -29,6 +40,7 @@ class AdminBridge {
     std::string backends_json = "[]";
     std::string balancer_state;
     uint64_t published = 0;  // how many snapshots so far (0: none yet)
+    bool fresh = true;       // false: fresh_snapshot() timed out
   };
 
   // Admin thread: queues an origin's heartbeat. False when the queue is full.
@@ -36,8 +48,25 @@ class AdminBridge {
   // Control lcore: everything queued since the last call, oldest first.
   std::vector<ServerInfo> take_registrations();
 
-  // Control lcore: replaces the snapshots the admin API serves.
-  void publish(std::string sessions_json, std::string backends_json, std::string balancer_state);
+  // The control lcore's on-demand publishes are at least this far apart.
+  static constexpr uint32_t kMinDemandGapMs = 100;
+
+  // Control lcore: read before building a snapshot, handed to publish() as
+  // as_of: the snapshot answers every request up to this one.
+  uint64_t requests() const noexcept { return requested_.load(std::memory_order_acquire); }
+  // Control lcore: whether an admin thread waits for a fresh snapshot (two
+  // relaxed loads: cheap enough to ask every tick).
+  bool wanted() const noexcept {
+    return requested_.load(std::memory_order_relaxed) != served_.load(std::memory_order_relaxed);
+  }
+  // Control lcore: replaces the snapshots the admin API serves, and wakes
+  // admin threads waiting in fresh_snapshot() for requests up to as_of.
+  void publish(std::string sessions_json, std::string backends_json, std::string balancer_state,
+               uint64_t as_of);
+  // Admin thread: a snapshot published after this call began, waiting up
+  // to max_wait for it; the latest one if the control lcore did not publish
+  // in time (it is stuck or stopping), with .fresh = false.
+  Snapshot fresh_snapshot(std::chrono::milliseconds max_wait);
   // Admin thread: copies of the latest snapshots.
   Snapshot snapshot() const;
   std::string sessions_json() const;
@@ -46,6 +75,9 @@ class AdminBridge {
 
  private:
   mutable std::mutex mu_;
+  std::condition_variable published_cv_;
+  std::atomic<uint64_t> requested_{0};  // fresh_snapshot() calls so far
+  std::atomic<uint64_t> served_{0};     // as_of of the latest snapshot
   std::vector<ServerInfo> registrations_;
   Snapshot snap_;
 };
