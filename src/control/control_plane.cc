@@ -188,9 +188,10 @@ bool ControlPlane::finish_install(Pending& p, const net::MacAddr& caller_mac,
     return false;
   }
   counters_.sessions_installed.add();
-  spdlog::debug("session {} installed: {}:{} <-> {}:{} via leg {}:{}", s->index,
-                spec.caller_ip.to_string(), spec.caller_udp, spec.backend_ip.to_string(),
-                spec.backend_udp, spec.leg_ip.to_string(), spec.leg_udp);
+  if (spdlog::should_log(spdlog::level::debug))  // to_string() arguments cost even unlogged
+    spdlog::debug("session {} installed: {}:{} <-> {}:{} via leg {}:{}", s->index,
+                  spec.caller_ip.to_string(), spec.caller_udp, spec.backend_ip.to_string(),
+                  spec.backend_udp, spec.leg_ip.to_string(), spec.leg_udp);
   if (p.done) p.done(s, InstallStatus::kInstalled);
   return true;
 }

@@ -230,8 +230,9 @@ void SrtProxy::on_caller(rte_mbuf* m, const net::FrameInfo& fi, const srt::Hands
   Attempt* ap = a.get();
   by_caller_.emplace(key, std::move(a));
   active_.insert(ap);
-  spdlog::debug("caller {}:{} socket {:08x} stream '{}' -> url {} ({})", fi.src.to_string(),
-                fi.sport, hs.socket_id, *sid, ap->url, srt::to_string(id.mode));
+  if (spdlog::should_log(spdlog::level::debug))  // to_string() arguments cost even unlogged
+    spdlog::debug("caller {}:{} socket {:08x} stream '{}' -> url {} ({})", fi.src.to_string(),
+                  fi.sport, hs.socket_id, *sid, ap->url, srt::to_string(id.mode));
   const uint64_t aid = ap->id;
   balancer_.pick(ap->url, id.mode, now_ms(now), [this, aid, key](const Pick& p) {
     on_pick(aid, key, p, rte_rdtsc());
@@ -394,9 +395,10 @@ void SrtProxy::established(Attempt& a, const srt::Handshake& backend_answer,
     counters_.established.add();
     // Per session: debug. At tens of thousands of sessions a second an info
     // line each cost about 4 us of control-lcore time; counters tell the rate.
-    spdlog::debug("session {}: {}:{} -> {} on {}:{} (leg {}:{}, origin {})", s->index,
-                 at.caller.ip.to_string(), at.caller.port, at.url, at.backend_ip.to_string(),
-                 at.backend_port, at.leg_ip.to_string(), at.leg_port, at.server_key);
+    if (spdlog::should_log(spdlog::level::debug))  // to_string() arguments cost even unlogged
+      spdlog::debug("session {}: {}:{} -> {} on {}:{} (leg {}:{}, origin {})", s->index,
+                   at.caller.ip.to_string(), at.caller.port, at.url, at.backend_ip.to_string(),
+                   at.backend_port, at.leg_ip.to_string(), at.leg_port, at.server_key);
     answer_caller(at);
   });
 }
