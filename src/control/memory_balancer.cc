@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <map>
+#include <optional>
+#include <utility>
 #include <unordered_map>
 
 #include "srtfwd/control/balancer.h"
@@ -51,7 +53,7 @@ class MemoryBalancer final : public Balancer {
     if (now_ms < next_expiry_ms_) return;
     next_expiry_ms_ = now_ms + 1000;
     for (auto it = servers_.begin(); it != servers_.end();) {
-      if (!alive(it->second, now_ms)) {
+      if (!alive(it->second.info, now_ms)) {
         it = servers_.erase(it);
       } else {
         ++it;
@@ -76,8 +78,8 @@ class MemoryBalancer final : public Balancer {
 
   std::vector<ServerInfo> servers(uint64_t now_ms) const override {
     std::vector<ServerInfo> out;
-    for (const auto& [key, s] : servers_)
-      if (alive(s, now_ms)) out.push_back(s);
+    for (const auto& [key, e] : servers_)
+      if (alive(e.info, now_ms)) out.push_back(e.info);
     return out;
   }
 
@@ -88,17 +90,26 @@ class MemoryBalancer final : public Balancer {
     return s.seen_ms == 0 || now_ms < s.seen_ms + ttl_ms_;
   }
 
+  // An origin with what a pick needs from it worked out once per heartbeat,
+  // not once per handshake: its SRT endpoint (parsed from the registered
+  // listen string) and its key.
+  struct Entry {
+    ServerInfo info;
+    std::optional<std::pair<net::IpAddr, uint16_t>> srt;
+  };
+
   void add(ServerInfo s) {
     std::string key = s.redis_key();
-    servers_[std::move(key)] = std::move(s);
+    auto ep = s.srt_endpoint();
+    servers_[std::move(key)] = Entry{std::move(s), ep};
   }
 
-  static Pick picked(const ServerInfo& s, const std::pair<net::IpAddr, uint16_t>& ep) {
+  static Pick picked(const std::string& key, const std::pair<net::IpAddr, uint16_t>& ep) {
     Pick p;
     p.ok = true;
     p.ip = ep.first;
     p.port = ep.second;
-    p.server_key = s.redis_key();
+    p.server_key = key;
     return p;
   }
 
@@ -113,8 +124,8 @@ class MemoryBalancer final : public Balancer {
     const bool claims = mode != srt::Mode::Request;
     if (auto m = streams_.find(url); m != streams_.end()) {
       auto s = servers_.find(m->second);
-      if (s != servers_.end() && alive(s->second, now_ms)) {
-        if (auto ep = s->second.srt_endpoint()) return picked(s->second, *ep);
+      if (s != servers_.end() && alive(s->second.info, now_ms)) {
+        if (s->second.srt) return picked(s->first, *s->second.srt);
         // The origin hosting the stream has no SRT listener (it re-registered
         // without one): moving the stream would split it, so refuse.
         return rejected(srt::kRejXNotFound, "stream " + url + " is on " + m->second +
@@ -124,37 +135,35 @@ class MemoryBalancer final : public Balancer {
       streams_.erase(m);  // the origin is gone: so is the stream
     }
     bool any_alive = false;
-    for (const auto& [key, s] : servers_) any_alive = any_alive || alive(s, now_ms);
+    for (const auto& [key, e] : servers_) any_alive = any_alive || alive(e.info, now_ms);
     if (!any_alive) return rejected(srt::kRejXNotFound, "no origin registered");
     if (!claims) return rejected(srt::kRejXNotFound, "stream " + url + " is not published");
 
     // The live origin with the fewest streams; ties go to the first in key
     // order, which keeps the choice reproducible. Loads are kept up to date
     // on every map/unmap: counting them per pick made a pick O(streams).
-    const ServerInfo* best = nullptr;
+    const std::string* best = nullptr;  // key of the chosen origin
     std::pair<net::IpAddr, uint16_t> best_ep;
     size_t best_load = 0;
-    for (const auto& [key, s] : servers_) {
-      if (!alive(s, now_ms)) continue;
-      auto ep = s.srt_endpoint();
-      if (!ep) continue;
+    for (const auto& [key, e] : servers_) {
+      if (!alive(e.info, now_ms) || !e.srt) continue;
       const auto li = load_.find(key);
       const size_t l = li == load_.end() ? 0 : li->second;
       if (best == nullptr || l < best_load) {
-        best = &s;
-        best_ep = *ep;
+        best = &key;
+        best_ep = *e.srt;
         best_load = l;
       }
     }
     if (best == nullptr) return rejected(srt::kRejXNotFound, "no live origin with an SRT listener");
-    streams_[url] = best->redis_key();
-    ++load_[best->redis_key()];
+    streams_[url] = *best;
+    ++load_[*best];
     return picked(*best, best_ep);
   }
 
   uint64_t ttl_ms_;
   uint64_t next_expiry_ms_ = 0;
-  std::map<std::string, ServerInfo> servers_;              // by redis_key()
+  std::map<std::string, Entry> servers_;                   // by redis_key()
   std::unordered_map<std::string, std::string> streams_;   // stream URL -> server key
   std::unordered_map<std::string, size_t> load_;            // server key -> streams mapped
 
