@@ -60,8 +60,13 @@ testpmd_mpps() {  # pcap
   local t1; t1=$(date +%s.%N)
   wait $pid 2>/dev/null || true
   # Packets the sink port sent over the forwarding time (start-up excluded).
-  grep -A2 'Forward statistics for port 1' "$log" | grep -o 'TX-packets: *[0-9]*' | awk '{print $2}' \
-    | awk -v t0="$t0" -v t1="$t1" '{printf "%.2f", $1 / (t1 - t0) / 1e6; found=1} END {if (!found) print "n/a"}'
+  # A run that forwarded nothing (testpmd stalled or stopped early) is n/a,
+  # not a figure: its log goes to stderr and the median leaves it out.
+  local mpps
+  mpps=$(grep -A2 'Forward statistics for port 1' "$log" | grep -o 'TX-packets: *[0-9]*' | awk '{print $2}' \
+    | awk -v t0="$t0" -v t1="$t1" '$1 > 0 {printf "%.2f", $1 / (t1 - t0) / 1e6; found=1} END {if (!found) print "n/a"}')
+  [ "$mpps" = n/a ] && { echo "bench: testpmd run without a figure:" >&2; tail -20 "$log" >&2; }
+  echo "$mpps"
 }
 
 srtfwd_mpps() {  # pcap sessions
@@ -110,8 +115,10 @@ for sessions in 1 100000; do
     printf 'sessions %-7s run %d: testpmd 5tswap %6s Mpps | srtfwd %6s Mpps (%s installed, %s of rx forwarded) | ratio %s\n' \
       "$sessions" "$r" "$tp" "$sf" "$installed" "$hit" "$ratio"
   done
-  printf 'sessions %-7s median ratio over %d runs: %s  (target 0.90)\n' "$sessions" "$repeat" \
-    "$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')"
+  # The median of the runs that gave a ratio (n/a runs are left out and counted).
+  printf '%s\n' "${ratios[@]}" | grep -v 'n/a' | sort -n \
+    | awk -v s="$sessions" -v r="$repeat" '{v[NR] = $1} END {
+        printf "sessions %-7s median ratio over %d of %d runs: %s  (target 0.90)\n", s, NR, r, NR ? v[int((NR + 1) / 2)] : "n/a" }'
 done
 
 # Handshakes per second through one control lcore (targets: memory 50,000/s,
