@@ -49,12 +49,26 @@ void ControlPlane::shutdown() {
   for (auto& p : pending_)
     if (p.done) p.done(nullptr, InstallStatus::kUnresolved);
   pending_.clear();
+  release_spares();
 }
 
 rte_mbuf* ControlPlane::alloc() {
-  rte_mbuf* m = rte_pktmbuf_alloc(dp_.pool());
-  if (m == nullptr) alloc_failed_.add();
-  return m;
+  if (n_spares_ == 0) {
+    if (rte_pktmbuf_alloc_bulk(dp_.pool(), spares_, kSpares) == 0) {
+      n_spares_ = kSpares;
+    } else {
+      // The pool is nearly empty: take one if there is one.
+      rte_mbuf* m = rte_pktmbuf_alloc(dp_.pool());
+      if (m == nullptr) alloc_failed_.add();
+      return m;
+    }
+  }
+  return spares_[--n_spares_];
+}
+
+void ControlPlane::release_spares() noexcept {
+  if (n_spares_ != 0) rte_pktmbuf_free_bulk(spares_, n_spares_);
+  n_spares_ = 0;
 }
 
 bool ControlPlane::is_ours(uint16_t port, const net::IpAddr& ip) const {
@@ -433,6 +447,7 @@ void ControlPlane::run(const std::atomic<bool>& stop) {
     if (poll_once(rte_rdtsc()) != 0) {
       empty = 0;
     } else if (dopt.idle_sleep_us != 0 && ++empty >= dopt.idle_polls) {
+      release_spares();  // an idle forwarder shows no mbufs in use
       rte_delay_us_sleep(std::min<uint32_t>(dopt.idle_sleep_us, kTickUs));
     }
   }
