@@ -126,6 +126,15 @@ def sessions(fwd):
         return json.loads(r.read().decode())
 
 
+def mbufs_in_use(fwd):
+    """The srtfwd_mbufs_in_use gauge of /metrics."""
+    with open(fwd.config_path) as f:
+        addr = re.search(r'^listen = "(127\.0\.0\.1:\d+)"', f.read(), re.M).group(1)
+    with urllib.request.urlopen(f"http://{addr}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    return int(float(re.search(r"(?m)^srtfwd_mbufs_in_use (\S+)$", text).group(1)))
+
+
 def endpoint(ip, port):
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
@@ -301,6 +310,12 @@ class DataPlane(unittest.TestCase):
             got_ca = self.caller(lab, f.caller_ip, f.fwd_ip, 5, wait=1.0, gap=0.05)
             self.assertEqual(self.received(be), [], "packets of an ended session reached the backend")
             self.assertEqual(got_ca, [])
+            # Idle again: every mbuf is back in the pool, including the spares
+            # the control lcore keeps while it sends.
+            deadline = time.monotonic() + 3
+            while mbufs_in_use(fwd) != 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertEqual(mbufs_in_use(fwd), 0, "mbufs held by an idle forwarder")
             c, _ = self.stop_fwd(fwd, sessions_min=1)
             self.assertGreaterEqual(c["control"]["sessions_ended_idle"], 1, c)
             self.assertGreaterEqual(c["dropped"]["no_session"], 5, c)
