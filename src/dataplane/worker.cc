@@ -61,8 +61,8 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
   alignas(SessionKey) unsigned char key_buf[sizeof(SessionKey) * kBurst];
   auto* fi = reinterpret_cast<net::FrameInfo*>(fi_buf);
   auto* keys = reinterpret_cast<SessionKey*>(key_buf);
-  const SessionKey* key_ptrs[kBurst];
   uint32_t hashes[kBurst];
+  const FlowTable& flows = w.table->flows();
   uint16_t lookup_idx[kBurst];  // fast-path packets, in order
   uint8_t slot_of[kBurst];      // ... and the key slot each one looks up
   rte_mbuf* slow[kBurst];
@@ -109,8 +109,10 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
         k.dport_be = dport_be;
         k.zero = 0;
         k.zero2 = 0;
-        hashes[n_keys] = SessionTable::hash(k);
-        key_ptrs[n_keys] = &k;
+        hashes[n_keys] = hash_key(k);
+        // Both lines of the key's home slot, now: they arrive while the
+        // rest of the burst is parsed.
+        flows.prefetch(hashes[n_keys]);
         slot_of[n_lookup] = static_cast<uint8_t>(n_keys++);
         lookup_idx[n_lookup++] = i;
         break;
@@ -132,15 +134,9 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
   c.rx_packets.add(n);
   c.rx_bytes.add(rx_bytes);
 
-  void* data[kBurst];
-  const uint64_t hits = w.table->lookup_bulk(key_ptrs, hashes, n_keys, data);
-  // Session records are scattered over the table: fetch every hit's
-  // direction (one cache line) before touching the first one.
-  for (uint64_t h = hits; h != 0; h &= h - 1) {
-    Direction pd;
-    const Session* ps = SessionTable::untag(data[__builtin_ctzll(h)], &pd);
-    rte_prefetch0(&ps->dir[pd]);
-  }
+  // One probe per distinct flow; the home slot is already on its way.
+  const FlowSlot* hit[kBurst];
+  for (unsigned k = 0; k < n_keys; ++k) hit[k] = flows.find(keys[k], hashes[k]);
   uint64_t fwd = 0, fwd_bytes = 0;
   for (unsigned j = 0; j < n_lookup; ++j) {
     const uint16_t i = lookup_idx[j];
@@ -148,7 +144,8 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
     uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
     const uint16_t word = srt_control_word(frame + fi[i].payload_off, fi[i].payload_len);
     const unsigned slot = slot_of[j];
-    if (!(hits & (uint64_t{1} << slot))) {
+    const FlowSlot* f = hit[slot];
+    if (f == nullptr) {
       // No session: an SRT handshake (a caller on a listen port, or a
       // backend answering one of our legs) is the control lcore's to judge.
       if (word == kSrtHandshakeWord) {
@@ -159,20 +156,21 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
       }
       continue;
     }
-    Direction d;
-    Session* s = SessionTable::untag(data[slot], &d);
     if (unlikely(word == kSrtHandshakeWord)) {
       slow[n_slow++] = m;
       continue;
     }
     if (unlikely(word == kSrtShutdownWord)) {
-      const uint64_t ev = pack_event(s->index, d, SessionEvent::kShutdown);
+      const uint64_t ev =
+          pack_event(f->session, static_cast<Direction>(f->dir), SessionEvent::kShutdown);
       if (rte_ring_sp_enqueue(w.events, reinterpret_cast<void*>(ev)) == 0)
         c.session_events.add();
       else
         c.event_ring_full.add();
     }
-    SessionDirection& sd = s->dir[d];
+    // The worker that owns this direction's RX queue is its counters' only
+    // writer; the rest of the slot is read-only while it is live.
+    SessionDirection& sd = const_cast<SessionDirection&>(f->d);
     const auto& out = w.ports[sd.out_port];
     bool ok;
     if (out.cksum_offload) {

@@ -4,12 +4,14 @@
 // Each session has two keys, both the 4-tuple of a packet as it arrives:
 //   caller  -> VIP          (kFromCaller)
 //   backend -> leg address  (kFromBackend; the leg port is allocated per session)
-// and both map to one Session record that holds, per direction, the rewrite
-// to apply and where to send the result. The rte_hash runs with lock-free
-// read/write concurrency; a removed key's slot, and the Session record, are
-// reused only after every worker has passed a quiescent point (rte_rcu_qsbr),
-// so a worker that looked a key up just before removal still reads a valid
-// record.
+// Each key's slot in the FlowTable (flow_table.h) holds that direction's
+// rewrite and counters next to the key, so a worker's hit costs one probe;
+// both slots name one Session record, the control lcore's view of the
+// session, which points at its two directions. The FlowTable is read
+// lock-free; a removed key's slot, and the Session record, are reused only
+// after every worker has passed a quiescent point (rte_rcu_qsbr), so a worker
+// that matched a key just before removal still reads a valid slot. This is
+// the "equivalent RCU scheme" DESIGN.md allows in place of rte_hash.
 #pragma once
 
 #include <array>
@@ -25,43 +27,11 @@
 #include "srtfwd/net/addr.h"
 #include "srtfwd/net/rewrite.h"
 
-#include <rte_hash_crc.h>
+#include "srtfwd/dataplane/flow_table.h"
 
-struct rte_hash;
 struct rte_rcu_qsbr;
 
 namespace srtfwd::dataplane {
-
-// A packet's 4-tuple as received; addresses as 16 bytes (IPv4 v4-mapped) so
-// one key type serves both families. Ports in network byte order. 48 bytes,
-// not 36: rte_hash compares 48-byte keys with a vector compare instead of a
-// memcmp call (measured: 2 % of a worker's time went to memcmp at 40). The
-// padding is always zero so hashing and comparing are deterministic.
-struct SessionKey {
-  net::IpAddr src;
-  net::IpAddr dst;
-  uint16_t sport_be = 0;
-  uint16_t dport_be = 0;
-  uint32_t zero = 0;
-  uint64_t zero2 = 0;
-};
-static_assert(sizeof(SessionKey) == 48, "SessionKey must stay 48 bytes, no holes");
-
-enum Direction : uint8_t { kFromCaller = 0, kFromBackend = 1 };
-
-// What a worker needs for one direction: one cache line, so a packet of any
-// of a million sessions costs one record miss, not two. The rewrite is
-// read-only while the session lives; the counters are written only by the
-// worker whose RX queue this direction hashes to. There is no per-packet
-// timestamp: the control lcore's sweep sees the packet counter move and
-// keeps the time of activity itself (Session::active_tsc).
-struct alignas(64) SessionDirection {
-  net::Rewrite rewrite;   // next-hop MAC, addresses, ports, checksum deltas
-  uint16_t out_port = 0;  // DPDK port to send the rewritten packet on
-  Counter packets;
-  Counter bytes;
-};
-static_assert(sizeof(SessionDirection) == 64, "a session direction must stay one cache line");
 
 // Everything the control lcore knows to install a session. Ports in host order.
 struct SessionSpec {
@@ -79,8 +49,13 @@ struct SessionSpec {
   uint32_t caller_socket_id = 0, backend_socket_id = 0;
 };
 
+inline constexpr uint32_t kNoSlot = UINT32_MAX;
+
 struct alignas(64) Session {
-  SessionDirection dir[2];
+  // The two directions, in the flow table slots of key[0] and key[1]. They
+  // stay readable (and unchanged) until the record is reused.
+  SessionDirection* dir[2] = {nullptr, nullptr};
+  uint32_t slot[2] = {kNoSlot, kNoSlot};
   // Control-lcore-only fields below.
   SessionKey key[2];
   SessionSpec spec;
@@ -100,7 +75,7 @@ enum class InstallError : uint8_t {
   kFull,            // no free session record
   kKeyExists,       // one of the two 4-tuples is already a session
   kFamilyMismatch,  // caller and backend legs of different families (v4/v6 translation unsupported)
-  kHashError,
+  kProbeLimit,      // a key's probe window in the flow table is full (should not happen at load <= 1/2)
 };
 const char* to_string(InstallError e) noexcept;
 
@@ -114,39 +89,8 @@ class SessionTable {
   SessionTable& operator=(const SessionTable&) = delete;
 
   // ---- Workers (lock-free readers) ----
-  // Looks up n (<= 64) keys at once, hashes[i] == hash(*keys[i]) computed
-  // by the caller (the worker does it while the packet's headers are still in
-  // registers). Bit i of the returned mask is set when keys[i] hit; data[i]
-  // then carries a tagged session (see untag()).
-  uint64_t lookup_bulk(const SessionKey** keys, uint32_t* hashes, unsigned n,
-                       void** data) const noexcept;
-  // The table's hash function: two independent CRC32-C chains over the six
-  // 8-byte words (latency of three crc32 instructions, not six), mixed.
-  // Not keyed: a keyed hash against crafted collisions belongs to hardening.
-  static uint32_t hash(const SessionKey& k) noexcept {
-    // Field by field, not as six words: the worker has just written the key
-    // field by field, and a word load spanning several of those stores would
-    // not forward from the store buffer.
-    uint64_t w[6];
-    std::memcpy(&w[0], k.src.b.data(), 8);
-    std::memcpy(&w[1], k.src.b.data() + 8, 8);
-    std::memcpy(&w[2], k.dst.b.data(), 8);
-    std::memcpy(&w[3], k.dst.b.data() + 8, 8);
-    w[4] = uint64_t{k.sport_be} | uint64_t{k.dport_be} << 16 | uint64_t{k.zero} << 32;
-    w[5] = k.zero2;
-    uint32_t a = rte_hash_crc_8byte(w[0], 0x9e3779b9u);
-    uint32_t b = rte_hash_crc_8byte(w[3], 0x85ebca6bu);
-    a = rte_hash_crc_8byte(w[1], a);
-    b = rte_hash_crc_8byte(w[4], b);
-    a = rte_hash_crc_8byte(w[2], a);
-    b = rte_hash_crc_8byte(w[5], b);
-    return a ^ ((b << 16) | (b >> 16));
-  }
-  static Session* untag(void* data, Direction* dir) noexcept {
-    auto v = reinterpret_cast<uintptr_t>(data);
-    *dir = static_cast<Direction>(v & 1u);
-    return reinterpret_cast<Session*>(v & ~uintptr_t{1});
-  }
+  const FlowTable& flows() const noexcept { return flows_; }
+  static uint32_t hash(const SessionKey& k) noexcept { return hash_key(k); }
 
   // ---- Control lcore only (single writer) ----
   Session* install(const SessionSpec& spec, uint64_t now_tsc, InstallError* err);
@@ -169,8 +113,9 @@ class SessionTable {
     uint64_t token;
     uint32_t index;
   };
-  rte_hash* hash_ = nullptr;
   rte_rcu_qsbr* qsv_ = nullptr;
+  void* slot_mem_ = nullptr;    // rte_zmalloc'd FlowSlots
+  FlowTable flows_;
   Session* records_ = nullptr;  // rte_zmalloc'd array, capacity_ long
   uint32_t capacity_ = 0;
   std::vector<uint32_t> free_;  // free record indexes (stack)

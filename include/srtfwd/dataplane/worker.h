@@ -1,5 +1,6 @@
 // A worker lcore: busy-polls its RX queues in bursts, looks every UDP packet
-// addressed to us up in the session table in one bulk call, rewrites hits in
+// addressed to us up in the session table (one probe per flow, its slot
+// prefetched while the burst is parsed), rewrites hits in
 // place and buffers them for its own TX queue; hands the slow path (ARP, ICMP,
 // SRT handshakes, fragments, IP options) to the control lcore through a
 // bounded ring; frees and counts the rest.

@@ -1,0 +1,189 @@
+// The workers' lookup structure: an open-addressing table (linear probing)
+// whose slot holds a key *and* the direction of the session that key leads
+// to, in two adjacent cache lines at an address computed from the hash alone.
+//
+// Why not rte_hash: a hit there reads a bucket, then the key store, then
+// the session record: three dependent cache misses, and about four and a
+// half lines per packet (primary and secondary bucket, a 56-byte key slot
+// that often straddles two lines, the record). With 100,000 sessions the
+// working set is far larger than this host's 8 MiB L3, so each of those is
+// a DRAM round trip. Here the worker prefetches both lines of a packet's
+// home slot as soon as it has hashed the header, while it parses the rest
+// of the burst, and finds key and rewrite there: one round of two lines.
+//
+// Concurrency: one writer (the control lcore), lock-free readers (workers).
+// A slot's state is published with release semantics after its key and
+// direction are written, and read with acquire. A removed slot is only
+// marked kRetired; it becomes reusable (kFree) when the caller has seen an
+// RCU grace period pass (rte_rcu_qsbr in SessionTable), so a worker that
+// matched it just before removal still reads a valid slot. Lookups probe
+// through kRetired and kFree slots and stop at kEmpty; a kFree slot whose
+// successor is kEmpty turns kEmpty itself (no live key can lie beyond it),
+// so clusters shrink again as sessions end. Probing is bounded
+// (kMaxProbe slots), for lookups and inserts alike.
+//
+// This header has no DPDK dependency beyond the CRC intrinsics, so the
+// table's logic is unit-tested without an EAL; memory comes from the owner.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "srtfwd/dataplane/counters.h"
+#include "srtfwd/net/addr.h"
+#include "srtfwd/net/rewrite.h"
+
+#include <rte_hash_crc.h>
+#include <rte_prefetch.h>
+
+namespace srtfwd::dataplane {
+
+// A packet's 4-tuple as received; addresses as 16 bytes (IPv4 v4-mapped) so
+// one key type serves both families. Ports in network byte order. Padded to
+// 48 bytes so that the slot's first line (16 bytes of state, then the key)
+// is exactly one cache line; the padding is always zero.
+struct SessionKey {
+  net::IpAddr src;
+  net::IpAddr dst;
+  uint16_t sport_be = 0;
+  uint16_t dport_be = 0;
+  uint32_t zero = 0;
+  uint64_t zero2 = 0;
+
+  bool operator==(const SessionKey& o) const noexcept {
+    // Six words, compared branch-free; all padding is zero on both sides.
+    uint64_t a[6], b[6];
+    std::memcpy(a, this, sizeof a);
+    std::memcpy(b, &o, sizeof b);
+    return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) | (a[4] ^ b[4]) |
+            (a[5] ^ b[5])) == 0;
+  }
+};
+static_assert(sizeof(SessionKey) == 48, "SessionKey must stay 48 bytes, no holes");
+
+enum Direction : uint8_t { kFromCaller = 0, kFromBackend = 1 };
+
+// What a worker needs for one direction: one cache line. The rewrite is
+// read-only while the session lives; the counters are written only by the
+// worker whose RX queue this direction hashes to. There is no per-packet
+// timestamp: the control lcore's sweep sees the packet counter move and
+// keeps the time of activity itself (Session::active_tsc).
+struct alignas(64) SessionDirection {
+  net::Rewrite rewrite;   // next-hop MAC, addresses, ports, checksum deltas
+  uint16_t out_port = 0;  // DPDK port to send the rewritten packet on
+  Counter packets;
+  Counter bytes;
+};
+static_assert(sizeof(SessionDirection) == 64, "a session direction must stay one cache line");
+
+// The table's hash function: two independent CRC32-C chains over the six
+// 8-byte words (latency of three crc32 instructions, not six), mixed. Not
+// keyed: a keyed hash against crafted collisions belongs to hardening.
+inline uint32_t hash_key(const SessionKey& k) noexcept {
+  // Field by field, not as six words: the worker has just written the key
+  // field by field, and a word load spanning several of those stores would
+  // not forward from the store buffer.
+  uint64_t w[6];
+  std::memcpy(&w[0], k.src.b.data(), 8);
+  std::memcpy(&w[1], k.src.b.data() + 8, 8);
+  std::memcpy(&w[2], k.dst.b.data(), 8);
+  std::memcpy(&w[3], k.dst.b.data() + 8, 8);
+  w[4] = uint64_t{k.sport_be} | uint64_t{k.dport_be} << 16 | uint64_t{k.zero} << 32;
+  w[5] = k.zero2;
+  uint32_t a = rte_hash_crc_8byte(w[0], 0x9e3779b9u);
+  uint32_t b = rte_hash_crc_8byte(w[3], 0x85ebca6bu);
+  a = rte_hash_crc_8byte(w[1], a);
+  b = rte_hash_crc_8byte(w[4], b);
+  a = rte_hash_crc_8byte(w[2], a);
+  b = rte_hash_crc_8byte(w[5], b);
+  return a ^ ((b << 16) | (b >> 16));
+}
+
+enum SlotState : uint32_t {
+  kSlotEmpty = 0,    // never used since the last cluster shrink: lookups stop here
+  kSlotLive = 1,     // key and direction valid
+  kSlotRetired = 2,  // removed; workers may still read it until a grace period passes
+  kSlotFree = 3,     // reusable; lookups probe through it
+};
+
+struct alignas(64) FlowSlot {
+  // Line 0: state and key.
+  std::atomic<uint32_t> state{kSlotEmpty};
+  uint32_t hash = 0;
+  uint32_t session = 0;  // the owner's record index
+  uint8_t dir = 0;       // which of the session's directions this key is
+  uint8_t pad[3] = {};
+  SessionKey key;
+  // Line 1: what a hit needs.
+  SessionDirection d;
+};
+static_assert(sizeof(FlowSlot) == 128, "a flow slot is two cache lines");
+
+class FlowTable {
+ public:
+  // Lookups and inserts look at most this many consecutive slots. At the
+  // table's load (at most one key per two slots) a cluster this long is
+  // vanishingly rare; an insert that meets one fails instead of degrading
+  // every lookup.
+  static constexpr uint32_t kMaxProbe = 64;
+
+  // Slots for `keys` keys at a load of at most 1/2: a power of two >= 2 * keys.
+  static uint32_t slots_for(uint32_t keys) noexcept {
+    uint64_t n = 64;
+    while (n < uint64_t{keys} * 2) n <<= 1;
+    return static_cast<uint32_t>(n);
+  }
+
+  FlowTable() = default;
+  // `mem` holds `slots` (a power of two) FlowSlots, 64-byte aligned, zeroed
+  // or not: the constructor initialises them. The owner frees it.
+  FlowTable(void* mem, uint32_t slots) noexcept;
+
+  // ---- Readers (workers) ----
+  void prefetch(uint32_t hash) const noexcept {
+    const FlowSlot* s = &slots_[hash & mask_];
+    rte_prefetch0(s);
+    rte_prefetch0(&s->d);
+  }
+  const FlowSlot* find(const SessionKey& k, uint32_t hash) const noexcept {
+    uint32_t i = hash & mask_;
+    for (uint32_t n = 0; n < kMaxProbe; ++n) {
+      const FlowSlot& s = slots_[i];
+      const uint32_t st = s.state.load(std::memory_order_acquire);
+      if (st == kSlotEmpty) return nullptr;
+      if (st == kSlotLive && s.hash == hash && s.key == k) return &s;
+      i = (i + 1) & mask_;
+    }
+    return nullptr;
+  }
+  FlowSlot* find(const SessionKey& k, uint32_t hash) noexcept {
+    return const_cast<FlowSlot*>(static_cast<const FlowTable*>(this)->find(k, hash));
+  }
+
+  // ---- The single writer ----
+  // Puts an absent key (the caller checked with find) in the first empty or
+  // free slot of its probe window, with its direction, and publishes it.
+  // Returns the slot index, or -1 when the window holds no usable slot.
+  int64_t insert(const SessionKey& k, uint32_t hash, uint32_t session, Direction dir,
+                 const net::Rewrite& rw, uint16_t out_port) noexcept;
+  // Live -> retired: lookups miss it from now on.
+  void retire(uint32_t slot) noexcept;
+  // Retired -> free, once no reader can still hold it (after a grace
+  // period); shrinks the cluster when it ends here.
+  void release(uint32_t slot) noexcept;
+
+  FlowSlot& slot(uint32_t i) noexcept { return slots_[i]; }
+  const FlowSlot& slot(uint32_t i) const noexcept { return slots_[i]; }
+  uint32_t size() const noexcept { return mask_ + 1; }
+  // Slots a lookup must probe through without a match (retired or free):
+  // how much removals lengthen misses. For tests and diagnostics.
+  uint32_t count(SlotState st) const noexcept;
+
+ private:
+  FlowSlot* slots_ = nullptr;
+  uint32_t mask_ = 0;
+};
+
+}  // namespace srtfwd::dataplane

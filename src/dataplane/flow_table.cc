@@ -1,0 +1,63 @@
+#include "srtfwd/dataplane/flow_table.h"
+
+#include <new>
+
+namespace srtfwd::dataplane {
+
+FlowTable::FlowTable(void* mem, uint32_t slots) noexcept
+    : slots_(static_cast<FlowSlot*>(mem)), mask_(slots - 1) {
+  for (uint32_t i = 0; i < slots; ++i) new (&slots_[i]) FlowSlot();
+}
+
+int64_t FlowTable::insert(const SessionKey& k, uint32_t hash, uint32_t session, Direction dir,
+                          const net::Rewrite& rw, uint16_t out_port) noexcept {
+  uint32_t i = hash & mask_;
+  for (uint32_t n = 0; n < kMaxProbe; ++n, i = (i + 1) & mask_) {
+    FlowSlot& s = slots_[i];
+    const uint32_t st = s.state.load(std::memory_order_relaxed);
+    if (st != kSlotEmpty && st != kSlotFree) continue;
+    // No reader looks past the state of an empty or free slot: the fields
+    // can be written plainly, then published.
+    s.hash = hash;
+    s.session = session;
+    s.dir = dir;
+    s.key = k;
+    s.d.rewrite = rw;
+    s.d.out_port = out_port;
+    s.d.packets.reset();
+    s.d.bytes.reset();
+    s.state.store(kSlotLive, std::memory_order_release);
+    return i;
+  }
+  return -1;
+}
+
+void FlowTable::retire(uint32_t slot) noexcept {
+  slots_[slot].state.store(kSlotRetired, std::memory_order_release);
+}
+
+void FlowTable::release(uint32_t slot) noexcept {
+  slots_[slot].state.store(kSlotFree, std::memory_order_relaxed);
+  // A free slot followed by an empty one ends its cluster: no live key can
+  // lie beyond it in a probe sequence that passes through it (an insert
+  // only ever fills the first usable slot from its home, and every slot
+  // between home and key was non-empty then and only turns empty when its
+  // successor is). Emptying it, and the free slots before it, shortens
+  // misses. A reader seeing either state of such a slot reaches the same
+  // answer.
+  if (slots_[(slot + 1) & mask_].state.load(std::memory_order_relaxed) != kSlotEmpty) return;
+  uint32_t i = slot;
+  for (uint32_t n = 0; n <= mask_; ++n, i = (i - 1) & mask_) {
+    if (slots_[i].state.load(std::memory_order_relaxed) != kSlotFree) break;
+    slots_[i].state.store(kSlotEmpty, std::memory_order_release);
+  }
+}
+
+uint32_t FlowTable::count(SlotState st) const noexcept {
+  uint32_t n = 0;
+  for (uint32_t i = 0; i <= mask_; ++i)
+    n += slots_[i].state.load(std::memory_order_relaxed) == st ? 1 : 0;
+  return n;
+}
+
+}  // namespace srtfwd::dataplane
