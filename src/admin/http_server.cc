@@ -160,6 +160,10 @@ std::string prometheus_text(const MetricsInput& in) {
   }
   w.gauge("srtfwd_sessions_active", "Sessions in the table.", in.sessions_active);
   w.gauge("srtfwd_mbufs_in_use", "Packet buffers out of the pool.", in.mbufs_in_use);
+  w.header("srtfwd_session_slots", "Session table slots by state (two live per session).", "gauge");
+  w.sample("srtfwd_session_slots", "state=\"live\"", in.slots_live);
+  w.sample("srtfwd_session_slots", "state=\"retired\"", in.slots_retired);
+  w.sample("srtfwd_session_slots", "state=\"free\"", in.slots_free);
   return w.take();
 }
 
@@ -183,6 +187,10 @@ std::string AdminServer::metrics_text() const {
   // const overload.
   in.sessions_active = dp_.sessions().active();
   in.mbufs_in_use = dp_.mbufs_in_use();
+  const dataplane::FlowTable& f = dp_.sessions().flows();
+  in.slots_live = f.live();
+  in.slots_retired = f.retired();
+  in.slots_free = f.free();
   in.srt = srt_;
   return prometheus_text(in);
 }

@@ -120,6 +120,8 @@ nlohmann::json counters_json(dataplane::Dataplane& dp, control::ControlPlane& cp
   pj["legs_in_use"] = proxy.legs_in_use();
   j["srt"] = pj;
   j["sessions_active"] = dp.sessions().active();
+  const dataplane::FlowTable& f = dp.sessions().flows();
+  j["session_slots"] = {{"live", f.live()}, {"retired", f.retired()}, {"free", f.free()}};
   return j;
 }
 

@@ -27,17 +27,25 @@ int64_t FlowTable::insert(const SessionKey& k, uint32_t hash, uint32_t session, 
     s.d.packets.reset();
     s.d.bytes.reset();
     s.state.store(kSlotLive, std::memory_order_release);
+    if (st == kSlotFree) bump(n_free_, -1);
+    bump(n_live_, 1);
     return i;
   }
   return -1;
 }
 
 void FlowTable::retire(uint32_t slot) noexcept {
+  if (slots_[slot].state.load(std::memory_order_relaxed) != kSlotLive) return;
   slots_[slot].state.store(kSlotRetired, std::memory_order_release);
+  bump(n_live_, -1);
+  bump(n_retired_, 1);
 }
 
 void FlowTable::release(uint32_t slot) noexcept {
+  if (slots_[slot].state.load(std::memory_order_relaxed) != kSlotRetired) return;
   slots_[slot].state.store(kSlotFree, std::memory_order_relaxed);
+  bump(n_retired_, -1);
+  bump(n_free_, 1);
   // A free slot followed by an empty one ends its cluster: no live key can
   // lie beyond it in a probe sequence that passes through it (an insert
   // only ever fills the first usable slot from its home, and every slot
@@ -50,6 +58,7 @@ void FlowTable::release(uint32_t slot) noexcept {
   for (uint32_t n = 0; n <= mask_; ++n, i = (i - 1) & mask_) {
     if (slots_[i].state.load(std::memory_order_relaxed) != kSlotFree) break;
     slots_[i].state.store(kSlotEmpty, std::memory_order_release);
+    bump(n_free_, -1);
   }
 }
 

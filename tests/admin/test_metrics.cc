@@ -23,6 +23,9 @@ TEST(Metrics, EveryFamilyHasHelpTypeAndSamples) {
   in.control = &cc;
   in.sessions_active = 3;
   in.mbufs_in_use = 12;
+  in.slots_live = 6;
+  in.slots_retired = 2;
+  in.slots_free = 1;
   const std::string text = prometheus_text(in);
 
   std::istringstream lines(text);
@@ -60,6 +63,9 @@ TEST(Metrics, EveryFamilyHasHelpTypeAndSamples) {
   EXPECT_EQ(samples["srtfwd_sessions_ended_total{reason=\"shutdown\"}"], "0");
   EXPECT_EQ(samples["srtfwd_sessions_active"], "3");
   EXPECT_EQ(samples["srtfwd_mbufs_in_use"], "12");
+  EXPECT_EQ(samples["srtfwd_session_slots{state=\"live\"}"], "6");
+  EXPECT_EQ(samples["srtfwd_session_slots{state=\"retired\"}"], "2");
+  EXPECT_EQ(samples["srtfwd_session_slots{state=\"free\"}"], "1");
 }
 
 }  // namespace

@@ -100,10 +100,19 @@ TEST(FlowTable, ReleasingTheEndOfAClusterEmptiesItsFreeTail) {
     m.t.release(s);
   }
   EXPECT_EQ(m.t.count(kSlotFree), 2u);
+  EXPECT_EQ(m.t.free(), 2u);
+  EXPECT_EQ(m.t.live(), 2u);
   m.t.retire(23);
+  EXPECT_EQ(m.t.retired(), 1u);
+  m.t.retire(23);  // repeated: no change
+  EXPECT_EQ(m.t.retired(), 1u);
   m.t.release(23);  // 24 is empty: 23, 22 and 21 turn empty, 20 (live) stops it
   EXPECT_EQ(m.t.count(kSlotFree), 0u);
   EXPECT_EQ(m.t.count(kSlotEmpty), 63u);
+  EXPECT_EQ(m.t.free(), 0u);
+  EXPECT_EQ(m.t.retired(), 0u);
+  m.t.release(23);  // repeated: no change
+  EXPECT_EQ(m.t.free(), 0u);
   ASSERT_NE(m.t.find(key_of(0), h), nullptr);
   m.t.retire(20);
   m.t.release(20);
@@ -161,6 +170,9 @@ TEST(FlowTable, MatchesAModelUnderChurn) {
       live.erase(it);
     }
     if (op % 30000 == 0) {
+      ASSERT_EQ(m.t.live(), live.size());
+      ASSERT_EQ(m.t.count(kSlotFree), m.t.free());
+      ASSERT_EQ(m.t.retired(), 0u);
       for (const auto& [id, slot] : live) {
         const SessionKey k = key_of(id);
         const FlowSlot* f = m.t.find(k, hash_key(k));
@@ -175,6 +187,7 @@ TEST(FlowTable, MatchesAModelUnderChurn) {
     m.t.release(slot);
   }
   EXPECT_EQ(m.t.count(kSlotEmpty), m.t.size());
+  EXPECT_EQ(m.t.live() + m.t.retired() + m.t.free(), 0u);
 }
 
 // One writer, one lock-free reader: keys that stay installed are always

@@ -580,6 +580,10 @@ class Replay(unittest.TestCase):
         # The session ends after the grace period (200 ms < the 1.5 s run).
         self.assertEqual(r.c["control"]["sessions_ended_shutdown"], 1)
         self.assertEqual(r.c["sessions_active"], 1)
+        # The ended session's two slots were given back after the grace
+        # period; the other session keeps its two.
+        self.assertEqual(r.c["session_slots"]["live"], 2, r.c)
+        self.assertEqual(r.c["session_slots"]["retired"], 0, r.c)
 
     def test_shutdown_from_backend_ipv6(self):
         ack = listener_traffic("streamid-publish.pcap")[0]

@@ -527,6 +527,7 @@ class ControlE2E(unittest.TestCase):
             self.assertEqual(s["established"], 1)
             self.assertEqual((s["tracked"], s["in_flight"], s["legs_in_use"], c["sessions_active"]),
                              (0, 0, 0, 0), json.dumps(c))
+            self.assertEqual(c["session_slots"], {"live": 0, "retired": 0, "free": 0}, json.dumps(c))
 
     # -- 8 ---------------------------------------------------------------------------
 

@@ -318,6 +318,8 @@ class DataPlane(unittest.TestCase):
             self.assertEqual(mbufs_in_use(fwd), 0, "mbufs held by an idle forwarder")
             c, _ = self.stop_fwd(fwd, sessions_min=1)
             self.assertGreaterEqual(c["control"]["sessions_ended_idle"], 1, c)
+            # No session left: no slot of the table is held either.
+            self.assertEqual(c["session_slots"], {"live": 0, "retired": 0, "free": 0}, c)
             self.assertGreaterEqual(c["dropped"]["no_session"], 5, c)
             self.assertEqual(c["forwarded"], 40, c)
         self.run_lab(body)

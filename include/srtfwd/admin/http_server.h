@@ -69,6 +69,9 @@ struct MetricsInput {
   const control::SrtProxyCounters* srt = nullptr;      // omitted when null
   uint64_t sessions_active = 0;
   uint64_t mbufs_in_use = 0;
+  // Session table slots: live keys, retired (waiting for the RCU grace
+  // period), free (probed through until their cluster shrinks).
+  uint64_t slots_live = 0, slots_retired = 0, slots_free = 0;
 };
 // Prometheus text format 0.0.4 for those values (no Dataplane needed: tests).
 std::string prometheus_text(const MetricsInput& in);

@@ -137,6 +137,14 @@ class FlowTable {
   }
 
   FlowTable() = default;
+  FlowTable& operator=(const FlowTable& o) noexcept {  // the owner's set-up only
+    slots_ = o.slots_;
+    mask_ = o.mask_;
+    n_live_.store(o.live());
+    n_retired_.store(o.retired());
+    n_free_.store(o.free());
+    return *this;
+  }
   // `mem` holds `slots` (a power of two) FlowSlots, 64-byte aligned, zeroed
   // or not: the constructor initialises them. The owner frees it.
   FlowTable(void* mem, uint32_t slots) noexcept;
@@ -168,7 +176,8 @@ class FlowTable {
   // Returns the slot index, or -1 when the window holds no usable slot.
   int64_t insert(const SessionKey& k, uint32_t hash, uint32_t session, Direction dir,
                  const net::Rewrite& rw, uint16_t out_port) noexcept;
-  // Live -> retired: lookups miss it from now on.
+  // Live -> retired: lookups miss it from now on. (Both calls ignore a slot
+  // not in the state they expect, so a repeated call changes nothing.)
   void retire(uint32_t slot) noexcept;
   // Retired -> free, once no reader can still hold it (after a grace
   // period); shrinks the cluster when it ends here.
@@ -177,13 +186,23 @@ class FlowTable {
   FlowSlot& slot(uint32_t i) noexcept { return slots_[i]; }
   const FlowSlot& slot(uint32_t i) const noexcept { return slots_[i]; }
   uint32_t size() const noexcept { return mask_ + 1; }
-  // Slots a lookup must probe through without a match (retired or free):
-  // how much removals lengthen misses. For tests and diagnostics.
+  // Slots in a state, by scanning the table. For tests.
   uint32_t count(SlotState st) const noexcept;
+  // The same, kept by the writer as it goes (relaxed: any thread may read,
+  // e.g. the admin thread for /metrics): live keys, retired slots waiting
+  // for their grace period, and free slots that lookups still probe through.
+  // With no session left, all three are 0: anything else is a leak.
+  uint32_t live() const noexcept { return n_live_.load(std::memory_order_relaxed); }
+  uint32_t retired() const noexcept { return n_retired_.load(std::memory_order_relaxed); }
+  uint32_t free() const noexcept { return n_free_.load(std::memory_order_relaxed); }
 
  private:
+  static void bump(std::atomic<uint32_t>& c, int32_t d) noexcept {
+    c.store(c.load(std::memory_order_relaxed) + static_cast<uint32_t>(d), std::memory_order_relaxed);
+  }
   FlowSlot* slots_ = nullptr;
   uint32_t mask_ = 0;
+  std::atomic<uint32_t> n_live_{0}, n_retired_{0}, n_free_{0};
 };
 
 }  // namespace srtfwd::dataplane
