@@ -91,6 +91,10 @@ Dataplane::Dataplane(const Options& opt) : opt_(opt) {
     throw std::runtime_error("cannot set up RCU for the session table");
 
   table_ = std::make_unique<SessionTable>("srtfwd_sessions", opt.sessions, socket, qsv_);
+  spdlog::info("session table: {} sessions, {} flow slots ({} MiB with the records)", opt.sessions,
+               table_->flows().size(),
+               (size_t{table_->flows().size()} * sizeof(FlowSlot) +
+                size_t{opt.sessions} * sizeof(Session)) >> 20);
 
   for (uint16_t p = 0; p < opt.ports.size(); ++p) setup_port(p, opt.ports[p], active_workers_);
 

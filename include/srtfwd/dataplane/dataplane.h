@@ -38,7 +38,7 @@ struct PortOptions {
 // Named defaults: they fit the documented `--no-huge -m 1024` start.
 struct Options {
   std::vector<PortOptions> ports;
-  uint32_t sessions = 65536;       // session records (two hash keys each)
+  uint32_t sessions = 65536;       // session records (two flow-table keys each)
   uint32_t mbufs = 16383;          // pool size; 2^n - 1 is optimal for rte_mempool
   uint16_t rx_descriptors = 1024;
   uint16_t tx_descriptors = 1024;
