@@ -5,7 +5,9 @@
 # installed sessions. Figures move between machines: read the ratio.
 # Each pair runs REPEAT times (default 3), alternating, and the median ratio
 # is printed: on a shared host one pair can move by 30 %.
-#   usage: [REPEAT=N] scripts/bench.sh [SECONDS_PER_RUN]   (default 10)
+# HUGE=1 runs both forwarders on 2 MiB hugepages (reserved here if needed,
+# root), as a production host would; by default both run with --no-huge.
+#   usage: [REPEAT=N] [HUGE=1] scripts/bench.sh [SECONDS_PER_RUN]   (default 10)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
@@ -15,6 +17,18 @@ bash scripts/setup.sh >/dev/null
 testbed=build/tests/support/srtfwd-testbed
 work=$(mktemp -d /tmp/srtfwd-bench.XXXXXX)
 trap 'pkill -f "file-prefix=srtfwd-bench" 2>/dev/null || true; rm -rf "$work"' EXIT
+
+mem="--no-huge -m 2048"
+if [ "${HUGE:-0}" = 1 ]; then
+  have=$(awk '/^HugePages_Free:/ {print $2}' /proc/meminfo)
+  if [ "${have:-0}" -lt 1100 ]; then
+    echo $(( $(awk '/^HugePages_Total:/ {print $2}' /proc/meminfo) + 1100 - have )) > /proc/sys/vm/nr_hugepages
+  fi
+  mount | grep -q ' type hugetlbfs ' || { mkdir -p /dev/hugepages; mount -t hugetlbfs nodev /dev/hugepages; }
+  have=$(awk '/^HugePages_Free:/ {print $2}' /proc/meminfo)
+  [ "$have" -ge 1100 ] || { echo "bench: HUGE=1 needs 1100 free 2 MiB hugepages, $have free" >&2; exit 1; }
+  mem="-m 2048"
+fi
 
 packets=32768
 admin_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -45,7 +59,8 @@ TOML
 testpmd_mpps() {  # pcap
   local log="$work/testpmd.log"
   # net_null with no-rx=1: a sink only, so both programs forward one direction.
-  stdbuf -oL dpdk-testpmd -l 0-1 --no-huge -m 2048 --no-pci \
+  # shellcheck disable=SC2086
+  stdbuf -oL dpdk-testpmd -l 0-1 $mem --no-pci \
     --file-prefix=srtfwd-bench-tp --vdev "net_pcap0,rx_pcap=$1,infinite_rx=1" --vdev net_null0,no-rx=1 \
     -- --forward-mode=5tswap --total-num-mbufs=131072 --no-lsc-interrupt --stats-period 3600 \
     >"$log" 2>&1 &
@@ -71,7 +86,8 @@ testpmd_mpps() {  # pcap
 
 srtfwd_mpps() {  # pcap sessions
   local log="$work/srtfwd.log"
-  "$testbed" -l 0-1 --no-huge -m 2048 --no-pci --file-prefix=srtfwd-bench-sf \
+  # shellcheck disable=SC2086
+  "$testbed" -l 0-1 $mem --no-pci --file-prefix=srtfwd-bench-sf \
     --vdev "net_pcap0,rx_pcap=$1,infinite_rx=1" --vdev net_null0,no-rx=1 -- --config "$work/bench.toml" \
     --log-level info --session-count "$2" \
     --session "caller=198.18.0.2:10000 vip=198.18.0.1:10080 backend=198.18.1.2:10080 leg=198.18.1.1:20000 caller_mac=02:00:00:00:00:02 backend_mac=02:00:00:00:01:02" \
@@ -101,7 +117,7 @@ PY
   /usr/bin/python3 -c 'import json,sys; c=json.loads(sys.argv[1][16:]); print("%.4f" % (c["forwarded"]/max(c["rx_packets"],1)))' "$c"
 }
 
-echo "srtfwd bench: 1 worker lcore, looped pcap -> net_null, ${secs}s per run, $(nproc) cores"
+echo "srtfwd bench: 1 worker lcore, looped pcap -> net_null, ${secs}s per run, $(nproc) cores, EAL memory: $mem"
 for sessions in 1 100000; do
   pcap="$work/bench-$sessions.pcap"
   /usr/bin/python3 scripts/bench-pcap.py "$pcap" "$sessions" "$packets" "$payload" >/dev/null
