@@ -26,7 +26,10 @@ if [ "${HUGE:-0}" = 1 ]; then
   fi
   mount | grep -q ' type hugetlbfs ' || { mkdir -p /dev/hugepages; mount -t hugetlbfs nodev /dev/hugepages; }
   have=$(awk '/^HugePages_Free:/ {print $2}' /proc/meminfo)
-  [ "$have" -ge 1100 ] || { echo "bench: HUGE=1 needs 1100 free 2 MiB hugepages, $have free" >&2; exit 1; }
+  [ "$have" -ge 1100 ] || {
+    echo "bench: HUGE=1 needs 1100 free 2 MiB hugepages, $have free: run as root with 2.2 GiB free, or leave HUGE unset" >&2
+    exit 1
+  }
   mem="-m 2048"
 fi
 

@@ -4,9 +4,13 @@
 
 namespace srtfwd::dataplane {
 
-FlowTable::FlowTable(void* mem, uint32_t slots) noexcept
-    : slots_(static_cast<FlowSlot*>(mem)), mask_(slots - 1) {
+void FlowTable::init(void* mem, uint32_t slots) noexcept {
+  slots_ = static_cast<FlowSlot*>(mem);
+  mask_ = slots - 1;
   for (uint32_t i = 0; i < slots; ++i) new (&slots_[i]) FlowSlot();
+  n_live_.store(0);
+  n_retired_.store(0);
+  n_free_.store(0);
 }
 
 int64_t FlowTable::insert(const SessionKey& k, uint32_t hash, uint32_t session, Direction dir,

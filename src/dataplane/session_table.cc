@@ -13,10 +13,12 @@ namespace srtfwd::dataplane {
 const char* to_string(InstallError e) noexcept {
   switch (e) {
     case InstallError::kOk: return "ok";
-    case InstallError::kFull: return "session table full";
+    case InstallError::kFull: return "session table full (raise [dataplane] sessions)";
     case InstallError::kKeyExists: return "4-tuple already in a session";
     case InstallError::kFamilyMismatch: return "caller and backend address families differ";
-    case InstallError::kProbeLimit: return "flow table probe window full";
+    case InstallError::kProbeLimit:
+      return "flow table probe window full (a cluster of colliding 4-tuples; a larger "
+             "[dataplane] sessions lowers the table's load)";
   }
   return "?";
 }
@@ -41,7 +43,7 @@ SessionTable::SessionTable(const std::string& name, uint32_t capacity,
         std::to_string((slot_bytes + sizeof(Session) * size_t{capacity}) >> 20) +
         " MiB): lower [dataplane] sessions or give more memory (-m)");
   }
-  flows_ = FlowTable(slot_mem_, slots);
+  flows_.init(slot_mem_, slots);
   free_.reserve(capacity);
   for (uint32_t i = 0; i < capacity; ++i) {
     new (&records_[i]) Session();

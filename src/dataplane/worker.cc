@@ -62,7 +62,7 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
   auto* fi = reinterpret_cast<net::FrameInfo*>(fi_buf);
   auto* keys = reinterpret_cast<SessionKey*>(key_buf);
   uint32_t hashes[kBurst];
-  const FlowTable& flows = w.table->flows();
+  FlowTable& flows = w.table->flows();
   uint16_t lookup_idx[kBurst];  // fast-path packets, in order
   uint8_t slot_of[kBurst];      // ... and the key slot each one looks up
   rte_mbuf* slow[kBurst];
@@ -135,7 +135,7 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
   c.rx_bytes.add(rx_bytes);
 
   // One probe per distinct flow; the home slot is already on its way.
-  const FlowSlot* hit[kBurst];
+  FlowSlot* hit[kBurst];
   for (unsigned k = 0; k < n_keys; ++k) hit[k] = flows.find(keys[k], hashes[k]);
   uint64_t fwd = 0, fwd_bytes = 0;
   for (unsigned j = 0; j < n_lookup; ++j) {
@@ -144,7 +144,7 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
     uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
     const uint16_t word = srt_control_word(frame + fi[i].payload_off, fi[i].payload_len);
     const unsigned slot = slot_of[j];
-    const FlowSlot* f = hit[slot];
+    FlowSlot* f = hit[slot];
     if (f == nullptr) {
       // No session: an SRT handshake (a caller on a listen port, or a
       // backend answering one of our legs) is the control lcore's to judge.
@@ -170,7 +170,7 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
     }
     // The worker that owns this direction's RX queue is its counters' only
     // writer; the rest of the slot is read-only while it is live.
-    SessionDirection& sd = const_cast<SessionDirection&>(f->d);
+    SessionDirection& sd = f->d;
     const auto& out = w.ports[sd.out_port];
     bool ok;
     if (out.cksum_offload) {

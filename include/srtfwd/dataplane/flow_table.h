@@ -137,17 +137,12 @@ class FlowTable {
   }
 
   FlowTable() = default;
-  FlowTable& operator=(const FlowTable& o) noexcept {  // the owner's set-up only
-    slots_ = o.slots_;
-    mask_ = o.mask_;
-    n_live_.store(o.live());
-    n_retired_.store(o.retired());
-    n_free_.store(o.free());
-    return *this;
-  }
+  FlowTable(void* mem, uint32_t slots) noexcept { init(mem, slots); }
+  FlowTable(const FlowTable&) = delete;
+  FlowTable& operator=(const FlowTable&) = delete;
   // `mem` holds `slots` (a power of two) FlowSlots, 64-byte aligned, zeroed
-  // or not: the constructor initialises them. The owner frees it.
-  FlowTable(void* mem, uint32_t slots) noexcept;
+  // or not: init() initialises them, all empty. The owner frees it.
+  void init(void* mem, uint32_t slots) noexcept;
 
   // ---- Readers (workers) ----
   void prefetch(uint32_t hash) const noexcept {
@@ -166,6 +161,8 @@ class FlowTable {
     }
     return nullptr;
   }
+  // Workers write the counters of the direction they find (each direction
+  // has one writer: the worker whose RX queue its 4-tuple hashes to).
   FlowSlot* find(const SessionKey& k, uint32_t hash) noexcept {
     return const_cast<FlowSlot*>(static_cast<const FlowTable*>(this)->find(k, hash));
   }

@@ -89,8 +89,8 @@ class SessionTable {
   SessionTable& operator=(const SessionTable&) = delete;
 
   // ---- Workers (lock-free readers) ----
+  FlowTable& flows() noexcept { return flows_; }
   const FlowTable& flows() const noexcept { return flows_; }
-  static uint32_t hash(const SessionKey& k) noexcept { return hash_key(k); }
 
   // ---- Control lcore only (single writer) ----
   Session* install(const SessionSpec& spec, uint64_t now_tsc, InstallError* err);
@@ -114,7 +114,7 @@ class SessionTable {
     uint32_t index;
   };
   rte_rcu_qsbr* qsv_ = nullptr;
-  void* slot_mem_ = nullptr;    // rte_zmalloc'd FlowSlots
+  void* slot_mem_ = nullptr;    // rte_malloc'd FlowSlots (FlowTable::init sets them up)
   FlowTable flows_;
   Session* records_ = nullptr;  // rte_zmalloc'd array, capacity_ long
   uint32_t capacity_ = 0;
