@@ -6,6 +6,8 @@
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
+#include <cstring>
+
 #include "srtfwd/net/parse.h"
 #include "srtfwd/net/rewrite.h"
 #include "srtfwd/srt/packet.h"
@@ -72,49 +74,87 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
   if (n > kBurst) n = kBurst;  // callers pass at most one burst
   for (uint16_t i = 0; i < n && i < 4; ++i) rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
 
+  // Our IPv4 address on this port as its wire bytes load, for the fast path.
+  uint32_t in_v4_raw = 0;
+  std::memcpy(&in_v4_raw, in.v4.b.data() + 12, 4);
+  const bool in_has_v4 = in.has_v4;
+
+  // A run of packets of one flow (what a NIC queue delivers from a busy
+  // stream) shares the previous packet's lookup: one hash and one table
+  // probe per run, not per packet. Otherwise the key just written to
+  // keys[n_keys] is kept: its hash computed, its home slot prefetched (both
+  // lines arrive while the rest of the burst is parsed).
+  auto add_lookup = [&](uint16_t i, uint32_t hash, bool same_as_prev) {
+    if (!same_as_prev) {
+      hashes[n_keys] = hash;
+      flows.prefetch(hash);
+      ++n_keys;
+    }
+    slot_of[n_lookup] = static_cast<uint8_t>(n_keys - 1);
+    lookup_idx[n_lookup++] = i;
+  };
+
   for (uint16_t i = 0; i < n; ++i) {
     if (i + 4 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 4], void*));
     rte_mbuf* m = pkts[i];
     rx_bytes += m->pkt_len;
-    // Multi-segment frames are rare on a 1500-byte MTU; the parser reads the
+    // Multi-segment frames are rare on a 1500-byte MTU; the parsers read the
     // first segment only, so a header split across segments reads as truncated.
     const auto* data = rte_pktmbuf_mtod(m, const uint8_t*);
+
+    // The common packet, IPv4 UDP, in a few compares (parse_ipv4_udp_fast
+    // accepts exactly what parse_frame calls Verdict::Udp for IPv4); its key
+    // is built in registers as the words hash_key() would read.
+    net::FastV4 fv;
+    if (likely(net::parse_ipv4_udp_fast(data, m->data_len, fv))) {
+      if (unlikely(!in_has_v4 || fv.dst_raw != in_v4_raw)) {
+        c.drop(DropReason::kNotForUs);
+        rte_pktmbuf_free(m);
+        continue;
+      }
+      net::fill_frame_info(fv, fi[i]);
+      const uint64_t w1 = v4_key_word(fv.src_raw), w3 = v4_key_word(fv.dst_raw);
+      const uint64_t w4 = fv.ports_raw;
+      bool same = false;
+      if (n_keys != 0) {
+        uint64_t p[6];
+        std::memcpy(p, &keys[n_keys - 1], sizeof p);
+        same = (p[0] | p[2] | p[5] | (p[1] ^ w1) | (p[3] ^ w3) | (p[4] ^ w4)) == 0;
+      }
+      if (!same) {
+        const uint64_t kw[6] = {0, w1, 0, w3, w4, 0};
+        std::memcpy(&keys[n_keys], kw, sizeof kw);
+      }
+      add_lookup(i, same ? 0 : hash_words(0, w1, 0, w3, w4, 0), same);
+      continue;
+    }
+
     const net::Verdict v = net::parse_frame(data, m->data_len, fi[i]);
     switch (v) {
-      case net::Verdict::Udp:
+      case net::Verdict::Udp: {
         if (!addressed_to_us(in, fi[i].dst)) {
           c.drop(DropReason::kNotForUs);
           rte_pktmbuf_free(m);
           break;
         }
-      {
         const uint16_t sport_be = rte_cpu_to_be_16(fi[i].sport);
         const uint16_t dport_be = rte_cpu_to_be_16(fi[i].dport);
-        // A run of packets of one flow (what a NIC queue delivers from a
-        // busy stream) shares the previous packet's lookup: one hash and
-        // one table probe per run, not per packet.
+        bool same = false;
         if (n_keys != 0) {
           const SessionKey& prev = keys[n_keys - 1];
-          if (prev.sport_be == sport_be && prev.dport_be == dport_be && prev.src == fi[i].src &&
-              prev.dst == fi[i].dst) {
-            slot_of[n_lookup] = static_cast<uint8_t>(n_keys - 1);
-            lookup_idx[n_lookup++] = i;
-            break;
-          }
+          same = prev.sport_be == sport_be && prev.dport_be == dport_be && prev.src == fi[i].src &&
+                 prev.dst == fi[i].dst;
         }
         SessionKey& k = keys[n_keys];
-        k.src = fi[i].src;
-        k.dst = fi[i].dst;
-        k.sport_be = sport_be;
-        k.dport_be = dport_be;
-        k.zero = 0;
-        k.zero2 = 0;
-        hashes[n_keys] = hash_key(k);
-        // Both lines of the key's home slot, now: they arrive while the
-        // rest of the burst is parsed.
-        flows.prefetch(hashes[n_keys]);
-        slot_of[n_lookup] = static_cast<uint8_t>(n_keys++);
-        lookup_idx[n_lookup++] = i;
+        if (!same) {
+          k.src = fi[i].src;
+          k.dst = fi[i].dst;
+          k.sport_be = sport_be;
+          k.dport_be = dport_be;
+          k.zero = 0;
+          k.zero2 = 0;
+        }
+        add_lookup(i, same ? 0 : hash_key(k), same);
         break;
       }
       case net::Verdict::Arp:

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <random>
 #include <thread>
@@ -47,6 +48,26 @@ TEST(FlowTable, SizedForLoadAtMostHalf) {
   EXPECT_EQ(FlowTable::slots_for(32), 64u);
   EXPECT_EQ(FlowTable::slots_for(33), 128u);
   EXPECT_EQ(FlowTable::slots_for(2'000'000), 4u << 20);
+}
+
+// The worker's IPv4 fast path builds keys as words in registers; they must
+// be the very bytes, and hash, of the key control installs from addresses.
+TEST(FlowTable, V4KeyWordsAreTheKeyControlBuilds) {
+  SessionKey k{};
+  k.src = *net::IpAddr::parse("198.18.7.9");
+  k.dst = *net::IpAddr::parse("198.18.0.1");
+  k.sport_be = rte_cpu_to_be_16(40001);
+  k.dport_be = rte_cpu_to_be_16(10080);
+  uint32_t src_raw, dst_raw, ports_raw;
+  std::memcpy(&src_raw, k.src.b.data() + 12, 4);
+  std::memcpy(&dst_raw, k.dst.b.data() + 12, 4);
+  const uint8_t wire_ports[4] = {0x9c, 0x41, 0x27, 0x60};  // 40001, 10080 as on the wire
+  std::memcpy(&ports_raw, wire_ports, 4);
+  const uint64_t w[6] = {0, v4_key_word(src_raw), 0, v4_key_word(dst_raw), ports_raw, 0};
+  SessionKey from_words;
+  std::memcpy(&from_words, w, sizeof w);
+  EXPECT_TRUE(from_words == k);
+  EXPECT_EQ(hash_words(w[0], w[1], w[2], w[3], w[4], w[5]), hash_key(k));
 }
 
 TEST(FlowTable, InsertFindsKeyWithItsDirection) {

@@ -1,6 +1,7 @@
 // libFuzzer target for net/: parse_frame() on arbitrary bytes, and on every
 // frame it accepts, the rewrite (both variants) and the slow-path builders,
 // each checked against invariants that must hold for any input:
+//   - the worker's fast IPv4 classifier agrees with parse_frame;
 //   - parse_frame never reads outside the frame (ASan) and never lies about
 //     lengths (every offset it returns lies inside the frame);
 //   - a rewrite keeps every length, offset, the VLAN tag and the payload,
@@ -183,6 +184,23 @@ void fuzz_text(const uint8_t* data, size_t size) {
 
 }  // namespace
 
+// The worker's IPv4 classifier accepts exactly what parse_frame calls an
+// IPv4 Udp frame, and reads the same fields.
+void check_fast_path(const std::vector<uint8_t>& frame, const FrameInfo& fi, Verdict v) {
+  FastV4 fv;
+  const bool fast = parse_ipv4_udp_fast(frame.data(), static_cast<uint32_t>(frame.size()), fv);
+  CHECK(fast == (v == Verdict::Udp && fi.ip_version == 4));
+  if (!fast) return;
+  FrameInfo ff{};
+  fill_frame_info(fv, ff);
+  CHECK(ff.l3_off == fi.l3_off && ff.l4_off == fi.l4_off && ff.payload_off == fi.payload_off);
+  CHECK(ff.payload_len == fi.payload_len && ff.ttl == fi.ttl && ff.udp_len == fi.udp_len);
+  CHECK(std::memcmp(&fv.src_raw, fi.src.b.data() + 12, 4) == 0);
+  CHECK(std::memcmp(&fv.dst_raw, fi.dst.b.data() + 12, 4) == 0);
+  const uint16_t ports[2] = {fi.sport_be(), fi.dport_be()};
+  CHECK(std::memcmp(&fv.ports_raw, ports, 4) == 0);
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > 0xffff) return 0;  // an mbuf segment holds at most 64 KiB
   // An exact-size copy: ASan catches any read past its end.
@@ -190,6 +208,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FrameInfo fi;
   const Verdict v = parse_frame(frame.data(), static_cast<uint32_t>(size), fi);
   check_offsets(fi, v, size);
+  check_fast_path(frame, fi, v);
   switch (v) {
     case Verdict::Udp: fuzz_rewrite(data, size, frame, fi); break;
     case Verdict::Arp:

@@ -2,6 +2,7 @@
 // frames, and the checksum validators.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <set>
 
 #include "frames.h"
@@ -213,6 +214,82 @@ TEST(Parse, OverwritesPreviousInfo) {
   ASSERT_EQ(parse_frame(f.data(), 10, fi), Verdict::TruncatedEth);
   EXPECT_EQ(fi.sport, 0);
   EXPECT_EQ(fi.src, IpAddr{});
+}
+
+// The worker's fast classifier agrees with parse_frame on a frame: it accepts
+// exactly the IPv4 frames parse_frame calls Udp, with the same fields, and
+// fill_frame_info() gives the worker what parse_frame would have.
+::testing::AssertionResult fast_agrees(const std::vector<uint8_t>& f) {
+  const auto n = static_cast<uint32_t>(f.size());
+  FrameInfo fi;
+  const Verdict v = parse_frame(n ? f.data() : nullptr, n, fi);
+  FastV4 fv;
+  const bool fast = parse_ipv4_udp_fast(n ? f.data() : nullptr, n, fv);
+  const bool want = v == Verdict::Udp && fi.ip_version == 4;
+  if (fast != want)
+    return ::testing::AssertionFailure()
+           << "fast path says " << fast << ", parse_frame " << to_string(v) << " (IPv"
+           << int{fi.ip_version} << "), " << n << " bytes";
+  if (!fast) return ::testing::AssertionSuccess();
+  FrameInfo ff{};
+  fill_frame_info(fv, ff);
+  uint32_t src = 0, dst = 0, ports = 0;
+  std::memcpy(&src, fi.src.b.data() + 12, 4);
+  std::memcpy(&dst, fi.dst.b.data() + 12, 4);
+  const uint16_t sp = fi.sport_be(), dp = fi.dport_be();
+  std::memcpy(&ports, &sp, 2);
+  std::memcpy(reinterpret_cast<uint8_t*>(&ports) + 2, &dp, 2);
+  if (ff.l3_off != fi.l3_off || ff.l4_off != fi.l4_off || ff.payload_off != fi.payload_off ||
+      ff.payload_len != fi.payload_len || ff.ip_version != 4 || ff.ttl != fi.ttl ||
+      ff.udp_len != fi.udp_len || fv.src_raw != src || fv.dst_raw != dst || fv.ports_raw != ports)
+    return ::testing::AssertionFailure() << "fields differ, " << n << " bytes";
+  return ::testing::AssertionSuccess();
+}
+
+TEST(ParseFast, AgreesWithParseFrameOnEveryFixtureTruncationAndHeaderByte) {
+  std::vector<std::vector<uint8_t>> frames;
+  for (auto& fx : fixtures::parse_fixtures()) frames.push_back(fx.bytes());
+  FrameSpec tagged;
+  tagged.vlan_tci = 0x0123;
+  frames.push_back(fixtures::build_frame(tagged));
+  unsigned accepted_fast = 0, checked = 0;
+  for (const auto& full : frames) {
+    // Every prefix, in a buffer of exactly that size (ASan sees overreads).
+    for (size_t n = 0; n <= full.size(); ++n) {
+      std::vector<uint8_t> cut(full.begin(), full.begin() + static_cast<std::ptrdiff_t>(n));
+      ASSERT_TRUE(fast_agrees(cut));
+      ++checked;
+    }
+    // Every header byte (Ethernet, tag, IPv4/IPv6, UDP) set to values that
+    // cross each check's boundary.
+    for (size_t i = 0; i < full.size() && i < 70; ++i) {
+      for (uint8_t val : {0x00, 0x01, 0x05, 0x07, 0x08, 0x11, 0x1b, 0x1c, 0x20, 0x3f, 0x40, 0x45,
+                          0x46, 0x60, 0x81, 0x86, 0xdd, 0xff}) {
+        std::vector<uint8_t> g = full;
+        g[i] = val;
+        ASSERT_TRUE(fast_agrees(g)) << "byte " << i << " = " << int{val};
+        ++checked;
+        FastV4 fv;
+        accepted_fast += parse_ipv4_udp_fast(g.data(), static_cast<uint32_t>(g.size()), fv);
+      }
+    }
+  }
+  EXPECT_GT(accepted_fast, 1000u);  // the sweep exercised the accepting side too
+  EXPECT_GT(checked, 10000u);
+}
+
+TEST(ParseFast, TaggedAndUntaggedOffsets) {
+  FastV4 fv;
+  auto f = fixtures::build_frame(FrameSpec{});
+  ASSERT_TRUE(parse_ipv4_udp_fast(f.data(), static_cast<uint32_t>(f.size()), fv));
+  EXPECT_EQ(fv.l3_off, 14);
+  FrameSpec t;
+  t.vlan_tci = 7;
+  f = fixtures::build_frame(t);
+  ASSERT_TRUE(parse_ipv4_udp_fast(f.data(), static_cast<uint32_t>(f.size()), fv));
+  EXPECT_EQ(fv.l3_off, 18);
+  f = fixtures::build_frame(fixtures::udp6_spec());
+  EXPECT_FALSE(parse_ipv4_udp_fast(f.data(), static_cast<uint32_t>(f.size()), fv));
 }
 
 }  // namespace

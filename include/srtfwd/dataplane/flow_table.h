@@ -35,6 +35,7 @@
 #include "srtfwd/net/addr.h"
 #include "srtfwd/net/rewrite.h"
 
+#include <rte_byteorder.h>
 #include <rte_hash_crc.h>
 #include <rte_prefetch.h>
 
@@ -88,6 +89,25 @@ static_assert(sizeof(SessionDirection) == 64, "a session direction must stay one
 // the one in five that random hashing gives. The finaliser's multiplies
 // break that structure. Not keyed: a keyed hash against crafted collisions
 // belongs to hardening.
+// The key as six little-endian words (as hash_key() reads it), for callers
+// that build a key in registers: the worker's IPv4 fast path.
+inline uint32_t hash_words(uint64_t w0, uint64_t w1, uint64_t w2, uint64_t w3, uint64_t w4,
+                           uint64_t w5) noexcept {
+  uint32_t a = rte_hash_crc_8byte(w0, 0x9e3779b9u);
+  uint32_t b = rte_hash_crc_8byte(w3, 0x85ebca6bu);
+  a = rte_hash_crc_8byte(w1, a);
+  b = rte_hash_crc_8byte(w4, b);
+  a = rte_hash_crc_8byte(w2, a);
+  b = rte_hash_crc_8byte(w5, b);
+  uint32_t h = a ^ ((b << 16) | (b >> 16));
+  h ^= h >> 16;
+  h *= 0x85ebca6bu;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35u;
+  h ^= h >> 16;
+  return h;
+}
+
 inline uint32_t hash_key(const SessionKey& k) noexcept {
   // Field by field, not as six words: the worker has just written the key
   // field by field, and a word load spanning several of those stores would
@@ -99,20 +119,17 @@ inline uint32_t hash_key(const SessionKey& k) noexcept {
   std::memcpy(&w[3], k.dst.b.data() + 8, 8);
   w[4] = uint64_t{k.sport_be} | uint64_t{k.dport_be} << 16 | uint64_t{k.zero} << 32;
   w[5] = k.zero2;
-  uint32_t a = rte_hash_crc_8byte(w[0], 0x9e3779b9u);
-  uint32_t b = rte_hash_crc_8byte(w[3], 0x85ebca6bu);
-  a = rte_hash_crc_8byte(w[1], a);
-  b = rte_hash_crc_8byte(w[4], b);
-  a = rte_hash_crc_8byte(w[2], a);
-  b = rte_hash_crc_8byte(w[5], b);
-  uint32_t h = a ^ ((b << 16) | (b >> 16));
-  h ^= h >> 16;
-  h *= 0x85ebca6bu;
-  h ^= h >> 13;
-  h *= 0xc2b2ae35u;
-  h ^= h >> 16;
-  return h;
+  return hash_words(w[0], w[1], w[2], w[3], w[4], w[5]);
 }
+
+// The words of an IPv4 key: an address is held v4-mapped (::ffff:a.b.c.d),
+// so its second word is 0xffff in bytes 10-11 and the address in 12-15; the
+// ports word is the UDP header's first four bytes as they are on the wire.
+inline uint64_t v4_key_word(uint32_t addr_raw) noexcept {
+  return 0xffff0000ull | uint64_t{addr_raw} << 32;
+}
+static_assert(sizeof(net::IpAddr) == 16);
+static_assert(RTE_BYTE_ORDER == RTE_LITTLE_ENDIAN, "v4_key_word() lays the key out little-endian");
 
 enum SlotState : uint32_t {
   kSlotEmpty = 0,    // never used since the last cluster shrink: lookups stop here

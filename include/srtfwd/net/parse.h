@@ -15,6 +15,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 
 #include "srtfwd/net/addr.h"
@@ -203,6 +204,65 @@ inline Verdict parse_frame(const uint8_t* frame, uint32_t len, FrameInfo& out) n
     default:
       return Verdict::UnknownEthertype;
   }
+}
+
+// ---- the worker's IPv4 fast path ----
+
+// What the worker needs of an IPv4 UDP packet, read straight off the wire.
+struct FastV4 {
+  uint16_t l3_off = 0;     // 14, or 18 behind one 802.1Q tag
+  uint16_t udp_len = 0;    // UDP length field (header included)
+  uint8_t ttl = 0;
+  uint32_t src_raw = 0;    // addresses as their wire bytes load (network order in memory)
+  uint32_t dst_raw = 0;
+  uint32_t ports_raw = 0;  // the UDP header's first four bytes: sport, dport as on the wire
+};
+
+// True exactly when parse_frame() would return Verdict::Udp for an IPv4
+// frame, and then FastV4 holds what parse_frame would have found. It checks
+// the same things in a few compares (IHL 5 and version 4 are one byte, the
+// offsets are constants), without clearing and filling a FrameInfo: the
+// common packet costs the worker a third of the instructions. Everything
+// else returns false and goes to parse_frame(), which gives its verdict.
+// The unit tests and fuzz_net check the equivalence on every input.
+inline bool parse_ipv4_udp_fast(const uint8_t* frame, uint32_t len, FastV4& out) noexcept {
+  constexpr uint32_t kMinUdp4 = kIpv4MinHeaderLen + kUdpHeaderLen;
+  if (len < kEthHeaderLen + kMinUdp4) return false;
+  uint32_t l3 = kEthHeaderLen;
+  uint16_t type = load_be16(frame + kEthTypeOff);
+  if (type == ETHER_TYPE_VLAN) {
+    if (len < kEthHeaderLen + kVlanTagLen + kMinUdp4) return false;
+    type = load_be16(frame + kVlanTypeOff);
+    l3 += kVlanTagLen;
+  }
+  const uint8_t* ip = frame + l3;
+  if (type != ETHER_TYPE_IPV4 || ip[kIpv4VerIhlOff] != 0x45 || ip[kIpv4ProtoOff] != IP_PROTO_UDP ||
+      (load_be16(ip + kIpv4FragOff) & (kIpv4FlagMf | kIpv4FragOffsetMask)) != 0)
+    return false;
+  const uint32_t total = load_be16(ip + kIpv4TotalLenOff);
+  if (total < kMinUdp4 || total > len - l3) return false;
+  const uint8_t* udp = ip + kIpv4MinHeaderLen;
+  const uint32_t udp_len = load_be16(udp + kUdpLenOff);
+  if (udp_len < kUdpHeaderLen || udp_len > total - kIpv4MinHeaderLen) return false;
+  out.l3_off = static_cast<uint16_t>(l3);
+  out.udp_len = static_cast<uint16_t>(udp_len);
+  out.ttl = ip[kIpv4TtlOff];
+  std::memcpy(&out.src_raw, ip + kIpv4SrcOff, 4);
+  std::memcpy(&out.dst_raw, ip + kIpv4DstOff, 4);
+  std::memcpy(&out.ports_raw, udp, 4);
+  return true;
+}
+
+// The FrameInfo fields that the worker's rewrite and SRT checks read, from a
+// FastV4 (the rest of `fi` is left as it was: the worker does not read it).
+inline void fill_frame_info(const FastV4& f, FrameInfo& fi) noexcept {
+  fi.l3_off = f.l3_off;
+  fi.l4_off = static_cast<uint16_t>(f.l3_off + kIpv4MinHeaderLen);
+  fi.payload_off = static_cast<uint16_t>(f.l3_off + kIpv4MinHeaderLen + kUdpHeaderLen);
+  fi.payload_len = static_cast<uint16_t>(f.udp_len - kUdpHeaderLen);
+  fi.ip_version = 4;
+  fi.ttl = f.ttl;
+  fi.udp_len = f.udp_len;
 }
 
 // ---- validation for the slow path and tests (full sums: not per packet) ----
