@@ -82,12 +82,10 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
   // A run of packets of one flow (what a NIC queue delivers from a busy
   // stream) shares the previous packet's lookup: one hash and one table
   // probe per run, not per packet. Otherwise the key just written to
-  // keys[n_keys] is kept: its hash computed, its home slot prefetched (both
-  // lines arrive while the rest of the burst is parsed).
+  // keys[n_keys] is kept with its hash.
   auto add_lookup = [&](uint16_t i, uint32_t hash, bool same_as_prev) {
     if (!same_as_prev) {
       hashes[n_keys] = hash;
-      flows.prefetch(hash);
       ++n_keys;
     }
     slot_of[n_lookup] = static_cast<uint8_t>(n_keys - 1);
@@ -174,6 +172,13 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
   c.rx_packets.add(n);
   c.rx_bytes.add(rx_bytes);
 
+  // Every key's home slot, in one tight loop: with many sessions each is a
+  // cache and TLB miss, and a prefetch that misses the TLB holds up
+  // retirement until its page walk ends. Interleaved with parsing, the
+  // reorder buffer held the prefetches of a few packets at a time; together,
+  // the whole burst's walks and misses overlap (100,000 sessions: 5.6-6.6 ->
+  // 6.5-7.7 Mpps here).
+  for (unsigned k = 0; k < n_keys; ++k) flows.prefetch(hashes[k]);
   // One probe per distinct flow; the home slot is already on its way.
   FlowSlot* hit[kBurst];
   for (unsigned k = 0; k < n_keys; ++k) hit[k] = flows.find(keys[k], hashes[k]);
