@@ -181,8 +181,11 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
   for (unsigned k = 0; k < n_keys; ++k) flows.prefetch(hashes[k]);
   // One probe per distinct flow; the home slot is already on its way.
   FlowSlot* hit[kBurst];
+  // Packets and bytes per key, added to the slot once per burst: a run of
+  // one flow would otherwise chain a load-add-store per packet on one line.
+  uint32_t key_pkts[kBurst] = {}, key_bytes[kBurst] = {};
   for (unsigned k = 0; k < n_keys; ++k) hit[k] = flows.find(keys[k], hashes[k]);
-  uint64_t fwd = 0, fwd_bytes = 0;
+  uint64_t fwd = 0, fwd_bytes = 0, sent = 0;
   for (unsigned j = 0; j < n_lookup; ++j) {
     const uint16_t i = lookup_idx[j];
     rte_mbuf* m = pkts[i];
@@ -236,13 +239,19 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
       rte_pktmbuf_free(m);
       continue;
     }
-    // Single writer per direction (RSS keeps a 4-tuple on one queue).
-    sd.packets.add();
-    sd.bytes.add(m->pkt_len);
+    ++key_pkts[slot];
+    key_bytes[slot] += m->pkt_len;
     ++fwd;
     fwd_bytes += m->pkt_len;
-    c.tx_packets.add(rte_eth_tx_buffer(out.port_id, out.queue, out.txbuf, m));
+    sent += rte_eth_tx_buffer(out.port_id, out.queue, out.txbuf, m);
   }
+  // Single writer per direction (RSS keeps a 4-tuple on one queue).
+  for (unsigned k = 0; k < n_keys; ++k) {
+    if (key_pkts[k] == 0) continue;
+    hit[k]->d.packets.add(key_pkts[k]);
+    hit[k]->d.bytes.add(key_bytes[k]);
+  }
+  c.tx_packets.add(sent);
   c.forwarded.add(fwd);
   c.forwarded_bytes.add(fwd_bytes);
 
