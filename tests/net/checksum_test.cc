@@ -145,4 +145,19 @@ TEST(Checksum, UdpUpdateRules) {
 }
 
 }  // namespace
+// The worker's update for a delta folded to 16 bits is the general one.
+TEST(Checksum, FoldedUpdateEqualsGeneralUpdate) {
+  uint32_t x = 12345;
+  for (int i = 0; i < 200000; ++i) {
+    x = x * 1103515245u + 12345u;
+    const auto hc = static_cast<uint16_t>(x >> 8);
+    const auto delta = static_cast<uint16_t>(i < 65536 ? i : x >> 16);
+    ASSERT_EQ(csum_update_folded(hc, delta), csum_update(hc, delta)) << hc << " " << delta;
+    ASSERT_EQ(udp_csum_update_folded(hc, delta, true), udp_csum_update(hc, delta, true));
+    ASSERT_EQ(udp_csum_update_folded(hc, delta, false), udp_csum_update(hc, delta, false));
+  }
+  EXPECT_EQ(csum_update_folded(0xffff, 0xffff), csum_update(0xffff, 0xffffu));
+  EXPECT_EQ(udp_csum_update_folded(0, 0x1234, true), 0);
+}
+
 }  // namespace srtfwd::net

@@ -121,9 +121,10 @@ inline bool apply_rewrite(uint8_t* frame, const FrameInfo& fi, const Rewrite& rw
   detail::rewrite_fields(frame, fi, rw, src_mac, &ip, &udp);
   const bool v4 = fi.ip_version == 4;
   if (v4)
-    store_be16(ip + kIpv4CsumOff, csum_update(load_be16(ip + kIpv4CsumOff), rw.ip_csum_delta));
+    store_be16(ip + kIpv4CsumOff,
+               csum_update_folded(load_be16(ip + kIpv4CsumOff), rw.ip_csum_delta));
   store_be16(udp + kUdpCsumOff,
-             udp_csum_update(load_be16(udp + kUdpCsumOff), rw.udp_csum_delta, v4));
+             udp_csum_update_folded(load_be16(udp + kUdpCsumOff), rw.udp_csum_delta, v4));
   return true;
 }
 
