@@ -67,6 +67,10 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
   FlowTable& flows = w.table->flows();
   uint16_t lookup_idx[kBurst];  // fast-path packets, in order
   uint8_t slot_of[kBurst];      // ... and the key slot each one looks up
+  // Per packet: IPv4 from the fast classifier (its IP header offset and UDP
+  // length kept here, no FrameInfo filled) or IPv6 from parse_frame (fi[i]).
+  bool v4fast[kBurst];
+  uint16_t l3_of[kBurst], udp_len_of[kBurst];
   rte_mbuf* slow[kBurst];
   unsigned n_lookup = 0, n_keys = 0, n_slow = 0;
   uint64_t rx_bytes = 0;
@@ -110,7 +114,9 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
         rte_pktmbuf_free(m);
         continue;
       }
-      net::fill_frame_info(fv, fi[i]);
+      v4fast[i] = true;
+      l3_of[i] = fv.l3_off;
+      udp_len_of[i] = fv.udp_len;
       const uint64_t w1 = v4_key_word(fv.src_raw), w3 = v4_key_word(fv.dst_raw);
       const uint64_t w4 = fv.ports_raw;
       bool same = false;
@@ -127,6 +133,7 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
       continue;
     }
 
+    v4fast[i] = false;
     const net::Verdict v = net::parse_frame(data, m->data_len, fi[i]);
     switch (v) {
       case net::Verdict::Udp: {
@@ -190,7 +197,11 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
     const uint16_t i = lookup_idx[j];
     rte_mbuf* m = pkts[i];
     uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
-    const uint16_t word = srt_control_word(frame + fi[i].payload_off, fi[i].payload_len);
+    const bool fast = v4fast[i];
+    const uint16_t word =
+        fast ? srt_control_word(frame + l3_of[i] + net::kIpv4MinHeaderLen + net::kUdpHeaderLen,
+                                static_cast<uint16_t>(udp_len_of[i] - net::kUdpHeaderLen))
+             : srt_control_word(frame + fi[i].payload_off, fi[i].payload_len);
     const unsigned slot = slot_of[j];
     FlowSlot* f = hit[slot];
     if (f == nullptr) {
@@ -222,6 +233,13 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
     const auto& out = w.ports[sd.out_port];
     bool ok;
     if (out.cksum_offload) {
+      if (fast) {  // the offload path takes a FrameInfo
+        net::FastV4 fv;
+        fv.l3_off = l3_of[i];
+        fv.udp_len = udp_len_of[i];
+        fv.ttl = frame[l3_of[i] + net::kIpv4TtlOff];
+        net::fill_frame_info(fv, fi[i]);
+      }
       // The NIC computes both checksums: the IPv4 header checksum field is
       // zeroed and the UDP one seeded with the pseudo-header sum, as DPDK's
       // TX checksum offload expects.
@@ -232,7 +250,9 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
                          ? (RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM)
                          : (RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_UDP_CKSUM);
     } else {
-      ok = net::apply_rewrite(frame, fi[i], sd.rewrite, out.mac);  // RFC 1624 incremental
+      // RFC 1624 incremental
+      ok = fast ? net::apply_rewrite_v4(frame, l3_of[i], sd.rewrite, out.mac)
+                : net::apply_rewrite(frame, fi[i], sd.rewrite, out.mac);
     }
     if (unlikely(!ok)) {
       c.drop(DropReason::kTtlExpired);
