@@ -96,6 +96,12 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
     lookup_idx[n_lookup++] = i;
   };
 
+  // The last key added, when it came from the IPv4 fast path: its words
+  // kept in registers for the run check.
+  bool last_v4 = false;
+  uint64_t last_addrs = 0;
+  uint32_t last_ports = 0;
+
   for (uint16_t i = 0; i < n; ++i) {
     if (i + 4 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 4], void*));
     rte_mbuf* m = pkts[i];
@@ -117,17 +123,16 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
       v4fast[i] = true;
       l3_of[i] = fv.l3_off;
       udp_len_of[i] = fv.udp_len;
+      const uint64_t addrs = uint64_t{fv.src_raw} | uint64_t{fv.dst_raw} << 32;
+      const bool same = last_v4 && addrs == last_addrs && fv.ports_raw == last_ports;
       const uint64_t w1 = v4_key_word(fv.src_raw), w3 = v4_key_word(fv.dst_raw);
       const uint64_t w4 = fv.ports_raw;
-      bool same = false;
-      if (n_keys != 0) {
-        uint64_t p[6];
-        std::memcpy(p, &keys[n_keys - 1], sizeof p);
-        same = (p[0] | p[2] | p[5] | (p[1] ^ w1) | (p[3] ^ w3) | (p[4] ^ w4)) == 0;
-      }
       if (!same) {
         const uint64_t kw[6] = {0, w1, 0, w3, w4, 0};
         std::memcpy(&keys[n_keys], kw, sizeof kw);
+        last_v4 = true;
+        last_addrs = addrs;
+        last_ports = fv.ports_raw;
       }
       add_lookup(i, same ? 0 : hash_words(0, w1, 0, w3, w4, 0), same);
       continue;
@@ -159,6 +164,7 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
           k.zero = 0;
           k.zero2 = 0;
         }
+        if (!same) last_v4 = false;
         add_lookup(i, same ? 0 : hash_key(k), same);
         break;
       }
