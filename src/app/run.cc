@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -41,11 +42,16 @@ std::string sessions_json(dataplane::Dataplane& dp, uint64_t hz, uint64_t now) {
   constexpr uint32_t kMaxListed = 10000;
   auto& t = dp.sessions();
   nlohmann::json list = nlohmann::json::array();
-  uint32_t listed = 0;
-  for (uint32_t i = 0; i < t.capacity() && listed < kMaxListed; ++i) {
+  // The live sessions, not every record of the capacity; listed by index.
+  std::vector<uint32_t> live(t.live_count());
+  for (uint32_t i = 0; i < live.size(); ++i) live[i] = t.live_index(i);
+  if (live.size() > kMaxListed) {
+    std::nth_element(live.begin(), live.begin() + kMaxListed, live.end());
+    live.resize(kMaxListed);
+  }
+  std::sort(live.begin(), live.end());
+  for (uint32_t i : live) {
     const auto& s = *t.at(i);
-    if (!s.in_use) continue;
-    ++listed;
     const auto& sp = s.spec;
     auto dir = [&](int k) {
       const dataplane::SessionDirection& d = *s.dir[k];
@@ -66,7 +72,7 @@ std::string sessions_json(dataplane::Dataplane& dp, uint64_t hz, uint64_t now) {
                     {"from_caller", dir(dataplane::kFromCaller)},
                     {"from_backend", dir(dataplane::kFromBackend)}});
   }
-  return nlohmann::json{{"active", t.active()}, {"listed", listed}, {"sessions", list}}.dump();
+  return nlohmann::json{{"active", t.active()}, {"listed", live.size()}, {"sessions", list}}.dump();
 }
 
 nlohmann::json counters_json(dataplane::Dataplane& dp, control::ControlPlane& cp,

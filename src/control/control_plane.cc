@@ -382,31 +382,38 @@ void ControlPlane::handle_slow(rte_mbuf* m, uint64_t now) {
 
 void ControlPlane::sweep(uint64_t now) {
   auto& table = dp_.sessions();
-  const uint32_t cap = table.capacity();
-  // A full pass every ~250 ticks (250 ms) at most: idle timeouts are seconds.
-  const uint32_t slice = std::max<uint32_t>(64, cap / 250 + 1);
+  const uint32_t live = table.live_count();
+  // A full pass over the live sessions every ~250 ticks (250 ms) at most:
+  // idle timeouts are seconds.
+  const uint32_t slice = std::min(live, std::max<uint32_t>(64, live / 250 + 1));
   const uint64_t idle = ms_to_tsc(opt_.idle_timeout_ms);
-  for (uint32_t k = 0; k < slice && k < cap; ++k) {
-    Session& s = *table.at(sweep_cursor_);
-    sweep_cursor_ = sweep_cursor_ + 1 == cap ? 0 : sweep_cursor_ + 1;
-    if (!s.in_use) continue;
-    if (s.end_after_tsc != 0 && now >= s.end_after_tsc) {
-      end_session(s, EndReason::kShutdown);
-      continue;
-    }
-    // A direction whose packet count moved since the last pass was active
-    // since then: idle ends are exact to one pass (<= 250 ms) late.
-    for (int d = 0; d < 2; ++d) {
-      const uint64_t p = s.dir[d]->packets.get();
-      if (p != s.seen_packets[d]) {
-        s.seen_packets[d] = p;
-        s.active_tsc[d].store(now, std::memory_order_relaxed);
-      }
-    }
-    const uint64_t last = std::max(s.active_tsc[0].load(std::memory_order_relaxed),
-                                   s.active_tsc[1].load(std::memory_order_relaxed));
-    if (now > last && now - last > idle) end_session(s, EndReason::kIdle);
+  for (uint32_t k = 0; k < slice && table.live_count() != 0; ++k) {
+    if (sweep_cursor_ >= table.live_count()) sweep_cursor_ = 0;
+    Session& s = *table.at(table.live_index(sweep_cursor_));
+    sweep_one(s, now, idle);
+    // An ended session's place now holds the last live one, not yet seen
+    // in this pass: look at the same place again.
+    if (s.in_use) ++sweep_cursor_;
   }
+}
+
+void ControlPlane::sweep_one(Session& s, uint64_t now, uint64_t idle) {
+  if (s.end_after_tsc != 0 && now >= s.end_after_tsc) {
+    end_session(s, EndReason::kShutdown);
+    return;
+  }
+  // A direction whose packet count moved since the last pass was active
+  // since then: idle ends are exact to one pass (<= 250 ms) late.
+  for (int d = 0; d < 2; ++d) {
+    const uint64_t p = s.dir[d]->packets.get();
+    if (p != s.seen_packets[d]) {
+      s.seen_packets[d] = p;
+      s.active_tsc[d].store(now, std::memory_order_relaxed);
+    }
+  }
+  const uint64_t last = std::max(s.active_tsc[0].load(std::memory_order_relaxed),
+                                 s.active_tsc[1].load(std::memory_order_relaxed));
+  if (now > last && now - last > idle) end_session(s, EndReason::kIdle);
 }
 
 void ControlPlane::add_timer(uint32_t period_ms, std::function<void(uint64_t)> fn) {

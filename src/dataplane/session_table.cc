@@ -45,6 +45,8 @@ SessionTable::SessionTable(const std::string& name, uint32_t capacity,
   }
   flows_.init(slot_mem_, slots);
   free_.reserve(capacity);
+  live_.reserve(capacity);
+  live_pos_.assign(capacity, 0);
   for (uint32_t i = 0; i < capacity; ++i) {
     new (&records_[i]) Session();
     records_[i].index = i;
@@ -144,6 +146,8 @@ Session* SessionTable::install(const SessionSpec& spec, uint64_t now_tsc,
   s->installed_tsc = now_tsc;
   s->end_after_tsc = 0;
   s->in_use = true;
+  live_pos_[s->index] = static_cast<uint32_t>(live_.size());
+  live_.push_back(s->index);
   active_.fetch_add(1, std::memory_order_relaxed);
   if (err) *err = InstallError::kOk;
   return s;
@@ -154,6 +158,10 @@ void SessionTable::remove(Session* s) {
   flows_.retire(s->slot[0]);
   flows_.retire(s->slot[1]);
   s->in_use = false;
+  const uint32_t at = live_pos_[s->index], last = live_.back();
+  live_[at] = last;
+  live_pos_[last] = at;
+  live_.pop_back();
   active_.fetch_sub(1, std::memory_order_relaxed);
   deferred_.push_back({qsv_ ? rte_rcu_qsbr_start(qsv_) : 0, s->index});
 }

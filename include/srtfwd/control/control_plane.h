@@ -138,6 +138,7 @@ class ControlPlane {
   void handle_event(uint64_t ev, uint64_t now);
   void tick(uint64_t now);
   void sweep(uint64_t now);
+  void sweep_one(dataplane::Session& s, uint64_t now, uint64_t idle_tsc);
   void try_pending(uint64_t now);
   bool finish_install(Pending& p, const net::MacAddr& caller_mac, const net::MacAddr& backend_mac,
                       uint64_t now);

@@ -104,6 +104,13 @@ class SessionTable {
   uint32_t capacity() const noexcept { return capacity_; }
   uint32_t active() const noexcept { return active_.load(std::memory_order_relaxed); }
   uint32_t awaiting_reclaim() const noexcept { return static_cast<uint32_t>(deferred_.size()); }
+  // The records in use, densely, in no particular order: what a pass over
+  // the live sessions walks instead of every record of the capacity (with
+  // 1,000,000 configured and few in use, the sweep and the admin snapshot
+  // scanning all records took 45 % of the control lcore). remove() moves
+  // the last entry into the removed one's place.
+  uint32_t live_count() const noexcept { return static_cast<uint32_t>(live_.size()); }
+  uint32_t live_index(uint32_t i) const noexcept { return live_[i]; }
 
   static SessionKey caller_key(const SessionSpec& s) noexcept;
   static SessionKey backend_key(const SessionSpec& s) noexcept;
@@ -119,6 +126,8 @@ class SessionTable {
   Session* records_ = nullptr;  // rte_zmalloc'd array, capacity_ long
   uint32_t capacity_ = 0;
   std::vector<uint32_t> free_;  // free record indexes (stack)
+  std::vector<uint32_t> live_;      // record indexes in use
+  std::vector<uint32_t> live_pos_;  // per record: its place in live_ while in use
   std::deque<Deferred> deferred_;
   std::atomic<uint32_t> active_{0};
 };

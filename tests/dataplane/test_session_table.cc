@@ -1,0 +1,118 @@
+// The session table's record bookkeeping (session_table.h): the dense list
+// of live records that the control lcore's sweep and the admin snapshot walk
+// must always hold exactly the records in use, through any churn. Runs on a
+// real EAL (--no-huge): the table's memory comes from rte_malloc.
+#include "srtfwd/dataplane/session_table.h"
+
+#include <gtest/gtest.h>
+#include <rte_eal.h>
+#include <rte_memory.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <iterator>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace srtfwd::dataplane {
+namespace {
+
+SessionSpec spec_of(uint32_t i) {
+  SessionSpec s;
+  s.caller_ip = net::IpAddr::from_v4_host(0xC6120002u + (i >> 16));  // 198.18.0.2 + ...
+  s.vip = *net::IpAddr::parse("198.18.0.1");
+  s.caller_udp = static_cast<uint16_t>(i);
+  s.vip_udp = 10080;
+  s.backend_ip = *net::IpAddr::parse("198.18.1.2");
+  s.leg_ip = *net::IpAddr::parse("198.18.1.1");
+  s.backend_udp = 10080;
+  s.leg_udp = static_cast<uint16_t>(i);
+  s.backend_port_id = 1;
+  return s;
+}
+
+std::set<uint32_t> live_set(const SessionTable& t) {
+  std::set<uint32_t> s;
+  for (uint32_t i = 0; i < t.live_count(); ++i) s.insert(t.live_index(i));
+  return s;
+}
+
+std::set<uint32_t> in_use_by_scan(SessionTable& t) {
+  std::set<uint32_t> s;
+  for (uint32_t i = 0; i < t.capacity(); ++i)
+    if (t.at(i)->in_use) s.insert(i);
+  return s;
+}
+
+TEST(SessionTable, LiveListIsExactlyTheRecordsInUseThroughChurn) {
+  constexpr uint32_t kCap = 512;
+  SessionTable t("st_churn", kCap, SOCKET_ID_ANY, nullptr);
+  std::mt19937 rng(3);
+  std::vector<Session*> live;
+  uint32_t next = 1, installs = 0, removals = 0;
+  for (int op = 0; op < 20000; ++op) {
+    const bool install = live.empty() || (live.size() < kCap && rng() % 100 < 55);
+    if (install) {
+      InstallError err;
+      Session* s = t.install(spec_of(next++), 0, &err);
+      ASSERT_NE(s, nullptr) << to_string(err);
+      live.push_back(s);
+      ++installs;
+    } else {
+      const size_t k = rng() % live.size();
+      t.remove(live[k]);
+      t.remove(live[k]);  // a second remove changes nothing
+      live[k] = live.back();
+      live.pop_back();
+      ++removals;
+    }
+    t.reclaim();
+    ASSERT_EQ(t.live_count(), live.size());
+    ASSERT_EQ(t.active(), live.size());
+    if (op % 97 == 0) {
+      ASSERT_EQ(live_set(t), in_use_by_scan(t)) << "after op " << op;
+      std::set<uint32_t> want;
+      for (Session* s : live) want.insert(s->index);
+      ASSERT_EQ(live_set(t), want) << "after op " << op;
+    }
+  }
+  EXPECT_GT(installs, 5000u);
+  EXPECT_GT(removals, 5000u);
+  for (Session* s : live) t.remove(s);
+  t.reclaim();
+  EXPECT_EQ(t.live_count(), 0u);
+  EXPECT_EQ(t.flows().live(), 0u);
+}
+
+TEST(SessionTable, FullTableFailsAndLiveListStaysExact) {
+  SessionTable t("st_full", 8, SOCKET_ID_ANY, nullptr);
+  std::vector<Session*> s;
+  for (uint32_t i = 0; i < 8; ++i) s.push_back(t.install(spec_of(100 + i), 0, nullptr));
+  InstallError err;
+  EXPECT_EQ(t.install(spec_of(200), 0, &err), nullptr);
+  EXPECT_EQ(err, InstallError::kFull);
+  EXPECT_EQ(t.live_count(), 8u);
+  t.remove(s[3]);
+  EXPECT_EQ(live_set(t), in_use_by_scan(t));
+  EXPECT_EQ(t.live_count(), 7u);
+}
+
+}  // namespace
+}  // namespace srtfwd::dataplane
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  std::string prefix = "--file-prefix=srtfwd-st-" + std::to_string(getpid());
+  const char* eal[] = {"test_session_table", "--no-huge", "-m", "64", "--no-pci",
+                       "--log-level=error", "--no-telemetry", prefix.c_str()};
+  if (rte_eal_init(static_cast<int>(std::size(eal)), const_cast<char**>(eal)) < 0) {
+    std::fprintf(stderr, "test_session_table: EAL init failed (run as root)\n");
+    return 1;
+  }
+  const int rc = RUN_ALL_TESTS();
+  rte_eal_cleanup();
+  return rc;
+}
