@@ -258,8 +258,21 @@ void ControlPlane::handle_event(uint64_t ev, uint64_t now) {
     counters_.events_stale.add();
     return;
   }
-  if (e == SessionEvent::kShutdown && s.end_after_tsc == 0)
+  if (e == SessionEvent::kShutdown && s.end_after_tsc == 0) {
     s.end_after_tsc = now + ms_to_tsc(opt_.shutdown_grace_ms) + 1;
+    shutdown_due_.push_back({s.end_after_tsc, s.index});
+  }
+}
+
+void ControlPlane::end_due_shutdowns(uint64_t now) {
+  while (!shutdown_due_.empty() && shutdown_due_.front().due_tsc <= now) {
+    const DueEnd e = shutdown_due_.front();
+    shutdown_due_.pop_front();
+    // The record may have ended otherwise since, and even been reused: only
+    // the session that got this SHUTDOWN carries this due time.
+    Session& s = *dp_.sessions().at(e.index);
+    if (s.in_use && s.end_after_tsc == e.due_tsc) end_session(s, EndReason::kShutdown);
+  }
 }
 
 void ControlPlane::handle_arp(rte_mbuf* m, const net::FrameInfo& fi, uint64_t now) {
@@ -429,6 +442,7 @@ void ControlPlane::tick(uint64_t now) {
   neighbours_.tick(now);
   if (!pending_.empty()) try_pending(now);
   if (handler_ != nullptr) handler_->on_tick(now);
+  end_due_shutdowns(now);
   sweep(now);
   dp_.sessions().reclaim();
 }
