@@ -199,6 +199,12 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
   uint32_t key_pkts[kBurst] = {}, key_bytes[kBurst] = {};
   for (unsigned k = 0; k < n_keys; ++k) hit[k] = flows.find(keys[k], hashes[k]);
   uint64_t fwd = 0, fwd_bytes = 0, sent = 0;
+  // What the current run's key leads to, in locals: a run of one flow does
+  // the slot and port reads and prepares its IPv4 rewrite once.
+  unsigned cur_slot = kBurst;
+  FlowSlot* f = nullptr;
+  const WorkerContext::Port* out = nullptr;
+  net::V4Patch patch;
   for (unsigned j = 0; j < n_lookup; ++j) {
     const uint16_t i = lookup_idx[j];
     rte_mbuf* m = pkts[i];
@@ -209,7 +215,14 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
                                 static_cast<uint16_t>(udp_len_of[i] - net::kUdpHeaderLen))
              : srt_control_word(frame + fi[i].payload_off, fi[i].payload_len);
     const unsigned slot = slot_of[j];
-    FlowSlot* f = hit[slot];
+    if (slot != cur_slot) {
+      cur_slot = slot;
+      f = hit[slot];
+      if (f != nullptr) {
+        out = &w.ports[f->d.out_port];
+        if (fast) patch = net::V4Patch::make(f->d.rewrite, out->mac);
+      }
+    }
     if (f == nullptr) {
       // No session: an SRT handshake (a caller on a listen port, or a
       // backend answering one of our legs) is the control lcore's to judge.
@@ -236,9 +249,8 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
     // The worker that owns this direction's RX queue is its counters' only
     // writer; the rest of the slot is read-only while it is live.
     SessionDirection& sd = f->d;
-    const auto& out = w.ports[sd.out_port];
     bool ok;
-    if (out.cksum_offload) {
+    if (out->cksum_offload) {
       if (fast) {  // the offload path takes a FrameInfo
         net::FastV4 fv;
         fv.l3_off = l3_of[i];
@@ -249,7 +261,7 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
       // The NIC computes both checksums: the IPv4 header checksum field is
       // zeroed and the UDP one seeded with the pseudo-header sum, as DPDK's
       // TX checksum offload expects.
-      ok = net::apply_rewrite_offload(frame, fi[i], sd.rewrite, out.mac);
+      ok = net::apply_rewrite_offload(frame, fi[i], sd.rewrite, out->mac);
       m->l2_len = fi[i].l3_off;
       m->l3_len = static_cast<uint16_t>(fi[i].l4_off - fi[i].l3_off);
       m->ol_flags |= fi[i].ip_version == 4
@@ -257,8 +269,8 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
                          : (RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_UDP_CKSUM);
     } else {
       // RFC 1624 incremental
-      ok = fast ? net::apply_rewrite_v4(frame, l3_of[i], sd.rewrite, out.mac)
-                : net::apply_rewrite(frame, fi[i], sd.rewrite, out.mac);
+      ok = fast ? patch.apply(frame, l3_of[i])
+                : net::apply_rewrite(frame, fi[i], sd.rewrite, out->mac);
     }
     if (unlikely(!ok)) {
       c.drop(DropReason::kTtlExpired);
@@ -269,7 +281,7 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
     key_bytes[slot] += m->pkt_len;
     ++fwd;
     fwd_bytes += m->pkt_len;
-    sent += rte_eth_tx_buffer(out.port_id, out.queue, out.txbuf, m);
+    sent += rte_eth_tx_buffer(out->port_id, out->queue, out->txbuf, m);
   }
   // Single writer per direction (RSS keeps a 4-tuple on one queue).
   for (unsigned k = 0; k < n_keys; ++k) {

@@ -199,6 +199,16 @@ void check_fast_path(const std::vector<uint8_t>& frame, const FrameInfo& fi, Ver
   CHECK(std::memcmp(&fv.dst_raw, fi.dst.b.data() + 12, 4) == 0);
   const uint16_t ports[2] = {fi.sport_be(), fi.dport_be()};
   CHECK(std::memcmp(&fv.ports_raw, ports, 4) == 0);
+  // ... and its rewrite writes the very bytes apply_rewrite() does.
+  const Tuple t = new_tuple(frame.data(), frame.size(), true);
+  const MacAddr next_hop{{0x02, 0, 0, 0, 0x0b, 0x01}}, ours{{0x02, 0, 0, 0, 0, 0x02}};
+  const auto rw = make_rewrite(fi.src, fi.dst, fi.sport, fi.dport, t.src, t.dst, t.sport, t.dport,
+                               next_hop);
+  CHECK(rw.has_value());
+  std::vector<uint8_t> a = frame, b = frame;
+  const bool ra = apply_rewrite(a.data(), fi, *rw, ours);
+  const bool rb = V4Patch::make(*rw, ours).apply(b.data(), fv.l3_off);
+  CHECK(ra == rb && a == b);
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

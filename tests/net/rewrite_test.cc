@@ -149,7 +149,7 @@ TEST(Rewrite, V4FastVariantWritesTheSameBytes) {
     ASSERT_TRUE(parse_ipv4_udp_fast(b.data(), static_cast<uint32_t>(b.size()), fv));
     const Rewrite rw = rewrite_for(from, to);
     const bool ra = apply_rewrite(a.data(), fi, rw, kBackendPortMac);
-    const bool rb = apply_rewrite_v4(b.data(), fv.l3_off, rw, kBackendPortMac);
+    const bool rb = V4Patch::make(rw, kBackendPortMac).apply(b.data(), fv.l3_off);
     ASSERT_EQ(ra, rb) << "iteration " << i;
     ASSERT_EQ(a, b) << "iteration " << i;
     if (!rb) {
