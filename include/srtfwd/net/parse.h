@@ -228,22 +228,28 @@ struct FastV4 {
 inline bool parse_ipv4_udp_fast(const uint8_t* frame, uint32_t len, FastV4& out) noexcept {
   constexpr uint32_t kMinUdp4 = kIpv4MinHeaderLen + kUdpHeaderLen;
   if (len < kEthHeaderLen + kMinUdp4) return false;
+  // EtherType and the byte after it in one word: IPv4 and version 4 / IHL 5
+  // (or an 802.1Q tag, then the same behind it).
   uint32_t l3 = kEthHeaderLen;
-  uint16_t type = load_be16(frame + kEthTypeOff);
-  if (type == ETHER_TYPE_VLAN) {
+  uint32_t w = load_be32(frame + kEthTypeOff);
+  if ((w >> 16) == ETHER_TYPE_VLAN) {
     if (len < kEthHeaderLen + kVlanTagLen + kMinUdp4) return false;
-    type = load_be16(frame + kVlanTypeOff);
+    w = load_be32(frame + kVlanTypeOff);
     l3 += kVlanTagLen;
   }
+  if ((w & 0xffffff00u) != (uint32_t{ETHER_TYPE_IPV4} << 16 | 0x4500u)) return false;
   const uint8_t* ip = frame + l3;
-  if (type != ETHER_TYPE_IPV4 || ip[kIpv4VerIhlOff] != 0x45 || ip[kIpv4ProtoOff] != IP_PROTO_UDP ||
-      (load_be16(ip + kIpv4FragOff) & (kIpv4FlagMf | kIpv4FragOffsetMask)) != 0)
+  // Flags and fragment offset, TTL, protocol in one word: no MF, offset 0, UDP.
+  const uint32_t fp = load_be32(ip + kIpv4FragOff);
+  if ((fp & (uint32_t{kIpv4FlagMf | kIpv4FragOffsetMask} << 16 | 0xffu)) != IP_PROTO_UDP)
     return false;
+  // kMinUdp4 <= total <= len - l3, and 8 <= UDP length <= total - 20, each as
+  // one unsigned compare (len - l3 >= kMinUdp4 after the checks above).
   const uint32_t total = load_be16(ip + kIpv4TotalLenOff);
-  if (total < kMinUdp4 || total > len - l3) return false;
+  if (total - kMinUdp4 > len - l3 - kMinUdp4) return false;
   const uint8_t* udp = ip + kIpv4MinHeaderLen;
   const uint32_t udp_len = load_be16(udp + kUdpLenOff);
-  if (udp_len < kUdpHeaderLen || udp_len > total - kIpv4MinHeaderLen) return false;
+  if (udp_len - kUdpHeaderLen > total - kMinUdp4) return false;
   out.l3_off = static_cast<uint16_t>(l3);
   out.udp_len = static_cast<uint16_t>(udp_len);
   out.ttl = ip[kIpv4TtlOff];
