@@ -142,7 +142,11 @@ struct V4Patch {
   uint32_t macs_hi = 0;  // frame bytes 8-11
   uint32_t ports = 0;    // UDP bytes 0-3
   uint64_t addrs = 0;    // IPv4 bytes 12-19: source, destination
-  uint16_t ip_delta = 0, udp_delta = 0;
+  // The deltas as the checksum fields' bytes load (byte-swapped on a little-
+  // endian host): one's complement addition commutes with swapping the two
+  // bytes of every word (RFC 1071 2(B)), and 0 / 0xFFFF are their own swaps,
+  // so the fields are updated as loaded, without swapping them.
+  uint16_t ip_delta_raw = 0, udp_delta_raw = 0;
 
   static V4Patch make(const Rewrite& rw, const MacAddr& src_mac) noexcept {
     V4Patch p;
@@ -157,8 +161,8 @@ struct V4Patch {
     std::memcpy(&p.addrs, a, 8);
     std::memcpy(&p.ports, &rw.sport_be, 2);
     std::memcpy(reinterpret_cast<uint8_t*>(&p.ports) + 2, &rw.dport_be, 2);
-    p.ip_delta = rw.ip_csum_delta;
-    p.udp_delta = rw.udp_csum_delta;
+    p.ip_delta_raw = to_be16(rw.ip_csum_delta);
+    p.udp_delta_raw = to_be16(rw.udp_csum_delta);
     return p;
   }
 
@@ -170,11 +174,11 @@ struct V4Patch {
     std::memcpy(frame + 8, &macs_hi, 4);
     std::memcpy(ip + kIpv4SrcOff, &addrs, 8);  // source and destination are adjacent
     ip[kIpv4TtlOff] = static_cast<uint8_t>(ttl - 1);
-    store_be16(ip + kIpv4CsumOff, csum_update_folded(load_be16(ip + kIpv4CsumOff), ip_delta));
+    store_raw16(ip + kIpv4CsumOff, csum_update_folded(load_raw16(ip + kIpv4CsumOff), ip_delta_raw));
     uint8_t* udp = ip + kIpv4MinHeaderLen;
     std::memcpy(udp + kUdpSrcPortOff, &ports, 4);
-    store_be16(udp + kUdpCsumOff,
-               udp_csum_update_folded(load_be16(udp + kUdpCsumOff), udp_delta, true));
+    store_raw16(udp + kUdpCsumOff,
+                udp_csum_update_folded(load_raw16(udp + kUdpCsumOff), udp_delta_raw, true));
     return true;
   }
 };
