@@ -163,8 +163,8 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
           k.dport_be = dport_be;
           k.zero = 0;
           k.zero2 = 0;
+          last_v4 = false;
         }
-        if (!same) last_v4 = false;
         add_lookup(i, same ? 0 : hash_key(k), same);
         break;
       }
@@ -196,9 +196,13 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
   FlowSlot* hit[kBurst];
   // Packets and bytes per key, added to the slot once per burst: a run of
   // one flow would otherwise chain a load-add-store per packet on one line.
-  uint32_t key_pkts[kBurst] = {}, key_bytes[kBurst] = {};
-  for (unsigned k = 0; k < n_keys; ++k) hit[k] = flows.find(keys[k], hashes[k]);
-  uint64_t fwd = 0, fwd_bytes = 0, sent = 0;
+  // The burst's forwarded totals are their sums.
+  uint32_t key_pkts[kBurst], key_bytes[kBurst];
+  for (unsigned k = 0; k < n_keys; ++k) {
+    hit[k] = flows.find(keys[k], hashes[k]);
+    key_pkts[k] = key_bytes[k] = 0;
+  }
+  uint64_t sent = 0;
   // What the current run's key leads to, in locals: a run of one flow does
   // the slot and port reads and prepares its IPv4 rewrite once.
   unsigned cur_slot = kBurst;
@@ -279,15 +283,16 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
     }
     ++key_pkts[slot];
     key_bytes[slot] += m->pkt_len;
-    ++fwd;
-    fwd_bytes += m->pkt_len;
     sent += rte_eth_tx_buffer(out->port_id, out->queue, out->txbuf, m);
   }
   // Single writer per direction (RSS keeps a 4-tuple on one queue).
+  uint64_t fwd = 0, fwd_bytes = 0;
   for (unsigned k = 0; k < n_keys; ++k) {
     if (key_pkts[k] == 0) continue;
     hit[k]->d.packets.add(key_pkts[k]);
     hit[k]->d.bytes.add(key_bytes[k]);
+    fwd += key_pkts[k];
+    fwd_bytes += key_bytes[k];
   }
   c.tx_packets.add(sent);
   c.forwarded.add(fwd);

@@ -221,9 +221,9 @@ struct FastV4 {
 // True exactly when parse_frame() would return Verdict::Udp for an IPv4
 // frame, and then FastV4 holds what parse_frame would have found. It checks
 // the same things in a few compares (IHL 5 and version 4 are one byte, the
-// offsets are constants), without clearing and filling a FrameInfo: the
-// common packet costs the worker a third of the instructions. Everything
-// else returns false and goes to parse_frame(), which gives its verdict.
+// offsets are constants), without clearing and filling a FrameInfo.
+// Everything else returns false and goes to parse_frame(), which gives its
+// verdict.
 // The unit tests and fuzz_net check the equivalence on every input.
 inline bool parse_ipv4_udp_fast(const uint8_t* frame, uint32_t len, FastV4& out) noexcept {
   constexpr uint32_t kMinUdp4 = kIpv4MinHeaderLen + kUdpHeaderLen;
