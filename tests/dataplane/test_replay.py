@@ -594,6 +594,38 @@ class Replay(unittest.TestCase):
         self.assertEqual(r.c["session_events"], 1)
         self.assertEqual(r.c["control"]["sessions_ended_shutdown"], 1)
 
+    def test_srt_type_read_only_from_a_whole_header_in_any_run(self):
+        """The worker reads the SRT type only of packets whose payload holds
+        a whole SRT header with the control bit set, wherever they sit in a
+        run of one flow. Payloads shorter than the header are data, whatever
+        their first bytes: a 15-byte look-alike of a handshake is forwarded
+        (or, without a session, dropped, not handed to control), and one of a
+        SHUTDOWN ends nothing. Real ACKACKs in a run are forwarded, a CONCLUSION
+        in the middle of one goes to control, a TTL 1 packet in the middle
+        of one is dropped, and the packets after each keep the run's rewrite."""
+        data = [p for p in caller_traffic("streamid-publish.pcap") if srt_kind(p) == "data"][:6]
+        ack = srt_packet("streamid-publish.pcap", True, "ackack")
+        concl = [pl for up, k, pl in srt_capture("streamid-publish.pcap") if up and k == "handshake"][-1]
+        hs_short = b"\x80\x00" + bytes(13)
+        sd_short = b"\x80\x05" + bytes(13)
+        fwd4 = [caller4(data[0]), caller4(hs_short), caller4(data[1]), caller4(sd_short), caller4(ack),
+                caller4(data[2])]
+        fwd6 = [caller6(data[3]), caller6(hs_short), caller6(ack), caller6(sd_short, vlan=3),
+                caller6(data[4])]
+        # A foreign packet first: the burst's packets and its lookups are
+        # then numbered differently.
+        in0 = ([caller4(data[0], dst="198.18.0.77")] + fwd4[:2] + [caller4(concl)] + fwd4[2:4] + [caller4(data[5], ttl=1)] + fwd4[4:] +
+               fwd6[:3] + [caller6(concl)] + fwd6[3:] +
+               [caller4(hs_short, sport=6001), caller6(hs_short, sport=6001)] + fwd4[:1])
+        r = self.run_testbed(in0, None)
+        self.assert_forwarded(fwd4 + fwd6 + fwd4[:1], r.out1, to_backend=True)
+        self.assertEqual(r.c["to_control"], 2, r.c)             # the two CONCLUSIONs
+        self.assertEqual(r.c["dropped"]["ttl_expired"], 1, r.c)
+        self.assertEqual(r.c["dropped"]["no_session"], 2, r.c)  # the look-alikes of no session
+        self.assertEqual(r.c["dropped"]["not_for_us"], 1, r.c)
+        self.assertEqual(r.c["session_events"], 0, r.c)
+        self.assertEqual(r.c["control"]["sessions_ended_shutdown"], 0, r.c)
+
     # 6. SRT handshakes reach control.
 
     def test_handshake_without_session_goes_to_control(self):

@@ -158,6 +158,15 @@ TEST(Checksum, FoldedUpdateEqualsGeneralUpdate) {
   }
   EXPECT_EQ(csum_update_folded(0xffff, 0xffff), csum_update(0xffff, 0xffffu));
   EXPECT_EQ(udp_csum_update_folded(0, 0x1234, true), 0);
+  // Every checksum with the deltas at the carry's edges (add-with-carry form).
+  for (const uint16_t delta : {0x0000, 0x0001, 0x7fff, 0x8000, 0xfffe, 0xffff}) {
+    for (uint32_t hc = 0; hc <= 0xffff; ++hc) {
+      ASSERT_EQ(csum_update_folded(static_cast<uint16_t>(hc), delta),
+                csum_update(static_cast<uint16_t>(hc), delta)) << hc << " " << delta;
+      ASSERT_EQ(udp_csum_update_folded(static_cast<uint16_t>(hc), delta, true),
+                udp_csum_update(static_cast<uint16_t>(hc), delta, true)) << hc << " " << delta;
+    }
+  }
 }
 
 }  // namespace srtfwd::net

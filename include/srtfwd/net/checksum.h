@@ -168,10 +168,12 @@ constexpr uint16_t csum_update(uint16_t hc, uint32_t delta) noexcept {
 // The same for a delta already folded to 16 bits (what make_rewrite stores):
 // ~hc + delta is at most 0x1FFFE, so one fold is exact. Two fewer folds per
 // checksum on the worker's path.
+// As a 16-bit add and an add of its carry (add, adc): with a carry the sum
+// is at most 0xFFFE, so adding the carry does not carry again.
 constexpr uint16_t csum_update_folded(uint16_t hc, uint16_t delta) noexcept {
-  uint32_t s = uint32_t{static_cast<uint16_t>(~hc)} + delta;
-  s = (s & 0xffffu) + (s >> 16);
-  return static_cast<uint16_t>(~s);
+  uint16_t s = 0;
+  const bool carry = __builtin_add_overflow(static_cast<uint16_t>(~hc), delta, &s);
+  return static_cast<uint16_t>(~(s + carry));
 }
 
 // The same for a UDP checksum: an IPv4 UDP checksum of 0 ("none") stays 0,
