@@ -6,6 +6,7 @@
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
+#include <cassert>
 #include <cstring>
 
 #include "srtfwd/net/parse.h"
@@ -244,8 +245,10 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
       // would be read again for each packet.
       const net::V4Patch patch = net::V4Patch::make(sd.rewrite, out.mac);
       rte_eth_dev_tx_buffer* const tb = out.txbuf;
-      const uint16_t tb_size = tb->size;
+      assert(tb->size == kBurst);  // as Dataplane sets every TX buffer up
       uint16_t tb_len = tb->length;
+      // Packets of the run not forwarded (to control, TTL expired).
+      unsigned skipped = 0;
       for (unsigned j = begin; j < end; ++j) {
         rte_mbuf* m = lk[j];
         uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
@@ -253,6 +256,7 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
           const uint16_t word = srt_word(frame, j, l3);
           if (word == kSrtHandshakeWord) {
             slow[n_slow++] = m;
+            ++skipped;
             continue;
           }
           if (word == kSrtShutdownWord) report_shutdown(*f);
@@ -260,18 +264,19 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
         if (unlikely(!patch.apply(frame, l3))) {
           c.drop(DropReason::kTtlExpired);
           rte_pktmbuf_free(m);
+          ++skipped;
           continue;
         }
-        ++run_pkts;
         run_bytes += m->pkt_len;
         tb->pkts[tb_len++] = m;
-        if (unlikely(tb_len >= tb_size)) {
+        if (unlikely(tb_len == kBurst)) {
           tb->length = tb_len;
           sent += rte_eth_tx_buffer_flush(out.port_id, out.queue, tb);
           tb_len = 0;
         }
       }
       tb->length = tb_len;
+      run_pkts = end - begin - skipped;
     } else {
       for (unsigned j = begin; j < end; ++j) {
         rte_mbuf* m = lk[j];

@@ -9,6 +9,7 @@
 // header 2 bytes off a 4-byte boundary, so misalignment is the normal case.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -50,6 +51,16 @@ inline uint16_t load_raw16(const uint8_t* p) noexcept {
   return v;
 }
 inline void store_raw16(uint8_t* p, uint16_t v) noexcept { std::memcpy(p, &v, sizeof v); }
+inline uint32_t load_raw32(const uint8_t* p) noexcept {
+  uint32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+// What load_raw32() gives for the wire bytes of the big-endian value `v`:
+// constants to compare raw words with, no byte swap per packet.
+constexpr uint32_t raw32_of_be(uint32_t v) noexcept {
+  return std::endian::native == std::endian::little ? __builtin_bswap32(v) : v;
+}
 
 // Network-order representation of a host-order 16-bit value, as a memcpy of
 // the wire bytes would produce it (the "_be" convention of this room).

@@ -228,16 +228,20 @@ struct FastV4 {
 inline bool parse_ipv4_udp_fast(const uint8_t* frame, uint32_t len, FastV4& out) noexcept {
   constexpr uint32_t kMinUdp4 = kIpv4MinHeaderLen + kUdpHeaderLen;
   if (len < kEthHeaderLen + kMinUdp4) return false;
-  // EtherType and the byte after it in one word: IPv4 and version 4 / IHL 5
-  // (or an 802.1Q tag, then the same behind it).
+  // EtherType and the byte after it in one word, compared as it loads: IPv4
+  // and version 4 / IHL 5 (or an 802.1Q tag, then the same behind it).
+  constexpr uint32_t kTypeMask = raw32_of_be(0xffff0000u);
+  constexpr uint32_t kVlan = raw32_of_be(uint32_t{ETHER_TYPE_VLAN} << 16);
+  constexpr uint32_t kIpv4Mask = raw32_of_be(0xffffff00u);
+  constexpr uint32_t kIpv4Ihl5 = raw32_of_be(uint32_t{ETHER_TYPE_IPV4} << 16 | 0x4500u);
   uint32_t l3 = kEthHeaderLen;
-  uint32_t w = load_be32(frame + kEthTypeOff);
-  if ((w >> 16) == ETHER_TYPE_VLAN) {
+  uint32_t w = load_raw32(frame + kEthTypeOff);
+  if ((w & kTypeMask) == kVlan) {
     if (len < kEthHeaderLen + kVlanTagLen + kMinUdp4) return false;
-    w = load_be32(frame + kVlanTypeOff);
+    w = load_raw32(frame + kVlanTypeOff);
     l3 += kVlanTagLen;
   }
-  if ((w & 0xffffff00u) != (uint32_t{ETHER_TYPE_IPV4} << 16 | 0x4500u)) return false;
+  if ((w & kIpv4Mask) != kIpv4Ihl5) return false;
   const uint8_t* ip = frame + l3;
   // Flags and fragment offset, TTL, protocol in one word: no MF, offset 0, UDP.
   const uint32_t fp = load_be32(ip + kIpv4FragOff);
