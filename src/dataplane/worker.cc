@@ -123,8 +123,15 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
       if (addrs != last_addrs || ports_l3 != last_ports_l3) {
         const uint64_t w1 = v4_key_word(fv.src_raw), w3 = v4_key_word(fv.dst_raw);
         const uint64_t w4 = fv.ports_raw;
-        const uint64_t kw[6] = {0, w1, 0, w3, w4, 0};
-        std::memcpy(&keys[n_keys], kw, sizeof kw);
+        // Stored word by word (an array copied whole went through the stack).
+        auto* kb = reinterpret_cast<unsigned char*>(&keys[n_keys]);
+        const uint64_t zero = 0;
+        std::memcpy(kb, &zero, 8);
+        std::memcpy(kb + 8, &w1, 8);
+        std::memcpy(kb + 16, &zero, 8);
+        std::memcpy(kb + 24, &w3, 8);
+        std::memcpy(kb + 32, &w4, 8);
+        std::memcpy(kb + 40, &zero, 8);
         hashes[n_keys] = hash_words(0, w1, 0, w3, w4, 0);
         run_l3[n_keys] = static_cast<uint8_t>(fv.l3_off);
         run_begin[n_keys++] = static_cast<uint8_t>(n_lookup);

@@ -55,11 +55,18 @@ struct SessionKey {
 
   bool operator==(const SessionKey& o) const noexcept {
     // Six words, compared branch-free; all padding is zero on both sides.
-    uint64_t a[6], b[6];
-    std::memcpy(a, this, sizeof a);
-    std::memcpy(b, &o, sizeof b);
-    return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) | (a[4] ^ b[4]) |
-            (a[5] ^ b[5])) == 0;
+    // Word by word from both keys (copied whole into arrays, GCC staged
+    // them through the stack).
+    const auto* a = reinterpret_cast<const unsigned char*>(this);
+    const auto* b = reinterpret_cast<const unsigned char*>(&o);
+    auto word_diff = [&](std::size_t off) {
+      uint64_t x, y;
+      std::memcpy(&x, a + off, 8);
+      std::memcpy(&y, b + off, 8);
+      return x ^ y;
+    };
+    return (word_diff(0) | word_diff(8) | word_diff(16) | word_diff(24) | word_diff(32) |
+            word_diff(40)) == 0;
   }
 };
 static_assert(sizeof(SessionKey) == 48, "SessionKey must stay 48 bytes, no holes");
