@@ -13,6 +13,8 @@ packages=(
   # real SRT peers, Redis, captures and test hosts
   libsrt-openssl-dev srt-tools ffmpeg redis-server tshark tcpreplay
   python3 python3-scapy iproute2 ethtool iputils-ping procps
+  # benchmarks (instruction counts)
+  valgrind
 )
 
 missing=()
