@@ -35,6 +35,13 @@ vg=(valgrind --tool=callgrind --separate-threads=yes)
 eal=(-l 0-1 --no-huge -m 512 --no-pci --vdev "net_pcap0,rx_pcap=$work/one.pcap,infinite_rx=1"
      --vdev net_null0,no-rx=1)
 
+wait_for() {  # log pattern pid
+  while ! grep -q "$2" "$1"; do
+    kill -0 "$3" 2>/dev/null || { cat "$1" >&2; exit 1; }
+    sleep 0.5
+  done
+}
+
 # The busiest thread's instructions (the forwarding lcore's) over the packets forwarded.
 per_packet() {  # callgrind-out-prefix packets
   local ir
@@ -47,10 +54,7 @@ stdbuf -oL "${vg[@]}" --callgrind-out-file="$work/cg.testpmd" dpdk-testpmd "${ea
   --file-prefix=srtfwd-binstr-tp -- --forward-mode=5tswap --total-num-mbufs=65536 \
   --no-lsc-interrupt --stats-period 3600 >"$log" 2>&1 &
 pid=$!
-while ! grep -q 'start packet forwarding' "$log"; do
-  kill -0 $pid 2>/dev/null || { cat "$log" >&2; exit 1; }
-  sleep 0.5
-done
+wait_for "$log" 'start packet forwarding' $pid
 sleep "$secs"
 kill -INT $pid; wait $pid || true
 tp_pkts=$(grep -A2 'Forward statistics for port 1' "$log" | grep -o 'TX-packets: *[0-9]*' | awk '{print $2}')
@@ -62,10 +66,7 @@ log="$work/srtfwd.log"
   --session "caller=198.18.0.2:10000 vip=198.18.0.1:10080 backend=198.18.1.2:10080 leg=198.18.1.1:20000 caller_mac=02:00:00:00:00:02 backend_mac=02:00:00:00:01:02" \
   >"$log" 2>&1 &
 pid=$!
-while ! grep -q 'srtfwd ready' "$log"; do
-  kill -0 $pid 2>/dev/null || { cat "$log" >&2; exit 1; }
-  sleep 0.5
-done
+wait_for "$log" 'srtfwd ready' $pid
 sleep "$secs"
 kill -TERM $pid; wait $pid || true
 sf_pkts=$(grep -o '"forwarded":[0-9]*' "$log" | head -1 | cut -d: -f2)
