@@ -253,33 +253,44 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
       const net::V4Patch patch = net::V4Patch::make(sd.rewrite, out.mac);
       rte_eth_dev_tx_buffer* const tb = out.txbuf;
       assert(tb->size == kBurst);  // as Dataplane sets every TX buffer up
+      // A run is at most one burst: with room for the whole run made here,
+      // the loops below need no per-packet check of the buffer's fill.
       uint16_t tb_len = tb->length;
+      if (unlikely(tb_len + (end - begin) > kBurst)) {
+        sent += rte_eth_tx_buffer_flush(out.port_id, out.queue, tb);
+        tb_len = 0;
+      }
       // Packets of the run not forwarded (to control, TTL expired).
       unsigned skipped = 0;
-      for (unsigned j = begin; j < end; ++j) {
-        rte_mbuf* m = lk[j];
-        uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
-        if (unlikely((ctl_mask >> j & 1) != 0)) {
-          const uint16_t word = srt_word(frame, j, l3);
-          if (word == kSrtHandshakeWord) {
-            slow[n_slow++] = m;
-            ++skipped;
-            continue;
-          }
-          if (word == kSrtShutdownWord) report_shutdown(*f);
-        }
+      auto forward = [&](rte_mbuf* m, uint8_t* frame) __attribute__((always_inline)) {
         if (unlikely(!patch.apply(frame, l3))) {
           c.drop(DropReason::kTtlExpired);
           rte_pktmbuf_free(m);
           ++skipped;
-          continue;
+          return;
         }
         run_bytes += m->pkt_len;
         tb->pkts[tb_len++] = m;
-        if (unlikely(tb_len == kBurst)) {
-          tb->length = tb_len;
-          sent += rte_eth_tx_buffer_flush(out.port_id, out.queue, tb);
-          tb_len = 0;
+      };
+      const uint32_t run_bits =
+          static_cast<uint32_t>((uint64_t{1} << end) - (uint64_t{1} << begin));
+      if (likely((ctl_mask & run_bits) == 0)) {
+        // Data packets only (a busy stream's runs between two ACKs).
+        for (unsigned j = begin; j < end; ++j) forward(lk[j], rte_pktmbuf_mtod(lk[j], uint8_t*));
+      } else {
+        for (unsigned j = begin; j < end; ++j) {
+          rte_mbuf* m = lk[j];
+          uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
+          if ((ctl_mask >> j & 1) != 0) {
+            const uint16_t word = srt_word(frame, j, l3);
+            if (word == kSrtHandshakeWord) {
+              slow[n_slow++] = m;
+              ++skipped;
+              continue;
+            }
+            if (word == kSrtShutdownWord) report_shutdown(*f);
+          }
+          forward(m, frame);
         }
       }
       tb->length = tb_len;

@@ -626,6 +626,24 @@ class Replay(unittest.TestCase):
         self.assertEqual(r.c["session_events"], 0, r.c)
         self.assertEqual(r.c["control"]["sessions_ended_shutdown"], 0, r.c)
 
+    def test_ttl_expired_in_a_run_of_data_packets(self):
+        """A run of one flow's data packets (no SRT control packet in it, the
+        worker's shortest loop) with TTL 1 and 0 packets among them: those two
+        are dropped and counted, every other packet of the run is forwarded
+        with the run's rewrite, in order, untagged and tagged alike."""
+        data = [p for p in caller_traffic("streamid-publish.pcap") if srt_kind(p) == "data"][:8]
+        for vlan in (None, 9):
+            with self.subTest(vlan=vlan):
+                tag = {} if vlan is None else {"vlan": vlan}
+                fwd = [caller4(d, **tag) for d in data[:3] + data[4:6] + data[7:]]
+                in0 = (fwd[:3] + [caller4(data[3], ttl=1, **tag)] + fwd[3:5] +
+                       [caller4(data[6], ttl=0, **tag)] + fwd[5:])
+                r = self.run_testbed(in0, None)
+                self.assert_forwarded(fwd, r.out1, to_backend=True)
+                self.assertEqual(r.c["dropped"]["ttl_expired"], 2, r.c)
+                self.assertEqual(r.c["forwarded"], len(fwd), r.c)
+                self.assertEqual(r.c["to_control"], 0, r.c)
+
     # 6. SRT handshakes reach control.
 
     def test_handshake_without_session_goes_to_control(self):
