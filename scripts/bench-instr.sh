@@ -1,20 +1,26 @@
 #!/usr/bin/env bash
 # Instructions per forwarded packet on the forwarding thread: srtfwd's worker
 # against dpdk-testpmd --forward-mode=5tswap, both under callgrind on the same
-# looped one-session pcap to net_null (prints figures; not a test). Unlike the
+# looped pcap to net_null (prints figures; not a test). Unlike the
 # Mpps of scripts/bench.sh these do not move with the host's load, so they
 # tell two builds of the worker apart; they say nothing of cache misses.
 # Both threads pay the same net_pcap receive copy and net_null transmit.
 #   usage: scripts/bench-instr.sh [SECONDS_PER_RUN]   (default 20)
+#   SESSIONS=N (default 1) spreads the pcap over N installed sessions in a
+#   shuffled order: with N >= 32 nearly every packet is a run of its own, so
+#   the difference to N=1 is the worker's cost per run (hash, probe, set-up).
+#   KEEP=DIR keeps the callgrind outputs there, for callgrind_annotate
+#   (srtfwd's are built with --dump-instr=yes: per instruction and line).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-20}
+sessions=${SESSIONS:-1}
 bash scripts/setup.sh >/dev/null
 [ -x build/tests/support/srtfwd-testbed ] || { meson setup build >/dev/null; ninja -C build >/dev/null; }
 testbed=build/tests/support/srtfwd-testbed
 work=$(mktemp -d /tmp/srtfwd-bench-instr.XXXXXX)
 trap 'pkill -f "file-prefix=srtfwd-binstr" 2>/dev/null || true; rm -rf "$work"' EXIT
-/usr/bin/python3 scripts/bench-pcap.py "$work/one.pcap" 1 32768 "${PAYLOAD:-200}" >/dev/null
+/usr/bin/python3 scripts/bench-pcap.py "$work/one.pcap" "$sessions" 32768 "${PAYLOAD:-200}" >/dev/null
 admin_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cat > "$work/bench.toml" <<TOML
 [[port]]
@@ -32,6 +38,7 @@ sessions = 1024
 mbufs = 65535
 TOML
 vg=(valgrind --tool=callgrind --separate-threads=yes)
+[ -n "${KEEP:-}" ] && vg+=(--dump-instr=yes)
 eal=(-l 0-1 --no-huge -m 512 --no-pci --vdev "net_pcap0,rx_pcap=$work/one.pcap,infinite_rx=1"
      --vdev net_null0,no-rx=1)
 
@@ -62,7 +69,7 @@ tp=$(per_packet "$work/cg.testpmd" "${tp_pkts:-0}")
 
 log="$work/srtfwd.log"
 "${vg[@]}" --callgrind-out-file="$work/cg.srtfwd" "$testbed" "${eal[@]}" --file-prefix=srtfwd-binstr-sf \
-  -- --config "$work/bench.toml" --log-level info --session-count 1 \
+  -- --config "$work/bench.toml" --log-level info --session-count "$sessions" \
   --session "caller=198.18.0.2:10000 vip=198.18.0.1:10080 backend=198.18.1.2:10080 leg=198.18.1.1:20000 caller_mac=02:00:00:00:00:02 backend_mac=02:00:00:00:01:02" \
   >"$log" 2>&1 &
 pid=$!
@@ -72,5 +79,6 @@ kill -TERM $pid; wait $pid || true
 sf_pkts=$(grep -o '"forwarded":[0-9]*' "$log" | head -1 | cut -d: -f2)
 sf=$(per_packet "$work/cg.srtfwd" "${sf_pkts:-0}")
 
-echo "instructions per forwarded packet on the forwarding thread (callgrind, 1 session, ${secs}s each):"
+if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP"; cp "$work"/cg.* "$KEEP"/; fi
+echo "instructions per forwarded packet on the forwarding thread (callgrind, ${sessions} session(s), ${secs}s each):"
 echo "  testpmd 5tswap ${tp} (${tp_pkts:-0} packets) | srtfwd ${sf} (${sf_pkts:-0} packets) | ratio $(awk -v a="$tp" -v b="$sf" 'BEGIN { if (b + 0 > 0) printf "%.2f", a / b; else print "n/a" }')"
