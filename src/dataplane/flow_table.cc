@@ -1,12 +1,22 @@
 #include "srtfwd/dataplane/flow_table.h"
 
 #include <new>
+#include <random>
 
 namespace srtfwd::dataplane {
 
-void FlowTable::init(void* mem, uint32_t slots) noexcept {
+HashSeed random_hash_seed() {
+  std::random_device rd("getentropy");  // the kernel's random source, as for the SYN cookie secret
+  HashSeed s;
+  s.a = rd();
+  s.b = rd();
+  return s;
+}
+
+void FlowTable::init(void* mem, uint32_t slots, HashSeed seed) noexcept {
   slots_ = static_cast<FlowSlot*>(mem);
   mask_ = slots - 1;
+  seed_ = seed;
   for (uint32_t i = 0; i < slots; ++i) new (&slots_[i]) FlowSlot();
   n_live_.store(0);
   n_retired_.store(0);

@@ -43,7 +43,7 @@ SessionTable::SessionTable(const std::string& name, uint32_t capacity,
         std::to_string((slot_bytes + sizeof(Session) * size_t{capacity}) >> 20) +
         " MiB): lower [dataplane] sessions or give more memory (-m)");
   }
-  flows_.init(slot_mem_, slots);
+  flows_.init(slot_mem_, slots, random_hash_seed());
   free_.reserve(capacity);
   live_.reserve(capacity);
   live_pos_.assign(capacity, 0);
@@ -63,7 +63,7 @@ SessionTable::~SessionTable() {
 }
 
 Session* SessionTable::lookup(const SessionKey& k, Direction* dir) const noexcept {
-  const FlowSlot* f = flows_.find(k, hash_key(k));
+  const FlowSlot* f = flows_.find(k, flows_.hash(k));
   if (f == nullptr) return nullptr;
   *dir = static_cast<Direction>(f->dir);
   return &records_[f->session];
@@ -103,7 +103,7 @@ Session* SessionTable::install(const SessionSpec& spec, uint64_t now_tsc,
   }
   const SessionKey k0 = caller_key(spec);
   const SessionKey k1 = backend_key(spec);
-  const uint32_t h0 = hash_key(k0), h1 = hash_key(k1);
+  const uint32_t h0 = flows_.hash(k0), h1 = flows_.hash(k1);
   if (k0 == k1 || flows_.find(k0, h0) != nullptr || flows_.find(k1, h1) != nullptr)
     return fail(InstallError::kKeyExists);
 

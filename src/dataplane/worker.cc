@@ -68,6 +68,7 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
   auto* keys = reinterpret_cast<SessionKey*>(key_buf);
   uint32_t hashes[kBurst];
   FlowTable& flows = w.table->flows();
+  const HashSeed seed = flows.seed();  // in registers for the burst
   // The packets to look up, in order, in runs of one key (what a NIC queue
   // delivers from a busy stream): run k is one hash and one probe for
   // lk[run_begin[k] .. run_begin[k + 1]). run_l3[k] is the IPv4 header
@@ -132,7 +133,7 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
         std::memcpy(kb + 24, &w3, 8);
         std::memcpy(kb + 32, &w4, 8);
         std::memcpy(kb + 40, &zero, 8);
-        hashes[n_keys] = hash_words(0, w1, 0, w3, w4, 0);
+        hashes[n_keys] = hash_words(seed, 0, w1, 0, w3, w4, 0);
         run_l3[n_keys] = static_cast<uint8_t>(fv.l3_off);
         run_begin[n_keys++] = static_cast<uint8_t>(n_lookup);
         last_addrs = addrs;
@@ -169,7 +170,7 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
           k.dport_be = dport_be;
           k.zero = 0;
           k.zero2 = 0;
-          hashes[n_keys] = hash_key(k);
+          hashes[n_keys] = hash_key(seed, k);
           run_l3[n_keys] = 0;
           run_begin[n_keys++] = static_cast<uint8_t>(n_lookup);
           last_addrs = no_run;

@@ -19,8 +19,9 @@ namespace srtfwd::dataplane {
 namespace {
 
 struct Mem {
-  explicit Mem(uint32_t slots)
-      : p(std::aligned_alloc(64, sizeof(FlowSlot) * size_t{slots})), t(p, slots) {}
+  // A fixed seed by default: the tests' keys land where they did in every run.
+  explicit Mem(uint32_t slots, HashSeed seed = HashSeed{})
+      : p(std::aligned_alloc(64, sizeof(FlowSlot) * size_t{slots})), t(p, slots, seed) {}
   ~Mem() { std::free(p); }
   void* p;
   FlowTable t;
@@ -67,13 +68,14 @@ TEST(FlowTable, V4KeyWordsAreTheKeyControlBuilds) {
   SessionKey from_words;
   std::memcpy(&from_words, w, sizeof w);
   EXPECT_TRUE(from_words == k);
-  EXPECT_EQ(hash_words(w[0], w[1], w[2], w[3], w[4], w[5]), hash_key(k));
+  const HashSeed seed{0x01234567u, 0x89abcdefu};
+  EXPECT_EQ(hash_words(seed, w[0], w[1], w[2], w[3], w[4], w[5]), hash_key(seed, k));
 }
 
 TEST(FlowTable, InsertFindsKeyWithItsDirection) {
   Mem m(64);
   const SessionKey k = key_of(1);
-  const uint32_t h = hash_key(k);
+  const uint32_t h = m.t.hash(k);
   EXPECT_EQ(m.t.find(k, h), nullptr);
   const int64_t at = m.t.insert(k, h, 42, kFromBackend, rewrite_of(1), 3);
   ASSERT_GE(at, 0);
@@ -165,6 +167,42 @@ TEST(FlowTable, ProbeWindowIsBoundedForInsertsAndMisses) {
   ASSERT_NE(m.t.find(key_of(FlowTable::kMaxProbe - 1), h), nullptr);
 }
 
+// The hash is keyed. Source ports picked offline to share one home slot
+// under a known seed (what a caller who knew a fixed function could do)
+// fill that slot's probe window, and the next key homed there cannot be
+// installed. Under a seed drawn by random_hash_seed() the same keys spread
+// over the table and all of them install.
+TEST(FlowTable, PortsCraftedForAKnownSeedDoNotCollideUnderARandomOne) {
+  constexpr uint32_t kSlots = 256;
+  const HashSeed known{};
+  std::vector<SessionKey> crafted;
+  for (uint32_t port = 1; port < 65536 && crafted.size() <= FlowTable::kMaxProbe; ++port) {
+    SessionKey k = key_of(0);
+    k.sport_be = rte_cpu_to_be_16(static_cast<uint16_t>(port));
+    if ((hash_key(known, k) & (kSlots - 1)) == 0) crafted.push_back(k);
+  }
+  ASSERT_EQ(crafted.size(), FlowTable::kMaxProbe + 1);
+  {
+    Mem m(kSlots, known);
+    for (uint32_t i = 0; i < FlowTable::kMaxProbe; ++i)
+      ASSERT_EQ(m.t.insert(crafted[i], m.t.hash(crafted[i]), i, kFromCaller, {}, 0), int64_t{i});
+    EXPECT_EQ(m.t.insert(crafted.back(), m.t.hash(crafted.back()), 99, kFromCaller, {}, 0), -1);
+  }
+  const HashSeed s1 = random_hash_seed(), s2 = random_hash_seed();
+  EXPECT_FALSE(s1.a == s2.a && s1.b == s2.b);
+  EXPECT_FALSE(s1.a == known.a && s1.b == known.b);
+  Mem m(kSlots, s1);
+  uint32_t home_zero = 0;
+  for (uint32_t i = 0; i < crafted.size(); ++i) {
+    const uint32_t h = m.t.hash(crafted[i]);
+    home_zero += (h & (kSlots - 1)) == 0 ? 1 : 0;
+    ASSERT_GE(m.t.insert(crafted[i], h, i, kFromCaller, {}, 0), 0) << "key " << i;
+  }
+  // 65 keys over 256 slots: a handful at most share any one home.
+  EXPECT_LE(home_zero, 8u);
+  for (const SessionKey& k : crafted) EXPECT_NE(m.t.find(k, m.t.hash(k)), nullptr);
+}
+
 // Keys as real traffic makes them, sequential ports from a few addresses,
 // must spread like random keys: with linear probing every key that does not
 // sit on its home slot costs a reader a dependent cache miss. At this load
@@ -180,7 +218,7 @@ TEST(FlowTable, SequentialPortsSpreadLikeRandomKeys) {
   const net::IpAddr origin0 = *net::IpAddr::parse("198.18.1.2");
   uint32_t off_home = 0, longest = 0;
   auto put = [&](const SessionKey& k, uint32_t session, Direction dir) {
-    const uint32_t h = hash_key(k);
+    const uint32_t h = m.t.hash(k);
     const int64_t at = m.t.insert(k, h, session, dir, {}, 0);
     ASSERT_GE(at, 0);
     const uint32_t dist = (static_cast<uint32_t>(at) - h) & (slots - 1);
@@ -224,7 +262,7 @@ TEST(FlowTable, MatchesAModelUnderChurn) {
     if (add) {
       const uint32_t id = next++;
       const SessionKey k = key_of(id);
-      const int64_t at = m.t.insert(k, hash_key(k), id, kFromCaller, rewrite_of(id), 1);
+      const int64_t at = m.t.insert(k, m.t.hash(k), id, kFromCaller, rewrite_of(id), 1);
       ASSERT_GE(at, 0) << "insert failed at op " << op << " with " << live.size() << " keys";
       live[id] = static_cast<uint32_t>(at);
     } else {
@@ -233,7 +271,7 @@ TEST(FlowTable, MatchesAModelUnderChurn) {
       m.t.retire(it->second);
       m.t.release(it->second);
       const SessionKey k = key_of(it->first);
-      ASSERT_EQ(m.t.find(k, hash_key(k)), nullptr);
+      ASSERT_EQ(m.t.find(k, m.t.hash(k)), nullptr);
       live.erase(it);
     }
     if (op % 30000 == 0) {
@@ -242,7 +280,7 @@ TEST(FlowTable, MatchesAModelUnderChurn) {
       ASSERT_EQ(m.t.retired(), 0u);
       for (const auto& [id, slot] : live) {
         const SessionKey k = key_of(id);
-        const FlowSlot* f = m.t.find(k, hash_key(k));
+        const FlowSlot* f = m.t.find(k, m.t.hash(k));
         ASSERT_NE(f, nullptr) << id;
         EXPECT_EQ(f->session, id);
         EXPECT_EQ(f->d.rewrite.sport_be, static_cast<uint16_t>(id * 7));

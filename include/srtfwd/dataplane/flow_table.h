@@ -94,13 +94,26 @@ static_assert(sizeof(SessionDirection) == 64, "a session direction must stay one
 // piles them into neighbouring slots: with 100,000 bench sessions 44 % of
 // keys sat off their home slot (a dependent cache miss each) against the
 // one in five that random hashing gives. The finaliser's multiplies break
-// that structure. Not keyed: a keyed hash against crafted collisions
-// belongs to hardening. hash_words() takes the words in registers (the
-// worker's IPv4 fast path builds them so); hash_key() reads them from a key.
-inline uint32_t hash_words(uint64_t w0, uint64_t w1, uint64_t w2, uint64_t w3, uint64_t w4,
-                           uint64_t w5) noexcept {
-  uint32_t a = rte_hash_crc_8byte(w0, 0x9e3779b9u);
-  uint32_t b = rte_hash_crc_8byte(w3, 0x85ebca6bu);
+// that structure.
+//
+// Keyed: the two chains start from a table's seed, drawn at random when the
+// table is made (random_hash_seed()). With a fixed, published function a
+// caller could work out offline which source ports share one probe window
+// and fill it (kMaxProbe keys), so that every later session whose key lands
+// there fails to install; with a secret seed it cannot tell which ports
+// collide. hash_words() takes the words in registers (the worker's IPv4 fast
+// path builds them so); hash_key() reads them from a key.
+struct HashSeed {
+  uint32_t a = 0x9e3779b9u;
+  uint32_t b = 0x85ebca6bu;
+};
+// A seed from the system's random source (getrandom via std::random_device).
+HashSeed random_hash_seed();
+
+inline uint32_t hash_words(HashSeed seed, uint64_t w0, uint64_t w1, uint64_t w2, uint64_t w3,
+                           uint64_t w4, uint64_t w5) noexcept {
+  uint32_t a = rte_hash_crc_8byte(w0, seed.a);
+  uint32_t b = rte_hash_crc_8byte(w3, seed.b);
   a = rte_hash_crc_8byte(w1, a);
   b = rte_hash_crc_8byte(w4, b);
   a = rte_hash_crc_8byte(w2, a);
@@ -114,7 +127,7 @@ inline uint32_t hash_words(uint64_t w0, uint64_t w1, uint64_t w2, uint64_t w3, u
   return h;
 }
 
-inline uint32_t hash_key(const SessionKey& k) noexcept {
+inline uint32_t hash_key(HashSeed seed, const SessionKey& k) noexcept {
   // Field by field, not as six words: the worker has just written the key
   // field by field, and a word load spanning several of those stores would
   // not forward from the store buffer.
@@ -125,7 +138,7 @@ inline uint32_t hash_key(const SessionKey& k) noexcept {
   std::memcpy(&w[3], k.dst.b.data() + 8, 8);
   w[4] = uint64_t{k.sport_be} | uint64_t{k.dport_be} << 16 | uint64_t{k.zero} << 32;
   w[5] = k.zero2;
-  return hash_words(w[0], w[1], w[2], w[3], w[4], w[5]);
+  return hash_words(seed, w[0], w[1], w[2], w[3], w[4], w[5]);
 }
 
 // The words of an IPv4 key: an address is held v4-mapped (::ffff:a.b.c.d),
@@ -173,12 +186,17 @@ class FlowTable {
   }
 
   FlowTable() = default;
-  FlowTable(void* mem, uint32_t slots) noexcept { init(mem, slots); }
+  FlowTable(void* mem, uint32_t slots, HashSeed seed) noexcept { init(mem, slots, seed); }
   FlowTable(const FlowTable&) = delete;
   FlowTable& operator=(const FlowTable&) = delete;
   // `mem` holds `slots` (a power of two) FlowSlots, 64-byte aligned, zeroed
-  // or not: init() initialises them, all empty. The owner frees it.
-  void init(void* mem, uint32_t slots) noexcept;
+  // or not: init() initialises them, all empty. The owner frees it. Keys
+  // are placed by their hash under `seed` (random_hash_seed() in service).
+  void init(void* mem, uint32_t slots, HashSeed seed) noexcept;
+
+  // The hash that find() and insert() take for a key: this table's.
+  HashSeed seed() const noexcept { return seed_; }
+  uint32_t hash(const SessionKey& k) const noexcept { return hash_key(seed_, k); }
 
   // ---- Readers (workers) ----
   void prefetch(uint32_t hash) const noexcept {
@@ -235,6 +253,7 @@ class FlowTable {
   }
   FlowSlot* slots_ = nullptr;
   uint32_t mask_ = 0;
+  HashSeed seed_;
   std::atomic<uint32_t> n_live_{0}, n_retired_{0}, n_free_{0};
 };
 
