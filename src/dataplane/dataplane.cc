@@ -191,6 +191,17 @@ void Dataplane::setup_port(uint16_t port_id, const PortOptions& po, unsigned wor
     pi.tx_cksum_offload = true;
   }
   rc = rte_eth_dev_configure(port_id, pi.rx_queues, pi.tx_queues, &conf);
+  if (rc != 0 && pi.control_has_txq) {
+    // Some drivers take only as many TX queues as RX queues (net_tap): the
+    // control lcore then sends through worker 0's queue, as on a port with
+    // too few TX queues.
+    spdlog::warn("port {} ({}): driver refused {} RX + {} TX queues ({}); retrying with {} TX "
+                 "queue(s), control packets through a worker's", port_id, pi.name, pi.rx_queues,
+                 pi.tx_queues, rte_strerror(-rc), pi.rx_queues);
+    pi.control_has_txq = false;
+    pi.tx_queues = pi.rx_queues;
+    rc = rte_eth_dev_configure(port_id, pi.rx_queues, pi.tx_queues, &conf);
+  }
   if (rc != 0) throw port_error(port_id, "cannot configure", rc);
   uint16_t nb_rxd = opt_.rx_descriptors, nb_txd = opt_.tx_descriptors;
   rc = rte_eth_dev_adjust_nb_rx_tx_desc(port_id, &nb_rxd, &nb_txd);
@@ -211,8 +222,8 @@ void Dataplane::setup_port(uint16_t port_id, const PortOptions& po, unsigned wor
                                 socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
     if (pi.ctl_tx == nullptr)
       throw std::runtime_error(std::string("cannot create control TX ring: ") + rte_strerror(rte_errno));
-    spdlog::info("port {} ({}): {} TX queue(s) only; the control lcore sends through worker 0's "
-                 "TX queue via a ring", port_id, pi.name, info.max_tx_queues);
+    spdlog::info("port {} ({}): {} TX queue(s); the control lcore sends through worker 0's "
+                 "TX queue via a ring", port_id, pi.name, pi.tx_queues);
   }
   pi.mac = port_mac(port_id);
   spdlog::info("port {} ({}): mac {} rxq {} txq {} checksum offload {}{}{}", port_id, pi.name,
