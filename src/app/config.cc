@@ -2,8 +2,11 @@
 
 #include <toml.hpp>
 
+#include <cerrno>
 #include <charconv>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <set>
 #include <sstream>
 
@@ -275,6 +278,55 @@ Config load_config(const std::string& path) {
     throw ConfigError(path + ": " + one_line(e.what()));
   }
   return build(doc);
+}
+
+std::string read_config_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  if (in) text << in.rdbuf();
+  if (!in || in.bad()) throw ConfigError(path + ": cannot read: " + std::strerror(errno));
+  return text.str();
+}
+
+std::vector<std::string> restart_only_changes(const std::string& running_text,
+                                              const std::string& new_text) {
+  auto parse = [](const std::string& text) {
+    std::istringstream in(text);
+    return toml::parse(in, "config").as_table();
+  };
+  const Table a = parse(running_text), b = parse(new_text);
+  // The reloadable keys: whole top-level tables, or keys inside one.
+  const std::set<std::string> reloadable = {"backend", "srt.idle_timeout_ms"};
+  std::set<std::string> names;
+  for (const auto& [k, _] : a) names.insert(k);
+  for (const auto& [k, _] : b) names.insert(k);
+  std::vector<std::string> out;
+  for (const auto& name : names) {
+    if (reloadable.count(name)) continue;
+    const toml::value* x = find(a, name.c_str());
+    const toml::value* y = find(b, name.c_str());
+    const bool x_table = x == nullptr || x->is_table(), y_table = y == nullptr || y->is_table();
+    if (x_table && y_table) {
+      // Key by key inside a table (an absent one as empty), so that the log
+      // names what changed.
+      static const Table kEmpty;
+      const Table& xt = x != nullptr ? x->as_table() : kEmpty;
+      const Table& yt = y != nullptr ? y->as_table() : kEmpty;
+      std::set<std::string> keys;
+      for (const auto& [k, _] : xt) keys.insert(k);
+      for (const auto& [k, _] : yt) keys.insert(k);
+      for (const auto& k : keys) {
+        const std::string full = name + "." + k;
+        if (reloadable.count(full)) continue;
+        const toml::value* xv = find(xt, k.c_str());
+        const toml::value* yv = find(yt, k.c_str());
+        if ((xv == nullptr) != (yv == nullptr) || (xv != nullptr && !(*xv == *yv))) out.push_back(full);
+      }
+      continue;
+    }
+    if ((x == nullptr) != (y == nullptr) || (x != nullptr && !(*x == *y))) out.push_back(name);
+  }
+  return out;
 }
 
 void apply_environment(Config& c) {

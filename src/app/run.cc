@@ -36,6 +36,39 @@ void on_signal(int sig) {
     g_signal.store(sig, std::memory_order_relaxed);
 }
 
+// SIGHUP, on the control lcore: re-reads the config file and applies what is
+// reloadable ([[backend]], srt.idle_timeout_ms). A file that does not load
+// changes nothing; a changed key that needs a restart is named and left as
+// it runs.
+void reload(const std::string& path, const std::string& running_text, Config& running,
+            control::ControlPlane& cp, control::Balancer& balancer) {
+  Config next;
+  std::vector<std::string> restart_only;
+  try {
+    const std::string text = read_config_text(path);
+    next = parse_config(text, path);
+    apply_environment(next);
+    restart_only = restart_only_changes(running_text, text);
+  } catch (const std::exception& e) {
+    spdlog::error("SIGHUP: {} not reloaded, the running configuration stays: {}", path, e.what());
+    return;
+  }
+  for (const auto& key : restart_only)
+    spdlog::warn("SIGHUP: {} changed in {}; it needs a restart, the running value stays", key, path);
+  running.control.idle_timeout_ms = next.control.idle_timeout_ms;
+  cp.set_idle_timeout_ms(next.control.idle_timeout_ms);
+  running.control.balancer.backends = next.control.balancer.backends;
+  if (running.control.balancer.type == "memory") {
+    balancer.set_static_backends(next.control.balancer.backends);
+  } else if (!next.control.balancer.backends.empty()) {
+    spdlog::warn("SIGHUP: balancer redis: {} static [[backend]] entries ignored (origins register "
+                 "in Redis)", next.control.balancer.backends.size());
+  }
+  spdlog::info("SIGHUP: reloaded {}: {} static backend(s), idle_timeout_ms {}, {} key(s) waiting "
+               "for a restart", path, next.control.balancer.backends.size(),
+               next.control.idle_timeout_ms, restart_only.size());
+}
+
 // What the admin API lists: every session (up to a cap, the table can hold
 // millions) and the balancer's live servers. Built on the control lcore.
 std::string sessions_json(dataplane::Dataplane& dp, uint64_t hz, uint64_t now) {
@@ -164,9 +197,11 @@ int run(int argc, char** argv, const Hooks& hooks) {
   spdlog::set_level(spdlog::level::from_str(log_level));
 
   Config cfg;
+  std::string running_text;  // what restart-only keys are compared with on SIGHUP
   try {
     cfg = load_config(config_path);
     apply_environment(cfg);
+    running_text = read_config_text(config_path);
   } catch (const ConfigError& e) {
     spdlog::critical("bad configuration: {}", e.what());
     rte_eal_cleanup();
@@ -223,8 +258,7 @@ int run(int argc, char** argv, const Hooks& hooks) {
                  dp.ports().size(), dp.active_workers(), dp.worker_lcores(), rte_lcore_id(),
                  balancer->state());
     cp.add_timer(100, [&](uint64_t) {
-      if (g_signal.exchange(0) == SIGHUP)
-        spdlog::warn("SIGHUP: no setting is reloadable in this version; restart to apply changes");
+      if (g_signal.exchange(0) == SIGHUP) reload(config_path, running_text, cfg, cp, *balancer);
     });
     cp.run(g_stop);
     // Drain: new callers get 1503 while the established sessions go on, until

@@ -21,17 +21,32 @@ namespace {
 class MemoryBalancer final : public Balancer {
  public:
   explicit MemoryBalancer(const BalancerOptions& opt) : ttl_ms_(uint64_t{opt.server_ttl_s} * 1000) {
-    // A static backend has no heartbeat: it is a server that never expires
-    // (seen_ms 0), named like a registered one so the API shows one kind.
-    const std::string pid = std::to_string(::getpid());
-    for (size_t i = 0; i < opt.backends.size(); ++i) {
-      ServerInfo s;
-      s.ip = opt.backends[i].ip.to_string();
-      s.server_id = "static-" + std::to_string(i);
-      s.service_id = "srtfwd";
-      s.pid = pid;
-      s.srt = {std::to_string(opt.backends[i].srt_port)};
-      add(std::move(s));
+    add_static(opt.backends);
+  }
+
+  void set_static_backends(const std::vector<StaticBackend>& backends) override {
+    std::map<std::string, Entry> old;
+    for (auto it = servers_.begin(); it != servers_.end();) {
+      if (it->second.info.seen_ms == 0) {
+        old.insert(*it);
+        it = servers_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    add_static(backends);
+    // Static origins are named by position: a stream mapped to one whose
+    // place now holds another endpoint, or none, is forgotten, and its next
+    // publisher claims again. Sessions already relayed go on where they are.
+    for (auto it = streams_.begin(); it != streams_.end();) {
+      const auto o = old.find(it->second);
+      const auto n = servers_.find(it->second);
+      if (o != old.end() && (n == servers_.end() || n->second.srt != o->second.srt)) {
+        unmap(it->second);
+        it = streams_.erase(it);
+      } else {
+        ++it;
+      }
     }
   }
 
@@ -97,6 +112,21 @@ class MemoryBalancer final : public Balancer {
     ServerInfo info;
     std::optional<std::pair<net::IpAddr, uint16_t>> srt;
   };
+
+  // A static backend has no heartbeat: it is a server that never expires
+  // (seen_ms 0), named like a registered one so the API shows one kind.
+  void add_static(const std::vector<StaticBackend>& backends) {
+    const std::string pid = std::to_string(::getpid());
+    for (size_t i = 0; i < backends.size(); ++i) {
+      ServerInfo s;
+      s.ip = backends[i].ip.to_string();
+      s.server_id = "static-" + std::to_string(i);
+      s.service_id = "srtfwd";
+      s.pid = pid;
+      s.srt = {std::to_string(backends[i].srt_port)};
+      add(std::move(s));
+    }
+  }
 
   void add(ServerInfo s) {
     std::string key = s.redis_key();

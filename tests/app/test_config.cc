@@ -139,3 +139,44 @@ TEST(Config, RedisEnvironmentOverridesAsTheGoProxy) {
   for (auto* v : {"PROXY_REDIS_HOST", "PROXY_REDIS_PORT", "PROXY_REDIS_PASSWORD", "PROXY_REDIS_DB"})
     unsetenv(v);
 }
+
+// SIGHUP: which changed keys a reload cannot apply.
+TEST(ConfigReload, RestartOnlyChangesNameTheKeysAReloadLeaves) {
+  using srtfwd::app::restart_only_changes;
+  const std::string base = kMinimal;
+  auto replaced = [&](const std::string& from, const std::string& to) {
+    std::string t = base;
+    const auto at = t.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    return t.replace(at, from.size(), to);
+  };
+  EXPECT_TRUE(restart_only_changes(base, base).empty());
+  // Comments, spacing and number spelling change no value.
+  EXPECT_TRUE(restart_only_changes(base, "# a comment\n" + replaced("listen = [10080]", "listen = [ 10_080 ]")).empty());
+  // The reloadable keys: backends (changed, added, removed) and the idle timeout.
+  EXPECT_TRUE(restart_only_changes(base, replaced("ip = \"198.18.1.2\"", "ip = \"198.18.1.9\"")).empty());
+  EXPECT_TRUE(restart_only_changes(base, base + "[[backend]]\nip = \"198.18.1.3\"\n").empty());
+  EXPECT_TRUE(restart_only_changes(base, replaced("idle_timeout_ms = 5000", "idle_timeout_ms = 900")).empty());
+  EXPECT_TRUE(restart_only_changes(base, replaced("idle_timeout_ms = 5000", "")).empty());
+  // Everything else is named, key by key inside a table.
+  using V = std::vector<std::string>;
+  EXPECT_EQ(restart_only_changes(base, replaced("leg_ports = \"20000-59999\"", "leg_ports = \"30000-39999\"")),
+            V{"srt.leg_ports"});
+  EXPECT_EQ(restart_only_changes(base, replaced("idle_timeout_ms = 5000",
+                                                "idle_timeout_ms = 900\ndrain_timeout_ms = 10")),
+            V{"srt.drain_timeout_ms"});
+  EXPECT_EQ(restart_only_changes(base, replaced("198.18.0.1/24", "198.18.0.7/24")), V{"port"});
+  EXPECT_EQ(restart_only_changes(base, replaced("type = \"memory\"", "type = \"redis\"")), V{"balancer.type"});
+  EXPECT_EQ(restart_only_changes(base, base + "[dataplane]\nsessions = 4096\n"), V{"dataplane.sessions"});
+}
+
+TEST(ConfigReload, AnUnreadableFileIsOneLineNamingIt) {
+  try {
+    srtfwd::app::read_config_text("/nonexistent/srtfwd.toml");
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    const std::string m = e.what();
+    EXPECT_EQ(m.rfind("/nonexistent/srtfwd.toml: cannot read: ", 0), 0u) << m;
+    EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+  }
+}

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
 
 #include "srtfwd/control/balancer.h"
 #include "srtfwd/srt/reject.h"
@@ -168,6 +169,63 @@ TEST(MemoryBalancer, HeartbeatUpdatesTheRecord) {
   EXPECT_EQ(servers[0].srt, std::vector<std::string>{"10099"});
   EXPECT_EQ(servers[0].seen_ms, 2000u);
   EXPECT_EQ(pick_now(*b, "v/live/z", Mode::Publish, 2000).port, 10099);
+}
+
+}  // namespace
+}  // namespace srtfwd::control
+
+namespace srtfwd::control {
+namespace {
+
+// A config reload replaces the static origins. Streams on an origin that
+// stays where it was keep it; a stream whose static origin went away (or
+// whose place now holds another endpoint) is claimed again; registered
+// origins are not touched.
+TEST(MemoryBalancer, StaticBackendsReplacedByAReload) {
+  auto b = make_memory_balancer(two_static());
+  b->register_server(origin("reg", "198.18.2.9", {"10080"}), 1000);
+  // Three streams, one per origin (fewest streams wins, ties in key order).
+  std::map<std::string, std::string> on;
+  for (const char* url : {"live/a", "live/b", "live/c"}) {
+    const Pick p = pick_now(*b, url, Mode::Publish, 1000);
+    ASSERT_TRUE(p.ok) << url;
+    on[url] = p.ip.to_string() + ":" + std::to_string(p.port);
+  }
+  const std::string first = "198.18.1.2:10080", second = "198.18.1.3:10081";
+  ASSERT_EQ(std::set<std::string>({on["live/a"], on["live/b"], on["live/c"]}),
+            std::set<std::string>({first, second, "198.18.2.9:10080"}));
+
+  // static-0 stays, static-1 goes away, a new static-1 at another endpoint.
+  std::vector<StaticBackend> next;
+  next.push_back({*net::IpAddr::parse("198.18.1.2"), 10080});
+  next.push_back({*net::IpAddr::parse("198.18.1.7"), 10080});
+  b->set_static_backends(next);
+
+  std::set<std::string> listed;
+  for (const auto& s : b->servers(2000)) listed.insert(s.ip + ":" + s.srt.at(0));
+  EXPECT_EQ(listed, std::set<std::string>({first, "198.18.1.7:10080", "198.18.2.9:10080"}));
+  for (const auto& [url, where] : on) {
+    const Pick p = pick_now(*b, url, Mode::Request, 2000);
+    const std::string now_on = p.ip.to_string() + ":" + std::to_string(p.port);
+    if (where == second) {
+      // Its origin is gone: a player is refused until a publisher claims it again...
+      EXPECT_FALSE(p.ok) << url;
+      EXPECT_EQ(p.reject_reason, srt::kRejXNotFound);
+      const Pick again = pick_now(*b, url, Mode::Publish, 2000);
+      ASSERT_TRUE(again.ok);
+      // ...on the origin with the fewest streams: the new static one.
+      EXPECT_EQ(again.ip.to_string() + ":" + std::to_string(again.port), "198.18.1.7:10080");
+    } else {
+      ASSERT_TRUE(p.ok) << url;
+      EXPECT_EQ(now_on, where) << url;
+    }
+  }
+  // No static origin left: only the registered one takes new streams.
+  b->set_static_backends({});
+  const Pick p = pick_now(*b, "live/d", Mode::Publish, 3000);
+  ASSERT_TRUE(p.ok);
+  EXPECT_EQ(p.ip.to_string(), "198.18.2.9");
+  EXPECT_EQ(b->servers(3000).size(), 1u);
 }
 
 }  // namespace

@@ -563,6 +563,67 @@ class ControlE2E(unittest.TestCase):
             self.assertGreaterEqual(c["srt"]["rejected_down"], 1)
             self.assertEqual(self.stop_fwd(fwd)["srt"]["established"], 2)
 
+    # -- 9 ---------------------------------------------------------------------------
+
+    def test_9_sighup_reloads_backends(self):
+        """SIGHUP re-reads the config file: the new static backend takes the
+        next stream while the session on the old one goes on; a changed key
+        that needs a restart is named and keeps its running value; a file that
+        does not load changes nothing."""
+        with self.lab() as lab:
+            cfg = lab.fwd_config(backends=[(ORIGIN_IPS[0], SRT_PORT)])
+            fwd = lab.srtfwd(cfg)
+            self.origin(lab, 1)
+            self.origin(lab, 2)
+            before = self.peer(lab, "publish", pub_sid("live/before"), "--count", 0, "--rate", 100,
+                               name="pub-before")
+            before.wait_for(r"^connected to ", timeout=10)
+            s = self.wait_sessions(fwd, 1)
+            self.assertEqual(s["sessions"][0]["backend"], f"{ORIGIN_IPS[0]}:{SRT_PORT}")
+
+            reloaded = (cfg.replace(f'ip = "{ORIGIN_IPS[0]}"', f'ip = "{ORIGIN_IPS[1]}"')
+                        .replace('leg_ports = "20000-59999"', 'leg_ports = "30000-30009"')
+                        .replace("idle_timeout_ms = 5000", "idle_timeout_ms = 4000"))
+            self.assertNotEqual(reloaded.count(ORIGIN_IPS[1]), cfg.count(ORIGIN_IPS[1]))
+            with open(fwd.config_path, "w") as f:
+                f.write(reloaded)
+            fwd.signal(signal.SIGHUP)
+            fwd.wait_log(r"SIGHUP: reloaded \S+: 1 static backend\(s\), idle_timeout_ms 4000, "
+                         r"1 key\(s\) waiting for a restart", timeout=5)
+            self.assertRegex(fwd.log(), r"SIGHUP: srt\.leg_ports changed in \S+; it needs a restart")
+
+            after = self.peer(lab, "publish", pub_sid("live/after"), "--count", 0, "--rate", 100,
+                              name="pub-after")
+            after.wait_for(r"^connected to ", timeout=10)
+            s = self.wait_sessions(fwd, 2)
+            by_leg = {x["leg"].rsplit(":", 1)[1]: x["backend"] for x in s["sessions"]}
+            self.assertEqual(sorted(by_leg.values()),
+                             sorted([f"{ORIGIN_IPS[0]}:{SRT_PORT}", f"{ORIGIN_IPS[1]}:{SRT_PORT}"]), s)
+            # leg_ports was not applied: both legs from the range the process started with.
+            self.assertTrue(all(20000 <= int(p) <= 59999 for p in by_leg), s)
+            backends = http_get(fwd, "/api/v1/backends")
+            self.assertIn(ORIGIN_IPS[1], json.dumps(backends))
+            self.assertNotIn(f'"{ORIGIN_IPS[0]}"', json.dumps(backends))
+            # The session on the backend that left the config goes on.
+            old = lambda: next(x for x in http_get(fwd, "/api/v1/sessions")["sessions"]  # noqa: E731
+                               if x["backend"].startswith(ORIGIN_IPS[0] + ":"))
+            n0 = old()["from_caller"]["packets"]
+            time.sleep(1.0)
+            self.assertGreater(old()["from_caller"]["packets"], n0 + 50)
+
+            with open(fwd.config_path, "w") as f:
+                f.write(reloaded.replace("[srt]", "[srt\n"))
+            fwd.signal(signal.SIGHUP)
+            fwd.wait_log(r"SIGHUP: \S+ not reloaded, the running configuration stays: ", timeout=5)
+            third = self.peer(lab, "publish", pub_sid("live/third"), "--count", 0, "--rate", 100,
+                              name="pub-third")
+            third.wait_for(r"^connected to ", timeout=10)
+            s = self.wait_sessions(fwd, 3)
+            self.assertEqual(sorted(x["backend"] for x in s["sessions"]).count(f"{ORIGIN_IPS[1]}:{SRT_PORT}"), 2, s)
+            for p in (before, after, third):
+                p.kill()
+            self.stop_fwd(fwd)
+
 
 if __name__ == "__main__":
     if os.geteuid() != 0:

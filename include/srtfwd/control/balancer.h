@@ -70,6 +70,9 @@ class Balancer {
   virtual void release(const std::string& /*stream_url*/) {}
   // An origin's heartbeat (POST /api/v1/srs/register), on the control lcore.
   virtual void register_server(const ServerInfo& s, uint64_t now_ms) = 0;
+  // Replaces the static [[backend]] origins (a config reload). The memory
+  // balancer's only; the Redis one takes its origins from Redis.
+  virtual void set_static_backends(const std::vector<StaticBackend>& /*backends*/) {}
   // Drives I/O, refreshes, expiry. Called every control tick.
   virtual void poll(uint64_t /*now_ms*/) {}
   // Live servers, for the admin API.

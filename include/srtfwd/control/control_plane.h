@@ -118,6 +118,9 @@ class ControlPlane {
   Neighbours& neighbours() { return neighbours_; }
   dataplane::Dataplane& dataplane() { return dp_; }
   const Options& options() const { return opt_; }
+  // A config reload (SIGHUP), on the control lcore: the sweep applies it to
+  // live sessions from its next pass.
+  void set_idle_timeout_ms(uint32_t ms) { opt_.idle_timeout_ms = ms; }
   const ControlCounters& counters() const { return counters_; }
   uint64_t tsc_hz() const { return hz_; }
   uint64_t ms_to_tsc(uint64_t ms) const { return hz_ / 1000 * ms; }
