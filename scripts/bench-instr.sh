@@ -15,28 +15,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-20}
 sessions=${SESSIONS:-1}
-bash scripts/setup.sh >/dev/null
-[ -x build/tests/support/srtfwd-testbed ] || { meson setup build >/dev/null; ninja -C build >/dev/null; }
-testbed=build/tests/support/srtfwd-testbed
-work=$(mktemp -d /tmp/srtfwd-bench-instr.XXXXXX)
-trap 'pkill -f "file-prefix=srtfwd-binstr" 2>/dev/null || true; rm -rf "$work"' EXIT
+. scripts/bench-lib.sh
+bench_init srtfwd-binstr
 /usr/bin/python3 scripts/bench-pcap.py "$work/one.pcap" "$sessions" 32768 "${PAYLOAD:-200}" >/dev/null
-admin_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat > "$work/bench.toml" <<TOML
-[[port]]
-ipv4 = "198.18.0.1/24"
-[[port]]
-ipv4 = "198.18.1.1/24"
-[srt]
-listen = [10080]
-idle_timeout_ms = 3600000
-drain_timeout_ms = 0
-[admin]
-listen = "127.0.0.1:$admin_port"
-[dataplane]
-sessions = 1024
-mbufs = 65535
-TOML
+bench_toml "$(free_port)" 1024 65535 > "$work/bench.toml"
 vg=(valgrind --tool=callgrind --separate-threads=yes)
 [ -n "${KEEP:-}" ] && vg+=(--dump-instr=yes)
 eal=(-l 0-1 --no-huge -m 512 --no-pci --vdev "net_pcap0,rx_pcap=$work/one.pcap,infinite_rx=1"

@@ -12,11 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
 repeat=${REPEAT:-3}
-bash scripts/setup.sh >/dev/null
-[ -x build/tests/support/srtfwd-testbed ] || { meson setup build >/dev/null; ninja -C build >/dev/null; }
-testbed=build/tests/support/srtfwd-testbed
-work=$(mktemp -d /tmp/srtfwd-bench.XXXXXX)
-trap 'pkill -f "file-prefix=srtfwd-bench" 2>/dev/null || true; rm -rf "$work"' EXIT
+. scripts/bench-lib.sh
+bench_init srtfwd-bench
 
 mem="--no-huge -m 2048"
 if [ "${HUGE:-0}" = 1 ]; then
@@ -34,30 +31,9 @@ if [ "${HUGE:-0}" = 1 ]; then
 fi
 
 packets=32768
-admin_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+admin_port=$(free_port)
 payload=${PAYLOAD:-200}
-# Two ports, callers on the first, origins on the second; [srt] is left open.
-ports_toml() {
-  cat <<TOML
-[[port]]
-ipv4 = "198.18.0.1/24"
-[[port]]
-ipv4 = "198.18.1.1/24"
-[srt]
-listen = [10080]
-TOML
-}
-{ ports_toml; cat <<TOML
-idle_timeout_ms = 3600000
-drain_timeout_ms = 0
-[admin]
-listen = "127.0.0.1:$admin_port"
-[dataplane]
-sessions = 131072
-mbufs = 131071
-# idle_sleep_us left at its default: a loaded worker never idles, the control lcore does
-TOML
-} > "$work/bench.toml"
+bench_toml "$admin_port" 131072 131071 > "$work/bench.toml"
 
 testpmd_mpps() {  # pcap
   local log="$work/testpmd.log"
