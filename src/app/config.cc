@@ -282,9 +282,10 @@ Config load_config(const std::string& path) {
 
 std::string read_config_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(path + ": cannot read: " + std::strerror(errno));
   std::ostringstream text;
-  if (in) text << in.rdbuf();
-  if (!in || in.bad()) throw ConfigError(path + ": cannot read: " + std::strerror(errno));
+  text << in.rdbuf();  // an empty file reads as "" (parse_config says what is missing)
+  if (in.bad()) throw ConfigError(path + ": cannot read");
   return text.str();
 }
 

@@ -2,6 +2,8 @@
 // errors that name the key.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <string>
 
@@ -179,4 +181,13 @@ TEST(ConfigReload, AnUnreadableFileIsOneLineNamingIt) {
     EXPECT_EQ(m.rfind("/nonexistent/srtfwd.toml: cannot read: ", 0), 0u) << m;
     EXPECT_EQ(m.find('\n'), std::string::npos) << m;
   }
+}
+
+TEST(ConfigReload, AnEmptyFileReadsAsEmpty) {
+  char path[] = "/tmp/srtfwd-config-XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  EXPECT_EQ(srtfwd::app::read_config_text(path), "");
+  unlink(path);
 }

@@ -107,7 +107,8 @@ struct HashSeed {
   uint32_t a = 0x9e3779b9u;
   uint32_t b = 0x85ebca6bu;
 };
-// A seed from the system's random source (getrandom via std::random_device).
+// A seed from the kernel's random source (getentropy, as the SYN cookie secret);
+// throws std::runtime_error when there is none.
 HashSeed random_hash_seed();
 
 inline uint32_t hash_words(HashSeed seed, uint64_t w0, uint64_t w1, uint64_t w2, uint64_t w3,
