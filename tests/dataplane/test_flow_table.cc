@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <rte_byteorder.h>
+#include <rte_hash_crc.h>
 
 #include <algorithm>
 #include <atomic>
@@ -70,6 +71,25 @@ TEST(FlowTable, V4KeyWordsAreTheKeyControlBuilds) {
   EXPECT_TRUE(from_words == k);
   const HashSeed seed{0x01234567u, 0x89abcdefu};
   EXPECT_EQ(hash_words(seed, w[0], w[1], w[2], w[3], w[4], w[5]), hash_key(seed, k));
+}
+
+// The hash's CRC step is the crc32 instruction itself; it must be the
+// CRC32-C that DPDK's rte_hash_crc_8byte() computes.
+TEST(FlowTable, CrcStepIsDpdksCrc32c) {
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 10000; ++i) {
+    const uint64_t w = rng();
+    const uint32_t init = static_cast<uint32_t>(rng());
+    ASSERT_EQ(crc32c_u64(w, init), rte_hash_crc_8byte(w, init)) << i;
+  }
+  // CRC-32C of "123456789" is 0xe3069283 (RFC 3720 check value).
+  uint32_t c = 0xffffffffu;
+  const char* digits = "123456789";
+  uint64_t first8;
+  std::memcpy(&first8, digits, 8);
+  c = crc32c_u64(first8, c);
+  c = rte_hash_crc_1byte(static_cast<uint8_t>(digits[8]), c);
+  EXPECT_EQ(c ^ 0xffffffffu, 0xe3069283u);
 }
 
 TEST(FlowTable, InsertFindsKeyWithItsDirection) {
