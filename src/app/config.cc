@@ -301,6 +301,9 @@ std::vector<std::string> restart_only_changes(const std::string& running_text,
   std::set<std::string> names;
   for (const auto& [k, _] : a) names.insert(k);
   for (const auto& [k, _] : b) names.insert(k);
+  auto differs = [](const toml::value* x, const toml::value* y) {
+    return (x == nullptr) != (y == nullptr) || (x != nullptr && !(*x == *y));
+  };
   std::vector<std::string> out;
   for (const auto& name : names) {
     if (reloadable.count(name)) continue;
@@ -319,13 +322,11 @@ std::vector<std::string> restart_only_changes(const std::string& running_text,
       for (const auto& k : keys) {
         const std::string full = name + "." + k;
         if (reloadable.count(full)) continue;
-        const toml::value* xv = find(xt, k.c_str());
-        const toml::value* yv = find(yt, k.c_str());
-        if ((xv == nullptr) != (yv == nullptr) || (xv != nullptr && !(*xv == *yv))) out.push_back(full);
+        if (differs(find(xt, k.c_str()), find(yt, k.c_str()))) out.push_back(full);
       }
       continue;
     }
-    if ((x == nullptr) != (y == nullptr) || (x != nullptr && !(*x == *y))) out.push_back(name);
+    if (differs(x, y)) out.push_back(name);
   }
   return out;
 }

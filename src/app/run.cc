@@ -40,7 +40,7 @@ void on_signal(int sig) {
 // reloadable ([[backend]], srt.idle_timeout_ms). A file that does not load
 // changes nothing; a changed key that needs a restart is named and left as
 // it runs.
-void reload(const std::string& path, const std::string& running_text, Config& running,
+void reload(const std::string& path, const std::string& running_text, const Config& running,
             control::ControlPlane& cp, control::Balancer& balancer) {
   Config next;
   std::vector<std::string> restart_only;
@@ -50,14 +50,13 @@ void reload(const std::string& path, const std::string& running_text, Config& ru
     apply_environment(next);
     restart_only = restart_only_changes(running_text, text);
   } catch (const std::exception& e) {
-    spdlog::error("SIGHUP: {} not reloaded, the running configuration stays: {}", path, e.what());
+    spdlog::error("SIGHUP: {} not reloaded, the running configuration stays (fix the file and "
+                  "send SIGHUP again): {}", path, e.what());
     return;
   }
   for (const auto& key : restart_only)
     spdlog::warn("SIGHUP: {} changed in {}; it needs a restart, the running value stays", key, path);
-  running.control.idle_timeout_ms = next.control.idle_timeout_ms;
   cp.set_idle_timeout_ms(next.control.idle_timeout_ms);
-  running.control.balancer.backends = next.control.balancer.backends;
   if (running.control.balancer.type == "memory") {
     balancer.set_static_backends(next.control.balancer.backends);
   } else if (!next.control.balancer.backends.empty()) {

@@ -644,6 +644,31 @@ class Replay(unittest.TestCase):
                 self.assertEqual(r.c["forwarded"], len(fwd), r.c)
                 self.assertEqual(r.c["to_control"], 0, r.c)
 
+    def test_one_tx_buffer_filled_from_both_rx_ports_in_one_poll(self):
+        """Two sessions whose packets all leave on port 1: one from a caller on
+        port 0, one from a caller on port 1 itself. A poll takes a full burst
+        from each port before it flushes, so the second burst finds port 1's
+        TX buffer already full and must send it first: every packet leaves,
+        each session's in order, none lost or sent twice."""
+        near = "198.18.1.5"
+        session_p1 = (f"caller={near}:7000 vip={LEG}:{VPORT} backend={BACKEND}:{BPORT} "
+                      f"leg={LEG}:{LPORT + 1} caller_mac={CALLER_MAC} backend_mac={BACKEND_MAC}")
+        data = [p for p in caller_traffic("streamid-publish.pcap") if srt_kind(p) == "data"][:40]
+        self.assertEqual(len(data), 40)
+        in0 = [caller4(d) for d in data]
+        in1 = [l2(CALLER_MAC, PORT1_MAC) / IP(src=near, dst=LEG, ttl=64) / UDP(sport=7000, dport=VPORT) /
+               Raw(d) for d in data]
+        r = self.run_testbed(in0, in1, sessions=(SESSION4, session_p1))
+        self.assertEqual(r.c["forwarded"], 80, r.c)
+        by_leg = {LPORT: [], LPORT + 1: []}
+        for o in r.out1:
+            self.assertEqual((o[IP].dst, o[UDP].dport, o[Ether].dst), (BACKEND, BPORT, BACKEND_MAC))
+            self.assertTrue(checksums_ok(o), o.show(dump=True))
+            by_leg[o[UDP].sport].append(bytes(o[UDP].payload))
+        self.assertEqual(by_leg[LPORT], data)
+        self.assertEqual(by_leg[LPORT + 1], data)
+        self.assertEqual(r.out0, [])
+
     # 6. SRT handshakes reach control.
 
     def test_handshake_without_session_goes_to_control(self):
@@ -717,7 +742,7 @@ class TapOffload(unittest.TestCase):
                 f.write(CONFIG)
             data = [pl for pl in caller_traffic("streamid-publish.pcap") if srt_kind(pl) == "data"][:6]
             ack = srt_packet("streamid-publish.pcap", True, "ackack")
-            zero = caller4(data[2]).__class__(bytes(caller4(data[2])))
+            zero = Ether(bytes(caller4(data[2])))
             zero[UDP].chksum = 0  # sent without a UDP checksum: leaves with one
             in0 = [caller4(data[0]), caller4(data[1], vlan=12, prio=3), zero, caller4(ack),
                    caller6(data[3]), caller6(data[4], vlan=5), caller4(data[5], tos=0xb8, id=4242)]

@@ -614,7 +614,7 @@ class ControlE2E(unittest.TestCase):
             with open(fwd.config_path, "w") as f:
                 f.write(reloaded.replace("[srt]", "[srt\n"))
             fwd.signal(signal.SIGHUP)
-            fwd.wait_log(r"SIGHUP: \S+ not reloaded, the running configuration stays: ", timeout=5)
+            fwd.wait_log(r"SIGHUP: \S+ not reloaded, the running configuration stays \(fix the file and send SIGHUP again\): ", timeout=5)
             third = self.peer(lab, "publish", pub_sid("live/third"), "--count", 0, "--rate", 100,
                               name="pub-third")
             third.wait_for(r"^connected to ", timeout=10)
