@@ -7,7 +7,11 @@
 # is printed: on a shared host one pair can move by 30 %.
 # HUGE=1 runs both forwarders on 2 MiB hugepages (reserved here if needed,
 # root), as a production host would; by default both run with --no-huge.
-#   usage: [REPEAT=N] [HUGE=1] scripts/bench.sh [SECONDS_PER_RUN]   (default 10)
+# SESSIONS="1 64 100000" picks the session counts (default "1 100000");
+# HANDSHAKES=0 leaves out the handshake figures. BASELINE=PATH runs the
+# srtfwd-testbed at PATH (another build) as the peer instead of testpmd: the
+# ratio is then this build against that one.
+#   usage: [REPEAT=N] [HUGE=1] [SESSIONS=...] scripts/bench.sh [SECONDS_PER_RUN]   (default 10)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
@@ -27,7 +31,8 @@ if [ "${HUGE:-0}" = 1 ]; then
     echo "bench: HUGE=1 needs 1100 free 2 MiB hugepages, $have free: run as root with 2.2 GiB free, or leave HUGE unset" >&2
     exit 1
   }
-  mem="-m 2048"
+  # Hugepage files unlinked once mapped: nothing stays reserved after a run.
+  mem="-m 2048 --huge-unlink"
 fi
 
 packets=32768
@@ -97,30 +102,36 @@ PY
 }
 
 echo "srtfwd bench: 1 worker lcore, looped pcap -> net_null, ${secs}s per run, $(nproc) cores, EAL memory: $mem"
-for sessions in 1 100000; do
+peer="testpmd 5tswap"
+[ -n "${BASELINE:-}" ] && peer="baseline srtfwd"
+for sessions in ${SESSIONS:-1 100000}; do
   pcap="$work/bench-$sessions.pcap"
   /usr/bin/python3 scripts/bench-pcap.py "$pcap" "$sessions" "$packets" "$payload" >/dev/null
   ratios=()
   for ((r = 1; r <= repeat; r++)); do
     # Side by side, alternating: neighbours on a shared host move both alike.
-    tp=$(testpmd_mpps "$pcap")
+    if [ -n "${BASELINE:-}" ]; then
+      { read -r tp _; read -r _; } <<<"$(testbed=$BASELINE srtfwd_mpps "$pcap" "$sessions")"
+    else
+      tp=$(testpmd_mpps "$pcap")
+    fi
     { read -r sf installed; read -r hit; } <<<"$(srtfwd_mpps "$pcap" "$sessions")"
     ratio=$(awk -v a="$sf" -v b="$tp" 'BEGIN { if (b + 0 > 0) printf "%.2f", a / b; else print "n/a" }')
     ratios+=("$ratio")
-    printf 'sessions %-7s run %d: testpmd 5tswap %6s Mpps | srtfwd %6s Mpps (%s installed, %s of rx forwarded) | ratio %s\n' \
-      "$sessions" "$r" "$tp" "$sf" "$installed" "$hit" "$ratio"
+    printf 'sessions %-7s run %d: %s %6s Mpps | srtfwd %6s Mpps (%s installed, %s of rx forwarded) | ratio %s\n' \
+      "$sessions" "$r" "$peer" "$tp" "$sf" "$installed" "$hit" "$ratio"
   done
   # The median of the runs that gave a ratio (n/a runs are left out and counted).
   printf '%s\n' "${ratios[@]}" | grep -v 'n/a' | sort -n \
-    | awk -v s="$sessions" -v r="$repeat" '{v[NR] = $1} END {
-        printf "sessions %-7s median ratio over %d of %d runs: %s  (target 0.90)\n", s, NR, r, NR ? v[int((NR + 1) / 2)] : "n/a" }'
+    | awk -v s="$sessions" -v r="$repeat" -v t="${BASELINE:+this build / baseline}" '{v[NR] = $1} END {
+        printf "sessions %-7s median ratio over %d of %d runs: %s  (%s)\n", s, NR, r, NR ? v[int((NR + 1) / 2)] : "n/a", t ? t : "target 0.90" }'
 done
 
 # Handshakes per second through one control lcore (targets: memory 50,000/s,
 # redis 20,000/s). Ports are rte_rings; a generator thread plays callers and
 # origin (tests/bench/hs_bench.cc).
 hsbench=build/tests/bench/srtfwd-hs-bench
-if [ -x "$hsbench" ]; then
+if [ -x "$hsbench" ] && [ "${HANDSHAKES:-1}" != 0 ]; then
   { ports_toml; cat <<TOML
 drain_timeout_ms = 0
 [[backend]]
