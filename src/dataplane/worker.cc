@@ -254,6 +254,29 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
       const net::V4Patch patch = net::V4Patch::make(sd.rewrite, out.mac);
       rte_eth_dev_tx_buffer* const tb = out.txbuf;
       assert(tb->size == kBurst);  // as Dataplane sets every TX buffer up
+      if ((end - begin) + (ctl_mask >> begin & 1) == 1) {
+        // A run of one data packet, as when many sessions interleave: none
+        // of the run bookkeeping below.
+        rte_mbuf* const m = lk[begin];
+        if (unlikely(!patch.apply(rte_pktmbuf_mtod(m, uint8_t*), l3))) {
+          c.drop(DropReason::kTtlExpired);
+          rte_pktmbuf_free(m);
+          continue;
+        }
+        const uint32_t len = m->pkt_len;
+        uint16_t tb_len = tb->length;
+        if (unlikely(tb_len == kBurst)) {
+          sent += rte_eth_tx_buffer_flush(out.port_id, out.queue, tb);
+          tb_len = 0;
+        }
+        tb->pkts[tb_len] = m;
+        tb->length = tb_len + 1;
+        sd.packets.add(1);
+        sd.bytes.add(len);
+        ++fwd;
+        fwd_bytes += len;
+        continue;
+      }
       // A run is at most one burst: with room for the whole run made here,
       // the loops below need no per-packet check of the buffer's fill.
       uint16_t tb_len = tb->length;

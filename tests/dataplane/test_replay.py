@@ -669,6 +669,36 @@ class Replay(unittest.TestCase):
         self.assertEqual(by_leg[LPORT + 1], data)
         self.assertEqual(r.out0, [])
 
+    def test_one_tx_buffer_filled_by_runs_of_one_packet(self):
+        """The same with two sessions per RX port whose packets alternate, so
+        that every packet is a run of its own (the worker's path for many
+        interleaved sessions): port 0's burst fills port 1's TX buffer, and
+        port 1's own burst must send it before adding to it."""
+        near = "198.18.1.5"
+        def session(caller, cport, leg_port):
+            return (f"caller={caller}:{cport} vip={LEG if caller == near else VIP}:{VPORT} "
+                    f"backend={BACKEND}:{BPORT} leg={LEG}:{leg_port} "
+                    f"caller_mac={CALLER_MAC} backend_mac={BACKEND_MAC}")
+        sessions = (session(CALLER, CPORT, LPORT), session(CALLER, CPORT + 1, LPORT + 1),
+                    session(near, 7000, LPORT + 2), session(near, 7001, LPORT + 3))
+        data = [p for p in caller_traffic("streamid-publish.pcap") if srt_kind(p) == "data"][:40]
+        self.assertEqual(len(data), 40)
+        in0, in1 = [], []
+        for d in data:
+            in0 += [caller4(d), caller4(d, sport=CPORT + 1)]
+            in1 += [l2(CALLER_MAC, PORT1_MAC) / IP(src=near, dst=LEG, ttl=64) / UDP(sport=sp, dport=VPORT) /
+                    Raw(d) for sp in (7000, 7001)]
+        r = self.run_testbed(in0, in1, sessions=sessions)
+        self.assertEqual(r.c["forwarded"], 160, r.c)
+        by_leg = {LPORT + i: [] for i in range(4)}
+        for o in r.out1:
+            self.assertEqual((o[IP].dst, o[UDP].dport, o[Ether].dst), (BACKEND, BPORT, BACKEND_MAC))
+            self.assertTrue(checksums_ok(o), o.show(dump=True))
+            by_leg[o[UDP].sport].append(bytes(o[UDP].payload))
+        for leg, got in by_leg.items():
+            self.assertEqual(got, data, leg)
+        self.assertEqual(r.out0, [])
+
     # 6. SRT handshakes reach control.
 
     def test_handshake_without_session_goes_to_control(self):
