@@ -159,5 +159,8 @@ TOML
   "$hsbench" -l 0-1 --no-huge -m 1024 --no-pci --file-prefix=srtfwd-bench-hs -- \
     --config "$work/hs-redis.toml" --log-level info --seconds "$secs" --label redis 2>/dev/null \
     | grep -E "handshakes/s|control lcore:" | sed "1s/$/  target 20000/"
-  kill "$(cat "$work/redis.pid")" 2>/dev/null || true
+  # Gone before the exit trap removes $work (it writes its log to the end).
+  rpid=$(cat "$work/redis.pid")
+  kill "$rpid" 2>/dev/null || true
+  while kill -0 "$rpid" 2>/dev/null; do sleep 0.1; done
 fi
