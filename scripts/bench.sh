@@ -31,7 +31,8 @@ if [ "${HUGE:-0}" = 1 ]; then
     echo "bench: HUGE=1 needs 1100 free 2 MiB hugepages, $have free: run as root with 2.2 GiB free, or leave HUGE unset" >&2
     exit 1
   }
-  # Hugepage files unlinked once mapped: nothing stays reserved after a run.
+  # Hugepage files unlinked once mapped: none outlives a run (the pages
+  # stay reserved, free again). Without it a run left 1,024 pages in files.
   mem="-m 2048 --huge-unlink"
 fi
 

@@ -255,8 +255,8 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
       rte_eth_dev_tx_buffer* const tb = out.txbuf;
       assert(tb->size == kBurst);  // as Dataplane sets every TX buffer up
       if ((end - begin) + (ctl_mask >> begin & 1) == 1) {
-        // A run of one data packet, as when many sessions interleave: none
-        // of the run bookkeeping below.
+        // A run of one packet without the SRT control bit (one data packet),
+        // as when many sessions interleave: none of the run bookkeeping below.
         rte_mbuf* const m = lk[begin];
         if (unlikely(!patch.apply(rte_pktmbuf_mtod(m, uint8_t*), l3))) {
           c.drop(DropReason::kTtlExpired);
