@@ -624,6 +624,58 @@ class ControlE2E(unittest.TestCase):
                 p.kill()
             self.stop_fwd(fwd)
 
+    # -- 10 --------------------------------------------------------------------------
+
+    def test_10_frozen_origin_stalls_only_its_own_sessions(self):
+        """The Go proxy's failure: one origin that stops answering freezes every
+        session it relays until the proxy is restarted. Here two streams sit on
+        two origins and one origin is frozen (SIGSTOP): the other stream plays
+        on byte-exact, the frozen origin's session ends and leaves nothing
+        behind, and once the origin runs again a new publisher of the same
+        stream reaches it, with nothing restarted."""
+        with self.lab() as lab:
+            fwd = lab.srtfwd(lab.fwd_config(backends=[(ORIGIN_IPS[0], SRT_PORT), (ORIGIN_IPS[1], SRT_PORT)],
+                                            idle_timeout_ms=1000))
+            origins = [self.origin(lab, 1), self.origin(lab, 2)]
+            pubs = {}
+            for res in ("live/a", "live/b"):  # one after the other: least loaded first
+                pubs[res] = self.peer(lab, "publish", pub_sid(res), "--count", 0, "--rate", 100,
+                                      name=f"pub-{res}")
+                pubs[res].wait_for(r"^connected to ", timeout=10)
+            self.wait_sessions(fwd, 2)
+            where = {r: n for n, o in enumerate(origins, 1) for r, _ in accepts(o)}
+            self.assertEqual(sorted(where.values()), [1, 2], where)
+            frozen, live = origins[where["live/a"] - 1], ORIGIN_IPS[where["live/b"] - 1]
+            frozen.send_signal(signal.SIGSTOP)
+            try:
+                play = self.peer(lab, "play", play_sid("live/b"), "--count", 300, "--start-seq-any",
+                                 "--timeout-ms", 20000, name="play-b")
+                self.assertRegex(self.wait_ok(play, 40), r"(?m)^received 300/300 ok ")
+                # libsrt's publisher gives up on its silent peer (5 s), then
+                # the forwarder's idle timeout (1 s) ends the session.
+                pubs["live/a"].wait(20)
+                self.assertRegex(pubs["live/a"].out_text(), r"(?m)^send failed at seq ")
+                s = self.wait_sessions(fwd, 1, timeout=15)
+                self.assertEqual(s["sessions"][0]["backend"], f"{live}:{SRT_PORT}", s)
+                n0 = s["sessions"][0]["from_caller"]["packets"]
+                time.sleep(0.5)
+                self.assertGreater(self.wait_sessions(fwd, 1)["sessions"][0]["from_caller"]["packets"], n0 + 20)
+            finally:
+                frozen.send_signal(signal.SIGCONT)
+            closed = r"(?m)^close \S+ #!::r=live/a,m=publish publish msgs=(\d+) drops=0"
+            frozen.wait_for(closed, timeout=15)
+            again = self.peer(lab, "publish", pub_sid("live/a"), "--count", 77, "--rate", 100, name="pub-a-again")
+            self.assertIn("sent 77/77", self.wait_ok(again, 30))
+            deadline = time.monotonic() + 10
+            while len(re.findall(closed, frozen.out_text())) < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            self.assertEqual(re.findall(closed, frozen.out_text())[1:], ["77"], frozen.out_text())
+            pubs["live/b"].send_signal(signal.SIGTERM)
+            self.assertRegex(self.wait_ok(pubs["live/b"], 20), r"(?m)^sent (\d+)/\1$")
+            self.wait_sessions(fwd, 0)
+            c = self.stop_fwd(fwd)
+            self.assertEqual(c["srt"]["established"], 4)
+
 
 if __name__ == "__main__":
     if os.geteuid() != 0:
