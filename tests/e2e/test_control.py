@@ -632,7 +632,8 @@ class ControlE2E(unittest.TestCase):
         two origins and one origin is frozen (SIGSTOP): the other stream plays
         on byte-exact, the frozen origin's session ends and leaves nothing
         behind, and once the origin runs again a new publisher of the same
-        stream reaches it, with nothing restarted."""
+        stream reaches it, with nothing restarted. Meanwhile a new stream
+        that lands on the frozen origin is refused with 1502 in under a second."""
         with self.lab() as lab:
             fwd = lab.srtfwd(lab.fwd_config(backends=[(ORIGIN_IPS[0], SRT_PORT), (ORIGIN_IPS[1], SRT_PORT)],
                                             idle_timeout_ms=1000))
@@ -651,8 +652,8 @@ class ControlE2E(unittest.TestCase):
                 play = self.peer(lab, "play", play_sid("live/b"), "--count", 300, "--start-seq-any",
                                  "--timeout-ms", 20000, name="play-b")
                 self.assertRegex(self.wait_ok(play, 40), r"(?m)^received 300/300 ok ")
-                # libsrt's publisher gives up on its silent peer (5 s), then
-                # the forwarder's idle timeout (1 s) ends the session.
+                # libsrt's publisher gives up on its silent peer (5 s) and
+                # closes; its SHUTDOWN (or else the idle timeout) ends the session.
                 pubs["live/a"].wait(20)
                 self.assertRegex(pubs["live/a"].out_text(), r"(?m)^send failed at seq ")
                 s = self.wait_sessions(fwd, 1, timeout=15)
@@ -660,6 +661,9 @@ class ControlE2E(unittest.TestCase):
                 n0 = s["sessions"][0]["from_caller"]["packets"]
                 time.sleep(0.5)
                 self.assertGreater(self.wait_sessions(fwd, 1)["sessions"][0]["from_caller"]["packets"], n0 + 20)
+                # A new stream lands on the least loaded origin, the frozen one:
+                # refused (origin did not answer) within a second, not left hanging.
+                self.assert_rejected(lab, "publish", pub_sid("live/c"), 1502, what="frozen origin")
             finally:
                 frozen.send_signal(signal.SIGCONT)
             closed = r"(?m)^close \S+ #!::r=live/a,m=publish publish msgs=(\d+) drops=0"
@@ -675,6 +679,7 @@ class ControlE2E(unittest.TestCase):
             self.wait_sessions(fwd, 0)
             c = self.stop_fwd(fwd)
             self.assertEqual(c["srt"]["established"], 4)
+            self.assertEqual(c["srt"]["rejected_gateway"], 1)
 
 
 if __name__ == "__main__":
