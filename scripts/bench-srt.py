@@ -3,7 +3,8 @@
 publisher in a caller namespace sends through srtfwd (net_af_packet on veth
 ends, as the e2e tests run it) to a libsrt origin, at rising bitrates. For
 each rate: messages sent, messages the origin received, what SRT had to
-retransmit on the way, and srtfwd's own drops. The Go proxy this replaces
+retransmit on the way, srtfwd's own drops, and what its ports' drivers
+missed (srtfwd_port_rx_missed_total: lost before a worker saw it). The Go proxy this replaces
 loses packets above about 100 Mbit/s on one session; here the limit is what
 af_packet and two shared cores carry.
   usage: scripts/bench-srt.sh [SECONDS_PER_RATE]   (default 5)
@@ -72,6 +73,7 @@ with NetLab(prefix="bsrt", srtfwd_bin=SRTFWD, keep_logs=False) as lab:
               f"(exit {rc}, {took:.1f} s), origin received {got} ({n - got} lost), "
               f"srtfwd forwarded {d.get('srtfwd_forwarded_packets_total', 0):.0f} packets "
               f"(both ways: data, retransmissions, ACKs), dropped {d.get('srtfwd_dropped_packets_total', 0):.0f}, "
-              f"tx dropped {d.get('srtfwd_tx_dropped_packets_total', 0):.0f}")
+              f"tx dropped {d.get('srtfwd_tx_dropped_packets_total', 0):.0f}, "
+              f"missed by the ports {d.get('srtfwd_port_rx_missed_total', 0):.0f}")
     rc = fwd.stop(15)
     print(f"srtfwd stopped with exit code {rc}")

@@ -158,6 +158,34 @@ std::string prometheus_text(const MetricsInput& in) {
             p.tracked.get());
     w.gauge("srtfwd_srt_legs_in_use", "Leg ports allocated.", p.legs_in_use.get());
   }
+  // The drivers' own counters, per port: what the NIC lost before a worker
+  // saw it (a worker that cannot keep up shows as rx_missed) is only here.
+  struct PortMetric {
+    const char* name;
+    const char* help;
+    uint64_t dataplane::PortStats::*field;
+  };
+  static constexpr PortMetric kPortMetrics[] = {
+      {"srtfwd_port_rx_packets_total", "Packets the port received (its driver's count).",
+       &dataplane::PortStats::rx_packets},
+      {"srtfwd_port_rx_bytes_total", "Bytes the port received.", &dataplane::PortStats::rx_bytes},
+      {"srtfwd_port_tx_packets_total", "Packets the port sent.", &dataplane::PortStats::tx_packets},
+      {"srtfwd_port_tx_bytes_total", "Bytes the port sent.", &dataplane::PortStats::tx_bytes},
+      {"srtfwd_port_rx_missed_total", "Packets the port dropped because its RX queue was full.",
+       &dataplane::PortStats::rx_missed},
+      {"srtfwd_port_rx_errors_total", "Erroneous frames the port received.",
+       &dataplane::PortStats::rx_errors},
+      {"srtfwd_port_rx_nombuf_total", "Receive failures for want of a packet buffer.",
+       &dataplane::PortStats::rx_nombuf},
+      {"srtfwd_port_tx_errors_total", "Frames the port failed to send.", &dataplane::PortStats::tx_errors},
+  };
+  if (!in.ports.empty()) {
+    for (const auto& m : kPortMetrics) {
+      w.header(m.name, m.help, "counter");
+      for (const auto& p : in.ports)
+        w.sample(m.name, "port=\"" + std::to_string(p.port_id) + "\"", p.*m.field);
+    }
+  }
   w.gauge("srtfwd_sessions_active", "Sessions in the table.", in.sessions_active);
   w.gauge("srtfwd_mbufs_in_use", "Packet buffers out of the pool.", in.mbufs_in_use);
   w.header("srtfwd_session_slots", "Session table slots by state (two live per session).", "gauge");
@@ -192,6 +220,7 @@ std::string AdminServer::metrics_text() const {
   in.slots_retired = f.retired();
   in.slots_free = f.free();
   in.srt = srt_;
+  in.ports = dp_.port_stats();
   return prometheus_text(in);
 }
 

@@ -108,9 +108,16 @@ std::string sessions_json(dataplane::Dataplane& dp, uint64_t hz, uint64_t now) {
 }
 
 nlohmann::json counters_json(dataplane::Dataplane& dp, control::ControlPlane& cp,
-                             const control::SrtProxy& proxy) {
+                             const control::SrtProxy& proxy,
+                             const std::vector<dataplane::PortStats>& ports) {
   const auto t = dp.totals();
   nlohmann::json j;
+  nlohmann::json ports_j = nlohmann::json::array();
+  for (const auto& p : ports)
+    ports_j.push_back({{"port", p.port_id}, {"rx_packets", p.rx_packets}, {"rx_bytes", p.rx_bytes},
+                  {"tx_packets", p.tx_packets}, {"tx_bytes", p.tx_bytes}, {"rx_missed", p.rx_missed},
+                  {"rx_errors", p.rx_errors}, {"rx_nombuf", p.rx_nombuf}, {"tx_errors", p.tx_errors}});
+  j["ports"] = ports_j;
   j["rx_packets"] = t.rx_packets;
   j["rx_bytes"] = t.rx_bytes;
   j["forwarded"] = t.forwarded;
@@ -276,9 +283,11 @@ int run(int argc, char** argv, const Hooks& hooks) {
     for (int i = 0; i < 4; ++i) cp.poll_once(rte_rdtsc());
     cp.set_srt_handler(nullptr);
     cp.shutdown();
+    // The drivers' counters while the ports are still open (TX buffers flushed).
+    const auto port_stats = dp.port_stats();
     dp.shutdown();
     if (hooks.on_shutdown) hooks.on_shutdown();
-    spdlog::info("final counters: {}", counters_json(dp, cp, proxy).dump());
+    spdlog::info("final counters: {}", counters_json(dp, cp, proxy, port_stats).dump());
     const unsigned leaked = dp.mbufs_in_use();
     if (leaked != 0) {
       spdlog::error("mbufs in use at exit: {} (leak)", leaked);

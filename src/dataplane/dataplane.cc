@@ -302,6 +302,27 @@ CounterTotals Dataplane::totals() const noexcept {
   return t;
 }
 
+std::vector<PortStats> Dataplane::port_stats() const {
+  std::vector<PortStats> out;
+  if (!ports_started_ || ports_closed_) return out;
+  for (const auto& pi : ports_) {
+    rte_eth_stats st;
+    if (rte_eth_stats_get(pi.port_id, &st) != 0) continue;
+    PortStats p;
+    p.port_id = pi.port_id;
+    p.rx_packets = st.ipackets;
+    p.rx_bytes = st.ibytes;
+    p.tx_packets = st.opackets;
+    p.tx_bytes = st.obytes;
+    p.rx_missed = st.imissed;
+    p.rx_errors = st.ierrors;
+    p.rx_nombuf = st.rx_nombuf;
+    p.tx_errors = st.oerrors;
+    out.push_back(p);
+  }
+  return out;
+}
+
 unsigned Dataplane::mbufs_in_use() const noexcept {
   return pool_ ? rte_mempool_in_use_count(pool_) : 0;
 }

@@ -26,6 +26,17 @@ TEST(Metrics, EveryFamilyHasHelpTypeAndSamples) {
   in.slots_live = 6;
   in.slots_retired = 2;
   in.slots_free = 1;
+  dataplane::PortStats p0, p1;
+  p0.port_id = 0;
+  p0.rx_packets = 1000;
+  p0.rx_missed = 17;
+  p0.rx_nombuf = 3;
+  p1.port_id = 1;
+  p1.tx_packets = 990;
+  p1.tx_bytes = 123456;
+  p1.tx_errors = 2;
+  p1.rx_errors = 5;
+  in.ports = {p0, p1};
   const std::string text = prometheus_text(in);
 
   std::istringstream lines(text);
@@ -66,6 +77,24 @@ TEST(Metrics, EveryFamilyHasHelpTypeAndSamples) {
   EXPECT_EQ(samples["srtfwd_session_slots{state=\"live\"}"], "6");
   EXPECT_EQ(samples["srtfwd_session_slots{state=\"retired\"}"], "2");
   EXPECT_EQ(samples["srtfwd_session_slots{state=\"free\"}"], "1");
+  // The drivers' counters, one series per port.
+  EXPECT_EQ(samples["srtfwd_port_rx_packets_total{port=\"0\"}"], "1000");
+  EXPECT_EQ(samples["srtfwd_port_rx_missed_total{port=\"0\"}"], "17");
+  EXPECT_EQ(samples["srtfwd_port_rx_nombuf_total{port=\"0\"}"], "3");
+  EXPECT_EQ(samples["srtfwd_port_rx_missed_total{port=\"1\"}"], "0");
+  EXPECT_EQ(samples["srtfwd_port_rx_errors_total{port=\"1\"}"], "5");
+  EXPECT_EQ(samples["srtfwd_port_tx_packets_total{port=\"1\"}"], "990");
+  EXPECT_EQ(samples["srtfwd_port_tx_bytes_total{port=\"1\"}"], "123456");
+  EXPECT_EQ(samples["srtfwd_port_tx_errors_total{port=\"1\"}"], "2");
+  EXPECT_EQ(samples["srtfwd_port_tx_packets_total{port=\"0\"}"], "0");
+}
+
+TEST(Metrics, NoPortFamiliesWithoutPortCounters) {
+  // After the ports are closed (or before they start) there is nothing to
+  // report: no family without samples.
+  const std::string text = prometheus_text(MetricsInput{});
+  EXPECT_EQ(text.find("srtfwd_port_"), std::string::npos) << text;
+  EXPECT_NE(text.find("srtfwd_rx_packets_total 0"), std::string::npos) << text;
 }
 
 }  // namespace

@@ -310,6 +310,17 @@ class Replay(unittest.TestCase):
         self.assertEqual(c["control"]["sessions_installed"], len(kw.get("sessions", (SESSION4, SESSION6))), c)
         # What was sent is what the output pcaps hold.
         self.assertEqual(len(r.out0) + len(r.out1), c["tx_packets"], c)
+        # The drivers' own counters (srtfwd_port_*) say the same, port by port.
+        ports = {p["port"]: p for p in c["ports"]}
+        self.assertEqual(sorted(ports), [0, 1], c["ports"])
+        for n, (ins, outs) in enumerate(((in0 or [FILLER], r.out0), (in1 or [FILLER], r.out1))):
+            got = ports[n]
+            self.assertEqual((got["rx_packets"], got["rx_bytes"]),
+                             (len(ins), sum(len(bytes(f)) for f in ins)), got)
+            self.assertEqual((got["tx_packets"], got["tx_bytes"]),
+                             (len(outs), sum(len(bytes(f)) for f in outs)), got)
+            self.assertEqual((got["rx_missed"], got["rx_errors"], got["rx_nombuf"], got["tx_errors"]),
+                             (0, 0, 0, 0), got)
         return r
 
     def assert_forwarded(self, ins, outs, to_backend):

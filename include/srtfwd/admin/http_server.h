@@ -15,9 +15,11 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "srtfwd/control/control_plane.h"
 #include "srtfwd/dataplane/counters.h"
+#include "srtfwd/dataplane/dataplane.h"
 
 namespace srtfwd::control {
 class AdminBridge;
@@ -72,6 +74,7 @@ struct MetricsInput {
   // Session table slots: live keys, retired (waiting for the RCU grace
   // period), free (probed through until their cluster shrinks).
   uint64_t slots_live = 0, slots_retired = 0, slots_free = 0;
+  std::vector<dataplane::PortStats> ports;  // the drivers' own counters
 };
 // Prometheus text format 0.0.4 for those values (no Dataplane needed: tests).
 std::string prometheus_text(const MetricsInput& in);

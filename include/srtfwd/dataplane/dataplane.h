@@ -74,6 +74,18 @@ struct PortInfo {
   rte_ring* ctl_tx = nullptr;      // control -> worker 0 TX (when !control_has_txq)
 };
 
+// A port's own counters as its driver keeps them (rte_eth_stats_get): what
+// the NIC took in and sent, and what it lost before any worker saw it. A
+// worker that cannot keep up shows here (rx_missed), not in its counters.
+struct PortStats {
+  uint16_t port_id = 0;
+  uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0;
+  uint64_t rx_missed = 0;  // dropped by the NIC: its RX queue was full
+  uint64_t rx_errors = 0;  // erroneous frames
+  uint64_t rx_nombuf = 0;  // receive failures for want of an mbuf
+  uint64_t tx_errors = 0;  // frames the NIC failed to send
+};
+
 struct WorkerContext;
 
 class Dataplane {
@@ -112,6 +124,9 @@ class Dataplane {
   // Counters of the control lcore's own transmissions.
   uint64_t control_tx_packets() const noexcept { return control_tx_.get(); }
   uint64_t control_tx_dropped() const noexcept { return control_tx_dropped_.get(); }
+  // Every started port's driver counters (any thread, while the ports are
+  // open; empty after shutdown()). A port whose driver gives none is left out.
+  std::vector<PortStats> port_stats() const;
   // mbufs not in the pool (for the leak check at exit).
   unsigned mbufs_in_use() const noexcept;
   const Options& options() const noexcept { return opt_; }
@@ -130,8 +145,8 @@ class Dataplane {
   unsigned active_workers_ = 0;
   std::atomic<bool> stop_{false};
   bool launched_ = false;
-  bool ports_started_ = false;
-  bool ports_closed_ = false;
+  std::atomic<bool> ports_started_{false};
+  std::atomic<bool> ports_closed_{false};
   Counter control_tx_, control_tx_dropped_;
 };
 
