@@ -114,9 +114,11 @@ nlohmann::json counters_json(dataplane::Dataplane& dp, control::ControlPlane& cp
   nlohmann::json j;
   nlohmann::json ports_j = nlohmann::json::array();
   for (const auto& p : ports)
-    ports_j.push_back({{"port", p.port_id}, {"rx_packets", p.rx_packets}, {"rx_bytes", p.rx_bytes},
-                  {"tx_packets", p.tx_packets}, {"tx_bytes", p.tx_bytes}, {"rx_missed", p.rx_missed},
-                  {"rx_errors", p.rx_errors}, {"rx_nombuf", p.rx_nombuf}, {"tx_errors", p.tx_errors}});
+    ports_j.push_back({{"port", p.port_id},           {"rx_packets", p.rx_packets},
+                       {"rx_bytes", p.rx_bytes},      {"tx_packets", p.tx_packets},
+                       {"tx_bytes", p.tx_bytes},      {"rx_missed", p.rx_missed},
+                       {"rx_errors", p.rx_errors},    {"rx_nombuf", p.rx_nombuf},
+                       {"tx_errors", p.tx_errors}});
   j["ports"] = ports_j;
   j["rx_packets"] = t.rx_packets;
   j["rx_bytes"] = t.rx_bytes;
