@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cassert>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -42,6 +43,8 @@ struct Rewrite {
   bool ipv4() const noexcept { return src.is_v4(); }
 };
 static_assert(sizeof(Rewrite) == 46, "Rewrite grew: a session direction must stay one cache line");
+static_assert(offsetof(Rewrite, src) == 6 && offsetof(Rewrite, dport_be) == offsetof(Rewrite, sport_be) + 2,
+              "V4Patch::make() loads the MAC as 8 bytes and the ports as 4");
 
 // The word TTL|protocol loses 0x0100 when the TTL drops by one.
 inline constexpr uint16_t kTtlDecrementDelta = 0xfeff;
@@ -149,18 +152,21 @@ struct V4Patch {
   uint16_t ip_delta_raw = 0, udp_delta_raw = 0;
 
   static V4Patch make(const Rewrite& rw, const MacAddr& src_mac) noexcept {
+    // Whole words loaded and combined in registers: byte copies through a
+    // stack buffer, read back as wider words, stall on store forwarding
+    // (once per run, which with many sessions is once per packet).
     V4Patch p;
-    uint8_t macs[12];
-    std::memcpy(macs, rw.dst_mac.b.data(), kMacLen);
-    std::memcpy(macs + kMacLen, src_mac.b.data(), kMacLen);
-    std::memcpy(&p.macs_lo, macs, 8);
-    std::memcpy(&p.macs_hi, macs + 8, 4);
-    uint8_t a[8];
-    std::memcpy(a, rw.src.b.data() + 12, 4);
-    std::memcpy(a + 4, rw.dst.b.data() + 12, 4);
-    std::memcpy(&p.addrs, a, 8);
-    std::memcpy(&p.ports, &rw.sport_be, 2);
-    std::memcpy(reinterpret_cast<uint8_t*>(&p.ports) + 2, &rw.dport_be, 2);
+    uint64_t dst_and_more;
+    std::memcpy(&dst_and_more, rw.dst_mac.b.data(), 8);  // the MAC, then the first bytes of rw.src
+    uint16_t src_lo;
+    std::memcpy(&src_lo, src_mac.b.data(), 2);
+    std::memcpy(&p.macs_hi, src_mac.b.data() + 2, 4);
+    p.macs_lo = (dst_and_more & 0xffffffffffffull) | uint64_t{src_lo} << 48;
+    uint32_t s4, d4;
+    std::memcpy(&s4, rw.src.b.data() + 12, 4);
+    std::memcpy(&d4, rw.dst.b.data() + 12, 4);
+    p.addrs = uint64_t{s4} | uint64_t{d4} << 32;
+    std::memcpy(&p.ports, &rw.sport_be, 4);  // sport_be, then dport_be
     p.ip_delta_raw = to_be16(rw.ip_csum_delta);
     p.udp_delta_raw = to_be16(rw.udp_csum_delta);
     return p;
