@@ -8,7 +8,11 @@
 # HUGE=1 runs both forwarders on 2 MiB hugepages (reserved here if needed,
 # root), as a production host would; by default both run with --no-huge.
 # SESSIONS="1 64 100000" picks the session counts (default "1 100000");
-# HANDSHAKES=0 leaves out the handshake figures. BASELINE=PATH runs the
+# HANDSHAKES=0 leaves out the handshake figures. FLOOR=0 leaves out the
+# third program of each run, srtfwd-lookup-floor (tests/bench/lookup_floor.cc):
+# the least a forwarder with a per-packet session lookup does, on the same
+# pcap with as many keys installed, whose ratio to testpmd says how much of
+# the gap any such forwarder has on the machine at hand. BASELINE=PATH runs the
 # srtfwd-testbed at PATH (another build) as the peer instead of testpmd: the
 # ratio is then this build against that one.
 #   usage: [REPEAT=N] [HUGE=1] [SESSIONS=...] scripts/bench.sh [SECONDS_PER_RUN]   (default 10)
@@ -102,6 +106,15 @@ PY
   /usr/bin/python3 -c 'import json,sys; c=json.loads(sys.argv[1][16:]); print("%.4f" % (c["forwarded"]/max(c["rx_packets"],1)))' "$c"
 }
 
+floor_mpps() {  # pcap sessions
+  local bin=build/tests/bench/srtfwd-lookup-floor out
+  [ -x "$bin" ] || { echo n/a; return; }
+  # shellcheck disable=SC2086
+  out=$("$bin" -l 0-1 $mem --no-pci --file-prefix=srtfwd-bench-fl --log-level=error \
+    --vdev "net_pcap0,rx_pcap=$1,infinite_rx=1" --vdev net_null0,no-rx=1 -- "$2" "$secs" 2>&1) || true
+  sed -n 's/^lookup-floor: \([0-9.]*\) Mpps.*/\1/p' <<<"$out" | grep . || { echo "bench: lookup floor without a figure: $out" >&2; echo n/a; }
+}
+
 echo "srtfwd bench: 1 worker lcore, looped pcap -> net_null, ${secs}s per run, $(nproc) cores, EAL memory: $mem"
 peer="testpmd 5tswap"
 [ -n "${BASELINE:-}" ] && peer="baseline srtfwd"
@@ -109,6 +122,7 @@ for sessions in ${SESSIONS:-1 100000}; do
   pcap="$work/bench-$sessions.pcap"
   /usr/bin/python3 scripts/bench-pcap.py "$pcap" "$sessions" "$packets" "$payload" >/dev/null
   ratios=()
+  floor_ratios=()
   for ((r = 1; r <= repeat; r++)); do
     # Side by side, alternating: neighbours on a shared host move both alike.
     if [ -n "${BASELINE:-}" ]; then
@@ -119,9 +133,21 @@ for sessions in ${SESSIONS:-1 100000}; do
     { read -r sf installed; read -r hit; } <<<"$(srtfwd_mpps "$pcap" "$sessions")"
     ratio=$(awk -v a="$sf" -v b="$tp" 'BEGIN { if (b + 0 > 0) printf "%.2f", a / b; else print "n/a" }')
     ratios+=("$ratio")
-    printf 'sessions %-7s run %d: %s %6s Mpps | srtfwd %6s Mpps (%s installed, %s of rx forwarded) | ratio %s\n' \
-      "$sessions" "$r" "$peer" "$tp" "$sf" "$installed" "$hit" "$ratio"
+    floor=""
+    if [ "${FLOOR:-1}" != 0 ] && [ -z "${BASELINE:-}" ]; then
+      fl=$(floor_mpps "$pcap" "$sessions")
+      fr=$(awk -v a="$fl" -v b="$tp" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "n/a" }')
+      floor_ratios+=("$fr")
+      floor=$(printf ' | lookup floor %6s Mpps, ratio %s' "$fl" "$fr")
+    fi
+    printf 'sessions %-7s run %d: %s %6s Mpps | srtfwd %6s Mpps (%s installed, %s of rx forwarded) | ratio %s%s\n' \
+      "$sessions" "$r" "$peer" "$tp" "$sf" "$installed" "$hit" "$ratio" "$floor"
   done
+  if [ ${#floor_ratios[@]} -gt 0 ]; then
+    printf '%s\n' "${floor_ratios[@]}" | grep -v 'n/a' | sort -n \
+      | awk -v s="$sessions" -v r="$repeat" '{v[NR] = $1} END {
+          printf "sessions %-7s lookup floor median ratio over %d of %d runs: %s  (a minimal forwarder with a lookup per packet, tests/bench/lookup_floor.cc)\n", s, NR, r, NR ? v[int((NR + 1) / 2)] : "n/a" }'
+  fi
   # The median of the runs that gave a ratio (n/a runs are left out and counted).
   printf '%s\n' "${ratios[@]}" | grep -v 'n/a' | sort -n \
     | awk -v s="$sessions" -v r="$repeat" -v t="${BASELINE:+this build / baseline}" '{v[NR] = $1} END {
