@@ -86,7 +86,7 @@ std::string sessions_json(dataplane::Dataplane& dp, uint64_t hz, uint64_t now) {
     const auto& s = *t.at(i);
     const auto& sp = s.spec;
     auto dir = [&](int k) {
-      const dataplane::SessionDirection& d = *s.dir[k];
+      const dataplane::DirCounters& d = s.dir[k]->counters();
       // As of the control lcore's last sweep pass over this session.
       const uint64_t last = s.active_tsc[k].load(std::memory_order_relaxed);
       return nlohmann::json{{"packets", d.packets.get()},

@@ -241,8 +241,8 @@ void ControlPlane::end_session(Session& s, EndReason why) {
   if (!s.in_use) return;
   counters_.sessions_ended[static_cast<size_t>(why)].add();
   spdlog::debug("session {} ended ({}): {} + {} packets", s.index,
-                kEndReasonNames[static_cast<size_t>(why)], s.dir[0]->packets.get(),
-                s.dir[1]->packets.get());
+                kEndReasonNames[static_cast<size_t>(why)], s.dir[0]->counters().packets.get(),
+                s.dir[1]->counters().packets.get());
   if (handler_ != nullptr) handler_->on_session_end(s, why);
   dp_.sessions().remove(&s);
 }
@@ -418,7 +418,7 @@ void ControlPlane::sweep_one(Session& s, uint64_t now, uint64_t idle) {
   // A direction whose packet count moved since the last pass was active
   // since then: idle ends are exact to one pass (<= 250 ms) late.
   for (int d = 0; d < 2; ++d) {
-    const uint64_t p = s.dir[d]->packets.get();
+    const uint64_t p = s.dir[d]->counters().packets.get();
     if (p != s.seen_packets[d]) {
       s.seen_packets[d] = p;
       s.active_tsc[d].store(now, std::memory_order_relaxed);

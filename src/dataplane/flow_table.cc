@@ -32,14 +32,34 @@ int64_t FlowTable::insert(const SessionKey& k, uint32_t hash, uint32_t session, 
     if (st != kSlotEmpty && st != kSlotFree) continue;
     // No reader looks past the state of an empty or free slot: the fields
     // can be written plainly, then published.
-    s.hash = hash;
-    s.session = session;
     s.dir = dir;
-    s.key = k;
-    s.d.rewrite = rw;
-    s.d.out_port = out_port;
-    s.d.packets.reset();
-    s.d.bytes.reset();
+    s.out_port = out_port;
+    if (key_is_v4(k)) {
+      s.v4 = 1;
+      V4Hot& h = *new (&s.h4) V4Hot();  // counters 0
+      h.addrs_key = v4_addrs_of(k);
+      h.ports_key = v4_ports_of(k);
+      std::memcpy(&h.ports, &rw.sport_be, 4);  // sport_be, then dport_be
+      std::memcpy(&h.dst_mac, rw.dst_mac.b.data(), 6);
+      uint32_t src, dst;
+      std::memcpy(&src, rw.src.b.data() + 12, 4);
+      std::memcpy(&dst, rw.dst.b.data() + 12, 4);
+      h.addrs = uint64_t{src} | uint64_t{dst} << 32;
+      h.ip_delta_raw = net::to_be16(rw.ip_csum_delta);
+      h.udp_delta_raw = net::to_be16(rw.udp_csum_delta);
+      new (&s.c4) V4Cold();
+      s.c4.hash = hash;
+      s.c4.session = session;
+      s.c4.rewrite = rw;
+    } else {
+      s.v4 = 0;
+      new (&s.h6) V6Head();
+      s.h6.hash = hash;
+      s.h6.session = session;
+      s.h6.key = k;
+      new (&s.t6) V6Tail();  // counters 0
+      s.t6.rewrite = rw;
+    }
     s.state.store(kSlotLive, std::memory_order_release);
     if (st == kSlotFree) bump(n_free_, -1);
     bump(n_live_, 1);

@@ -66,7 +66,7 @@ Session* SessionTable::lookup(const SessionKey& k, Direction* dir) const noexcep
   const FlowSlot* f = flows_.find(k, flows_.hash(k));
   if (f == nullptr) return nullptr;
   *dir = static_cast<Direction>(f->dir);
-  return &records_[f->session];
+  return &records_[f->session()];
 }
 
 SessionKey SessionTable::caller_key(const SessionSpec& s) noexcept {
@@ -136,7 +136,7 @@ Session* SessionTable::install(const SessionSpec& spec, uint64_t now_tsc,
   free_.pop_back();
   for (int d = 0; d < 2; ++d) {
     s->slot[d] = static_cast<uint32_t>(d == 0 ? f0 : f1);
-    s->dir[d] = &flows_.slot(s->slot[d]).d;
+    s->dir[d] = &flows_.slot(s->slot[d]);
     s->seen_packets[d] = 0;
     s->active_tsc[d].store(now_tsc, std::memory_order_relaxed);
   }

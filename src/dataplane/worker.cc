@@ -67,6 +67,9 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
   auto* fi = reinterpret_cast<net::FrameInfo*>(fi_buf);
   auto* keys = reinterpret_cast<SessionKey*>(key_buf);
   uint32_t hashes[kBurst];
+  // A fast-classifier run's key (run_l3 != 0): addresses and ports as loaded.
+  uint64_t v4_addrs[kBurst];
+  uint32_t v4_ports[kBurst];
   FlowTable& flows = w.table->flows();
   const HashSeed seed = flows.seed();  // in registers for the burst
   // The packets to look up, in order, in runs of one key (what a NIC queue
@@ -124,15 +127,9 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
       if (addrs != last_addrs || ports_l3 != last_ports_l3) {
         const uint64_t w1 = v4_key_word(fv.src_raw), w3 = v4_key_word(fv.dst_raw);
         const uint64_t w4 = fv.ports_raw;
-        // Stored word by word (an array copied whole went through the stack).
-        auto* kb = reinterpret_cast<unsigned char*>(&keys[n_keys]);
-        const uint64_t zero = 0;
-        std::memcpy(kb, &zero, 8);
-        std::memcpy(kb + 8, &w1, 8);
-        std::memcpy(kb + 16, &zero, 8);
-        std::memcpy(kb + 24, &w3, 8);
-        std::memcpy(kb + 32, &w4, 8);
-        std::memcpy(kb + 40, &zero, 8);
+        // An IPv4 slot holds the key as these two words (FlowTable::find_v4).
+        v4_addrs[n_keys] = addrs;
+        v4_ports[n_keys] = fv.ports_raw;
         hashes[n_keys] = hash_words(seed, 0, w1, 0, w3, w4, 0);
         run_l3[n_keys] = static_cast<uint8_t>(fv.l3_off);
         run_begin[n_keys++] = static_cast<uint8_t>(n_lookup);
@@ -202,10 +199,20 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
   // reorder buffer held the prefetches of a few packets at a time; together,
   // the whole burst's walks and misses overlap (100,000 sessions: 5.6-6.6 ->
   // 6.5-7.7 Mpps here).
-  for (unsigned k = 0; k < n_keys; ++k) flows.prefetch(hashes[k]);
+  // An IPv4 hit reads the slot's first line only, unless a port has
+  // checksum offload (whose path reads the full rewrite in the second).
+  const bool v4_one_line = !w.any_cksum_offload;
+  for (unsigned k = 0; k < n_keys; ++k) {
+    if (run_l3[k] != 0 && v4_one_line)
+      flows.prefetch_v4(hashes[k]);
+    else
+      flows.prefetch(hashes[k]);
+  }
   // One probe per run; the home slot is already on its way.
   FlowSlot* hit[kBurst];
-  for (unsigned k = 0; k < n_keys; ++k) hit[k] = flows.find(keys[k], hashes[k]);
+  for (unsigned k = 0; k < n_keys; ++k)
+    hit[k] = run_l3[k] != 0 ? flows.find_v4(v4_addrs[k], v4_ports[k], hashes[k])
+                            : flows.find(keys[k], hashes[k]);
 
   // The SRT type of lookup j, marked in ctl_mask.
   auto srt_word = [&](const uint8_t* frame, unsigned j, unsigned l3) {
@@ -213,7 +220,7 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
   };
   auto report_shutdown = [&](const FlowSlot& f) {
     const uint64_t ev =
-        pack_event(f.session, static_cast<Direction>(f.dir), SessionEvent::kShutdown);
+        pack_event(f.session(), static_cast<Direction>(f.dir), SessionEvent::kShutdown);
     if (rte_ring_sp_enqueue(w.events, reinterpret_cast<void*>(ev)) == 0)
       c.session_events.add();
     else
@@ -242,8 +249,8 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
     }
     // The worker that owns this direction's RX queue is its counters' only
     // writer; the rest of the slot is read-only while it is live.
-    SessionDirection& sd = f->d;
-    const WorkerContext::Port& out = w.ports[sd.out_port];
+    const WorkerContext::Port& out = w.ports[f->out_port];
+    DirCounters& ctr = f->counters();
     uint32_t run_pkts = 0, run_bytes = 0;
     if (likely(l3 != 0 && !out.cksum_offload)) {
       // The common run: IPv4 from the fast classifier, RFC 1624 incremental
@@ -251,7 +258,7 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
       // buffer's fill level kept in a register: the frame's byte stores may
       // alias anything in memory, so every field read through a pointer
       // would be read again for each packet.
-      const net::V4Patch patch = net::V4Patch::make(sd.rewrite, out.mac);
+      const net::V4Patch patch = v4_patch(f->h4, out.mac);
       rte_eth_dev_tx_buffer* const tb = out.txbuf;
       assert(tb->size == kBurst);  // as Dataplane sets every TX buffer up
       if ((end - begin) + (ctl_mask >> begin & 1) == 1) {
@@ -271,8 +278,8 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
         }
         tb->pkts[tb_len] = m;
         tb->length = tb_len + 1;
-        sd.packets.add(1);
-        sd.bytes.add(len);
+        ctr.packets.add(1);
+        ctr.bytes.add(len);
         ++fwd;
         fwd_bytes += len;
         continue;
@@ -344,7 +351,7 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
           // The NIC computes both checksums: the IPv4 header checksum field
           // is zeroed and the UDP one seeded with the pseudo-header sum, as
           // DPDK's TX checksum offload expects.
-          ok = net::apply_rewrite_offload(frame, info, sd.rewrite, out.mac);
+          ok = net::apply_rewrite_offload(frame, info, f->rewrite(), out.mac);
           m->l2_len = info.l3_off;
           m->l3_len = static_cast<uint16_t>(info.l4_off - info.l3_off);
           m->ol_flags |= info.ip_version == 4
@@ -352,7 +359,7 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
                                 RTE_MBUF_F_TX_UDP_CKSUM)
                              : (RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_UDP_CKSUM);
         } else {
-          ok = net::apply_rewrite(frame, info, sd.rewrite, out.mac);  // RFC 1624 incremental
+          ok = net::apply_rewrite(frame, info, f->rewrite(), out.mac);  // RFC 1624 incremental
         }
         if (unlikely(!ok)) {
           c.drop(DropReason::kTtlExpired);
@@ -367,8 +374,8 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
     // Single writer per direction (RSS keeps a 4-tuple on one queue); added
     // once per run, not chained per packet on one line.
     if (run_pkts != 0) {
-      sd.packets.add(run_pkts);
-      sd.bytes.add(run_bytes);
+      ctr.packets.add(run_pkts);
+      ctr.bytes.add(run_bytes);
       fwd += run_pkts;
       fwd_bytes += run_bytes;
     }

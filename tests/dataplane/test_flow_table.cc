@@ -102,15 +102,82 @@ TEST(FlowTable, InsertFindsKeyWithItsDirection) {
   EXPECT_EQ(static_cast<uint32_t>(at), h & 63);
   const FlowSlot* f = m.t.find(k, h);
   ASSERT_NE(f, nullptr);
-  EXPECT_EQ(f->session, 42u);
+  EXPECT_EQ(f->session(), 42u);
   EXPECT_EQ(f->dir, kFromBackend);
-  EXPECT_EQ(f->d.out_port, 3);
-  EXPECT_EQ(f->d.rewrite.sport_be, 7);
-  EXPECT_EQ(f->d.packets.get(), 0u);
+  EXPECT_EQ(f->out_port, 3);
+  EXPECT_EQ(f->rewrite().sport_be, 7);
+  EXPECT_EQ(f->counters().packets.get(), 0u);
   // Same hash, different key: a miss, not a false hit.
   EXPECT_EQ(m.t.find(key_of(2), h), nullptr);
   m.t.retire(static_cast<uint32_t>(at));
   EXPECT_EQ(m.t.find(k, h), nullptr);
+}
+
+// An IPv4 key's slot holds the fast path's rewrite in its first line: the
+// patch built from it must be the one V4Patch::make() builds from the full
+// Rewrite (which the second line keeps), and the key must come back whole.
+TEST(FlowTable, V4SlotHoldsThePatchAndTheKeyInItsFirstLine) {
+  Mem m(64);
+  SessionKey k{};
+  k.src = *net::IpAddr::parse("198.18.0.2");
+  k.dst = *net::IpAddr::parse("198.18.0.1");
+  k.sport_be = rte_cpu_to_be_16(40001);
+  k.dport_be = rte_cpu_to_be_16(10080);
+  const net::MacAddr next_hop{{0x02, 0x00, 0x00, 0x00, 0x01, 0x02}};
+  const net::MacAddr ours{{0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee}};
+  const auto rw = net::make_rewrite(k.src, k.dst, 40001, 10080, *net::IpAddr::parse("198.18.1.1"),
+                                    *net::IpAddr::parse("198.18.1.2"), 20000, 10080, next_hop);
+  ASSERT_TRUE(rw.has_value());
+  const uint32_t h = m.t.hash(k);
+  ASSERT_GE(m.t.insert(k, h, 5, kFromCaller, *rw, 1), 0);
+  FlowSlot* f = m.t.find(k, h);
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->v4, 1);
+  EXPECT_TRUE(f->key() == k);
+  EXPECT_EQ(f->session(), 5u);
+  EXPECT_EQ(f->hash(), h);
+  EXPECT_EQ(f->out_port, 1);
+  EXPECT_EQ(std::memcmp(&f->rewrite(), &*rw, sizeof *rw), 0);
+  const net::V4Patch a = v4_patch(f->h4, ours), b = net::V4Patch::make(*rw, ours);
+  EXPECT_EQ(a.macs_lo, b.macs_lo);
+  EXPECT_EQ(a.macs_hi, b.macs_hi);
+  EXPECT_EQ(a.ports, b.ports);
+  EXPECT_EQ(a.addrs, b.addrs);
+  EXPECT_EQ(a.ip_delta_raw, b.ip_delta_raw);
+  EXPECT_EQ(a.udp_delta_raw, b.udp_delta_raw);
+  // The counters a v4 hit writes are in the first line, and they are the
+  // ones the control lcore reads.
+  EXPECT_EQ(&f->counters(), &f->h4.c);
+  EXPECT_LT(reinterpret_cast<const char*>(&f->h4.c) - reinterpret_cast<const char*>(f), 64);
+  f->h4.c.packets.add(3);
+  EXPECT_EQ(f->counters().packets.get(), 3u);
+}
+
+// An IPv6 key whose address words 1 and 3 and ports word equal an IPv4
+// key's (2001:2::ffff:c612:2 ends like ::ffff:198.18.0.2) is never taken
+// for it, nor the other way round, even on one home slot.
+TEST(FlowTable, V4AndV6SlotsNeverMatchEachOther) {
+  Mem m(64);
+  SessionKey v4{};
+  v4.src = *net::IpAddr::parse("198.18.0.2");
+  v4.dst = *net::IpAddr::parse("198.18.0.1");
+  v4.sport_be = rte_cpu_to_be_16(10000);
+  v4.dport_be = rte_cpu_to_be_16(10080);
+  SessionKey v6 = v4;
+  v6.src = *net::IpAddr::parse("2001:2::ffff:c612:2");
+  v6.dst = *net::IpAddr::parse("2001:2::ffff:c612:1");
+  const uint32_t h = m.t.hash(v4);
+  ASSERT_GE(m.t.insert(v6, h, 1, kFromCaller, rewrite_of(1), 0), 0);
+  EXPECT_EQ(m.t.find(v4, h), nullptr);
+  EXPECT_EQ(m.t.find_v4(FlowTable::v4_addrs_of(v4), FlowTable::v4_ports_of(v4), h), nullptr);
+  ASSERT_GE(m.t.insert(v4, h, 2, kFromCaller, rewrite_of(2), 0), 0);
+  ASSERT_NE(m.t.find(v6, h), nullptr);
+  EXPECT_EQ(m.t.find(v6, h)->session(), 1u);
+  EXPECT_EQ(m.t.find(v6, h)->v4, 0);
+  EXPECT_TRUE(m.t.find(v6, h)->key() == v6);
+  ASSERT_NE(m.t.find(v4, h), nullptr);
+  EXPECT_EQ(m.t.find(v4, h)->session(), 2u);
+  EXPECT_EQ(m.t.find_v4(FlowTable::v4_addrs_of(v4), FlowTable::v4_ports_of(v4), h), m.t.find(v4, h));
 }
 
 // Keys forced onto one home slot fill consecutive slots; removing one in
@@ -126,13 +193,13 @@ TEST(FlowTable, CollisionsProbeThroughRetiredAndFreeSlots) {
   m.t.retire(11);
   EXPECT_EQ(m.t.find(key_of(1), h), nullptr);
   ASSERT_NE(m.t.find(key_of(2), h), nullptr);
-  EXPECT_EQ(m.t.find(key_of(2), h)->session, 2u);
+  EXPECT_EQ(m.t.find(key_of(2), h)->session(), 2u);
   m.t.release(11);  // slot 12 is live: 11 stays free, probed through
   EXPECT_EQ(m.t.slot(11).state.load(), kSlotFree);
   ASSERT_NE(m.t.find(key_of(2), h), nullptr);
   // A new key with that home reuses the free slot.
   EXPECT_EQ(m.t.insert(key_of(7), h, 7, kFromCaller, rewrite_of(7), 0), 11);
-  EXPECT_EQ(m.t.find(key_of(7), h)->session, 7u);
+  EXPECT_EQ(m.t.find(key_of(7), h)->session(), 7u);
 }
 
 TEST(FlowTable, ReleasingTheEndOfAClusterEmptiesItsFreeTail) {
@@ -302,8 +369,8 @@ TEST(FlowTable, MatchesAModelUnderChurn) {
         const SessionKey k = key_of(id);
         const FlowSlot* f = m.t.find(k, m.t.hash(k));
         ASSERT_NE(f, nullptr) << id;
-        EXPECT_EQ(f->session, id);
-        EXPECT_EQ(f->d.rewrite.sport_be, static_cast<uint16_t>(id * 7));
+        EXPECT_EQ(f->session(), id);
+        EXPECT_EQ(f->rewrite().sport_be, static_cast<uint16_t>(id * 7));
       }
     }
   }
@@ -336,8 +403,8 @@ TEST(FlowTable, ReaderNeverMissesAStableKeyWhileTheWriterChurns) {
     while (!stop.load(std::memory_order_relaxed)) {
       for (uint32_t i = 0; i < kStable; ++i) {
         const FlowSlot* f = m.t.find(stable[i], i * 8);
-        if (f == nullptr || f->session != i || !(f->key == stable[i]) ||
-            f->d.rewrite.sport_be != static_cast<uint16_t>(i * 7))
+        if (f == nullptr || f->session() != i || !(f->key() == stable[i]) ||
+            f->rewrite().sport_be != static_cast<uint16_t>(i * 7))
           wrong.fetch_add(1, std::memory_order_relaxed);
       }
       passes.fetch_add(1, std::memory_order_release);

@@ -52,9 +52,10 @@ struct SessionSpec {
 inline constexpr uint32_t kNoSlot = UINT32_MAX;
 
 struct alignas(64) Session {
-  // The two directions, in the flow table slots of key[0] and key[1]. They
-  // stay readable (and unchanged) until the record is reused.
-  SessionDirection* dir[2] = {nullptr, nullptr};
+  // The two directions: the flow table slots of key[0] and key[1] (their
+  // rewrite, port and counters). They stay readable (and unchanged but for
+  // the counters) until the record is reused.
+  FlowSlot* dir[2] = {nullptr, nullptr};
   uint32_t slot[2] = {kNoSlot, kNoSlot};
   // Control-lcore-only fields below.
   SessionKey key[2];
