@@ -113,16 +113,22 @@ TEST(FlowTable, InsertFindsKeyWithItsDirection) {
   EXPECT_EQ(m.t.find(k, h), nullptr);
 }
 
+// 198.18.0.2:sport -> 198.18.0.1:10080.
+SessionKey v4_key(uint16_t sport) {
+  SessionKey k{};
+  k.src = *net::IpAddr::parse("198.18.0.2");
+  k.dst = *net::IpAddr::parse("198.18.0.1");
+  k.sport_be = rte_cpu_to_be_16(sport);
+  k.dport_be = rte_cpu_to_be_16(10080);
+  return k;
+}
+
 // An IPv4 key's slot holds the fast path's rewrite in its first line: the
 // patch built from it must be the one V4Patch::make() builds from the full
 // Rewrite (which the second line keeps), and the key must come back whole.
 TEST(FlowTable, V4SlotHoldsThePatchAndTheKeyInItsFirstLine) {
   Mem m(64);
-  SessionKey k{};
-  k.src = *net::IpAddr::parse("198.18.0.2");
-  k.dst = *net::IpAddr::parse("198.18.0.1");
-  k.sport_be = rte_cpu_to_be_16(40001);
-  k.dport_be = rte_cpu_to_be_16(10080);
+  const SessionKey k = v4_key(40001);
   const net::MacAddr next_hop{{0x02, 0x00, 0x00, 0x00, 0x01, 0x02}};
   const net::MacAddr ours{{0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee}};
   const auto rw = net::make_rewrite(k.src, k.dst, 40001, 10080, *net::IpAddr::parse("198.18.1.1"),
@@ -158,11 +164,7 @@ TEST(FlowTable, V4SlotHoldsThePatchAndTheKeyInItsFirstLine) {
 // for it, nor the other way round, even on one home slot.
 TEST(FlowTable, V4AndV6SlotsNeverMatchEachOther) {
   Mem m(64);
-  SessionKey v4{};
-  v4.src = *net::IpAddr::parse("198.18.0.2");
-  v4.dst = *net::IpAddr::parse("198.18.0.1");
-  v4.sport_be = rte_cpu_to_be_16(10000);
-  v4.dport_be = rte_cpu_to_be_16(10080);
+  const SessionKey v4 = v4_key(10000);
   SessionKey v6 = v4;
   v6.src = *net::IpAddr::parse("2001:2::ffff:c612:2");
   v6.dst = *net::IpAddr::parse("2001:2::ffff:c612:1");
