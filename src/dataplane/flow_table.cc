@@ -39,16 +39,14 @@ int64_t FlowTable::insert(const SessionKey& k, uint32_t hash, uint32_t session, 
       V4Hot& h = *new (&s.h4) V4Hot();  // counters 0
       h.addrs_key = v4_addrs_of(k);
       h.ports_key = v4_ports_of(k);
-      std::memcpy(&h.ports, &rw.sport_be, 4);  // sport_be, then dport_be
-      std::memcpy(&h.dst_mac, rw.dst_mac.b.data(), 6);
-      uint32_t src, dst;
-      std::memcpy(&src, rw.src.b.data() + 12, 4);
-      std::memcpy(&dst, rw.dst.b.data() + 12, 4);
-      h.addrs = uint64_t{src} | uint64_t{dst} << 32;
-      h.ip_delta_raw = net::to_be16(rw.ip_csum_delta);
-      h.udp_delta_raw = net::to_be16(rw.udp_csum_delta);
+      // The patch without the source MAC (the out port's, merged per run).
+      const net::V4Patch p = net::V4Patch::make(rw, net::MacAddr{});
+      h.dst_mac = p.macs_lo;
+      h.addrs = p.addrs;
+      h.ports = p.ports;
+      h.ip_delta_raw = p.ip_delta_raw;
+      h.udp_delta_raw = p.udp_delta_raw;
       new (&s.c4) V4Cold();
-      s.c4.hash = hash;
       s.c4.session = session;
       s.c4.rewrite = rw;
     } else {

@@ -141,7 +141,6 @@ TEST(FlowTable, V4SlotHoldsThePatchAndTheKeyInItsFirstLine) {
   EXPECT_EQ(f->v4, 1);
   EXPECT_TRUE(f->key() == k);
   EXPECT_EQ(f->session(), 5u);
-  EXPECT_EQ(f->hash(), h);
   EXPECT_EQ(f->out_port, 1);
   EXPECT_EQ(std::memcmp(&f->rewrite(), &*rw, sizeof *rw), 0);
   const net::V4Patch a = v4_patch(f->h4, ours), b = net::V4Patch::make(*rw, ours);
@@ -180,6 +179,44 @@ TEST(FlowTable, V4AndV6SlotsNeverMatchEachOther) {
   ASSERT_NE(m.t.find(v4, h), nullptr);
   EXPECT_EQ(m.t.find(v4, h)->session(), 2u);
   EXPECT_EQ(m.t.find_v4(FlowTable::v4_addrs_of(v4), FlowTable::v4_ports_of(v4), h), m.t.find(v4, h));
+}
+
+// The two kinds share the first line's bytes, so the kind flag is what
+// keeps a lookup of one family off the other's slot: here each lookup is
+// built from the other kind's very bytes (what a caller who could choose
+// them would send) and must still miss.
+TEST(FlowTable, KindFlagKeepsLookupsOffTheOtherKindsBytes) {
+  Mem m(64);
+  // An IPv6 slot read as IPv4: its hash and record index sit where an IPv4
+  // slot keeps the addresses, its key's first bytes where it keeps the ports.
+  const SessionKey v6 = [] {
+    SessionKey k{};
+    k.src = *net::IpAddr::parse("2001:2::5");
+    k.dst = *net::IpAddr::parse("2001:2::1");
+    k.sport_be = rte_cpu_to_be_16(10000);
+    k.dport_be = rte_cpu_to_be_16(10080);
+    return k;
+  }();
+  const uint32_t hash6 = 0x01120000u | 5, session6 = 0x0212c6u;
+  const int64_t at6 = m.t.insert(v6, hash6, session6, kFromCaller, rewrite_of(1), 0);
+  ASSERT_GE(at6, 0);
+  uint32_t first4;
+  std::memcpy(&first4, v6.src.b.data(), 4);
+  EXPECT_EQ(m.t.find_v4(uint64_t{hash6} | uint64_t{session6} << 32, first4, hash6), nullptr);
+
+  // An IPv4 slot read as IPv6: the key made of its first line's bytes, under
+  // the hash that sits where an IPv6 slot keeps it.
+  // Installed under that hash, so that the forged key's probe starts there.
+  const SessionKey v4 = v4_key(10000);
+  const auto forged_hash = static_cast<uint32_t>(FlowTable::v4_addrs_of(v4));
+  const int64_t at4 = m.t.insert(v4, forged_hash, 2, kFromCaller, rewrite_of(2), 0);
+  ASSERT_GE(at4, 0);
+  const FlowSlot& s = m.t.slot(static_cast<uint32_t>(at4));
+  SessionKey forged;
+  std::memcpy(&forged, reinterpret_cast<const unsigned char*>(&s.h4) + 8, sizeof forged);
+  ASSERT_FALSE(key_is_v4(forged));
+  EXPECT_EQ(m.t.find(forged, forged_hash), nullptr);
+  EXPECT_EQ(m.t.find(v4, forged_hash), &s);
 }
 
 // Keys forced onto one home slot fill consecutive slots; removing one in

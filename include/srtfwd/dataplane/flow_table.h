@@ -170,11 +170,14 @@ enum SlotState : uint32_t {
 
 // An IPv4 key's slot keeps everything the worker's IPv4 fast path needs in
 // its first line: the key as the wire's words, the rewrite as the words the
-// frame's fields are stored as, and the counters. A hit reads one line
+// frame's fields are stored as (V4Patch::make() without the source MAC),
+// and the counters; no hash (the key's two words are compared directly).
+// A hit reads one line
 // (with 100,000 sessions, one DRAM round trip instead of two: a
 // yardstick forwarder lost 15 % to a second line, tests/bench/lookup_floor.cc)
-// and prepares nothing per run. The second line holds what only the
-// control lcore, the checksum-offload path and a SHUTDOWN report read.
+// and prepares nothing per run but the out port's MAC. The second line
+// holds what only the control lcore, the checksum-offload path and a
+// SHUTDOWN report read.
 struct V4Hot {
   uint64_t addrs_key = 0;  // source, destination as their wire bytes load (IPv4 bytes 12-19)
   uint32_t ports_key = 0;  // the UDP header's first four bytes as they load
@@ -188,7 +191,6 @@ struct V4Hot {
 };
 static_assert(sizeof(V4Hot) == 56);
 struct V4Cold {
-  uint32_t hash = 0;
   uint32_t session = 0;
   net::Rewrite rewrite;
 };
@@ -228,7 +230,6 @@ struct alignas(64) FlowSlot {
 
   FlowSlot() noexcept : h6(), t6() {}
 
-  uint32_t hash() const noexcept { return v4 ? c4.hash : h6.hash; }
   uint32_t session() const noexcept { return v4 ? c4.session : h6.session; }
   const net::Rewrite& rewrite() const noexcept { return v4 ? c4.rewrite : t6.rewrite; }
   DirCounters& counters() noexcept { return v4 ? h4.c : t6.c; }
@@ -250,16 +251,13 @@ struct alignas(64) FlowSlot {
 static_assert(offsetof(FlowSlot, h4) == 8 && offsetof(FlowSlot, c4) == 64);
 static_assert(sizeof(FlowSlot) == 128, "a flow slot is two cache lines");
 
-// An IPv4 slot's rewrite as the words V4Patch::apply() stores, with the out
-// port's MAC as the source; equal to V4Patch::make() of the slot's Rewrite
-// (a test holds them to it). Whole-word loads combined in registers: a
-// narrower store read back wider stalls on store forwarding.
+// An IPv4 slot's rewrite as V4Patch::apply() takes it, with the out port's
+// MAC as the source: V4Patch::make() of the slot's Rewrite, from loads of
+// the slot's first line.
 inline net::V4Patch v4_patch(const V4Hot& h, const net::MacAddr& src_mac) noexcept {
   net::V4Patch p;
-  uint16_t src_lo;
-  std::memcpy(&src_lo, src_mac.b.data(), 2);
-  std::memcpy(&p.macs_hi, src_mac.b.data() + 2, 4);
-  p.macs_lo = h.dst_mac | uint64_t{src_lo} << 48;
+  p.macs_lo = h.dst_mac;
+  p.set_src_mac(src_mac);
   p.ports = h.ports;
   p.addrs = h.addrs;
   p.ip_delta_raw = h.ip_delta_raw;

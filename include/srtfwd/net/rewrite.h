@@ -158,10 +158,8 @@ struct V4Patch {
     V4Patch p;
     uint64_t dst_and_more;
     std::memcpy(&dst_and_more, rw.dst_mac.b.data(), 8);  // the MAC, then the first bytes of rw.src
-    uint16_t src_lo;
-    std::memcpy(&src_lo, src_mac.b.data(), 2);
-    std::memcpy(&p.macs_hi, src_mac.b.data() + 2, 4);
-    p.macs_lo = (dst_and_more & 0xffffffffffffull) | uint64_t{src_lo} << 48;
+    p.macs_lo = dst_and_more & 0xffffffffffffull;
+    p.set_src_mac(src_mac);
     uint32_t s4, d4;
     std::memcpy(&s4, rw.src.b.data() + 12, 4);
     std::memcpy(&d4, rw.dst.b.data() + 12, 4);
@@ -170,6 +168,14 @@ struct V4Patch {
     p.ip_delta_raw = to_be16(rw.ip_csum_delta);
     p.udp_delta_raw = to_be16(rw.udp_csum_delta);
     return p;
+  }
+
+  // The source MAC into frame bytes 6-11 (macs_lo's top two bytes must be 0).
+  void set_src_mac(const MacAddr& src_mac) noexcept {
+    uint16_t src_lo;
+    std::memcpy(&src_lo, src_mac.b.data(), 2);
+    std::memcpy(&macs_hi, src_mac.b.data() + 2, 4);
+    macs_lo |= uint64_t{src_lo} << 48;
   }
 
   bool apply(uint8_t* frame, uint32_t l3_off) const noexcept {
