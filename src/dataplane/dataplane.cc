@@ -128,7 +128,6 @@ Dataplane::Dataplane(const Options& opt) : opt_(opt) {
       wp.has_rxq = active;
       wp.queue = static_cast<uint16_t>(active ? idx : 0);
       wp.cksum_offload = pi.tx_cksum_offload;
-      w->any_cksum_offload = w->any_cksum_offload || pi.tx_cksum_offload;
       wp.mac = pi.mac;
       wp.has_v4 = pi.ipv4.has_value();
       if (wp.has_v4) wp.v4 = pi.ipv4->addr;

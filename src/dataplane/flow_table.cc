@@ -25,17 +25,16 @@ void FlowTable::init(void* mem, uint32_t slots, HashSeed seed) noexcept {
 
 int64_t FlowTable::insert(const SessionKey& k, uint32_t hash, uint32_t session, Direction dir,
                           const net::Rewrite& rw, uint16_t out_port) noexcept {
+  const bool v4 = key_is_v4(k);
+  auto usable = [](uint32_t st) { return st == kSlotEmpty || st == kSlotFree; };
   uint32_t i = hash & mask_;
   for (uint32_t n = 0; n < kMaxProbe; ++n, i = (i + 1) & mask_) {
     FlowSlot& s = slots_[i];
     const uint32_t st = s.state.load(std::memory_order_relaxed);
-    if (st != kSlotEmpty && st != kSlotFree) continue;
+    if (!usable(st)) continue;
     // No reader looks past the state of an empty or free slot: the fields
     // can be written plainly, then published.
-    s.dir = dir;
-    s.out_port = out_port;
-    if (key_is_v4(k)) {
-      s.v4 = 1;
+    if (v4) {
       V4Hot& h = *new (&s.h4) V4Hot();  // counters 0
       h.addrs_key = v4_addrs_of(k);
       h.ports_key = v4_ports_of(k);
@@ -46,18 +45,39 @@ int64_t FlowTable::insert(const SessionKey& k, uint32_t hash, uint32_t session, 
       h.ports = p.ports;
       h.ip_delta_raw = p.ip_delta_raw;
       h.udp_delta_raw = p.udp_delta_raw;
-      new (&s.c4) V4Cold();
-      s.c4.session = session;
-      s.c4.rewrite = rw;
+      h.session = session;
     } else {
-      s.v4 = 0;
-      new (&s.h6) V6Head();
-      s.h6.hash = hash;
-      s.h6.session = session;
-      s.h6.key = k;
-      new (&s.t6) V6Tail();  // counters 0
-      s.t6.rewrite = rw;
+      // Head here, tail in the next slot: both usable, and not past the
+      // table's end (the tail must follow the head in memory).
+      const uint32_t st_tail =
+          i == mask_ ? kSlotLive : slots_[i + 1].state.load(std::memory_order_relaxed);
+      if (!usable(st_tail)) {
+        // Passed over. Left empty, it would end this key's lookups before
+        // they reach its slot further on; a free slot is probed through.
+        if (st == kSlotEmpty) {
+          s.state.store(kSlotFree, std::memory_order_release);
+          bump(n_free_, 1);
+        }
+        continue;
+      }
+      FlowSlot& t = slots_[i + 1];
+      t.v4 = 0;
+      V6Tail& tail = *new (&t.t6) V6Tail();  // counters 0
+      tail.src = rw.src;
+      tail.dst = rw.dst;
+      tail.dst_mac = rw.dst_mac;
+      tail.udp_csum_delta = rw.udp_csum_delta;
+      t.state.store(kSlotTail, std::memory_order_release);
+      if (st_tail == kSlotFree) bump(n_free_, -1);
+      V6Head& h = *new (&s.h6) V6Head();
+      h.sport_be = rw.sport_be;
+      h.dport_be = rw.dport_be;
+      h.session = session;
+      h.key = k;
     }
+    s.v4 = v4 ? 1 : 0;
+    s.dir = dir;
+    s.out_port = out_port;
     s.state.store(kSlotLive, std::memory_order_release);
     if (st == kSlotFree) bump(n_free_, -1);
     bump(n_live_, 1);
@@ -74,19 +94,25 @@ void FlowTable::retire(uint32_t slot) noexcept {
 }
 
 void FlowTable::release(uint32_t slot) noexcept {
-  if (slots_[slot].state.load(std::memory_order_relaxed) != kSlotRetired) return;
-  slots_[slot].state.store(kSlotFree, std::memory_order_relaxed);
+  FlowSlot& s = slots_[slot];
+  if (s.state.load(std::memory_order_relaxed) != kSlotRetired) return;
+  s.state.store(kSlotFree, std::memory_order_relaxed);
   bump(n_retired_, -1);
   bump(n_free_, 1);
+  uint32_t last = slot;
+  if (!s.v4) {  // an IPv6 head: its tail is free too
+    last = slot + 1;
+    slots_[last].state.store(kSlotFree, std::memory_order_relaxed);
+    bump(n_free_, 1);
+  }
   // A free slot followed by an empty one ends its cluster: no live key can
   // lie beyond it in a probe sequence that passes through it (an insert
-  // only ever fills the first usable slot from its home, and every slot
-  // between home and key was non-empty then and only turns empty when its
-  // successor is). Emptying it, and the free slots before it, shortens
-  // misses. A reader seeing either state of such a slot reaches the same
-  // answer.
-  if (slots_[(slot + 1) & mask_].state.load(std::memory_order_relaxed) != kSlotEmpty) return;
-  uint32_t i = slot;
+  // never leaves an empty slot between a key's home and its slot, and a
+  // slot there only turns empty when its successor is). Emptying it, and
+  // the free slots before it, shortens misses. A reader seeing either
+  // state of such a slot reaches the same answer.
+  if (slots_[(last + 1) & mask_].state.load(std::memory_order_relaxed) != kSlotEmpty) return;
+  uint32_t i = last;
   for (uint32_t n = 0; n <= mask_; ++n, i = (i - 1) & mask_) {
     if (slots_[i].state.load(std::memory_order_relaxed) != kSlotFree) break;
     slots_[i].state.store(kSlotEmpty, std::memory_order_release);

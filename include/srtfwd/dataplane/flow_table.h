@@ -1,8 +1,8 @@
 // The workers' lookup structure: an open-addressing table (linear probing)
 // whose slot holds a key *and* the direction of the session that key leads
-// to, in two adjacent cache lines at an address computed from the hash
-// alone. An IPv4 key's first line holds all that a hit on the fast path
-// reads (key, prepared rewrite, counters); an IPv6 key's hit reads both.
+// to, at an address computed from the hash alone. An IPv4 key takes one
+// cache line holding all that a hit on the fast path reads (key, prepared
+// rewrite, counters); an IPv6 key takes two adjacent ones.
 //
 // Why not rte_hash: a hit there reads a bucket, then the key store, then
 // the session record: three dependent cache misses, and about four and a
@@ -19,10 +19,12 @@
 // marked kRetired; it becomes reusable (kFree) when the caller has seen an
 // RCU grace period pass (rte_rcu_qsbr in SessionTable), so a worker that
 // matched it just before removal still reads a valid slot. Lookups probe
-// through kRetired and kFree slots and stop at kEmpty; a kFree slot whose
-// successor is kEmpty turns kEmpty itself (no live key can lie beyond it),
-// so clusters shrink again as sessions end. Probing is bounded
-// (kMaxProbe slots), for lookups and inserts alike.
+// through retired, free and tail slots and stop at an empty one; a free
+// slot whose successor is empty turns empty itself (no live key can lie
+// beyond it), so clusters shrink again as sessions end. An insert never
+// leaves an empty slot between a key's home and its slot (an IPv6 key that
+// passes over an empty slot, whose successor is taken, turns it free).
+// Probing is bounded (kMaxProbe slots), for lookups and inserts alike.
 //
 // This header has no DPDK dependency beyond byte order and prefetch, so the
 // table's logic is unit-tested without an EAL; memory comes from the owner.
@@ -166,18 +168,18 @@ enum SlotState : uint32_t {
   kSlotLive = 1,     // key and direction valid
   kSlotRetired = 2,  // removed; workers may still read it until a grace period passes
   kSlotFree = 3,     // reusable; lookups probe through it
+  kSlotTail = 4,     // the second line of the IPv6 key in the slot before; lookups probe through it
 };
 
-// An IPv4 key's slot keeps everything the worker's IPv4 fast path needs in
-// its first line: the key as the wire's words, the rewrite as the words the
-// frame's fields are stored as (V4Patch::make() without the source MAC),
-// and the counters; no hash (the key's two words are compared directly).
-// A hit reads one line
-// (with 100,000 sessions, one DRAM round trip instead of two: a
-// yardstick forwarder lost 15 % to a second line, tests/bench/lookup_floor.cc)
-// and prepares nothing per run but the out port's MAC. The second line
-// holds what only the control lcore, the checksum-offload path and a
-// SHUTDOWN report read.
+// A slot is one cache line. An IPv4 key's slot holds everything the
+// worker's IPv4 fast path needs: the key as the wire's words, the rewrite as
+// the words the frame's fields are stored as (V4Patch::make() without the
+// source MAC), the record index and the counters. A hit reads one line and
+// prepares nothing per run but the out port's MAC. (With 100,000 sessions
+// the slot used to be two lines, the second holding the full Rewrite for
+// the control lcore: although a hit read only the first, the table was
+// twice the bytes and the second line came along with the first; one-line
+// slots forwarded 1.2 to 1.4 times as many packets.)
 struct V4Hot {
   uint64_t addrs_key = 0;  // source, destination as their wire bytes load (IPv4 bytes 12-19)
   uint32_t ports_key = 0;  // the UDP header's first four bytes as they load
@@ -186,26 +188,27 @@ struct V4Hot {
   uint64_t addrs = 0;      // new source, destination as stored
   // The checksum deltas byte-swapped, as the fields load (see V4Patch).
   uint16_t ip_delta_raw = 0, udp_delta_raw = 0;
-  uint32_t pad = 0;
+  uint32_t session = 0;    // the record index
   DirCounters c;
 };
 static_assert(sizeof(V4Hot) == 56);
-struct V4Cold {
-  uint32_t session = 0;
-  net::Rewrite rewrite;
-};
-// An IPv6 key's slot: key in the first line, rewrite and counters in the second.
+// An IPv6 key takes two adjacent slots: the head (key, new ports, record
+// index) and the tail (counters and the rest of the rewrite), whose state
+// is kSlotTail. A head never sits in the table's last slot, so its tail is
+// always the next one in memory.
 struct V6Head {
-  uint32_t hash = 0;
+  uint16_t sport_be = 0, dport_be = 0;  // the rewrite's new ports
   uint32_t session = 0;
   SessionKey key;
 };
 static_assert(sizeof(V6Head) == 56);
 struct V6Tail {
-  net::Rewrite rewrite;
   DirCounters c;
+  net::IpAddr src, dst;  // the rewrite's new addresses
+  net::MacAddr dst_mac;
+  uint16_t udp_csum_delta = 0;
 };
-static_assert(sizeof(V6Tail) <= 64);
+static_assert(sizeof(V6Tail) == 56);
 
 // A key is IPv4 when both its addresses are (IpAddr holds IPv4 v4-mapped;
 // parse_frame refuses IPv6 packets with v4-mapped addresses, so no packet of
@@ -213,47 +216,36 @@ static_assert(sizeof(V6Tail) <= 64);
 inline bool key_is_v4(const SessionKey& k) noexcept { return k.src.is_v4() && k.dst.is_v4(); }
 
 struct alignas(64) FlowSlot {
-  // Line 0: state, kind, direction, port, then the kind's first part.
   std::atomic<uint32_t> state{kSlotEmpty};
-  uint8_t v4 = 0;         // 1: an IPv4 key (h4 and c4 are the live members), 0: IPv6 (h6, t6)
+  uint8_t v4 = 0;         // 1: an IPv4 key (h4 is the live member), 0: an IPv6 head (h6) or tail (t6)
   uint8_t dir = 0;        // which of the session's directions this key is
   uint16_t out_port = 0;  // DPDK port to send the rewritten packet on
   union {
     V4Hot h4;
     V6Head h6;
-  };
-  // Line 1.
-  union alignas(64) {
-    V4Cold c4;
     V6Tail t6;
   };
 
-  FlowSlot() noexcept : h6(), t6() {}
+  FlowSlot() noexcept : h6() {}
 
-  uint32_t session() const noexcept { return v4 ? c4.session : h6.session; }
-  const net::Rewrite& rewrite() const noexcept { return v4 ? c4.rewrite : t6.rewrite; }
-  DirCounters& counters() noexcept { return v4 ? h4.c : t6.c; }
-  const DirCounters& counters() const noexcept { return v4 ? h4.c : t6.c; }
-  // The key, rebuilt for an IPv4 slot (control and tests; workers compare words).
-  SessionKey key() const noexcept {
-    if (!v4) return h6.key;
-    SessionKey k;
-    uint32_t src, dst;
-    std::memcpy(&src, &h4.addrs_key, 4);
-    std::memcpy(&dst, reinterpret_cast<const unsigned char*>(&h4.addrs_key) + 4, 4);
-    k.src = net::IpAddr::from_v4(src);
-    k.dst = net::IpAddr::from_v4(dst);
-    std::memcpy(&k.sport_be, &h4.ports_key, 2);
-    std::memcpy(&k.dport_be, reinterpret_cast<const unsigned char*>(&h4.ports_key) + 2, 2);
-    return k;
-  }
+  // An IPv6 head's tail.
+  const V6Tail& tail() const noexcept { return (this + 1)->t6; }
+  V6Tail& tail() noexcept { return (this + 1)->t6; }
+
+  uint32_t session() const noexcept { return v4 ? h4.session : h6.session; }
+  DirCounters& counters() noexcept { return v4 ? h4.c : tail().c; }
+  const DirCounters& counters() const noexcept { return v4 ? h4.c : tail().c; }
+  // The rewrite and the key, rebuilt (the slow path, control and tests;
+  // the IPv4 fast path uses the words).
+  net::Rewrite rewrite() const noexcept;
+  SessionKey key() const noexcept;
 };
-static_assert(offsetof(FlowSlot, h4) == 8 && offsetof(FlowSlot, c4) == 64);
-static_assert(sizeof(FlowSlot) == 128, "a flow slot is two cache lines");
+static_assert(offsetof(FlowSlot, h4) == 8);
+static_assert(sizeof(FlowSlot) == 64, "a flow slot is one cache line");
 
 // An IPv4 slot's rewrite as V4Patch::apply() takes it, with the out port's
 // MAC as the source: V4Patch::make() of the slot's Rewrite, from loads of
-// the slot's first line.
+// the slot's line.
 inline net::V4Patch v4_patch(const V4Hot& h, const net::MacAddr& src_mac) noexcept {
   net::V4Patch p;
   p.macs_lo = h.dst_mac;
@@ -265,18 +257,47 @@ inline net::V4Patch v4_patch(const V4Hot& h, const net::MacAddr& src_mac) noexce
   return p;
 }
 
+inline net::Rewrite FlowSlot::rewrite() const noexcept {
+  if (v4) return v4_patch(h4, net::MacAddr{}).rewrite();
+  const V6Tail& t = tail();
+  net::Rewrite rw;
+  rw.dst_mac = t.dst_mac;
+  rw.src = t.src;
+  rw.dst = t.dst;
+  rw.sport_be = h6.sport_be;
+  rw.dport_be = h6.dport_be;
+  rw.udp_csum_delta = t.udp_csum_delta;  // IPv6 has no header checksum: ip_csum_delta is 0
+  return rw;
+}
+
+inline SessionKey FlowSlot::key() const noexcept {
+  if (!v4) return h6.key;
+  SessionKey k;
+  uint32_t src, dst;
+  std::memcpy(&src, &h4.addrs_key, 4);
+  std::memcpy(&dst, reinterpret_cast<const unsigned char*>(&h4.addrs_key) + 4, 4);
+  k.src = net::IpAddr::from_v4(src);
+  k.dst = net::IpAddr::from_v4(dst);
+  std::memcpy(&k.sport_be, &h4.ports_key, 2);
+  std::memcpy(&k.dport_be, reinterpret_cast<const unsigned char*>(&h4.ports_key) + 2, 2);
+  return k;
+}
+
 class FlowTable {
  public:
   // Lookups and inserts look at most this many consecutive slots. At the
-  // table's load (at most one key per two slots) a cluster this long is
+  // table's load (at most half the slots taken) a cluster this long is
   // vanishingly rare; an insert that meets one fails instead of degrading
   // every lookup.
   static constexpr uint32_t kMaxProbe = 64;
 
-  // Slots for `keys` keys at a load of at most 1/2: a power of two >= 2 * keys.
+  // Slots for `keys` keys with at most half of them taken when every key is
+  // IPv6 (two slots each): a power of two >= 4 * keys. IPv4 keys (one slot)
+  // then fill at most a quarter: the same bytes as two-line slots at a load
+  // of 1/2, and shorter probes.
   static uint32_t slots_for(uint32_t keys) noexcept {
     uint64_t n = 64;
-    while (n < uint64_t{keys} * 2) n <<= 1;
+    while (n < uint64_t{keys} * 4) n <<= 1;
     return static_cast<uint32_t>(n);
   }
 
@@ -294,13 +315,14 @@ class FlowTable {
   uint32_t hash(const SessionKey& k) const noexcept { return hash_key(seed_, k); }
 
   // ---- Readers (workers) ----
-  // Both lines of a key's home slot (an IPv6 key, or one of unknown family).
+  // A key's home slot and the next (an IPv6 key's head and tail there). The
+  // next may be one past the last slot: a prefetch never faults.
   void prefetch(uint32_t hash) const noexcept {
     const FlowSlot* s = &slots_[hash & mask_];
     rte_prefetch0(s);
-    rte_prefetch0(&s->c4);
+    rte_prefetch0(s + 1);
   }
-  // The first line only: all an IPv4 hit reads.
+  // The home slot only: all an IPv4 hit reads.
   void prefetch_v4(uint32_t hash) const noexcept { rte_prefetch0(&slots_[hash & mask_]); }
 
   // An IPv4 key as the fast path holds it: addresses and ports as their
@@ -323,7 +345,7 @@ class FlowTable {
       const FlowSlot& s = slots_[i];
       const uint32_t st = s.state.load(std::memory_order_acquire);
       if (st == kSlotEmpty) return nullptr;
-      if (st == kSlotLive && !s.v4 && s.h6.hash == hash && s.h6.key == k) return &s;
+      if (st == kSlotLive && !s.v4 && s.h6.key == k) return &s;
       i = (i + 1) & mask_;
     }
     return nullptr;
@@ -346,15 +368,17 @@ class FlowTable {
 
   // ---- The single writer ----
   // Puts an absent key (the caller checked with find) in the first empty or
-  // free slot of its probe window, with its direction, and publishes it.
-  // Returns the slot index, or -1 when the window holds no usable slot.
+  // free slot of its probe window (an IPv6 key: the first such slot whose
+  // successor is one too, not the table's last), with its direction, and
+  // publishes it. Returns the (head) slot index, or -1 when the window
+  // holds no usable slot.
   int64_t insert(const SessionKey& k, uint32_t hash, uint32_t session, Direction dir,
                  const net::Rewrite& rw, uint16_t out_port) noexcept;
   // Live -> retired: lookups miss it from now on. (Both calls ignore a slot
   // not in the state they expect, so a repeated call changes nothing.)
   void retire(uint32_t slot) noexcept;
   // Retired -> free, once no reader can still hold it (after a grace
-  // period); shrinks the cluster when it ends here.
+  // period), with an IPv6 head's tail; shrinks the cluster when it ends here.
   void release(uint32_t slot) noexcept;
 
   FlowSlot& slot(uint32_t i) noexcept { return slots_[i]; }
@@ -363,7 +387,7 @@ class FlowTable {
   // Slots in a state, by scanning the table. For tests.
   uint32_t count(SlotState st) const noexcept;
   // The same, kept by the writer as it goes (relaxed: any thread may read,
-  // e.g. the admin thread for /metrics): live keys, retired slots waiting
+  // e.g. the admin thread for /metrics): live keys, retired keys waiting
   // for their grace period, and free slots that lookups still probe through.
   // With no session left, all three are 0: anything else is a leak.
   uint32_t live() const noexcept { return n_live_.load(std::memory_order_relaxed); }

@@ -41,10 +41,6 @@ struct alignas(64) WorkerContext {
   rte_rcu_qsbr* qsv = nullptr;
   const std::atomic<bool>* stop = nullptr;
   uint32_t idle_polls = 0, idle_sleep_us = 0;
-  // Some port computes checksums in hardware: an IPv4 packet leaving there
-  // reads its flow slot's second line (the full rewrite), so lookups
-  // prefetch both lines. Only prefetching depends on it.
-  bool any_cksum_offload = false;
   WorkerCounters counters;
 };
 

@@ -170,6 +170,19 @@ struct V4Patch {
     return p;
   }
 
+  // The IPv4 Rewrite this patch was made from (make() of it gives this
+  // patch again, with any source MAC).
+  Rewrite rewrite() const noexcept {
+    Rewrite rw;
+    std::memcpy(rw.dst_mac.b.data(), &macs_lo, kMacLen);
+    rw.src = IpAddr::from_v4(static_cast<uint32_t>(addrs));
+    rw.dst = IpAddr::from_v4(static_cast<uint32_t>(addrs >> 32));
+    std::memcpy(&rw.sport_be, &ports, 4);
+    rw.ip_csum_delta = to_be16(ip_delta_raw);
+    rw.udp_csum_delta = to_be16(udp_delta_raw);
+    return rw;
+  }
+
   // The source MAC into frame bytes 6-11 (macs_lo's top two bytes must be 0).
   void set_src_mac(const MacAddr& src_mac) noexcept {
     uint16_t src_lo;
