@@ -55,25 +55,31 @@ TEST(FlowTable, SizedForLoadAtMostHalf) {
   EXPECT_EQ(FlowTable::slots_for(2u << 26), 1u << 29);
 }
 
-// The worker's IPv4 fast path builds keys as words in registers; they must
-// be the very bytes, and hash, of the key control installs from addresses.
+// The worker's IPv4 fast path loads a key as two words from the headers
+// and hashes them in registers; they must be the words, and the hash, of
+// the key control installs from addresses.
 TEST(FlowTable, V4KeyWordsAreTheKeyControlBuilds) {
   SessionKey k{};
   k.src = *net::IpAddr::parse("198.18.7.9");
   k.dst = *net::IpAddr::parse("198.18.0.1");
   k.sport_be = rte_cpu_to_be_16(40001);
   k.dport_be = rte_cpu_to_be_16(10080);
-  uint32_t src_raw, dst_raw, ports_raw;
-  std::memcpy(&src_raw, k.src.b.data() + 12, 4);
-  std::memcpy(&dst_raw, k.dst.b.data() + 12, 4);
-  const uint8_t wire_ports[4] = {0x9c, 0x41, 0x27, 0x60};  // 40001, 10080 as on the wire
-  std::memcpy(&ports_raw, wire_ports, 4);
-  const uint64_t w[6] = {0, v4_key_word(src_raw), 0, v4_key_word(dst_raw), ports_raw, 0};
-  SessionKey from_words;
-  std::memcpy(&from_words, w, sizeof w);
-  EXPECT_TRUE(from_words == k);
+  // IPv4 header bytes 12-19 and UDP header bytes 0-3 as on the wire.
+  const uint8_t wire_addrs[8] = {198, 18, 7, 9, 198, 18, 0, 1};
+  const uint8_t wire_ports[4] = {0x9c, 0x41, 0x27, 0x60};  // 40001, 10080
+  uint64_t addrs;
+  uint32_t ports;
+  std::memcpy(&addrs, wire_addrs, 8);
+  std::memcpy(&ports, wire_ports, 4);
+  EXPECT_EQ(v4_addrs_of(k), addrs);
+  EXPECT_EQ(v4_ports_of(k), ports);
   const HashSeed seed{0x01234567u, 0x89abcdefu};
-  EXPECT_EQ(hash_words(seed, w[0], w[1], w[2], w[3], w[4], w[5]), hash_key(seed, k));
+  EXPECT_EQ(hash_v4(seed, addrs, ports), hash_key(seed, k));
+  // Each word, and each seed half, moves the hash.
+  EXPECT_NE(hash_v4(seed, addrs ^ 1, ports), hash_v4(seed, addrs, ports));
+  EXPECT_NE(hash_v4(seed, addrs, ports ^ 1), hash_v4(seed, addrs, ports));
+  EXPECT_NE(hash_v4(HashSeed{seed.a ^ 1, seed.b}, addrs, ports), hash_v4(seed, addrs, ports));
+  EXPECT_NE(hash_v4(HashSeed{seed.a, seed.b ^ 1}, addrs, ports), hash_v4(seed, addrs, ports));
 }
 
 // The hash's CRC step is the crc32 instruction itself; it must be the
@@ -176,7 +182,7 @@ TEST(FlowTable, V4AndV6SlotsNeverMatchEachOther) {
   const uint32_t h = m.t.hash(v4);
   ASSERT_GE(m.t.insert(v6, h, 1, kFromCaller, rewrite_of(1), 0), 0);
   EXPECT_EQ(m.t.find(v4, h), nullptr);
-  EXPECT_EQ(m.t.find_v4(FlowTable::v4_addrs_of(v4), FlowTable::v4_ports_of(v4), h), nullptr);
+  EXPECT_EQ(m.t.find_v4(v4_addrs_of(v4), v4_ports_of(v4), h), nullptr);
   ASSERT_GE(m.t.insert(v4, h, 2, kFromCaller, rewrite_of(2), 0), 0);
   ASSERT_NE(m.t.find(v6, h), nullptr);
   EXPECT_EQ(m.t.find(v6, h)->session(), 1u);
@@ -184,7 +190,7 @@ TEST(FlowTable, V4AndV6SlotsNeverMatchEachOther) {
   EXPECT_TRUE(m.t.find(v6, h)->key() == v6);
   ASSERT_NE(m.t.find(v4, h), nullptr);
   EXPECT_EQ(m.t.find(v4, h)->session(), 2u);
-  EXPECT_EQ(m.t.find_v4(FlowTable::v4_addrs_of(v4), FlowTable::v4_ports_of(v4), h), m.t.find(v4, h));
+  EXPECT_EQ(m.t.find_v4(v4_addrs_of(v4), v4_ports_of(v4), h), m.t.find(v4, h));
 }
 
 // The two kinds of slot, and an IPv6 key's tail, share the same bytes of

@@ -93,7 +93,9 @@ static_assert(sizeof(DirCounters) == 16);
 
 // The table's hash function: two independent CRC32-C chains over the six
 // 8-byte words of a key (latency of three crc32 instructions, not six), then
-// murmur3's 32-bit finaliser. CRC is linear over GF(2): keys that differ by
+// murmur3's 32-bit finaliser; an IPv4 key's hash is the same over the two
+// words that hold all of its bits (addresses, ports: one crc32 per chain).
+// CRC is linear over GF(2): keys that differ by
 // the same bits (sequential ports, as our own legs and most NATs hand out)
 // map to indices that differ by the same bits, and with linear probing that
 // piles them into neighbouring slots: with 100,000 bench sessions 44 % of
@@ -106,8 +108,8 @@ static_assert(sizeof(DirCounters) == 16);
 // caller could work out offline which source ports share one probe window
 // and fill it (kMaxProbe keys), so that every later session whose key lands
 // there fails to install; with a secret seed it cannot tell which ports
-// collide. hash_words() takes the words in registers (the worker's IPv4 fast
-// path builds them so); hash_key() reads them from a key.
+// collide. hash_v4() takes an IPv4 key's words in registers (the worker's
+// fast path loads them so); hash_key() takes a key of either family.
 struct HashSeed {
   uint32_t a = 0x9e3779b9u;
   uint32_t b = 0x85ebca6bu;
@@ -123,14 +125,8 @@ inline uint32_t crc32c_u64(uint64_t data, uint32_t init) noexcept {
   return static_cast<uint32_t>(_mm_crc32_u64(init, data));
 }
 
-inline uint32_t hash_words(HashSeed seed, uint64_t w0, uint64_t w1, uint64_t w2, uint64_t w3,
-                           uint64_t w4, uint64_t w5) noexcept {
-  uint32_t a = crc32c_u64(w0, seed.a);
-  uint32_t b = crc32c_u64(w3, seed.b);
-  a = crc32c_u64(w1, a);
-  b = crc32c_u64(w4, b);
-  a = crc32c_u64(w2, a);
-  b = crc32c_u64(w5, b);
+// The two chains' ends, combined and finalised.
+inline uint32_t hash_finish(uint32_t a, uint32_t b) noexcept {
   uint32_t h = a ^ ((b << 16) | (b >> 16));
   h ^= h >> 16;
   h *= 0x85ebca6bu;
@@ -140,7 +136,31 @@ inline uint32_t hash_words(HashSeed seed, uint64_t w0, uint64_t w1, uint64_t w2,
   return h;
 }
 
+// An IPv4 key as the fast path holds it: addresses and ports as their wire
+// bytes load (IPv4 header bytes 12-19, UDP header bytes 0-3).
+inline uint32_t hash_v4(HashSeed seed, uint64_t addrs, uint32_t ports) noexcept {
+  return hash_finish(crc32c_u64(addrs, seed.a), crc32c_u64(ports, seed.b));
+}
+
+// A key is IPv4 when both its addresses are (IpAddr holds IPv4 v4-mapped;
+// parse_frame refuses IPv6 packets with v4-mapped addresses, so no packet of
+// the other family has such a key).
+inline bool key_is_v4(const SessionKey& k) noexcept { return k.src.is_v4() && k.dst.is_v4(); }
+
+// An IPv4 key's words as the fast path loads them.
+inline uint64_t v4_addrs_of(const SessionKey& k) noexcept {
+  uint32_t src, dst;
+  std::memcpy(&src, k.src.b.data() + 12, 4);
+  std::memcpy(&dst, k.dst.b.data() + 12, 4);
+  return uint64_t{src} | uint64_t{dst} << 32;
+}
+inline uint32_t v4_ports_of(const SessionKey& k) noexcept {
+  return uint32_t{k.sport_be} | uint32_t{k.dport_be} << 16;
+}
+static_assert(RTE_BYTE_ORDER == RTE_LITTLE_ENDIAN, "the key's words are laid out little-endian");
+
 inline uint32_t hash_key(HashSeed seed, const SessionKey& k) noexcept {
+  if (key_is_v4(k)) return hash_v4(seed, v4_addrs_of(k), v4_ports_of(k));
   // Field by field, not as six words: the worker has just written the key
   // field by field, and a word load spanning several of those stores would
   // not forward from the store buffer.
@@ -151,17 +171,14 @@ inline uint32_t hash_key(HashSeed seed, const SessionKey& k) noexcept {
   std::memcpy(&w[3], k.dst.b.data() + 8, 8);
   w[4] = uint64_t{k.sport_be} | uint64_t{k.dport_be} << 16 | uint64_t{k.zero} << 32;
   w[5] = k.zero2;
-  return hash_words(seed, w[0], w[1], w[2], w[3], w[4], w[5]);
+  uint32_t a = crc32c_u64(w[0], seed.a);
+  uint32_t b = crc32c_u64(w[3], seed.b);
+  a = crc32c_u64(w[1], a);
+  b = crc32c_u64(w[4], b);
+  a = crc32c_u64(w[2], a);
+  b = crc32c_u64(w[5], b);
+  return hash_finish(a, b);
 }
-
-// The words of an IPv4 key: an address is held v4-mapped (::ffff:a.b.c.d),
-// so its second word is 0xffff in bytes 10-11 and the address in 12-15; the
-// ports word is the UDP header's first four bytes as they are on the wire.
-inline uint64_t v4_key_word(uint32_t addr_raw) noexcept {
-  return 0xffff0000ull | uint64_t{addr_raw} << 32;
-}
-static_assert(sizeof(net::IpAddr) == 16);
-static_assert(RTE_BYTE_ORDER == RTE_LITTLE_ENDIAN, "v4_key_word() lays the key out little-endian");
 
 enum SlotState : uint32_t {
   kSlotEmpty = 0,    // never used since the last cluster shrink: lookups stop here
@@ -209,11 +226,6 @@ struct V6Tail {
   uint16_t udp_csum_delta = 0;
 };
 static_assert(sizeof(V6Tail) == 56);
-
-// A key is IPv4 when both its addresses are (IpAddr holds IPv4 v4-mapped;
-// parse_frame refuses IPv6 packets with v4-mapped addresses, so no packet of
-// the other family has such a key).
-inline bool key_is_v4(const SessionKey& k) noexcept { return k.src.is_v4() && k.dst.is_v4(); }
 
 struct alignas(64) FlowSlot {
   std::atomic<uint32_t> state{kSlotEmpty};
@@ -354,16 +366,6 @@ class FlowTable {
   // has one writer: the worker whose RX queue its 4-tuple hashes to).
   FlowSlot* find(const SessionKey& k, uint32_t hash) noexcept {
     return const_cast<FlowSlot*>(static_cast<const FlowTable*>(this)->find(k, hash));
-  }
-
-  static uint64_t v4_addrs_of(const SessionKey& k) noexcept {
-    uint32_t src, dst;
-    std::memcpy(&src, k.src.b.data() + 12, 4);
-    std::memcpy(&dst, k.dst.b.data() + 12, 4);
-    return uint64_t{src} | uint64_t{dst} << 32;
-  }
-  static uint32_t v4_ports_of(const SessionKey& k) noexcept {
-    return uint32_t{k.sport_be} | uint32_t{k.dport_be} << 16;
   }
 
   // ---- The single writer ----
