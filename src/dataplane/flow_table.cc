@@ -44,7 +44,7 @@ int64_t FlowTable::insert(const SessionKey& k, uint32_t hash, uint32_t session, 
       h.addrs = p.addrs;
       h.ports = p.ports;
       h.ip_delta_raw = p.ip_delta_raw;
-      h.udp_delta_raw = p.udp_delta_raw;
+      h.udp_ndelta_raw = p.udp_ndelta_raw;
       h.session = session;
     } else {
       // Head here, tail in the next slot: both usable, and not past the

@@ -159,7 +159,7 @@ TEST(FlowTable, V4SlotHoldsThePatchAndTheKeyInItsFirstLine) {
   EXPECT_EQ(a.ports, b.ports);
   EXPECT_EQ(a.addrs, b.addrs);
   EXPECT_EQ(a.ip_delta_raw, b.ip_delta_raw);
-  EXPECT_EQ(a.udp_delta_raw, b.udp_delta_raw);
+  EXPECT_EQ(a.udp_ndelta_raw, b.udp_ndelta_raw);
   // The counters a v4 hit writes are in its line, and they are the ones
   // the control lcore reads.
   EXPECT_EQ(&f->counters(), &f->h4.c);

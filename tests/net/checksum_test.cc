@@ -169,4 +169,22 @@ TEST(Checksum, FoldedUpdateEqualsGeneralUpdate) {
   }
 }
 
+// The worker's IPv4 UDP update from the delta's complement is the folded
+// one, for every checksum and every delta.
+TEST(Checksum, UdpUpdateFromComplementEqualsFoldedUpdate) {
+  for (uint32_t delta = 0; delta <= 0xffff; ++delta) {
+    const auto nd = static_cast<uint16_t>(~delta);
+    for (uint32_t hc = 0; hc <= 0xffff; hc += (delta % 257 == 0 ? 1 : 97)) {
+      ASSERT_EQ(udp4_csum_update_ndelta(static_cast<uint16_t>(hc), nd),
+                udp_csum_update_folded(static_cast<uint16_t>(hc), static_cast<uint16_t>(delta), true))
+          << hc << " " << delta;
+    }
+    // And the edges: 0 (none), 1, 0xfffe, 0xffff.
+    for (const uint16_t hc : {0x0000, 0x0001, 0xfffe, 0xffff})
+      ASSERT_EQ(udp4_csum_update_ndelta(hc, nd),
+                udp_csum_update_folded(hc, static_cast<uint16_t>(delta), true))
+          << hc << " " << delta;
+  }
+}
+
 }  // namespace srtfwd::net

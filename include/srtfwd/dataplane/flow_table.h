@@ -203,8 +203,9 @@ struct V4Hot {
   uint32_t ports = 0;      // the new ones, as stored (UDP bytes 0-3)
   uint64_t dst_mac = 0;    // the next hop's MAC in the low six bytes (frame bytes 0-5)
   uint64_t addrs = 0;      // new source, destination as stored
-  // The checksum deltas byte-swapped, as the fields load (see V4Patch).
-  uint16_t ip_delta_raw = 0, udp_delta_raw = 0;
+  // The checksum deltas byte-swapped, as the fields load, the UDP one
+  // complemented (see V4Patch).
+  uint16_t ip_delta_raw = 0, udp_ndelta_raw = 0;
   uint32_t session = 0;    // the record index
   DirCounters c;
 };
@@ -265,7 +266,7 @@ inline net::V4Patch v4_patch(const V4Hot& h, const net::MacAddr& src_mac) noexce
   p.ports = h.ports;
   p.addrs = h.addrs;
   p.ip_delta_raw = h.ip_delta_raw;
-  p.udp_delta_raw = h.udp_delta_raw;
+  p.udp_ndelta_raw = h.udp_ndelta_raw;
   return p;
 }
 

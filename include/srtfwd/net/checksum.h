@@ -189,6 +189,20 @@ constexpr uint16_t udp_csum_update_folded(uint16_t hc, uint16_t delta, bool ipv4
   return c == 0 ? 0xffff : c;
 }
 
+// The same for an IPv4 UDP checksum, from the delta's complement (kept so
+// once per session): HC - delta, i.e. HC + ~delta with end-around carry,
+// is the value of ~(~HC + delta) in one's complement, and for HC != 0 it is
+// never 0 (a sum that carries is at least 1, one that does not at least
+// HC), so a zero result comes out as 0xFFFF, which is the rule; no test for
+// it is needed. Equal to udp_csum_update_folded(hc, ~ndelta, true) for every
+// hc and ndelta (a test sweeps them), in two instructions fewer.
+constexpr uint16_t udp4_csum_update_ndelta(uint16_t hc, uint16_t ndelta) noexcept {
+  if (hc == 0) return 0;
+  uint16_t s = 0;
+  const bool carry = __builtin_add_overflow(hc, ndelta, &s);
+  return static_cast<uint16_t>(s + carry);
+}
+
 // Update the checksum field at csum_field (in a frame, network order) for a
 // 16-bit, 32-bit or 16-byte value changing from old to new. Values are host
 // order; csum_replace16 takes the network-order bytes.

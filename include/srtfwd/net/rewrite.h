@@ -148,8 +148,9 @@ struct V4Patch {
   // The deltas as the checksum fields' bytes load (byte-swapped on a little-
   // endian host): one's complement addition commutes with swapping the two
   // bytes of every word (RFC 1071 2(B)), and 0 / 0xFFFF are their own swaps,
-  // so the fields are updated as loaded, without swapping them.
-  uint16_t ip_delta_raw = 0, udp_delta_raw = 0;
+  // so the fields are updated as loaded, without swapping them. The UDP
+  // one is kept complemented (udp4_csum_update_ndelta()).
+  uint16_t ip_delta_raw = 0, udp_ndelta_raw = 0;
 
   static V4Patch make(const Rewrite& rw, const MacAddr& src_mac) noexcept {
     // Whole words loaded and combined in registers: byte copies through a
@@ -166,7 +167,7 @@ struct V4Patch {
     p.addrs = uint64_t{s4} | uint64_t{d4} << 32;
     std::memcpy(&p.ports, &rw.sport_be, 4);  // sport_be, then dport_be
     p.ip_delta_raw = to_be16(rw.ip_csum_delta);
-    p.udp_delta_raw = to_be16(rw.udp_csum_delta);
+    p.udp_ndelta_raw = static_cast<uint16_t>(~to_be16(rw.udp_csum_delta));
     return p;
   }
 
@@ -179,7 +180,7 @@ struct V4Patch {
     rw.dst = IpAddr::from_v4(static_cast<uint32_t>(addrs >> 32));
     std::memcpy(&rw.sport_be, &ports, 4);
     rw.ip_csum_delta = to_be16(ip_delta_raw);
-    rw.udp_csum_delta = to_be16(udp_delta_raw);
+    rw.udp_csum_delta = to_be16(static_cast<uint16_t>(~udp_ndelta_raw));
     return rw;
   }
 
@@ -202,8 +203,7 @@ struct V4Patch {
     store_raw16(ip + kIpv4CsumOff, csum_update_folded(load_raw16(ip + kIpv4CsumOff), ip_delta_raw));
     uint8_t* udp = ip + kIpv4MinHeaderLen;
     std::memcpy(udp + kUdpSrcPortOff, &ports, 4);
-    store_raw16(udp + kUdpCsumOff,
-                udp_csum_update_folded(load_raw16(udp + kUdpCsumOff), udp_delta_raw, true));
+    store_raw16(udp + kUdpCsumOff, udp4_csum_update_ndelta(load_raw16(udp + kUdpCsumOff), udp_ndelta_raw));
     return true;
   }
 };
