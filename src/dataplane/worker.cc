@@ -224,6 +224,16 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
   };
 
   uint64_t sent = 0, fwd = 0, fwd_bytes = 0;
+  // Single writer per direction (RSS keeps a 4-tuple on one queue); added
+  // once per run, not chained per packet on one line.
+  auto count_run = [&](DirCounters& ctr, uint32_t run_pkts, uint32_t run_bytes) {
+    if (run_pkts != 0) {
+      ctr.packets.add(run_pkts);
+      ctr.bytes.add(run_bytes);
+      fwd += run_pkts;
+      fwd_bytes += run_bytes;
+    }
+  };
   for (unsigned k = 0; k < n_keys; ++k) {
     const unsigned begin = run_begin[k], end = run_begin[k + 1];
     const unsigned l3 = run_l3[k];
@@ -246,22 +256,19 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
     // The worker that owns this direction's RX queue is its counters' only
     // writer; the rest of the slot is read-only while it is live.
     const WorkerContext::Port& out = w.ports[f->out_port];
-    DirCounters& ctr = f->counters();
     uint32_t run_pkts = 0, run_bytes = 0;
     if (likely(l3 != 0 && !out.cksum_offload)) {
       // The common run: IPv4 from the fast classifier, RFC 1624 incremental
-      // checksums. Its rewrite is prepared once, in locals, and the TX
-      // buffer's fill level kept in a register: the frame's byte stores may
-      // alias anything in memory, so every field read through a pointer
-      // would be read again for each packet.
-      const net::V4Patch patch = v4_patch(f->h4, out.mac);
+      // checksums, the slot's own counters. (Every TX buffer holds kBurst
+      // packets, as Dataplane sets them up.)
+      DirCounters& ctr = f->h4.c;
       rte_eth_dev_tx_buffer* const tb = out.txbuf;
-      assert(tb->size == kBurst);  // as Dataplane sets every TX buffer up
       if ((end - begin) + (ctl_mask >> begin & 1) == 1) {
         // A run of one packet without the SRT control bit (one data packet),
-        // as when many sessions interleave: none of the run bookkeeping below.
+        // as when many sessions interleave: none of the run bookkeeping
+        // below, and the patch goes from the slot's line to the frame.
         rte_mbuf* const m = lk[begin];
-        if (unlikely(!patch.apply(rte_pktmbuf_mtod(m, uint8_t*), l3))) {
+        if (unlikely(!v4_patch(f->h4, out.mac).apply(rte_pktmbuf_mtod(m, uint8_t*), l3))) {
           c.drop(DropReason::kTtlExpired);
           rte_pktmbuf_free(m);
           continue;
@@ -280,6 +287,11 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
         fwd_bytes += len;
         continue;
       }
+      // The rewrite prepared once, in locals, and the TX buffer's fill level
+      // kept in a register: the frame's byte stores may alias anything in
+      // memory, so every field read through a pointer would be read again
+      // for each packet.
+      const net::V4Patch patch = v4_patch(f->h4, out.mac);
       // A run is at most one burst: with room for the whole run made here,
       // the loops below need no per-packet check of the buffer's fill.
       uint16_t tb_len = tb->length;
@@ -321,7 +333,7 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
         }
       }
       tb->length = tb_len;
-      run_pkts = end - begin - skipped;
+      count_run(ctr, end - begin - skipped, run_bytes);
     } else {
       const net::Rewrite rw = f->rewrite();
       for (unsigned j = begin; j < end; ++j) {
@@ -367,14 +379,7 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
         run_bytes += m->pkt_len;
         sent += rte_eth_tx_buffer(out.port_id, out.queue, out.txbuf, m);
       }
-    }
-    // Single writer per direction (RSS keeps a 4-tuple on one queue); added
-    // once per run, not chained per packet on one line.
-    if (run_pkts != 0) {
-      ctr.packets.add(run_pkts);
-      ctr.bytes.add(run_bytes);
-      fwd += run_pkts;
-      fwd_bytes += run_bytes;
+      count_run(f->counters(), run_pkts, run_bytes);
     }
   }
   c.tx_packets.add(sent);
