@@ -122,15 +122,17 @@ TEST(FlowTable, InsertFindsKeyWithItsDirection) {
   EXPECT_EQ(m.t.find(k, h), nullptr);
 }
 
-// 198.18.0.2:sport -> 198.18.0.1:10080.
-SessionKey v4_key(uint16_t sport) {
+// src:sport -> dst:10080.
+SessionKey key_between(const char* src, const char* dst, uint16_t sport) {
   SessionKey k{};
-  k.src = *net::IpAddr::parse("198.18.0.2");
-  k.dst = *net::IpAddr::parse("198.18.0.1");
+  k.src = *net::IpAddr::parse(src);
+  k.dst = *net::IpAddr::parse(dst);
   k.sport_be = rte_cpu_to_be_16(sport);
   k.dport_be = rte_cpu_to_be_16(10080);
   return k;
 }
+SessionKey v4_key(uint16_t sport) { return key_between("198.18.0.2", "198.18.0.1", sport); }
+SessionKey v6_key(uint16_t sport) { return key_between("2001:2::5", "2001:2::1", sport); }
 
 // An IPv4 key's slot, one line, holds the fast path's rewrite: the patch
 // built from it must be the one V4Patch::make() builds from the full
@@ -193,20 +195,7 @@ TEST(FlowTable, V4AndV6SlotsNeverMatchEachOther) {
   EXPECT_EQ(m.t.find_v4(v4_addrs_of(v4), v4_ports_of(v4), h), m.t.find(v4, h));
 }
 
-// The two kinds of slot, and an IPv6 key's tail, share the same bytes of
-// a line, so the kind flag and the tail's state are what keep a lookup of
-// one family off the other's slots: here each lookup is built from the
-// other kind's very bytes (what a caller who could choose them would send)
-// and must still miss.
-SessionKey v6_key(uint16_t sport) {
-  SessionKey k{};
-  k.src = *net::IpAddr::parse("2001:2::5");
-  k.dst = *net::IpAddr::parse("2001:2::1");
-  k.sport_be = rte_cpu_to_be_16(sport);
-  k.dport_be = rte_cpu_to_be_16(10080);
-  return k;
-}
-
+// A slot's bytes at an offset, as a T.
 template <typename T>
 T bytes_at(const FlowSlot& s, size_t off) {
   T v;
@@ -214,6 +203,11 @@ T bytes_at(const FlowSlot& s, size_t off) {
   return v;
 }
 
+// The two kinds of slot, and an IPv6 key's tail, share the same bytes of
+// a line, so the kind flag and the tail's state are what keep a lookup of
+// one family off the other's slots: here each lookup is built from the
+// other kind's very bytes (what a caller who could choose them would send)
+// and must still miss.
 TEST(FlowTable, KindFlagKeepsLookupsOffTheOtherKindsBytes) {
   Mem m(64);
   constexpr size_t kAddrsOff = offsetof(FlowSlot, h4) + offsetof(V4Hot, addrs_key);
