@@ -66,25 +66,31 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
   alignas(SessionKey) unsigned char key_buf[sizeof(SessionKey) * kBurst];
   auto* fi = reinterpret_cast<net::FrameInfo*>(fi_buf);
   auto* keys = reinterpret_cast<SessionKey*>(key_buf);
-  uint32_t hashes[kBurst];
-  // A fast-classifier run's key (run_l3 != 0): addresses and ports as loaded.
-  uint64_t v4_addrs[kBurst];
-  uint32_t v4_ports[kBurst];
   FlowTable& flows = w.table->flows();
   const HashSeed seed = flows.seed();  // in registers for the burst
   // The packets to look up, in order, in runs of one key (what a NIC queue
   // delivers from a busy stream): run k is one hash and one probe for
-  // lk[run_begin[k] .. run_begin[k + 1]). run_l3[k] is the IPv4 header
-  // offset of a run from the fast classifier (14, or 18 behind a tag), 0 for
-  // a run of parse_frame's packets (lookup j's FrameInfo in fi[j]).
+  // lk[runs[k].begin .. runs[k + 1].begin). One record per run, so that the
+  // passes over them keep one base address, not one per array (GCC spilled
+  // those).
+  struct Run {
+    uint64_t addrs;  // a fast-classifier run's key: addresses and ports as loaded
+    uint32_t ports;
+    uint32_t hash;
+    FlowSlot* hit;   // the probe's result
+    uint8_t begin;   // its first lookup
+    // The IPv4 header offset of a run from the fast classifier (14, or 18
+    // behind a tag), 0 for a run of parse_frame's packets (key in keys[k],
+    // lookup j's FrameInfo in fi[j]).
+    uint8_t l3;
+  };
+  Run runs[kBurst + 1];  // uninitialised: each written before use; the last one's begin ends the burst
   rte_mbuf* lk[kBurst];
-  uint8_t run_begin[kBurst + 1];
-  uint8_t run_l3[kBurst];
   uint32_t ctl_mask = 0;  // bit j: lookup j's SRT header has the control bit
   rte_mbuf* slow[kBurst];
   unsigned n_lookup = 0, n_keys = 0, n_slow = 0;
   uint64_t rx_bytes = 0;
-  static_assert(kBurst <= 32 && kBurst <= 255, "ctl_mask and run_begin hold a burst");
+  static_assert(kBurst <= 32 && kBurst <= 255, "ctl_mask and Run::begin hold a burst");
 
   if (n > kBurst) n = kBurst;  // callers pass at most one burst
   for (uint16_t i = 0; i < n && i < 4; ++i) rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
@@ -126,11 +132,12 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
       const uint64_t ports_l3 = uint64_t{fv.ports_raw} | uint64_t{fv.l3_off} << 32;
       if (addrs != last_addrs || ports_l3 != last_ports_l3) {
         // An IPv4 slot holds the key as these two words (FlowTable::find_v4).
-        v4_addrs[n_keys] = addrs;
-        v4_ports[n_keys] = fv.ports_raw;
-        hashes[n_keys] = hash_v4(seed, addrs, fv.ports_raw);
-        run_l3[n_keys] = static_cast<uint8_t>(fv.l3_off);
-        run_begin[n_keys++] = static_cast<uint8_t>(n_lookup);
+        Run& r = runs[n_keys++];
+        r.addrs = addrs;
+        r.ports = fv.ports_raw;
+        r.hash = hash_v4(seed, addrs, fv.ports_raw);
+        r.l3 = static_cast<uint8_t>(fv.l3_off);
+        r.begin = static_cast<uint8_t>(n_lookup);
         last_addrs = addrs;
         last_ports_l3 = ports_l3;
       }
@@ -152,7 +159,7 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
         const uint16_t sport_be = rte_cpu_to_be_16(info.sport);
         const uint16_t dport_be = rte_cpu_to_be_16(info.dport);
         bool same = false;
-        if (n_keys != 0 && run_l3[n_keys - 1] == 0) {
+        if (n_keys != 0 && runs[n_keys - 1].l3 == 0) {
           const SessionKey& prev = keys[n_keys - 1];
           same = prev.sport_be == sport_be && prev.dport_be == dport_be && prev.src == info.src &&
                  prev.dst == info.dst;
@@ -165,9 +172,10 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
           k.dport_be = dport_be;
           k.zero = 0;
           k.zero2 = 0;
-          hashes[n_keys] = hash_key(seed, k);
-          run_l3[n_keys] = 0;
-          run_begin[n_keys++] = static_cast<uint8_t>(n_lookup);
+          Run& r = runs[n_keys++];
+          r.hash = hash_key(seed, k);
+          r.l3 = 0;
+          r.begin = static_cast<uint8_t>(n_lookup);
           last_addrs = no_run;
         }
         lk[n_lookup++] = m;
@@ -187,7 +195,7 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
         break;
     }
   }
-  run_begin[n_keys] = static_cast<uint8_t>(n_lookup);
+  runs[n_keys].begin = static_cast<uint8_t>(n_lookup);
   c.rx_packets.add(n);
   c.rx_bytes.add(rx_bytes);
 
@@ -199,16 +207,16 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
   // 6.5-7.7 Mpps here).
   // An IPv4 hit reads one line (its slot), an IPv6 hit two.
   for (unsigned k = 0; k < n_keys; ++k) {
-    if (run_l3[k] != 0)
-      flows.prefetch_v4(hashes[k]);
+    if (runs[k].l3 != 0)
+      flows.prefetch_v4(runs[k].hash);
     else
-      flows.prefetch(hashes[k]);
+      flows.prefetch(runs[k].hash);
   }
   // One probe per run; the home slot is already on its way.
-  FlowSlot* hit[kBurst];
-  for (unsigned k = 0; k < n_keys; ++k)
-    hit[k] = run_l3[k] != 0 ? flows.find_v4(v4_addrs[k], v4_ports[k], hashes[k])
-                            : flows.find(keys[k], hashes[k]);
+  for (unsigned k = 0; k < n_keys; ++k) {
+    Run& r = runs[k];
+    r.hit = r.l3 != 0 ? flows.find_v4(r.addrs, r.ports, r.hash) : flows.find(keys[k], r.hash);
+  }
 
   // The SRT type of lookup j, marked in ctl_mask.
   auto srt_word = [&](const uint8_t* frame, unsigned j, unsigned l3) {
@@ -235,9 +243,9 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
     }
   };
   for (unsigned k = 0; k < n_keys; ++k) {
-    const unsigned begin = run_begin[k], end = run_begin[k + 1];
-    const unsigned l3 = run_l3[k];
-    FlowSlot* const f = hit[k];
+    const unsigned begin = runs[k].begin, end = runs[k + 1].begin;
+    const unsigned l3 = runs[k].l3;
+    FlowSlot* const f = runs[k].hit;
     if (f == nullptr) {
       // No session: an SRT handshake (a caller on a listen port, or a
       // backend answering one of our legs) is the control lcore's to judge.
