@@ -51,8 +51,9 @@ namespace srtfwd::dataplane {
 
 // A packet's 4-tuple as received; addresses as 16 bytes (IPv4 v4-mapped) so
 // one key type serves both families. Ports in network byte order. Padded to
-// 48 bytes so that the slot's first line (16 bytes of state, then the key)
-// is exactly one cache line; the padding is always zero.
+// 48 bytes so that an IPv6 head slot (16 bytes of state, new ports and
+// record index, then the key) is exactly one cache line; the padding is
+// always zero.
 struct SessionKey {
   net::IpAddr src;
   net::IpAddr dst;
