@@ -158,7 +158,23 @@ TEST(Checksum, FoldedUpdateEqualsGeneralUpdate) {
   }
   EXPECT_EQ(csum_update_folded(0xffff, 0xffff), csum_update(0xffff, 0xffffu));
   EXPECT_EQ(udp_csum_update_folded(0, 0x1234, true), 0);
-  // Every checksum with the deltas at the carry's edges (add-with-carry form).
+  // Every delta against a sample of checksums (every checksum for one delta
+  // in 257), and every checksum against the delta equal to it (the borrow
+  // form's zero: ~(~hc + hc) is 0, where one's complement hc + ~hc is 0xFFFF)
+  // and its neighbours.
+  for (uint32_t delta = 0; delta <= 0xffff; ++delta) {
+    for (uint32_t hc = delta % 89; hc <= 0xffff; hc += (delta % 257 == 0 ? 1 : 89))
+      ASSERT_EQ(csum_update_folded(static_cast<uint16_t>(hc), static_cast<uint16_t>(delta)),
+                csum_update(static_cast<uint16_t>(hc), delta)) << hc << " " << delta;
+  }
+  for (uint32_t hc = 0; hc <= 0xffff; ++hc) {
+    for (const uint32_t delta : {hc, (hc + 1) & 0xffff, (hc - 1) & 0xffff, (~hc) & 0xffff}) {
+      ASSERT_EQ(csum_update_folded(static_cast<uint16_t>(hc), static_cast<uint16_t>(delta)),
+                csum_update(static_cast<uint16_t>(hc), delta)) << hc << " " << delta;
+    }
+  }
+  EXPECT_EQ(csum_update_folded(0x1234, 0x1234), 0x0000);
+  // Every checksum with the deltas at the carry's edges.
   for (const uint16_t delta : {0x0000, 0x0001, 0x7fff, 0x8000, 0xfffe, 0xffff}) {
     for (uint32_t hc = 0; hc <= 0xffff; ++hc) {
       ASSERT_EQ(csum_update_folded(static_cast<uint16_t>(hc), delta),
@@ -169,20 +185,19 @@ TEST(Checksum, FoldedUpdateEqualsGeneralUpdate) {
   }
 }
 
-// The worker's IPv4 UDP update from the delta's complement is the folded
-// one, for every checksum and every delta.
+// The worker's IPv4 UDP update from the delta's complement is the general
+// one, for every delta and a sample of checksums.
 TEST(Checksum, UdpUpdateFromComplementEqualsFoldedUpdate) {
   for (uint32_t delta = 0; delta <= 0xffff; ++delta) {
     const auto nd = static_cast<uint16_t>(~delta);
     for (uint32_t hc = 0; hc <= 0xffff; hc += (delta % 257 == 0 ? 1 : 97)) {
       ASSERT_EQ(udp4_csum_update_ndelta(static_cast<uint16_t>(hc), nd),
-                udp_csum_update_folded(static_cast<uint16_t>(hc), static_cast<uint16_t>(delta), true))
+                udp_csum_update(static_cast<uint16_t>(hc), delta, true))
           << hc << " " << delta;
     }
     // And the edges: 0 (none), 1, 0xfffe, 0xffff.
     for (const uint16_t hc : {0x0000, 0x0001, 0xfffe, 0xffff})
-      ASSERT_EQ(udp4_csum_update_ndelta(hc, nd),
-                udp_csum_update_folded(hc, static_cast<uint16_t>(delta), true))
+      ASSERT_EQ(udp4_csum_update_ndelta(hc, nd), udp_csum_update(hc, delta, true))
           << hc << " " << delta;
   }
 }

@@ -166,14 +166,19 @@ constexpr uint16_t csum_update(uint16_t hc, uint32_t delta) noexcept {
 }
 
 // The same for a delta already folded to 16 bits (what make_rewrite stores):
-// ~hc + delta is at most 0x1FFFE, so one fold is exact. Two fewer folds per
-// checksum on the worker's path.
-// As a 16-bit add and an add of its carry (add, adc): with a carry the sum
-// is at most 0xFFFE, so adding the carry does not carry again.
+// ~(~hc + delta) with end-around carry, computed as hc - delta with
+// end-around borrow (sub, sbb: no complement before or after). The two are
+// equal for every hc and delta, zero included: when ~hc + delta does not
+// carry (delta <= hc) the first is hc - delta, which borrows nothing; when
+// it carries (delta > hc) it is ~(delta - hc) = 0xFFFF + hc - delta, which is
+// hc - delta modulo 2^16 less the borrow. (One's complement a + ~b would
+// differ: it gives 0xFFFF, not 0, for hc == delta.) Either way the result
+// depends only on one's complement sums, so it holds for byte-swapped
+// operands too. A test sweeps it against csum_update().
 constexpr uint16_t csum_update_folded(uint16_t hc, uint16_t delta) noexcept {
   uint16_t s = 0;
-  const bool carry = __builtin_add_overflow(static_cast<uint16_t>(~hc), delta, &s);
-  return static_cast<uint16_t>(~(s + carry));
+  const bool borrow = __builtin_sub_overflow(hc, delta, &s);
+  return static_cast<uint16_t>(s - borrow);
 }
 
 // The same for a UDP checksum: an IPv4 UDP checksum of 0 ("none") stays 0,
