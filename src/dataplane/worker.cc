@@ -53,6 +53,9 @@ inline bool srt_control_bit(const uint8_t* payload, uint32_t len) noexcept {
   return len >= srt::kHeaderSize && (payload[0] & 0x80) != 0;
 }
 constexpr uint32_t kV4PayloadOff = net::kIpv4MinHeaderLen + net::kUdpHeaderLen;
+// The least UDP length (header included) of a datagram with an SRT header:
+// srt_control_bit() on the UDP length field, as the fast classifier has it.
+constexpr uint32_t kUdpSrtMin = net::kUdpHeaderLen + srt::kHeaderSize;
 
 }  // namespace
 
@@ -107,9 +110,8 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
   const uint64_t no_run = uint64_t{~in_v4_raw} << 32;
   uint64_t last_addrs = no_run, last_ports_l3 = 0;
 
-  for (uint16_t i = 0; i < n; ++i) {
-    if (i + 4 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 4], void*));
-    rte_mbuf* m = pkts[i];
+  // One packet of the burst: classified, and its key and run recorded.
+  auto classify = [&](rte_mbuf* m) __attribute__((always_inline)) {
     rx_bytes += m->pkt_len;
     // Multi-segment frames are rare on a 1500-byte MTU; the parsers read the
     // first segment only, so a header split across segments reads as truncated.
@@ -123,10 +125,9 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
       if (unlikely(fv.dst_raw != in_v4)) {
         c.drop(DropReason::kNotForUs);
         rte_pktmbuf_free(m);
-        continue;
+        return;
       }
-      if (unlikely(srt_control_bit(data + fv.l3_off + kV4PayloadOff,
-                                   fv.udp_len - uint32_t{net::kUdpHeaderLen})))
+      if (unlikely(fv.udp_len >= kUdpSrtMin && (data[fv.l3_off + kV4PayloadOff] & 0x80) != 0))
         ctl_mask |= 1u << n_lookup;
       const uint64_t addrs = uint64_t{fv.src_raw} | uint64_t{fv.dst_raw} << 32;
       const uint64_t ports_l3 = uint64_t{fv.ports_raw} | uint64_t{fv.l3_off} << 32;
@@ -142,7 +143,7 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
         last_ports_l3 = ports_l3;
       }
       lk[n_lookup++] = m;
-      continue;
+      return;
     }
 
     // Parsed into the next lookup's FrameInfo: kept only if it becomes one.
@@ -194,7 +195,16 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
         rte_pktmbuf_free(m);
         break;
     }
+  };
+  // With the prefetch four packets ahead in a loop of its own, the
+  // packets that have one do not test for it.
+  const uint16_t n_ahead = n > 4 ? static_cast<uint16_t>(n - 4) : 0;
+  uint16_t i = 0;
+  for (; i < n_ahead; ++i) {
+    rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 4], void*));
+    classify(pkts[i]);
   }
+  for (; i < n; ++i) classify(pkts[i]);
   runs[n_keys].begin = static_cast<uint8_t>(n_lookup);
   c.rx_packets.add(n);
   c.rx_bytes.add(rx_bytes);
@@ -309,6 +319,9 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
       }
       // Packets of the run not forwarded (to control, TTL expired).
       unsigned skipped = 0;
+      // The buffer's next free entry as a pointer: one store and one add
+      // per packet, not a widening of the fill level to index with.
+      rte_mbuf** out_next = tb->pkts + tb_len;
       auto forward = [&](rte_mbuf* m, uint8_t* frame) __attribute__((always_inline)) {
         if (unlikely(!patch.apply(frame, l3))) {
           c.drop(DropReason::kTtlExpired);
@@ -317,7 +330,7 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
           return;
         }
         run_bytes += m->pkt_len;
-        tb->pkts[tb_len++] = m;
+        *out_next++ = m;
       };
       const uint32_t run_bits =
           static_cast<uint32_t>((uint64_t{1} << end) - (uint64_t{1} << begin));
@@ -340,7 +353,7 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
           forward(m, frame);
         }
       }
-      tb->length = tb_len;
+      tb->length = static_cast<uint16_t>(out_next - tb->pkts);
       count_run(ctr, end - begin - skipped, run_bytes);
     } else {
       const net::Rewrite rw = f->rewrite();

@@ -211,7 +211,10 @@ inline Verdict parse_frame(const uint8_t* frame, uint32_t len, FrameInfo& out) n
 // What the worker needs of an IPv4 UDP packet, read straight off the wire.
 struct FastV4 {
   uint16_t l3_off = 0;     // 14, or 18 behind one 802.1Q tag
-  uint16_t udp_len = 0;    // UDP length field (header included)
+  // UDP length field (header included); 32 bits wide so that the worker's
+  // payload length check reuses the value the length checks computed
+  // instead of widening a 16-bit copy again.
+  uint32_t udp_len = 0;
   uint8_t ttl = 0;
   uint32_t src_raw = 0;    // addresses as their wire bytes load (network order in memory)
   uint32_t dst_raw = 0;
@@ -227,6 +230,7 @@ struct FastV4 {
 // The unit tests and fuzz_net check the equivalence on every input.
 inline bool parse_ipv4_udp_fast(const uint8_t* frame, uint32_t len, FastV4& out) noexcept {
   constexpr uint32_t kMinUdp4 = kIpv4MinHeaderLen + kUdpHeaderLen;
+  constexpr uint32_t kUdpHdr = kUdpHeaderLen;  // 32 bits: the compares below stay 32-bit
   if (len < kEthHeaderLen + kMinUdp4) return false;
   // EtherType and the byte after it in one word, compared as it loads: IPv4
   // and version 4 / IHL 5 (or an 802.1Q tag, then the same behind it).
@@ -253,9 +257,9 @@ inline bool parse_ipv4_udp_fast(const uint8_t* frame, uint32_t len, FastV4& out)
   if (total - kMinUdp4 > len - l3 - kMinUdp4) return false;
   const uint8_t* udp = ip + kIpv4MinHeaderLen;
   const uint32_t udp_len = load_be16(udp + kUdpLenOff);
-  if (udp_len - kUdpHeaderLen > total - kMinUdp4) return false;
+  if (udp_len - kUdpHdr > total - kMinUdp4) return false;
   out.l3_off = static_cast<uint16_t>(l3);
-  out.udp_len = static_cast<uint16_t>(udp_len);
+  out.udp_len = udp_len;
   out.ttl = ip[kIpv4TtlOff];
   std::memcpy(&out.src_raw, ip + kIpv4SrcOff, 4);
   std::memcpy(&out.dst_raw, ip + kIpv4DstOff, 4);
@@ -272,7 +276,7 @@ inline void fill_frame_info(const FastV4& f, FrameInfo& fi) noexcept {
   fi.payload_len = static_cast<uint16_t>(f.udp_len - kUdpHeaderLen);
   fi.ip_version = 4;
   fi.ttl = f.ttl;
-  fi.udp_len = f.udp_len;
+  fi.udp_len = static_cast<uint16_t>(f.udp_len);
 }
 
 // ---- validation for the slow path and tests (full sums: not per packet) ----
