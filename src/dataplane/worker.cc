@@ -110,39 +110,51 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
   const uint64_t no_run = uint64_t{~in_v4_raw} << 32;
   uint64_t last_addrs = no_run, last_ports_l3 = 0;
 
+  // A packet the fast classifier accepted, its IPv4 header at L3 (14, or 18
+  // behind a tag): a constant, so that the offsets below are displacements
+  // and the run's key word a constant or. The common packet is IPv4 UDP
+  // (parse_ipv4_udp_fast accepts exactly what parse_frame calls
+  // Verdict::Udp for IPv4); its key is the two words loaded from the
+  // headers, hashed in registers.
+  auto fast = [&]<uint32_t L3>(rte_mbuf* m, const uint8_t* data, const net::FastV4& fv)
+                  __attribute__((always_inline)) {
+    if (unlikely(fv.dst_raw != in_v4)) {
+      c.drop(DropReason::kNotForUs);
+      rte_pktmbuf_free(m);
+      return;
+    }
+    if (unlikely(fv.udp_len >= kUdpSrtMin && (data[L3 + kV4PayloadOff] & 0x80) != 0))
+      ctl_mask |= 1u << n_lookup;
+    const uint64_t addrs = uint64_t{fv.src_raw} | uint64_t{fv.dst_raw} << 32;
+    const uint64_t ports_l3 = uint64_t{fv.ports_raw} | uint64_t{L3} << 32;
+    if (addrs != last_addrs || ports_l3 != last_ports_l3) {
+      // An IPv4 slot holds the key as these two words (FlowTable::find_v4).
+      Run& r = runs[n_keys++];
+      r.addrs = addrs;
+      r.ports = fv.ports_raw;
+      r.hash = hash_v4(seed, addrs, fv.ports_raw);
+      r.l3 = static_cast<uint8_t>(L3);
+      r.begin = static_cast<uint8_t>(n_lookup);
+      last_addrs = addrs;
+      last_ports_l3 = ports_l3;
+    }
+    lk[n_lookup++] = m;
+  };
+
   // One packet of the burst: classified, and its key and run recorded.
   auto classify = [&](rte_mbuf* m) __attribute__((always_inline)) {
     rx_bytes += m->pkt_len;
     // Multi-segment frames are rare on a 1500-byte MTU; the parsers read the
     // first segment only, so a header split across segments reads as truncated.
     const auto* data = rte_pktmbuf_mtod(m, const uint8_t*);
-
-    // The common packet, IPv4 UDP, in a few compares (parse_ipv4_udp_fast
-    // accepts exactly what parse_frame calls Verdict::Udp for IPv4); its key
-    // is the two words loaded from the headers, hashed in registers.
     net::FastV4 fv;
-    if (likely(net::parse_ipv4_udp_fast(data, m->data_len, fv))) {
-      if (unlikely(fv.dst_raw != in_v4)) {
-        c.drop(DropReason::kNotForUs);
-        rte_pktmbuf_free(m);
-        return;
-      }
-      if (unlikely(fv.udp_len >= kUdpSrtMin && (data[fv.l3_off + kV4PayloadOff] & 0x80) != 0))
-        ctl_mask |= 1u << n_lookup;
-      const uint64_t addrs = uint64_t{fv.src_raw} | uint64_t{fv.dst_raw} << 32;
-      const uint64_t ports_l3 = uint64_t{fv.ports_raw} | uint64_t{fv.l3_off} << 32;
-      if (addrs != last_addrs || ports_l3 != last_ports_l3) {
-        // An IPv4 slot holds the key as these two words (FlowTable::find_v4).
-        Run& r = runs[n_keys++];
-        r.addrs = addrs;
-        r.ports = fv.ports_raw;
-        r.hash = hash_v4(seed, addrs, fv.ports_raw);
-        r.l3 = static_cast<uint8_t>(fv.l3_off);
-        r.begin = static_cast<uint8_t>(n_lookup);
-        last_addrs = addrs;
-        last_ports_l3 = ports_l3;
-      }
-      lk[n_lookup++] = m;
+    constexpr uint32_t kUntagged = net::kEthHeaderLen, kTagged = kUntagged + net::kVlanTagLen;
+    if (likely(net::parse_ipv4_udp_at<kUntagged>(data, m->data_len, fv))) {
+      fast.template operator()<kUntagged>(m, data, fv);
+      return;
+    }
+    if (net::parse_ipv4_udp_at<kTagged>(data, m->data_len, fv)) {
+      fast.template operator()<kTagged>(m, data, fv);
       return;
     }
 

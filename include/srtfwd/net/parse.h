@@ -221,50 +221,58 @@ struct FastV4 {
   uint32_t ports_raw = 0;  // the UDP header's first four bytes: sport, dport as on the wire
 };
 
-// True exactly when parse_frame() would return Verdict::Udp for an IPv4
-// frame, and then FastV4 holds what parse_frame would have found. It checks
-// the same things in a few compares (IHL 5 and version 4 are one byte, the
-// offsets are constants), without clearing and filling a FrameInfo.
-// Everything else returns false and goes to parse_frame(), which gives its
-// verdict.
-// The unit tests and fuzz_net check the equivalence on every input.
-inline bool parse_ipv4_udp_fast(const uint8_t* frame, uint32_t len, FastV4& out) noexcept {
+// The fast path for one header layout: the IPv4 header at L3, 14 (untagged)
+// or 18 (behind one 802.1Q tag). With the offset a constant, every load and
+// compare below has a fixed displacement; the worker calls each layout
+// separately so that its own code after the parse keeps the constant too.
+template <uint32_t L3>
+inline bool parse_ipv4_udp_at(const uint8_t* frame, uint32_t len, FastV4& out) noexcept {
+  static_assert(L3 == kEthHeaderLen || L3 == kEthHeaderLen + kVlanTagLen);
   constexpr uint32_t kMinUdp4 = kIpv4MinHeaderLen + kUdpHeaderLen;
   constexpr uint32_t kUdpHdr = kUdpHeaderLen;  // 32 bits: the compares below stay 32-bit
-  if (len < kEthHeaderLen + kMinUdp4) return false;
+  if (len < L3 + kMinUdp4) return false;
   // EtherType and the byte after it in one word, compared as it loads: IPv4
-  // and version 4 / IHL 5 (or an 802.1Q tag, then the same behind it).
+  // and version 4 / IHL 5 (behind an 802.1Q tag for L3 = 18).
   constexpr uint32_t kTypeMask = raw32_of_be(0xffff0000u);
   constexpr uint32_t kVlan = raw32_of_be(uint32_t{ETHER_TYPE_VLAN} << 16);
   constexpr uint32_t kIpv4Mask = raw32_of_be(0xffffff00u);
   constexpr uint32_t kIpv4Ihl5 = raw32_of_be(uint32_t{ETHER_TYPE_IPV4} << 16 | 0x4500u);
-  uint32_t l3 = kEthHeaderLen;
-  uint32_t w = load_raw32(frame + kEthTypeOff);
-  if ((w & kTypeMask) == kVlan) {
-    if (len < kEthHeaderLen + kVlanTagLen + kMinUdp4) return false;
-    w = load_raw32(frame + kVlanTypeOff);
-    l3 += kVlanTagLen;
+  if constexpr (L3 != kEthHeaderLen) {
+    if ((load_raw32(frame + kEthTypeOff) & kTypeMask) != kVlan) return false;
   }
-  if ((w & kIpv4Mask) != kIpv4Ihl5) return false;
-  const uint8_t* ip = frame + l3;
+  if ((load_raw32(frame + L3 - 2) & kIpv4Mask) != kIpv4Ihl5) return false;
+  const uint8_t* ip = frame + L3;
   // Flags and fragment offset, TTL, protocol in one word: no MF, offset 0, UDP.
   const uint32_t fp = load_be32(ip + kIpv4FragOff);
   if ((fp & (uint32_t{kIpv4FlagMf | kIpv4FragOffsetMask} << 16 | 0xffu)) != IP_PROTO_UDP)
     return false;
-  // kMinUdp4 <= total <= len - l3, and 8 <= UDP length <= total - 20, each as
-  // one unsigned compare (len - l3 >= kMinUdp4 after the checks above).
+  // kMinUdp4 <= total <= len - L3, and 8 <= UDP length <= total - 20, each as
+  // one unsigned compare (len - L3 >= kMinUdp4 after the check above).
   const uint32_t total = load_be16(ip + kIpv4TotalLenOff);
-  if (total - kMinUdp4 > len - l3 - kMinUdp4) return false;
+  if (total - kMinUdp4 > len - L3 - kMinUdp4) return false;
   const uint8_t* udp = ip + kIpv4MinHeaderLen;
   const uint32_t udp_len = load_be16(udp + kUdpLenOff);
   if (udp_len - kUdpHdr > total - kMinUdp4) return false;
-  out.l3_off = static_cast<uint16_t>(l3);
+  out.l3_off = static_cast<uint16_t>(L3);
   out.udp_len = udp_len;
   out.ttl = ip[kIpv4TtlOff];
   std::memcpy(&out.src_raw, ip + kIpv4SrcOff, 4);
   std::memcpy(&out.dst_raw, ip + kIpv4DstOff, 4);
   std::memcpy(&out.ports_raw, udp, 4);
   return true;
+}
+
+// True exactly when parse_frame() would return Verdict::Udp for an IPv4
+// frame, and then FastV4 holds what parse_frame would have found. It checks
+// the same things in a few compares (IHL 5 and version 4 are one byte, the
+// offsets are constants), without clearing and filling a FrameInfo.
+// Everything else returns false and goes to parse_frame(), which gives its
+// verdict. (An untagged frame's EtherType is not the tag's, so at most one
+// layout can match.)
+// The unit tests and fuzz_net check the equivalence on every input.
+inline bool parse_ipv4_udp_fast(const uint8_t* frame, uint32_t len, FastV4& out) noexcept {
+  return parse_ipv4_udp_at<kEthHeaderLen>(frame, len, out) ||
+         parse_ipv4_udp_at<kEthHeaderLen + kVlanTagLen>(frame, len, out);
 }
 
 // The FrameInfo fields that the worker's rewrite and SRT checks read, from a
