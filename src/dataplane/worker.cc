@@ -334,8 +334,9 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
       // The buffer's next free entry as a pointer: one store and one add
       // per packet, not a widening of the fill level to index with.
       rte_mbuf** out_next = tb->pkts + tb_len;
-      auto forward = [&](rte_mbuf* m, uint8_t* frame) __attribute__((always_inline)) {
-        if (unlikely(!patch.apply(frame, l3))) {
+      // L3: the header offset when the caller knows it at compile time (0: l3).
+      auto forward = [&]<uint32_t L3 = 0>(rte_mbuf* m, uint8_t* frame) __attribute__((always_inline)) {
+        if (unlikely(!patch.apply(frame, L3 != 0 ? L3 : l3))) {
           c.drop(DropReason::kTtlExpired);
           rte_pktmbuf_free(m);
           ++skipped;
@@ -347,8 +348,14 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
       const uint32_t run_bits =
           static_cast<uint32_t>((uint64_t{1} << end) - (uint64_t{1} << begin));
       if (likely((ctl_mask & run_bits) == 0)) {
-        // Data packets only (a busy stream's runs between two ACKs).
-        for (unsigned j = begin; j < end; ++j) forward(lk[j], rte_pktmbuf_mtod(lk[j], uint8_t*));
+        // Data packets only (a busy stream's runs between two ACKs); the
+        // untagged loop with the offset a constant.
+        if (likely(l3 == net::kEthHeaderLen)) {
+          for (unsigned j = begin; j < end; ++j)
+            forward.template operator()<net::kEthHeaderLen>(lk[j], rte_pktmbuf_mtod(lk[j], uint8_t*));
+        } else {
+          for (unsigned j = begin; j < end; ++j) forward(lk[j], rte_pktmbuf_mtod(lk[j], uint8_t*));
+        }
       } else {
         for (unsigned j = begin; j < end; ++j) {
           rte_mbuf* m = lk[j];
