@@ -104,15 +104,19 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
   std::memcpy(&in_v4_raw, in.v4.b.data() + 12, 4);
   const uint64_t in_v4 = in.has_v4 ? in_v4_raw : uint64_t{1} << 32;
 
-  // The current run's key when it came from the fast classifier, in
-  // registers: addresses, and ports with the header offset. No fast
-  // packet's destination is ~in_v4_raw, so that value starts no run.
+  // The current run's key when it came from the fast classifier: addresses
+  // and ports, in one pair of variables per header layout (untagged,
+  // tagged), so that a packet compares its key words as loaded, with no
+  // header offset folded in; a run of the one layout sets the other's
+  // addresses to no_run. No fast packet's destination is ~in_v4_raw, so
+  // that value starts no run.
   const uint64_t no_run = uint64_t{~in_v4_raw} << 32;
-  uint64_t last_addrs = no_run, last_ports_l3 = 0;
+  uint64_t last_addrs = no_run, last_addrs_tagged = no_run;
+  uint32_t last_ports = 0, last_ports_tagged = 0;
 
   // A packet the fast classifier accepted, its IPv4 header at L3 (14, or 18
   // behind a tag): a constant, so that the offsets below are displacements
-  // and the run's key word a constant or. The common packet is IPv4 UDP
+  // and the run's key is compared with its layout's pair. The common packet is IPv4 UDP
   // (parse_ipv4_udp_fast accepts exactly what parse_frame calls
   // Verdict::Udp for IPv4); its key is the two words loaded from the
   // headers, hashed in registers.
@@ -126,8 +130,10 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
     if (unlikely(fv.udp_len >= kUdpSrtMin && (data[L3 + kV4PayloadOff] & 0x80) != 0))
       ctl_mask |= 1u << n_lookup;
     const uint64_t addrs = uint64_t{fv.src_raw} | uint64_t{fv.dst_raw} << 32;
-    const uint64_t ports_l3 = uint64_t{fv.ports_raw} | uint64_t{L3} << 32;
-    if (addrs != last_addrs || ports_l3 != last_ports_l3) {
+    constexpr bool kTagged = L3 != net::kEthHeaderLen;
+    uint64_t& run_addrs = kTagged ? last_addrs_tagged : last_addrs;
+    uint32_t& run_ports = kTagged ? last_ports_tagged : last_ports;
+    if (addrs != run_addrs || fv.ports_raw != run_ports) {
       // An IPv4 slot holds the key as these two words (FlowTable::find_v4).
       Run& r = runs[n_keys++];
       r.addrs = addrs;
@@ -135,8 +141,9 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
       r.hash = hash_v4(seed, addrs, fv.ports_raw);
       r.l3 = static_cast<uint8_t>(L3);
       r.begin = static_cast<uint8_t>(n_lookup);
-      last_addrs = addrs;
-      last_ports_l3 = ports_l3;
+      run_addrs = addrs;
+      run_ports = fv.ports_raw;
+      (kTagged ? last_addrs : last_addrs_tagged) = no_run;
     }
     lk[n_lookup++] = m;
   };
@@ -189,7 +196,7 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
           r.hash = hash_key(seed, k);
           r.l3 = 0;
           r.begin = static_cast<uint8_t>(n_lookup);
-          last_addrs = no_run;
+          last_addrs = last_addrs_tagged = no_run;
         }
         lk[n_lookup++] = m;
         break;
