@@ -116,8 +116,8 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
 
   // A packet the fast classifier accepted, its IPv4 header at L3 (14, or 18
   // behind a tag): a constant, so that the offsets below are displacements
-  // and the run's key is compared with its layout's pair. The common packet is IPv4 UDP
-  // (parse_ipv4_udp_fast accepts exactly what parse_frame calls
+  // and the run's key is compared with its layout's pair. The common packet
+  // is IPv4 UDP (parse_ipv4_udp_fast accepts exactly what parse_frame calls
   // Verdict::Udp for IPv4); its key is the two words loaded from the
   // headers, hashed in registers.
   auto fast = [&]<uint32_t L3>(rte_mbuf* m, const uint8_t* data, const net::FastV4& fv)
@@ -155,13 +155,14 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
     // first segment only, so a header split across segments reads as truncated.
     const auto* data = rte_pktmbuf_mtod(m, const uint8_t*);
     net::FastV4 fv;
-    constexpr uint32_t kUntagged = net::kEthHeaderLen, kTagged = kUntagged + net::kVlanTagLen;
-    if (likely(net::parse_ipv4_udp_at<kUntagged>(data, m->data_len, fv))) {
-      fast.template operator()<kUntagged>(m, data, fv);
+    constexpr uint32_t kUntaggedL3 = net::kEthHeaderLen;
+    constexpr uint32_t kTaggedL3 = kUntaggedL3 + net::kVlanTagLen;
+    if (likely(net::parse_ipv4_udp_at<kUntaggedL3>(data, m->data_len, fv))) {
+      fast.template operator()<kUntaggedL3>(m, data, fv);
       return;
     }
-    if (net::parse_ipv4_udp_at<kTagged>(data, m->data_len, fv)) {
-      fast.template operator()<kTagged>(m, data, fv);
+    if (net::parse_ipv4_udp_at<kTaggedL3>(data, m->data_len, fv)) {
+      fast.template operator()<kTaggedL3>(m, data, fv);
       return;
     }
 
@@ -342,7 +343,8 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
       // per packet, not a widening of the fill level to index with.
       rte_mbuf** out_next = tb->pkts + tb_len;
       // L3: the header offset when the caller knows it at compile time (0: l3).
-      auto forward = [&]<uint32_t L3 = 0>(rte_mbuf* m, uint8_t* frame) __attribute__((always_inline)) {
+      auto forward = [&]<uint32_t L3 = 0>(rte_mbuf* m, uint8_t* frame)
+                         __attribute__((always_inline)) {
         if (unlikely(!patch.apply(frame, L3 != 0 ? L3 : l3))) {
           c.drop(DropReason::kTtlExpired);
           rte_pktmbuf_free(m);
@@ -358,8 +360,10 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
         // Data packets only (a busy stream's runs between two ACKs); the
         // untagged loop with the offset a constant.
         if (likely(l3 == net::kEthHeaderLen)) {
-          for (unsigned j = begin; j < end; ++j)
-            forward.template operator()<net::kEthHeaderLen>(lk[j], rte_pktmbuf_mtod(lk[j], uint8_t*));
+          for (unsigned j = begin; j < end; ++j) {
+            uint8_t* const frame = rte_pktmbuf_mtod(lk[j], uint8_t*);
+            forward.template operator()<net::kEthHeaderLen>(lk[j], frame);
+          }
         } else {
           for (unsigned j = begin; j < end; ++j) forward(lk[j], rte_pktmbuf_mtod(lk[j], uint8_t*));
         }
