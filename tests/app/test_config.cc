@@ -15,7 +15,7 @@ using srtfwd::app::parse_config;
 
 namespace {
 
-// The minimal form of DESIGN.md "Interface".
+// The minimal form of the README's configuration example.
 const char* kMinimal = R"(
 [[port]]
 ipv4 = "198.18.0.1/24"

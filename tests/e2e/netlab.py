@@ -692,7 +692,7 @@ class NetLab:
                    admin_port: int | None = None, redis: "Redis | str | None" = None,
                    idle_timeout_ms: int = 5000, leg_ports: str = "20000-59999", extra: str = "",
                    srt_extra: Sequence[str] = ()) -> str:
-        """Minimal TOML (DESIGN.md "Interface") for forwarder fwd of this lab: port 0
+        """Minimal TOML (the README's minimal config) for forwarder fwd of this lab: port 0
         caller side, port 1 origin side with the origin ns as gateway; balancer
         "redis" when redis is given, else "memory" with `backends`. srt_extra:
         more lines for the [srt] table."""

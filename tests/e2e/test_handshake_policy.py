@@ -1,5 +1,5 @@
 """End-to-end tests of the handshake policy that libsrt peers cannot easily
-provoke: handshakes built by hand (per ../shared/SRT.md) from the caller
+provoke: handshakes built by hand (per the SRT draft, docs/architecture.md) from the caller
 namespace to the real forwarder, with a real libsrt origin behind it.
 
   - an HSv4-only CONCLUSION is rejected with SRT_REJ_VERSION (8);

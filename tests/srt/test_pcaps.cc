@@ -213,7 +213,7 @@ TEST(Pcaps, EveryHandshakeRoundTripsAndMatchesTheManifest) {
     if (c_con->hs.find_extension(kExtSid)) flags |= kExtFieldConfig;
     EXPECT_EQ(c_con->hs.extension_field, flags);
 
-    // Stream ID, and the stream URL DESIGN.md fixes for it.
+    // Stream ID, and the stream URL docs/architecture.md fixes for it.
     const auto sid = find_stream_id(c_con->hs);
     EXPECT_EQ(sid, stream_id);
     if (stream_id) {

@@ -20,7 +20,7 @@ const Mode P = Mode::Publish;
 // Expected URLs follow the Go proxy's buildStreamURL where it accepts the
 // stream ID, else SRS's own reading (srs_srt_streamid_info and its tests).
 const std::vector<Case> kCases = {
-    // DESIGN.md examples.
+    // docs/architecture.md examples.
     {"#!::r=live/livestream,m=publish", StreamIdError::Ok, "__defaultVhost__/live/livestream", P},
     {"#!::h=example.com,r=live/cam1,m=request", StreamIdError::Ok, "example.com/live/cam1", R},
     // SRS's srt tests (ProtocolSrtTest.SrtGetStreamInfo*, SrtStreamIdToRequest).

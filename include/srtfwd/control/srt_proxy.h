@@ -1,5 +1,5 @@
-// The SRT handshake through the forwarder (DESIGN.md, "The SRT handshake
-// through the forwarder"):
+// The SRT handshake through the forwarder (docs/architecture.md, "A handshake's
+// path"):
 //
 //   caller INDUCTION   -> answered at once with a SYN cookie, no state kept
 //   caller CONCLUSION  -> cookie verified, stream ID read, backend picked

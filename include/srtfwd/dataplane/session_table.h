@@ -11,7 +11,7 @@
 // lock-free; a removed key's slot, and the Session record, are reused only
 // after every worker has passed a quiescent point (rte_rcu_qsbr), so a worker
 // that matched a key just before removal still reads a valid slot. This is
-// the "equivalent RCU scheme" DESIGN.md allows in place of rte_hash.
+// a lock-free table with RCU reclaim in place of rte_hash (docs/architecture.md).
 #pragma once
 
 #include <array>
