@@ -768,6 +768,8 @@ class TapOffload(unittest.TestCase):
 
     def test_checksums_left_to_a_port_that_offloads_them(self):
         if os.geteuid() != 0:
+            if os.environ.get("CI") == "true":  # under CI a test that cannot run fails
+                self.fail("net_tap and network namespaces need root")
             self.skipTest("net_tap and network namespaces need root")
         ns = f"srtfwd-offload-{os.getpid()}"
         d = tempfile.mkdtemp(prefix="srtfwd-offload-")

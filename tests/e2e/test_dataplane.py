@@ -143,6 +143,8 @@ class DataPlane(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         if os.geteuid() != 0:
+            if os.environ.get("CI") == "true":  # under CI a test that cannot run fails
+                raise RuntimeError("needs root (network namespaces)")
             raise unittest.SkipTest("needs root (network namespaces)")
         cls.testbed = binary("SRTFWD_TESTBED")
 

@@ -81,6 +81,8 @@ class HandshakePolicy(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         if os.geteuid() != 0:
+            if os.environ.get("CI") == "true":  # under CI a test that cannot run fails
+                raise RuntimeError("needs root (network namespaces)")
             raise unittest.SkipTest("needs root (network namespaces)")
         cls.srtfwd = binary("SRTFWD")
         cls.origin_bin = binary("SRT_ORIGIN")

@@ -281,6 +281,7 @@ class LabCleanup(unittest.TestCase):
 
 if __name__ == "__main__":
     if os.geteuid() != 0:
+        # meson counts 77 as skipped; under CI a test that cannot run fails.
         print("needs root (network namespaces)", file=sys.stderr)
-        sys.exit(77)  # meson: skipped
+        sys.exit(1 if os.environ.get("CI") == "true" else 77)
     unittest.main(verbosity=2)
