@@ -191,7 +191,7 @@ Config build(const toml::value& doc) {
 
   // [balancer]
   if (const Table* t = get_table(root, "balancer")) {
-    only_keys(*t, "balancer", {"type", "redis", "password", "db", "server_ttl_s"});
+    only_keys(*t, "balancer", {"type", "redis", "password", "db", "server_ttl_s", "unknown_stream_players"});
     c.control.balancer.type = get_str(*t, "balancer", "type", "memory");
     if (c.control.balancer.type != "memory" && c.control.balancer.type != "redis")
       fail("balancer.type", "\"" + c.control.balancer.type + "\" is neither \"memory\" nor \"redis\"");
@@ -200,6 +200,10 @@ Config build(const toml::value& doc) {
     c.control.balancer.redis_password = get_str(*t, "balancer", "password", "");
     c.control.balancer.redis_db = static_cast<int>(get_int(*t, "balancer", "db", 0, 0, 1 << 16));
     c.control.balancer.server_ttl_s = static_cast<uint32_t>(get_int(*t, "balancer", "server_ttl_s", c.control.balancer.server_ttl_s, 1, 86400));
+    const std::string players = get_str(*t, "balancer", "unknown_stream_players", "route");
+    if (players != "route" && players != "reject")
+      fail("balancer.unknown_stream_players", "\"" + players + "\" is neither \"route\" nor \"reject\"");
+    c.control.balancer.route_unknown_players = players == "route";
   }
 
   // [[backend]]

@@ -1,9 +1,10 @@
 // The in-process balancer: static [[backend]]s and origins that registered
 // through the admin API, with stream stickiness in this process only. The
 // rules are the Redis balancer's, so a deployment can move between the two
-// without surprises: a mapping to a live origin is kept; a publisher with no
-// live mapping claims the least loaded origin; a player goes only where the
-// stream is.
+// without surprises: a mapping to a live origin is kept, whoever publishes
+// or leaves; a caller with no live mapping claims the least loaded origin (a
+// player only with unknown_stream_players = "route"); a claim whose leg
+// failed is undone.
 #include <unistd.h>
 
 #include <map>
@@ -20,7 +21,8 @@ namespace {
 
 class MemoryBalancer final : public Balancer {
  public:
-  explicit MemoryBalancer(const BalancerOptions& opt) : ttl_ms_(uint64_t{opt.server_ttl_s} * 1000) {
+  explicit MemoryBalancer(const BalancerOptions& opt)
+      : ttl_ms_(uint64_t{opt.server_ttl_s} * 1000), route_players_(opt.route_unknown_players) {
     add_static(opt.backends);
   }
 
@@ -37,12 +39,12 @@ class MemoryBalancer final : public Balancer {
     add_static(backends);
     // Static origins are named by position: a stream mapped to one whose
     // place now holds another endpoint, or none, is forgotten, and its next
-    // publisher claims again. Sessions already relayed go on where they are.
+    // caller claims again. Sessions already relayed go on where they are.
     for (auto it = streams_.begin(); it != streams_.end();) {
-      const auto o = old.find(it->second);
-      const auto n = servers_.find(it->second);
+      const auto o = old.find(it->second.server);
+      const auto n = servers_.find(it->second.server);
       if (o != old.end() && (n == servers_.end() || n->second.srt != o->second.srt)) {
-        unmap(it->second);
+        unmap(it->second.server);
         it = streams_.erase(it);
       } else {
         ++it;
@@ -64,7 +66,7 @@ class MemoryBalancer final : public Balancer {
 
   void poll(uint64_t now_ms) override {
     // Forget expired origins and the streams mapped to them, now and then:
-    // a stream that outlives its origin is re-claimed by its next publisher.
+    // a stream that outlives its origin is re-claimed by its next caller.
     if (now_ms < next_expiry_ms_) return;
     next_expiry_ms_ = now_ms + 1000;
     for (auto it = servers_.begin(); it != servers_.end();) {
@@ -75,8 +77,8 @@ class MemoryBalancer final : public Balancer {
       }
     }
     for (auto it = streams_.begin(); it != streams_.end();) {
-      if (servers_.find(it->second) == servers_.end()) {
-        unmap(it->second);
+      if (servers_.find(it->second.server) == servers_.end()) {
+        unmap(it->second.server);
         it = streams_.erase(it);
       } else {
         ++it;
@@ -84,11 +86,15 @@ class MemoryBalancer final : public Balancer {
     }
   }
 
-  void release(const std::string& url) override {
-    if (auto m = streams_.find(url); m != streams_.end()) {
-      unmap(m->second);
-      streams_.erase(m);
-    }
+  // The mapping a failed claim created goes, and its origin's load with it.
+  // The dead mapping it replaced (if any) is not restored: it would be
+  // replaced again by the next claim.
+  void unclaim(const std::string& url, const std::string& server_key, uint64_t claim) override {
+    auto m = streams_.find(url);
+    if (claim == 0 || m == streams_.end() || m->second.claim != claim || m->second.server != server_key)
+      return;
+    unmap(m->second.server);
+    streams_.erase(m);
   }
 
   std::vector<ServerInfo> servers(uint64_t now_ms) const override {
@@ -151,17 +157,17 @@ class MemoryBalancer final : public Balancer {
   }
 
   Pick choose(const std::string& url, srt::Mode mode, uint64_t now_ms) {
-    const bool claims = mode != srt::Mode::Request;
+    const bool claims = mode != srt::Mode::Request || route_players_;
     if (auto m = streams_.find(url); m != streams_.end()) {
-      auto s = servers_.find(m->second);
+      auto s = servers_.find(m->second.server);
       if (s != servers_.end() && alive(s->second.info, now_ms)) {
         if (s->second.srt) return picked(s->first, *s->second.srt);
         // The origin hosting the stream has no SRT listener (it re-registered
         // without one): moving the stream would split it, so refuse.
-        return rejected(srt::kRejXNotFound, "stream " + url + " is on " + m->second +
+        return rejected(srt::kRejXNotFound, "stream " + url + " is on " + m->second.server +
                                                 ", which has no SRT listener");
       }
-      unmap(m->second);
+      unmap(m->second.server);
       streams_.erase(m);  // the origin is gone: so is the stream
     }
     bool any_alive = false;
@@ -186,15 +192,27 @@ class MemoryBalancer final : public Balancer {
       }
     }
     if (best == nullptr) return rejected(srt::kRejXNotFound, "no live origin with an SRT listener");
-    streams_[url] = *best;
+    const uint64_t claim = ++next_claim_;
+    streams_[url] = Mapping{*best, claim};
     ++load_[*best];
-    return picked(*best, best_ep);
+    Pick p = picked(*best, best_ep);
+    p.claim = claim;
+    return p;
   }
 
+  // A stream's origin, and which claim made it (so that undoing a failed
+  // claim never removes a newer one).
+  struct Mapping {
+    std::string server;  // key
+    uint64_t claim = 0;
+  };
+
   uint64_t ttl_ms_;
+  bool route_players_;
   uint64_t next_expiry_ms_ = 0;
+  uint64_t next_claim_ = 0;
   std::map<std::string, Entry> servers_;                   // by redis_key()
-  std::unordered_map<std::string, std::string> streams_;   // stream URL -> server key
+  std::unordered_map<std::string, Mapping> streams_;       // stream URL -> its origin
   std::unordered_map<std::string, size_t> load_;            // server key -> streams mapped
 
   void unmap(const std::string& server_key) {

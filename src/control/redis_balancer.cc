@@ -7,12 +7,15 @@
 //   srs-proxy-url:{stream_url}                       the key of the stream's origin
 //
 // Differences from the Go proxy, each on purpose:
-//  - a publisher claims a stream with an atomic compare-and-set (a Lua
+//  - a caller claims a stream with an atomic compare-and-set (a Lua
 //    script: set when absent or when it still names the dead origin we saw,
 //    else return the winner), so two proxies racing on one stream agree on
 //    its origin; the Go proxy's GET-then-SET can split a stream;
-//  - a player never creates a mapping: a stream nobody publishes is 1404 at
-//    once instead of a connection to a random origin that does not have it;
+//  - a claim whose leg to the origin failed is undone (compare-and-delete),
+//    so the stream's next caller does not follow it to a dead origin;
+//  - with unknown_stream_players = "reject" a player never creates a
+//    mapping: a stream nobody publishes is 1404 at once (the default,
+//    "route", claims an origin for it as the Go proxy does);
 //  - registration updates the key list in one script (the Go proxy's
 //    read-modify-write, made atomic so two registrations never lose one).
 //
@@ -69,14 +72,24 @@ constexpr const char* kUrlKeyPrefix = "srs-proxy-url:";
 
 // KEYS[1] the stream's key; ARGV[1] our candidate; ARGV[2] the dead origin
 // the caller saw there ("" if none). Sets the mapping when absent or still
-// dead, and returns whatever the mapping is afterwards.
+// dead, and returns whatever the mapping is afterwards and 1 if this call
+// set it (another proxy may have claimed the same origin first).
 constexpr const char* kClaimScript = R"lua(
 local cur = redis.call('GET', KEYS[1])
 if (not cur) or (ARGV[2] ~= '' and cur == ARGV[2]) then
   redis.call('SET', KEYS[1], ARGV[1])
-  return ARGV[1]
+  return {ARGV[1], 1}
 end
-return cur
+return {cur, 0}
+)lua";
+
+// KEYS[1] the stream's key; ARGV[1] the origin our failed claim set. Deletes
+// the mapping only if it still names that origin: a newer claim stays.
+constexpr const char* kUnclaimScript = R"lua(
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
 )lua";
 
 // KEYS[1] the server's key, KEYS[2] the key list; ARGV[1] the JSON, ARGV[2]
@@ -334,6 +347,20 @@ class RedisBalancer final : public Balancer {
 
   size_t in_flight() const override { return jobs_.size(); }
 
+  void unclaim(const std::string& url, const std::string& server_key, uint64_t claim) override {
+    if (claim == 0) return;
+    // Without Redis the mapping stays: its origin is still registered, and
+    // the next claim replaces it once that origin's key expires.
+    const bool sent = link_ == Link::kReady &&
+                      send({"EVAL", kUnclaimScript, "1", kUrlKeyPrefix + url, server_key},
+                           [this, url](const redisReply* r) {
+                             if (r != nullptr && r->type == REDIS_REPLY_ERROR)
+                               spdlog::warn("balancer redis {}: cannot undo the claim of {}: {}",
+                                            endpoint_, url, reply_text(r));
+                           });
+    if (!sent) spdlog::warn("balancer: {}: the failed claim of {} on {} stays", state(), url, server_key);
+  }
+
  private:
   enum class Link { kDown, kConnecting, kReady };
 
@@ -518,9 +545,9 @@ class RedisBalancer final : public Balancer {
       auto it = jobs_.find(id);
       if (it == jobs_.end()) return;  // answered already (timeout)
       if (r == nullptr || r->type == REDIS_REPLY_ERROR) return answer_down(id, r);
-      const bool publishes = it->second.mode != srt::Mode::Request;
+      const bool claims = it->second.mode != srt::Mode::Request || opt_.route_unknown_players;
       if (r->type != REDIS_REPLY_STRING || r->len == 0) {
-        if (!publishes) {
+        if (!claims) {
           if (cache_loaded_ && cache_.empty()) return reject(id, srt::kRejXNotFound, "no origin registered");
           return reject(id, srt::kRejXNotFound, "stream " + it->second.url + " is not published");
         }
@@ -531,7 +558,7 @@ class RedisBalancer final : public Balancer {
         auto j = jobs_.find(id);
         if (j == jobs_.end()) return;
         if (s) return use(id, key, *s);
-        if (j->second.mode == srt::Mode::Request)
+        if (j->second.mode == srt::Mode::Request && !opt_.route_unknown_players)
           return reject(id, srt::kRejXNotFound,
                         "stream " + j->second.url + " is on " + key + ", which is gone");
         claim(id, key);  // its origin is gone: claim it anew
@@ -560,15 +587,18 @@ class RedisBalancer final : public Balancer {
       const std::string chosen = *candidates[d(rng_)];
       ++it->second.claims;
       const bool sent = send({"EVAL", kClaimScript, "1", kUrlKeyPrefix + it->second.url, chosen, dead},
-                             [this, id, chosen](const redisReply* r) {
+                             [this, id](const redisReply* r) {
                                if (!jobs_.count(id)) return;
-                               if (r == nullptr || r->type != REDIS_REPLY_STRING)
+                               if (r == nullptr || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+                                   r->element[0]->type != REDIS_REPLY_STRING)
                                  return answer_down(id, r);
-                               const std::string winner = reply_text(r);
-                               resolve(id, winner, [this, id, winner](std::optional<ServerInfo> s) {
+                               const std::string winner = reply_text(r->element[0]);
+                               const bool ours = r->element[1]->type == REDIS_REPLY_INTEGER &&
+                                                 r->element[1]->integer == 1;
+                               resolve(id, winner, [this, id, winner, ours](std::optional<ServerInfo> s) {
                                  auto j = jobs_.find(id);
                                  if (j == jobs_.end()) return;
-                                 if (s) return use(id, winner, *s);
+                                 if (s) return use(id, winner, *s, ours);
                                  if (j->second.claims >= kClaimAttempts)
                                    return reject(id, srt::kRejXDown,
                                                  "redis: every origin claimed for " + j->second.url +
@@ -589,7 +619,9 @@ class RedisBalancer final : public Balancer {
     if (!refreshing_) refresh();
   }
 
-  void use(uint64_t id, const std::string& key, const ServerInfo& s) {
+  // claimed: this pick's claim created the mapping (the caller undoes it if
+  // the leg fails).
+  void use(uint64_t id, const std::string& key, const ServerInfo& s, bool claimed = false) {
     auto ep = s.srt_endpoint();
     if (!ep) {
       // The stream lives on an origin we cannot reach over SRT (e.g. an
@@ -604,6 +636,7 @@ class RedisBalancer final : public Balancer {
     p.ip = ep->first;
     p.port = ep->second;
     p.server_key = key;
+    p.claim = claimed ? ++next_claim_ : 0;
     answer(id, p);
   }
 
@@ -660,6 +693,7 @@ class RedisBalancer final : public Balancer {
   std::vector<std::function<void(bool)>> waiters_;
   std::map<uint64_t, Job> jobs_;
   uint64_t next_pick_id_ = 0;
+  uint64_t next_claim_ = 0;
   std::minstd_rand rng_;
 };
 

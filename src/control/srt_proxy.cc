@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstring>
+#include <utility>
 
 #include "srtfwd/net/headers.h"
 #include "srtfwd/srt/packet.h"
@@ -252,6 +253,7 @@ void SrtProxy::on_pick(uint64_t id, const CallerKey& key, const Pick& pick, uint
   a.backend_ip = pick.ip;
   a.backend_port = pick.port;
   a.server_key = pick.server_key;
+  a.claim = pick.claim;
   auto route = cp_.route(pick.ip);
   if (!route) {
     reject(a, kLNoRoute, srt::kRejXGw, "no route to origin " + pick.ip.to_string());
@@ -417,6 +419,10 @@ void SrtProxy::reject(Attempt& a, size_t label, uint32_t reason, const std::stri
     a.answer = srt::serialize(r);
     a.conclusion.reset();
   }
+  // A stream claimed for this caller on an origin that did not take it
+  // (silent, refused, unroutable): the claim goes, so the stream's next
+  // caller is not sent there.
+  if (a.claim != 0) balancer_.unclaim(a.url, a.server_key, std::exchange(a.claim, 0));
   free_leg(a);
   a.state = State::kRejected;
   active_.erase(&a);
@@ -442,7 +448,8 @@ void SrtProxy::on_session_end(dataplane::Session& s, EndReason /*why*/) {
   if (it == by_caller_.end() || it->second->state != State::kEstablished ||
       it->second->leg_ip != s.spec.leg_ip || it->second->leg_port != s.spec.leg_udp)
     return;
-  if (it->second->mode != srt::Mode::Request) balancer_.release(it->second->url);
+  // The stream's mapping stays while its origin lives: a publisher that
+  // reconnects goes back to the players waiting there.
   erase(k);
 }
 

@@ -106,6 +106,10 @@ TEST(Config, ErrorsNameTheKeyInOneLine) {
       {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[srt]\nidle_timeout_ms = 5\n", "srt.idle_timeout_ms: 5 is out of range"},
       {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[balancer]\ntype = \"dns\"\n", "balancer.type:"},
       {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[balancer]\nredis = \"localhost\"\n", "balancer.redis:"},
+      {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[balancer]\nunknown_stream_players = \"drop\"\n",
+       "balancer.unknown_stream_players: \"drop\" is neither \"route\" nor \"reject\""},
+      {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[balancer]\nunknown_stream_players = 1\n",
+       "balancer.unknown_stream_players: must be a string"},
       {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[[backend]]\nsrt = 1\n", "backend[0].ip: is required"},
       {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[[backend]]\nip = \"nope\"\n", "backend[0].ip:"},
       {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[admin]\nlisten = \"127.0.0.1\"\n", "admin.listen:"},
@@ -118,6 +122,13 @@ TEST(Config, ErrorsNameTheKeyInOneLine) {
     EXPECT_NE(e.find(c.expect), std::string::npos) << "config:\n" << c.text << "\nerror: " << e;
     EXPECT_EQ(e.find('\n'), std::string::npos) << "not one line: " << e;
   }
+}
+
+TEST(Config, UnknownStreamPlayersRouteByDefault) {
+  const std::string base = "[[port]]\nipv4 = \"198.18.0.1/24\"\n[balancer]\n";
+  EXPECT_TRUE(parse_config(base).control.balancer.route_unknown_players);
+  EXPECT_TRUE(parse_config(base + "unknown_stream_players = \"route\"\n").control.balancer.route_unknown_players);
+  EXPECT_FALSE(parse_config(base + "unknown_stream_players = \"reject\"\n").control.balancer.route_unknown_players);
 }
 
 TEST(Config, AdminCanBeDisabled) {

@@ -81,29 +81,109 @@ TEST(MemoryBalancer, PublisherClaimsTheLeastLoadedAndPlayersFollow) {
   }
 }
 
-TEST(MemoryBalancer, ReleasedStreamIsForgottenAndItsLoadReturned) {
+// As the Go proxy: a player of a stream nobody hosts claims an origin like
+// a publisher (SRS holds it there until the stream starts), and the
+// publisher that comes later follows it.
+TEST(MemoryBalancer, PlayerOfUnknownStreamClaimsAndThePublisherFollows) {
   auto b = make_memory_balancer(two_static());
   const std::string a = "__defaultVhost__/live/a", c = "__defaultVhost__/live/c";
-  const Pick pa = pick_now(*b, a, Mode::Publish, 1000);
-  ASSERT_TRUE(pa.ok);
-  b->release(a);  // the publisher's session ended
-  EXPECT_EQ(pick_now(*b, a, Mode::Request, 1000).reject_reason, srt::kRejXNotFound);
-  // Its origin's load went back to 0: the next two publishers spread again.
-  const Pick p1 = pick_now(*b, c, Mode::Publish, 1000);
-  const Pick p2 = pick_now(*b, a, Mode::Publish, 1000);
-  ASSERT_TRUE(p1.ok && p2.ok);
-  EXPECT_NE(p1.server_key, p2.server_key);
-  b->release("__defaultVhost__/live/never-published");  // harmless
+  const Pick play = pick_now(*b, a, Mode::Request, 1000);
+  ASSERT_TRUE(play.ok) << play.why;
+  EXPECT_NE(play.claim, 0u);
+  EXPECT_EQ(play.ip.to_string(), "198.18.1.2");  // least loaded, ties in key order
+  const Pick pub = pick_now(*b, a, Mode::Publish, 1000);
+  ASSERT_TRUE(pub.ok);
+  EXPECT_EQ(pub.server_key, play.server_key);
+  EXPECT_EQ(pub.claim, 0u) << "the publisher found the mapping: no claim of its own";
+  // The player's claim counts as load: the next stream goes to the other origin.
+  EXPECT_EQ(pick_now(*b, c, Mode::Publish, 1000).ip.to_string(), "198.18.1.3");
 }
 
-TEST(MemoryBalancer, PlayerOfUnknownStreamIs1404) {
-  auto b = make_memory_balancer(two_static());
+TEST(MemoryBalancer, PlayerOfUnknownStreamIs1404WhenRejecting) {
+  BalancerOptions o = two_static();
+  o.route_unknown_players = false;
+  auto b = make_memory_balancer(o);
   Pick p = pick_now(*b, "__defaultVhost__/live/nobody", Mode::Request, 1000);
   EXPECT_FALSE(p.ok);
   EXPECT_EQ(p.reject_reason, srt::kRejXNotFound);
   EXPECT_NE(p.why.find("not published"), std::string::npos) << p.why;
   // A player does not create a mapping.
   EXPECT_FALSE(pick_now(*b, "__defaultVhost__/live/nobody", Mode::Request, 1000).ok);
+  // A publisher still claims, and players follow it.
+  const Pick pub = pick_now(*b, "__defaultVhost__/live/nobody", Mode::Publish, 1000);
+  ASSERT_TRUE(pub.ok);
+  EXPECT_NE(pub.claim, 0u);
+  EXPECT_EQ(pick_now(*b, "__defaultVhost__/live/nobody", Mode::Request, 1000).server_key, pub.server_key);
+}
+
+// A mapping lasts as long as its origin, not as long as a publisher's
+// session: an encoder that reconnects (whatever loads changed meanwhile)
+// returns to the origin its players wait on.
+TEST(MemoryBalancer, MappingOutlivesItsPublisher) {
+  BalancerOptions o = two_static();
+  o.route_unknown_players = false;
+  auto b = make_memory_balancer(o);
+  const std::string a = "__defaultVhost__/live/a";
+  const Pick first = pick_now(*b, a, Mode::Publish, 1000);
+  ASSERT_TRUE(first.ok);
+  // More streams on the first origin than on the other one.
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(pick_now(*b, "v/other" + std::to_string(i), Mode::Publish, 1000).ok);
+  const uint64_t much_later = 1000ull * 3600;
+  const Pick player = pick_now(*b, a, Mode::Request, much_later);
+  ASSERT_TRUE(player.ok) << player.why;
+  EXPECT_EQ(player.server_key, first.server_key);
+  b->poll(much_later);
+  const Pick again = pick_now(*b, a, Mode::Publish, much_later);
+  ASSERT_TRUE(again.ok);
+  EXPECT_EQ(again.server_key, first.server_key);
+  EXPECT_EQ(again.claim, 0u);
+}
+
+// A claim whose leg failed is undone: the mapping goes, and so does the load
+// it added to its origin.
+TEST(MemoryBalancer, UnclaimRestoresMappingAndLoad) {
+  BalancerOptions o = two_static();
+  o.route_unknown_players = false;
+  auto b = make_memory_balancer(o);
+  const std::string a = "__defaultVhost__/live/a", c = "__defaultVhost__/live/c";
+  const Pick pa = pick_now(*b, a, Mode::Publish, 1000);
+  ASSERT_TRUE(pa.ok);
+  ASSERT_NE(pa.claim, 0u);
+  EXPECT_EQ(pa.ip.to_string(), "198.18.1.2");
+  b->unclaim(a, pa.server_key, pa.claim);
+  const Pick player = pick_now(*b, a, Mode::Request, 1000);
+  EXPECT_FALSE(player.ok);
+  EXPECT_EQ(player.reject_reason, srt::kRejXNotFound);
+  // The first origin's load is 0 again: it takes the next stream (ties in key order).
+  const Pick pc = pick_now(*b, c, Mode::Publish, 1000);
+  ASSERT_TRUE(pc.ok);
+  EXPECT_EQ(pc.ip.to_string(), "198.18.1.2");
+  b->unclaim("__defaultVhost__/live/never-claimed", pc.server_key, pc.claim);  // harmless
+  EXPECT_EQ(pick_now(*b, c, Mode::Request, 1000).server_key, pc.server_key);
+}
+
+// Undoing never removes a claim the failed pick did not make: one made by
+// another caller since, nor one the pick only followed.
+TEST(MemoryBalancer, UnclaimLeavesSomeoneElsesClaim) {
+  auto b = make_memory_balancer(two_static());
+  const std::string a = "__defaultVhost__/live/a", c = "__defaultVhost__/live/c";
+  const Pick old = pick_now(*b, a, Mode::Publish, 1000);
+  ASSERT_TRUE(old.ok);
+  b->unclaim(a, old.server_key, old.claim);
+  const Pick newer = pick_now(*b, a, Mode::Request, 1000);  // claims again, same origin
+  ASSERT_TRUE(newer.ok);
+  ASSERT_EQ(newer.server_key, old.server_key);
+  ASSERT_NE(newer.claim, old.claim);
+  b->unclaim(a, old.server_key, old.claim);  // late, repeated: the newer claim stays
+  const Pick follower = pick_now(*b, a, Mode::Publish, 1000);
+  ASSERT_TRUE(follower.ok);
+  EXPECT_EQ(follower.server_key, newer.server_key);
+  EXPECT_EQ(follower.claim, 0u);
+  b->unclaim(a, follower.server_key, follower.claim);  // a follower has nothing to undo
+  b->unclaim(a, "srs-proxy-server:someone-else", newer.claim);
+  EXPECT_EQ(pick_now(*b, a, Mode::Request, 1000).claim, 0u) << "the mapping is still there";
+  // Its load is still counted: the next stream goes to the other origin.
+  EXPECT_NE(pick_now(*b, c, Mode::Publish, 1000).server_key, newer.server_key);
 }
 
 TEST(MemoryBalancer, RegisteredOriginsExpireWithoutHeartbeat) {
@@ -129,6 +209,7 @@ TEST(MemoryBalancer, RegisteredOriginsExpireWithoutHeartbeat) {
 TEST(MemoryBalancer, StreamOfADeadOriginMovesOnPublish) {
   BalancerOptions o;
   o.server_ttl_s = 10;
+  o.route_unknown_players = false;
   auto b = make_memory_balancer(o);
   b->register_server(origin("a", "198.18.1.2", {"10080"}), 1000);
   ASSERT_EQ(pick_now(*b, "v/live/x", Mode::Publish, 1000).server_key, "srs-proxy-server:a-svc-1");
@@ -142,6 +223,20 @@ TEST(MemoryBalancer, StreamOfADeadOriginMovesOnPublish) {
   EXPECT_EQ(pub.server_key, "srs-proxy-server:b-svc-1");
   EXPECT_EQ(pub.ip.to_string(), "198.18.1.3");
   EXPECT_EQ(pick_now(*b, "v/live/x", Mode::Request, 12000).server_key, "srs-proxy-server:b-svc-1");
+}
+
+TEST(MemoryBalancer, StreamOfADeadOriginMovesOnPlay) {
+  BalancerOptions o;
+  o.server_ttl_s = 10;
+  auto b = make_memory_balancer(o);
+  b->register_server(origin("a", "198.18.1.2", {"10080"}), 1000);
+  ASSERT_EQ(pick_now(*b, "v/live/x", Mode::Publish, 1000).server_key, "srs-proxy-server:a-svc-1");
+  b->register_server(origin("b", "198.18.1.3", {"10080"}), 9000);
+  Pick player = pick_now(*b, "v/live/x", Mode::Request, 12000);
+  ASSERT_TRUE(player.ok) << player.why;
+  EXPECT_EQ(player.server_key, "srs-proxy-server:b-svc-1");
+  EXPECT_NE(player.claim, 0u);
+  EXPECT_EQ(pick_now(*b, "v/live/x", Mode::Publish, 12000).server_key, "srs-proxy-server:b-svc-1");
 }
 
 TEST(MemoryBalancer, OriginWithoutSrtEndpointIsNeverPicked) {
@@ -182,7 +277,9 @@ namespace {
 // whose place now holds another endpoint) is claimed again; registered
 // origins are not touched.
 TEST(MemoryBalancer, StaticBackendsReplacedByAReload) {
-  auto b = make_memory_balancer(two_static());
+  BalancerOptions o = two_static();
+  o.route_unknown_players = false;
+  auto b = make_memory_balancer(o);
   b->register_server(origin("reg", "198.18.2.9", {"10080"}), 1000);
   // Three streams, one per origin (fewest streams wins, ties in key order).
   std::map<std::string, std::string> on;

@@ -182,6 +182,12 @@ class RedisBalancerTest : public ::testing::Test {
     return b;
   }
   std::unique_ptr<Balancer> connected() { return connected(options()); }
+  // unknown_stream_players = "reject"
+  std::unique_ptr<Balancer> rejecting() {
+    BalancerOptions o = options();
+    o.route_unknown_players = false;
+    return connected(o);
+  }
 
   static std::optional<Pick> pick(Balancer& b, const std::string& url, Mode mode,
                                   uint64_t timeout_ms = 2000) {
@@ -267,7 +273,7 @@ TEST_F(RedisBalancerTest, MappingToADeadOriginIsReplacedForAPublisher) {
   const std::string dead = "srs-proxy-server:dead-svc-1";  // listed, expired
   cli_->run({"SET", "srs-proxy-all-servers", nlohmann::json({dead, live}).dump()});
   cli_->run({"SET", "srs-proxy-url:v.com/live/x", dead});
-  auto b = connected();
+  auto b = rejecting();
   auto player = pick(*b, "v.com/live/x", Mode::Request);
   ASSERT_TRUE(player);
   EXPECT_FALSE(player->ok);
@@ -283,7 +289,7 @@ TEST_F(RedisBalancerTest, ExpiredOriginIsIgnored) {
   const std::string shortlived = go_register(*cli_, "short", "198.18.1.2", "10080", 1);
   const std::string lasting = go_register(*cli_, "long", "198.18.1.3", "10080");
   cli_->run({"SET", "srs-proxy-url:v/live/on-short", shortlived});
-  auto b = connected();
+  auto b = rejecting();
   // Wait for the key to expire and a refresh to notice.
   drive({b.get()}, [] { return false; }, 2600);
   EXPECT_EQ(b->servers(now_ms()).size(), 1u);
@@ -297,14 +303,107 @@ TEST_F(RedisBalancerTest, ExpiredOriginIsIgnored) {
   EXPECT_EQ(player->reject_reason, srt::kRejXNotFound);
 }
 
-TEST_F(RedisBalancerTest, PlayerOfUnknownStreamIs1404) {
+TEST_F(RedisBalancerTest, PlayerOfUnknownStreamIs1404WhenRejecting) {
   go_register(*cli_, "a", "198.18.1.2", "10080");
-  auto b = connected();
+  auto b = rejecting();
   auto p = pick(*b, "__defaultVhost__/live/nobody", Mode::Request);
   ASSERT_TRUE(p);
   EXPECT_FALSE(p->ok);
   EXPECT_EQ(p->reject_reason, srt::kRejXNotFound);
   EXPECT_FALSE(cli_->run({"GET", "srs-proxy-url:__defaultVhost__/live/nobody"}));
+}
+
+// As the Go proxy: a player of a stream nobody hosts claims an origin (SRS
+// holds it until the stream starts); the publisher follows.
+TEST_F(RedisBalancerTest, PlayerOfUnknownStreamClaimsAndThePublisherFollows) {
+  go_register(*cli_, "a", "198.18.1.2", "10080");
+  go_register(*cli_, "b", "198.18.1.3", "10080");
+  auto b = connected();
+  auto play = pick(*b, "__defaultVhost__/live/early", Mode::Request);
+  ASSERT_TRUE(play && play->ok) << (play ? play->why : "");
+  EXPECT_NE(play->claim, 0u);
+  EXPECT_EQ(cli_->run({"GET", "srs-proxy-url:__defaultVhost__/live/early"}), play->server_key);
+  auto pub = pick(*b, "__defaultVhost__/live/early", Mode::Publish);
+  ASSERT_TRUE(pub && pub->ok);
+  EXPECT_EQ(pub->server_key, play->server_key);
+  EXPECT_EQ(pub->claim, 0u) << "the publisher found the mapping";
+}
+
+TEST_F(RedisBalancerTest, MappingToADeadOriginIsReplacedForAPlayer) {
+  const std::string live = go_register(*cli_, "live", "198.18.1.2", "10080");
+  const std::string dead = "srs-proxy-server:dead-svc-1";
+  cli_->run({"SET", "srs-proxy-all-servers", nlohmann::json({dead, live}).dump()});
+  cli_->run({"SET", "srs-proxy-url:v.com/live/x", dead});
+  auto b = connected();
+  auto player = pick(*b, "v.com/live/x", Mode::Request);
+  ASSERT_TRUE(player && player->ok) << (player ? player->why : "");
+  EXPECT_EQ(player->server_key, live);
+  EXPECT_NE(player->claim, 0u);
+  EXPECT_EQ(cli_->run({"GET", "srs-proxy-url:v.com/live/x"}), live);
+}
+
+// A player and a publisher of a new stream racing through two proxies agree.
+TEST_F(RedisBalancerTest, RacingPlayersAndPublishersAgree) {
+  for (int i = 0; i < 4; ++i)
+    go_register(*cli_, "o" + std::to_string(i), "198.18.1." + std::to_string(10 + i), "10080");
+  auto b1 = connected();
+  auto b2 = connected();
+  std::map<std::string, Pick> first, second;
+  for (int i = 0; i < 20; ++i) {
+    const std::string url = "__defaultVhost__/live/pr" + std::to_string(i);
+    b1->pick(url, Mode::Request, now_ms(), [&, url](const Pick& p) { first[url] = p; });
+    b2->pick(url, Mode::Publish, now_ms(), [&, url](const Pick& p) { second[url] = p; });
+  }
+  ASSERT_TRUE(drive({b1.get(), b2.get()}, [&] { return first.size() == 20 && second.size() == 20; }, 3000));
+  for (const auto& [url, p] : first) {
+    ASSERT_TRUE(p.ok && second[url].ok) << url;
+    EXPECT_EQ(p.server_key, second[url].server_key) << url;
+    EXPECT_EQ(cli_->run({"GET", "srs-proxy-url:" + url}), p.server_key);
+    EXPECT_EQ((p.claim != 0) + (second[url].claim != 0), 1) << url << ": exactly one claimed";
+  }
+}
+
+// A claim whose leg failed is undone: the mapping is deleted, and the next
+// caller claims anew.
+TEST_F(RedisBalancerTest, UnclaimDeletesTheMapping) {
+  go_register(*cli_, "a", "198.18.1.2", "10080");
+  auto b = connected();
+  const std::string url_key = "srs-proxy-url:v/live/u";
+  auto p = pick(*b, "v/live/u", Mode::Publish);
+  ASSERT_TRUE(p && p->ok);
+  ASSERT_NE(p->claim, 0u);
+  ASSERT_EQ(cli_->run({"GET", url_key}), p->server_key);
+  b->unclaim("v/live/u", p->server_key, p->claim);
+  EXPECT_TRUE(drive({b.get()}, [&] { return !cli_->run({"GET", url_key}); }, 2000));
+  auto again = pick(*b, "v/live/u", Mode::Request);
+  ASSERT_TRUE(again && again->ok);
+  EXPECT_NE(again->claim, 0u) << "claimed anew";
+}
+
+// Undoing never deletes a claim it did not make: another proxy's newer claim,
+// or one the pick only followed.
+TEST_F(RedisBalancerTest, UnclaimLeavesSomeoneElsesClaim) {
+  go_register(*cli_, "a", "198.18.1.2", "10080");
+  const std::string other = go_register(*cli_, "b", "198.18.1.3", "10080");
+  auto b = connected();
+  const std::string url_key = "srs-proxy-url:v/live/w";
+  auto p = pick(*b, "v/live/w", Mode::Publish);
+  ASSERT_TRUE(p && p->ok);
+  ASSERT_NE(p->claim, 0u);
+  // Meanwhile another proxy found the origin gone and claimed another one.
+  const std::string newer = p->server_key == other ? "srs-proxy-server:a-svc-100" : other;
+  cli_->run({"SET", url_key, newer});
+  b->unclaim("v/live/w", p->server_key, p->claim);
+  // Redis answers in order: once a later pick is answered, the undo has run.
+  auto follower = pick(*b, "v/live/w", Mode::Request);
+  ASSERT_TRUE(follower && follower->ok);
+  EXPECT_EQ(follower->server_key, newer);
+  EXPECT_EQ(follower->claim, 0u);
+  EXPECT_EQ(cli_->run({"GET", url_key}), newer);
+  // A pick that followed a mapping has nothing to undo.
+  b->unclaim("v/live/w", follower->server_key, follower->claim);
+  EXPECT_TRUE(pick(*b, "v/live/x", Mode::Publish)->ok);
+  EXPECT_EQ(cli_->run({"GET", url_key}), newer);
 }
 
 TEST_F(RedisBalancerTest, NoOriginIs1404) {

@@ -224,8 +224,8 @@ class ControlE2E(unittest.TestCase):
     def publish_then_play(self, lab, resource, *extra, pub_fwd=0, play_fwd=0, pub_count=300,
                           play_count=150, rate=100):
         """A publisher, then (once it is connected) a player that joins the live
-        stream. With nobody publishing, a player is refused (1404), so the player
-        checks every message byte-exact and in order from the first it gets."""
+        stream, so the player checks every message byte-exact and in order from
+        the first it gets (test_routing.py has players that come first)."""
         pub = self.peer(lab, "publish", pub_sid(resource), "--count", pub_count, "--rate", rate, *extra,
                         fwd=pub_fwd, name=f"pub-{resource}")
         pub.wait_for(r"^connected to ", timeout=10)
@@ -427,10 +427,13 @@ class ControlE2E(unittest.TestCase):
     # -- 6 ---------------------------------------------------------------------------
 
     def test_6_rejections(self):
-        """Every refusal is an SRT rejection with its reason, in under a second."""
+        """Every refusal is an SRT rejection with its reason, in under a second.
+        Players of unknown streams are refused (unknown_stream_players =
+        "reject"; the default routes them, see test_routing.py)."""
         with self.lab() as lab:
             redis = lab.redis()
-            fwd = lab.srtfwd(lab.fwd_config(redis=redis))
+            fwd = lab.srtfwd(lab.fwd_config(redis=redis).replace(
+                'type = "redis"', 'type = "redis"\nunknown_stream_players = "reject"'))
             o1 = self.origin(lab, 1, "--reject", "live/forbidden=1403")
             # no servers at all (empty Redis)
             self.assert_rejected(lab, "publish", pub_sid("live/a"), 1404, what="no servers, publisher")

@@ -7,7 +7,9 @@
 // Accepts any number of callers on one thread (srt_epoll). Each accepted socket's
 // stream ID (SRTO_STREAMID) says its resource and mode: a publisher's messages are
 // relayed byte-exact and in order to every player connected for that resource at
-// the time. One line per event on stdout:
+// the time. As SRS does (srs_app_srt_conn.cpp), a player of a resource nobody
+// publishes is accepted and held, and gets the stream once a publisher starts
+// it (or starts it again after a reconnection). One line per event on stdout:
 //   listening IP:PORT
 //   accept PEER STREAMID MODE
 //   close PEER STREAMID MODE msgs=N drops=D      (N received or sent, D not sent)
@@ -153,6 +155,8 @@ private:
             c.id = peers::parse_stream_id(c.sid);
             say("accept " + c.peer + " " + show(c.sid) + " " + c.id.mode());
             // Players only need to be watched for errors; publishers for data.
+            // A player waits in players_ whether or not its resource is
+            // published yet: relay() finds it when data arrives.
             ep_.add(s, c.id.publish ? (SRT_EPOLL_IN | SRT_EPOLL_ERR) : SRT_EPOLL_ERR);
             if (!c.id.publish) players_[c.id.resource].insert(s);
             conns_.emplace(s, std::move(c));

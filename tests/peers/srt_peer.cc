@@ -4,13 +4,14 @@
 //            [--passphrase X [--pbkeylen 16|24|32]] [--latency MS]
 //            [--count N] [--size BYTES] [--rate PPS] [--timeout-ms T]
 //            [--connect-timeout-ms T] [--bind IP:PORT] [--key K]
-//            [--start-seq-any] [--expect-reject CODE]
+//            [--start-seq-any] [--expect-reject CODE] [--first-seq N]
 //
 // publish: sends N messages (N = 0: until SIGTERM/SIGINT) of BYTES bytes (16..1456,
 //   default 1316) at PPS messages/s (default 100; 0 = unpaced), each carrying its
 //   sequence number and content derived from (key, seq); waits until the peer
 //   has acknowledged everything and its latency has passed, closes, prints
-//   "sent N/N".
+//   "sent N/N". --first-seq N numbers the messages from N (an encoder that
+//   reconnects and carries on, so a player that waited sees one sequence).
 // play: receives until N messages arrived (default 100) or T ms passed (default
 //   10000), checks every message byte-exact and in order from seq 0 (or from the
 //   first one received with --start-seq-any), prints "received N/N ok".
@@ -57,6 +58,7 @@ struct Args {
     int connect_timeout_ms = 3000;
     bool start_seq_any = false;
     std::optional<int> expect_reject;
+    uint64_t first_seq = 0;
 };
 
 int usage() {
@@ -65,7 +67,7 @@ int usage() {
         "         [--passphrase X [--pbkeylen 16|24|32]] [--latency MS]\n"
         "         [--count N] [--size BYTES] [--rate PPS] [--timeout-ms T]\n"
         "         [--connect-timeout-ms T] [--bind IP:PORT] [--key K]\n"
-        "         [--start-seq-any] [--expect-reject CODE]\n");
+        "         [--start-seq-any] [--expect-reject CODE] [--first-seq N]\n");
     return 64;
 }
 
@@ -137,7 +139,7 @@ int do_publish(const Args& a, srtw::Socket& s, const std::string& key) {
         if (a.rate > 0)
             std::this_thread::sleep_until(
                 t0 + std::chrono::duration_cast<Clock::duration>(period * static_cast<double>(seq)));
-        peers::fill_message(buf, key, seq);
+        peers::fill_message(buf, key, a.first_seq + seq);
         if (srt_sendmsg2(s.get(), reinterpret_cast<const char*>(buf.data()),
                          static_cast<int>(buf.size()), nullptr) < 0) {
             out("send failed at seq " + std::to_string(seq) + ": " + srtw::last_error_text());
@@ -254,6 +256,7 @@ int main(int argc, char** argv) {
         else if (o == "--connect-timeout-ms") ok = peers::parse_num(v, a.connect_timeout_ms);
         else if (o == "--bind") a.bind = std::string(v);
         else if (o == "--key") a.key = std::string(v);
+        else if (o == "--first-seq") ok = peers::parse_num(v, a.first_seq);
         else if (o == "--expect-reject") {
             int c = 0;
             ok = peers::parse_num(v, c);

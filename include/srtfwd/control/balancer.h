@@ -51,23 +51,28 @@ struct Pick {
   std::string server_key;
   uint32_t reject_reason = 0;  // SRT_REJX_* when !ok
   std::string why;             // for the log
+  // Non-zero when this pick created the stream's mapping (a claim): if the
+  // caller's leg to the origin then fails, Balancer::unclaim() undoes it, so
+  // the next caller is not sent to an origin that never took the stream.
+  uint64_t claim = 0;
 };
 
 class Balancer {
  public:
   using Done = std::function<void(const Pick&)>;
   virtual ~Balancer() = default;
-  // Chooses the origin for stream_url. A publisher (or bidirectional) claims
-  // the stream on an origin when nobody has it (atomically, shared by every
-  // proxy on the same store); a player (request) goes where the stream is,
-  // and gets 1404 when no live origin has it. done may run before pick()
-  // returns. now_ms is the control lcore's steady clock.
+  // Chooses the origin for stream_url. A caller of a stream no live origin
+  // hosts claims it on one (atomically, shared by every proxy on the same
+  // store): a publisher (or bidirectional) always, a player too unless
+  // unknown_stream_players is "reject" (then 1404). A caller of a mapped
+  // stream goes where it is. A mapping lasts as long as its origin: a
+  // reconnecting publisher finds the players that wait for it. done may run
+  // before pick() returns. now_ms is the control lcore's steady clock.
   virtual void pick(const std::string& stream_url, srt::Mode mode, uint64_t now_ms, Done done) = 0;
-  // A publisher's session through us ended. The memory balancer forgets the
-  // stream (it lives in this process only); the Redis one keeps the shared
-  // mapping, as the Go proxy does (a dead origin's mapping is replaced on
-  // the next claim).
-  virtual void release(const std::string& /*stream_url*/) {}
+  // The leg of a pick with a claim failed (the origin did not answer or
+  // refused): the mapping goes back to what it was, unless it has changed
+  // since (another caller's newer claim stays).
+  virtual void unclaim(const std::string& stream_url, const std::string& server_key, uint64_t claim) = 0;
   // An origin's heartbeat (POST /api/v1/srs/register), on the control lcore.
   virtual void register_server(const ServerInfo& s, uint64_t now_ms) = 0;
   // Replaces the static [[backend]] origins (a config reload). The memory

@@ -31,6 +31,10 @@ struct BalancerOptions {
   // An origin whose heartbeat is older than this is not picked (the SRS
   // proxy's server keys live 300 s in Redis).
   uint32_t server_ttl_s = 300;
+  // [balancer] unknown_stream_players: "route" (true), as the Go proxy, a
+  // player of a stream no live origin hosts claims an origin like a
+  // publisher and waits there for the stream; "reject" (false): 1404.
+  bool route_unknown_players = true;
 };
 
 struct Options {

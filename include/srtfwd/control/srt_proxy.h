@@ -14,7 +14,8 @@
 // Anything that cannot be served is rejected at once with a reason the caller
 // reads with srt_getrejectreason():
 //   stream ID missing or unparsable  1400 BAD_REQUEST
-//   no live origin has the stream    1404 NOTFOUND  (a player of an unknown stream)
+//   no live origin has the stream    1404 NOTFOUND  (a player of an unknown stream,
+//                                         with [balancer] unknown_stream_players = "reject")
 //   backend did not answer in time   1502 GW
 //   too many handshakes / no leg     1402 OVERLOAD
 //   draining, balancer store down    1503 DOWN
@@ -128,6 +129,7 @@ class SrtProxy : public SrtHandler {
     net::IpAddr backend_ip, leg_ip;
     uint16_t backend_port = 0, leg_port = 0;
     std::string server_key;
+    uint64_t claim = 0;                // the pick created the stream's mapping (Pick::claim)
     uint32_t backend_cookie = 0;
     uint64_t next_retry = 0, deadline = 0;
     std::vector<uint8_t> answer;       // cached answer to the caller
