@@ -31,6 +31,9 @@ struct BalancerOptions {
   // An origin whose heartbeat is older than this is not picked (the SRS
   // proxy's server keys live 300 s in Redis).
   uint32_t server_ttl_s = 300;
+  // Put before every Redis key as "{prefix}:" (PROXY_REDIS_KEY_PREFIX); empty:
+  // the Go proxy's keys as they are.
+  std::string key_prefix;
 };
 
 struct Options {
@@ -44,6 +47,9 @@ struct Options {
   uint32_t max_handshakes = 4096;             // in flight; beyond: 1402 OVERLOAD
   uint32_t cookie_bucket_s = 60;              // SYN cookie time bucket
   uint32_t drain_timeout_ms = 2000;           // SIGTERM: wait this long for sessions to end
+  // Routes a caller without a stream ID, as SRS reads one ("" refuses it
+  // with 1400 instead).
+  std::string default_streamid = "#!::r=live/livestream,m=publish";
   // Neighbour resolution (ARP / NDP).
   uint32_t neighbour_retry_ms = 1000;
   uint32_t neighbour_attempts = 3;
