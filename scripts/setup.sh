@@ -8,10 +8,13 @@ packages=(
   # build
   build-essential pkg-config meson ninja-build clang libclang-rt-14-dev
   dpdk dpdk-dev libdpdk-dev libhiredis-dev libspdlog-dev libfmt-dev
-  libtoml11-dev nlohmann-json3-dev libcpp-httplib-dev libcli11-dev libxxhash-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libpcap-dev
+  libtoml11-dev nlohmann-json3-dev libcpp-httplib-dev libcli11-dev
+  libgtest-dev
+  # libdpdk.pc lists libpcap among its Requires.private, which pkg-config
+  # resolves for the compile flags (the net_pcap PMD the tests replay with)
+  libpcap-dev
   # real SRT peers, Redis, captures and test hosts
-  libsrt-openssl-dev srt-tools ffmpeg redis-server tshark tcpreplay
+  libsrt-openssl-dev srt-tools ffmpeg redis-server tshark
   python3 python3-scapy iproute2 ethtool iputils-ping procps
   # benchmarks (instruction counts)
   valgrind

@@ -2,13 +2,20 @@
 
 #include <toml.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <string_view>
+#include <utility>
+
+#include "srtfwd/srt/stream_id.h"
 
 namespace srtfwd::app {
 
@@ -160,7 +167,7 @@ Config build(const toml::value& doc) {
   if (const Table* t = get_table(root, "srt")) {
     only_keys(*t, "srt", {"listen", "leg_ports", "idle_timeout_ms", "shutdown_grace_ms",
                           "backend_retry_ms", "backend_timeout_ms", "max_handshakes",
-                          "cookie_bucket_s", "drain_timeout_ms"});
+                          "cookie_bucket_s", "drain_timeout_ms", "default_streamid"});
     if (const toml::value* v = find(*t, "listen")) {
       c.control.listen_ports.clear();
       if (v->is_integer()) {
@@ -184,6 +191,12 @@ Config build(const toml::value& doc) {
     c.control.max_handshakes = static_cast<uint32_t>(get_int(*t, "srt", "max_handshakes", c.control.max_handshakes, 1, 1 << 20));
     c.control.cookie_bucket_s = static_cast<uint32_t>(get_int(*t, "srt", "cookie_bucket_s", c.control.cookie_bucket_s, 1, 3600));
     c.control.drain_timeout_ms = static_cast<uint32_t>(get_int(*t, "srt", "drain_timeout_ms", c.control.drain_timeout_ms, 0, 3600000));
+    c.control.default_streamid = get_str(*t, "srt", "default_streamid", c.control.default_streamid);
+    if (!c.control.default_streamid.empty()) {
+      srt::StreamId id;
+      if (auto e = srt::parse_stream_id(c.control.default_streamid, id); e != srt::StreamIdError::Ok)
+        fail("srt.default_streamid", "\"" + c.control.default_streamid + "\": " + std::string(srt::to_string(e)));
+    }
   }
   for (uint16_t p : c.control.listen_ports)
     if (p >= c.control.leg_port_min && p <= c.control.leg_port_max)
@@ -335,23 +348,223 @@ std::vector<std::string> restart_only_changes(const std::string& running_text,
   return out;
 }
 
-void apply_environment(Config& c) {
+namespace {
+
+// A variable as the Go proxy reads it: unset and empty are the same.
+std::optional<std::string> env_value(const char* name) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return std::nullopt;
+  return std::string(v);
+}
+
+// The value as shown in an error: control characters as \xNN, so that the
+// error stays one line.
+[[noreturn]] void env_fail(const char* name, const std::string& value, const std::string& problem) {
+  std::string shown;
+  for (unsigned char ch : value) {
+    if (ch < 0x20 || ch == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", ch);
+      shown += buf;
+    } else {
+      shown += static_cast<char>(ch);
+    }
+  }
+  throw ConfigError(std::string(name) + ": \"" + shown + "\" " + problem);
+}
+
+int64_t env_int(const char* name, const std::string& v, int64_t lo, int64_t hi, const char* what) {
+  int64_t x = 0;
+  auto r = std::from_chars(v.data(), v.data() + v.size(), x);
+  if (r.ec != std::errc() || r.ptr != v.data() + v.size() || x < lo || x > hi) env_fail(name, v, what);
+  return x;
+}
+
+// "20080", ":20080" or "HOST:20080" (Go's net.Listen forms); host empty
+// when not given.
+std::pair<std::string, uint16_t> env_listen(const char* name, const std::string& v) {
+  std::string host;
+  std::string port = v;
+  if (const auto colon = v.rfind(':'); colon != std::string::npos) {
+    host = v.substr(0, colon);
+    port = v.substr(colon + 1);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  }
+  const auto p = env_int(name, port, 1, 65535, "is not PORT, :PORT or HOST:PORT with a port 1-65535");
+  return {host, static_cast<uint16_t>(p)};
+}
+
+bool env_bool(const char* name, const std::string& v) {
+  std::string l = v;
+  for (char& ch : l) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (l == "on" || l == "true" || l == "1") return true;
+  if (l == "off" || l == "false" || l == "0") return false;
+  env_fail(name, v, "is neither on/true nor off/false");
+}
+
+// A Go time.ParseDuration string ("45s", "2m", "1h30m", "1.5s"), positive,
+// in nanoseconds; nullopt when it is not one.
+std::optional<double> go_duration_ns(const std::string& v) {
+  static const std::pair<const char*, double> kUnits[] = {
+      {"ns", 1}, {"us", 1e3}, {"\xc2\xb5s", 1e3}, {"\xce\xbcs", 1e3}, {"ms", 1e6},
+      {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
+  std::string_view s = v;
+  if (!s.empty() && (s.front() == '+' || s.front() == '-')) {
+    if (s.front() == '-') return std::nullopt;  // negative: never a TTL
+    s.remove_prefix(1);
+  }
+  if (s == "0") return 0.0;
+  if (s.empty()) return std::nullopt;
+  double total = 0;
+  while (!s.empty()) {
+    std::size_t i = 0;
+    double number = 0;
+    bool digits = false;
+    for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i) {
+      number = number * 10 + (s[i] - '0');
+      digits = true;
+    }
+    if (i < s.size() && s[i] == '.') {
+      double scale = 0.1;
+      for (++i; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i, scale /= 10) {
+        number += (s[i] - '0') * scale;
+        digits = true;
+      }
+    }
+    if (!digits) return std::nullopt;
+    s.remove_prefix(i);
+    std::size_t unit_len = 0;
+    double unit = 0;
+    for (const auto& [name, ns] : kUnits) {
+      const std::string_view u = name;
+      // The longest unit that matches: "ms" before "m".
+      if (s.starts_with(u) && u.size() > unit_len) {
+        unit_len = u.size();
+        unit = ns;
+      }
+    }
+    if (unit_len == 0) return std::nullopt;
+    s.remove_prefix(unit_len);
+    total += number * unit;
+  }
+  return total;
+}
+
+// Names and ports the Go proxy registers: short, printable, no separators.
+std::string env_token(const char* name, const std::string& v) {
+  if (v.size() > 64) env_fail(name, v, "is longer than 64 bytes");
+  for (unsigned char ch : v)
+    if (ch <= 0x20 || ch >= 0x7f || ch == '"' || ch == '\\') env_fail(name, v, "has a character that is not printable ASCII");
+  return v;
+}
+
+}  // namespace
+
+std::vector<std::string> apply_environment(Config& c) {
+  std::vector<std::string> applied;
+  auto took = [&](const char* name, const std::string& shown, const std::string& key) {
+    applied.push_back(std::string(name) + "=" + shown + " -> " + key);
+  };
   auto& b = c.control.balancer;
-  if (const char* h = std::getenv("PROXY_REDIS_HOST"); h && *h) b.redis_host = h;
-  if (const char* p = std::getenv("PROXY_REDIS_PORT"); p && *p) {
-    int v = 0;
-    auto r = std::from_chars(p, p + std::char_traits<char>::length(p), v);
-    if (r.ec != std::errc() || v < 1 || v > 65535)
-      throw ConfigError(std::string("PROXY_REDIS_PORT: \"") + p + "\" is not a TCP port");
-    b.redis_port = static_cast<uint16_t>(v);
+
+  if (auto v = env_value("PROXY_SRT_SERVER")) {
+    const auto [host, port] = env_listen("PROXY_SRT_SERVER", *v);
+    // srtfwd listens on every [[port]] address; only a wildcard host says so.
+    if (!host.empty() && host != "0.0.0.0" && host != "::")
+      env_fail("PROXY_SRT_SERVER", *v, "names a host; srtfwd listens on every [[port]] address, give PORT");
+    if (port >= c.control.leg_port_min && port <= c.control.leg_port_max)
+      env_fail("PROXY_SRT_SERVER", *v,
+               "is inside srt.leg_ports " + std::to_string(c.control.leg_port_min) + "-" +
+                   std::to_string(c.control.leg_port_max) + " (move leg_ports in the config)");
+    c.control.listen_ports = {port};
+    took("PROXY_SRT_SERVER", *v, "srt.listen = [" + std::to_string(port) + "]");
   }
-  if (const char* pw = std::getenv("PROXY_REDIS_PASSWORD"); pw) b.redis_password = pw;
-  if (const char* db = std::getenv("PROXY_REDIS_DB"); db && *db) {
-    int v = 0;
-    auto r = std::from_chars(db, db + std::char_traits<char>::length(db), v);
-    if (r.ec != std::errc() || v < 0) throw ConfigError(std::string("PROXY_REDIS_DB: \"") + db + "\" is not a database number");
-    b.redis_db = v;
+  if (auto v = env_value("PROXY_SYSTEM_API")) {
+    // The Go proxy listens on ":PORT" (every address) for a bare port.
+    auto [host, port] = env_listen("PROXY_SYSTEM_API", *v);
+    if (host.empty()) host = "0.0.0.0";
+    if (!net::IpAddr::parse(host))
+      env_fail("PROXY_SYSTEM_API", *v, "has a host that is not an IPv4 or IPv6 address");
+    c.admin.enabled = true;
+    c.admin.host = host;
+    c.admin.port = port;
+    took("PROXY_SYSTEM_API", *v, "admin.listen = \"" + host + ":" + std::to_string(port) + "\"");
   }
+  if (auto v = env_value("PROXY_LOAD_BALANCER_TYPE")) {
+    if (*v != "memory" && *v != "redis") env_fail("PROXY_LOAD_BALANCER_TYPE", *v, "is neither \"memory\" nor \"redis\"");
+    b.type = *v;
+    took("PROXY_LOAD_BALANCER_TYPE", *v, "balancer.type");
+  }
+  if (auto v = env_value("PROXY_REDIS_HOST")) {
+    b.redis_host = *v;
+    took("PROXY_REDIS_HOST", *v, "balancer.redis host");
+  }
+  if (auto v = env_value("PROXY_REDIS_PORT")) {
+    b.redis_port = static_cast<uint16_t>(env_int("PROXY_REDIS_PORT", *v, 1, 65535, "is not a TCP port"));
+    took("PROXY_REDIS_PORT", *v, "balancer.redis port");
+  }
+  // Set but empty clears a password from the config: a Redis without AUTH.
+  if (const char* pw = std::getenv("PROXY_REDIS_PASSWORD"); pw != nullptr) {
+    b.redis_password = pw;
+    took("PROXY_REDIS_PASSWORD", "***", "balancer.password");
+  }
+  if (auto v = env_value("PROXY_REDIS_DB")) {
+    b.redis_db = static_cast<int>(env_int("PROXY_REDIS_DB", *v, 0, 1 << 16, "is not a database number"));
+    took("PROXY_REDIS_DB", *v, "balancer.db");
+  }
+  if (auto v = env_value("PROXY_REDIS_KEY_PREFIX")) {
+    // Part of every key; the keys appear in logs and the admin API.
+    if (v->size() > 128 || std::any_of(v->begin(), v->end(), [](unsigned char ch) { return ch < 0x20 || ch == 0x7f; }))
+      env_fail("PROXY_REDIS_KEY_PREFIX", *v, "is longer than 128 bytes or has a control character");
+    b.key_prefix = *v;
+    took("PROXY_REDIS_KEY_PREFIX", *v, "Redis keys \"" + *v + ":srs-proxy-...\"");
+  }
+  if (auto v = env_value("PROXY_ORIGIN_SERVER_TTL")) {
+    const auto ns = go_duration_ns(*v);
+    if (!ns || *ns < 1e9 || *ns > 86400e9)
+      env_fail("PROXY_ORIGIN_SERVER_TTL", *v, "is not a duration from 1s to 24h like \"45s\" or \"2m\"");
+    // Redis TTLs are whole seconds: round up, never shorter than asked.
+    b.server_ttl_s = static_cast<uint32_t>((*ns + 1e9 - 1) / 1e9);
+    took("PROXY_ORIGIN_SERVER_TTL", *v, "balancer.server_ttl_s = " + std::to_string(b.server_ttl_s));
+  }
+
+  // The default backend: every variable checked when set, used when enabled.
+  DefaultBackend d;
+  bool enabled = false;
+  if (auto v = env_value("PROXY_DEFAULT_BACKEND_ENABLED")) enabled = env_bool("PROXY_DEFAULT_BACKEND_ENABLED", *v);
+  const auto ip_text = env_value("PROXY_DEFAULT_BACKEND_IP");
+  std::optional<net::IpAddr> ip;
+  if (ip_text) {
+    ip = net::IpAddr::parse(*ip_text);
+    if (!ip) env_fail("PROXY_DEFAULT_BACKEND_IP", *ip_text, "is not an IPv4 or IPv6 address");
+  }
+  const auto srt_text = env_value("PROXY_DEFAULT_BACKEND_SRT");
+  if (srt_text)
+    d.srt_port = static_cast<uint16_t>(env_int("PROXY_DEFAULT_BACKEND_SRT", *srt_text, 1, 65535, "is not a UDP port"));
+  if (auto v = env_value("PROXY_DEFAULT_BACKEND_RTMP")) d.rtmp = env_token("PROXY_DEFAULT_BACKEND_RTMP", *v);
+  if (auto v = env_value("PROXY_DEFAULT_BACKEND_API")) d.api = env_token("PROXY_DEFAULT_BACKEND_API", *v);
+  if (auto v = env_value("PROXY_DEFAULT_BACKEND_RTC")) d.rtc = env_token("PROXY_DEFAULT_BACKEND_RTC", *v);
+  if (auto v = env_value("PROXY_DEFAULT_BACKEND_HTTP")) d.http = env_token("PROXY_DEFAULT_BACKEND_HTTP", *v);
+  if (enabled) {
+    // The Go proxy's default IP; an origin srtfwd reaches through a
+    // [[port]] wants PROXY_DEFAULT_BACKEND_IP.
+    if (!ip) ip = net::IpAddr::parse("127.0.0.1");
+    d.ip = ip->to_string();
+    c.default_backend = d;
+    if (b.type == "memory") {
+      control::StaticBackend sb;
+      sb.ip = *ip;
+      sb.srt_port = d.srt_port;
+      b.backends.push_back(sb);
+    }
+    const std::string where = b.type == "memory" ? "a static backend" : "registered in Redis";
+    took("PROXY_DEFAULT_BACKEND_ENABLED", "on", "default backend " + where);
+    if (ip_text) took("PROXY_DEFAULT_BACKEND_IP", *ip_text, "default backend ip");
+    if (srt_text) took("PROXY_DEFAULT_BACKEND_SRT", *srt_text, "default backend srt port");
+  } else {
+    c.default_backend.reset();
+  }
+  return applied;
 }
 
 }  // namespace srtfwd::app

@@ -6,6 +6,7 @@
 #include <rte_lcore.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -13,6 +14,8 @@
 #include <csignal>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <random>
+#include <string>
 
 #include "srtfwd/admin/http_server.h"
 #include "srtfwd/app/config.h"
@@ -25,6 +28,30 @@
 namespace srtfwd::app {
 
 namespace {
+
+// The Go proxy re-registers its default backend this often.
+constexpr uint64_t kDefaultBackendRefreshMs = 30000;
+
+// The default backend as an SRS heartbeat body: ids made up as the Go proxy
+// makes them ("default-" and a random id, our pid), its other ports listed.
+std::string default_backend_body(const DefaultBackend& d) {
+  std::random_device rd;
+  auto random_id = [&rd] {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%08x", rd());
+    return std::string(buf);
+  };
+  nlohmann::json j = {{"ip", d.ip},
+                      {"server", "default-" + random_id()},
+                      {"service", random_id()},
+                      {"pid", std::to_string(::getpid())},
+                      {"rtmp", nlohmann::json::array({d.rtmp})},
+                      {"api", nlohmann::json::array({d.api})},
+                      {"rtc", nlohmann::json::array({d.rtc})},
+                      {"srt", nlohmann::json::array({std::to_string(d.srt_port)})}};
+  if (!d.http.empty()) j["http"] = nlohmann::json::array({d.http});
+  return j.dump();
+}
 
 std::atomic<bool> g_stop{false};
 std::atomic<int> g_signal{0};
@@ -47,7 +74,7 @@ void reload(const std::string& path, const std::string& running_text, const Conf
   try {
     const std::string text = read_config_text(path);
     next = parse_config(text, path);
-    apply_environment(next);
+    (void)apply_environment(next);  // logged at start; the same values now
     restart_only = restart_only_changes(running_text, text);
   } catch (const std::exception& e) {
     spdlog::error("SIGHUP: {} not reloaded, the running configuration stays (fix the file and "
@@ -208,7 +235,7 @@ int run(int argc, char** argv, const Hooks& hooks) {
   std::string running_text;  // what restart-only keys are compared with on SIGHUP
   try {
     cfg = load_config(config_path);
-    apply_environment(cfg);
+    for (const auto& line : apply_environment(cfg)) spdlog::info("environment: {}", line);
     running_text = read_config_text(config_path);
   } catch (const ConfigError& e) {
     spdlog::critical("bad configuration: {}", e.what());
@@ -233,6 +260,28 @@ int run(int argc, char** argv, const Hooks& hooks) {
     cp.add_timer(50, [&](uint64_t now) {
       for (auto& s : bridge.take_registrations()) balancer->register_server(s, now / (hz / 1000));
     });
+    // PROXY_DEFAULT_BACKEND_* in redis mode: registered as the Go proxy
+    // registers it and kept alive every 30 s as it does; tried every second
+    // until Redis is there to take it.
+    uint64_t default_written_ms = 0;
+    bool default_written = false;
+    if (cfg.default_backend && cfg.control.balancer.type == "redis") {
+      const std::string body = default_backend_body(*cfg.default_backend);
+      spdlog::info("default backend {} (srt {}) registers in Redis", cfg.default_backend->ip,
+                   cfg.default_backend->srt_port);
+      cp.add_timer(1000, [&, body](uint64_t now) {
+        const uint64_t now_ms = now / (hz / 1000);
+        const bool connected = balancer->state().ends_with(" connected");
+        if (connected && default_written && now_ms - default_written_ms < kDefaultBackendRefreshMs) return;
+        auto s = control::server_from_register_body(body, nullptr);  // update_at: now
+        if (!s) return;
+        balancer->register_server(*s, now_ms);
+        if (connected) {
+          default_written = true;
+          default_written_ms = now_ms;
+        }
+      });
+    }
     // Snapshots every 500 ms, and on an admin request (at most every
     // kMinDemandGapMs) so that a GET never answers with state older than itself.
     uint64_t last_publish = 0;

@@ -6,6 +6,9 @@
 //   srs-proxy-all-servers                            JSON list of those keys
 //   srs-proxy-url:{stream_url}                       the key of the stream's origin
 //
+// With a key prefix (PROXY_REDIS_KEY_PREFIX) every key is "{prefix}:{key}",
+// the list's entries included, as the Go proxy's redisKey() builds them.
+//
 // Differences from the Go proxy, each on purpose:
 //  - a caller claims a stream with an atomic compare-and-set (a Lua
 //    script: set when absent or when it still names the dead origin we saw,
@@ -291,13 +294,13 @@ class RedisBalancer final : public Balancer {
 
   void register_server(const ServerInfo& s, uint64_t now_ms) override {
     now_ms_ = std::max(now_ms_, now_ms);
-    const std::string key = s.redis_key();
+    const std::string key = prefixed(s.redis_key());
     Cached& c = cache_[key];
     c.info = s;
     c.info.seen_ms = now_ms_ == 0 ? 1 : now_ms_;
     c.fetched_ms = now_ms_;
     if (link_ != Link::kReady) return;  // the next heartbeat writes it
-    send({"EVAL", kRegisterScript, "2", key, kAllServersKey, to_json(s),
+    send({"EVAL", kRegisterScript, "2", key, prefixed(kAllServersKey), to_json(s),
           std::to_string(opt_.server_ttl_s)},
          [this, key](const redisReply* r) {
            if (r == nullptr) return;
@@ -352,7 +355,7 @@ class RedisBalancer final : public Balancer {
     // Without Redis the mapping stays: its origin is still registered, and
     // the next claim replaces it once that origin's key expires.
     const bool sent = link_ == Link::kReady &&
-                      send({"EVAL", kUnclaimScript, "1", kUrlKeyPrefix + url, server_key},
+                      send({"EVAL", kUnclaimScript, "1", prefixed(kUrlKeyPrefix + url), server_key},
                            [this, url](const redisReply* r) {
                              if (r != nullptr && r->type == REDIS_REPLY_ERROR)
                                spdlog::warn("balancer redis {}: cannot undo the claim of {}: {}",
@@ -457,7 +460,7 @@ class RedisBalancer final : public Balancer {
   void refresh() {
     refreshing_ = true;
     next_refresh_ms_ = now_ms_ + kRefreshMs;
-    const bool sent = send({"GET", kAllServersKey}, [this](const redisReply* r) {
+    const bool sent = send({"GET", prefixed(kAllServersKey)}, [this](const redisReply* r) {
       if (r == nullptr || r->type == REDIS_REPLY_ERROR) return refresh_done(false);
       std::vector<std::string> keys;
       if (r->type == REDIS_REPLY_STRING) {
@@ -540,7 +543,7 @@ class RedisBalancer final : public Balancer {
   // ---- a pick ----
 
   void lookup_mapping(uint64_t id) {
-    const std::string url_key = kUrlKeyPrefix + jobs_[id].url;
+    const std::string url_key = prefixed(kUrlKeyPrefix + jobs_[id].url);
     const bool sent = send({"GET", url_key}, [this, id](const redisReply* r) {
       auto it = jobs_.find(id);
       if (it == jobs_.end()) return;  // answered already (timeout)
@@ -586,7 +589,7 @@ class RedisBalancer final : public Balancer {
       std::uniform_int_distribution<size_t> d(0, candidates.size() - 1);
       const std::string chosen = *candidates[d(rng_)];
       ++it->second.claims;
-      const bool sent = send({"EVAL", kClaimScript, "1", kUrlKeyPrefix + it->second.url, chosen, dead},
+      const bool sent = send({"EVAL", kClaimScript, "1", prefixed(kUrlKeyPrefix + it->second.url), chosen, dead},
                              [this, id](const redisReply* r) {
                                if (!jobs_.count(id)) return;
                                if (r == nullptr || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
@@ -671,6 +674,10 @@ class RedisBalancer final : public Balancer {
   }
 
   BalancerOptions opt_;
+  // PROXY_REDIS_KEY_PREFIX as the Go proxy applies it: "{prefix}:{key}".
+  std::string prefixed(const std::string& key) const {
+    return opt_.key_prefix.empty() ? key : opt_.key_prefix + ":" + key;
+  }
   std::string endpoint_;      // as configured, for logs
   std::string connect_host_;  // numeric
   std::unique_ptr<RedisConnection> conn_;

@@ -197,7 +197,14 @@ void SrtProxy::on_caller(rte_mbuf* m, const net::FrameInfo& fi, const srt::Hands
     reject_stateless(fi, mac, m->port, hs, kLOverload, "too many handshakes in flight");
     return;
   }
-  const auto sid = srt::find_stream_id(hs);
+  auto sid = srt::find_stream_id(hs);
+  // No stream ID (no SID block, or an empty one): SRS takes its default
+  // (srs_app_srt_conn.cpp); routing by the same keeps the caller where that
+  // origin puts it.
+  if ((!sid || sid->empty()) && !opt_.default_streamid.empty()) {
+    const srt::Extension* block = hs.find_extension(srt::kExtSid);
+    if (block == nullptr || block->contents.empty() || sid) sid = opt_.default_streamid;
+  }
   srt::StreamId id;
   srt::StreamIdError sid_err = srt::StreamIdError::Empty;
   if (sid) sid_err = srt::parse_stream_id(*sid, id);

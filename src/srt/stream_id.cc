@@ -2,7 +2,8 @@
 
 #include <algorithm>
 #include <array>
-#include <optional>
+#include <map>
+#include <vector>
 
 #include "srtfwd/srt/handshake.h"
 
@@ -56,46 +57,86 @@ bool has_control(std::string_view s) { return std::any_of(s.begin(), s.end(), is
 
 char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return ascii_lower(x) == ascii_lower(y); });
-}
-
-// The part before the first '?' (a query), as SRS splits it.
-std::string_view before_query(std::string_view s) { return s.substr(0, s.find('?')); }
-
-// The path of a resource as Go's url.Parse sees it: up to '?' or '#'.
-std::string_view path_part(std::string_view resource) { return resource.substr(0, resource.find_first_of("?#")); }
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Percent-decodes as Go's url.PathUnescape does; nullopt on a bad escape.
-std::optional<std::string> percent_decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out.push_back(s[i]);
-      continue;
+// SRS's split of the "#!::" content (srs_parse_query_string over
+// srs_string_split): at each step the separator that occurs first ends the
+// piece ("&&" before "&" at the same place), empty pieces are kept, an empty
+// remainder is not.
+std::vector<std::string_view> srs_split(std::string_view s) {
+  static constexpr std::array<std::string_view, 5> kSeparators = {"=", ",", "&&", "&", ";"};
+  std::vector<std::string_view> pieces;
+  while (true) {
+    std::size_t best = std::string_view::npos;
+    std::size_t best_len = 0;
+    for (std::string_view sep : kSeparators) {
+      const std::size_t pos = s.find(sep);
+      if (pos != std::string_view::npos && (best == std::string_view::npos || pos < best)) {
+        best = pos;
+        best_len = sep.size();
+      }
     }
-    if (s.size() - i < 3) return std::nullopt;
-    const int hi = hex_value(s[i + 1]);
-    const int lo = hex_value(s[i + 2]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out.push_back(static_cast<char>(hi * 16 + lo));
-    i += 2;
+    if (best == std::string_view::npos) break;
+    pieces.push_back(s.substr(0, best));
+    s.remove_prefix(best + best_len);
   }
-  return out;
+  if (!s.empty()) pieces.push_back(s);
+  return pieces;
 }
 
-bool is_host_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
-         c == '_' || c == ':' || c == '[' || c == ']';
+// srs_srt_streamid_info for "#!::" content: the path with its parameters
+// ("app/stream?k=v&..."), the vhost and the mode.
+StreamIdError parse_pairs(std::string_view content, std::string& subpath, StreamId& out) {
+  std::string text(content);
+  std::replace(text.begin(), text.end(), '?', ',');
+  const std::vector<std::string_view> pieces = srs_split(text);
+  // Sorted keys, the last value of a key kept: SRS's std::map.
+  std::map<std::string_view, std::string_view> query;
+  for (std::size_t i = 0; i < pieces.size(); i += 2) {
+    query[pieces[i]] = i + 1 < pieces.size() ? pieces[i + 1] : std::string_view{};
+  }
+
+  std::string params;
+  for (const auto& [key, value] : query) {
+    if (key == "h") {
+      const std::size_t first = value.find('/');
+      if (first != std::string_view::npos) {
+        if (first != value.rfind('/')) {
+          out.vhost = value.substr(0, first);
+          subpath = value.substr(first + 1);
+          params += "vhost=" + out.vhost + "&";
+        } else {
+          subpath = value;
+        }
+      } else {
+        out.vhost = value;
+        params += "vhost=" + out.vhost + "&";
+      }
+    } else if (key == "r") {
+      subpath = value;
+    } else if (key == "m") {
+      std::string mode(value);
+      std::transform(mode.begin(), mode.end(), mode.begin(), ascii_lower);
+      if (mode == "publish") {
+        out.mode = Mode::Publish;
+      } else if (mode == "request") {
+        out.mode = Mode::Request;
+      } else if (mode == "bidirectional") {
+        out.mode = Mode::Bidirectional;  // SRS refuses it; its origin will say so
+      } else {
+        // Routed as a player (the Go proxy ignores m= altogether), and the
+        // handshake goes to the origin unchanged: an SRS origin refuses an
+        // unknown mode with its own answer, which the caller then reads.
+        out.mode = Mode::Request;
+      }
+    } else {
+      params.append(key).append("=").append(value).append("&");
+    }
+  }
+  if (subpath.empty()) return StreamIdError::NoResource;
+  if (!params.empty()) {
+    params.pop_back();  // the last '&'
+    subpath += "?" + params;
+  }
+  return StreamIdError::Ok;
 }
 
 // A dotted-quad IPv4 address as Go's net.ParseIP reads one (no leading zeros).
@@ -120,76 +161,6 @@ bool is_ipv4_literal(std::string_view s) {
   }
 }
 
-StreamIdError check_resource(std::string_view resource) {
-  if (path_part(resource).empty()) return StreamIdError::NoResource;
-  const auto path = percent_decode(path_part(resource));
-  if (!path || has_control(*path) || !is_valid_utf8(*path)) return StreamIdError::BadResource;
-  return StreamIdError::Ok;
-}
-
-StreamIdError parse_pairs(std::string_view content, StreamId& out) {
-  std::vector<std::string_view> seen;
-  std::string_view host_value;
-  bool have_host = false;
-
-  while (true) {
-    const std::size_t comma = content.find(',');
-    const std::string_view item = content.substr(0, comma);
-    if (!item.empty()) {
-      const std::size_t eq = item.find('=');
-      if (eq == std::string_view::npos || eq == 0) return StreamIdError::MalformedPair;
-      const std::string_view key = item.substr(0, eq);
-      const std::string_view value = item.substr(eq + 1);
-      if (std::find(seen.begin(), seen.end(), key) != seen.end()) return StreamIdError::DuplicateKey;
-      seen.push_back(key);
-
-      if (key == "r") {
-        out.resource = value;
-      } else if (key == "h") {
-        host_value = value;
-        have_host = true;
-      } else if (key == "u") {
-        out.user = value;
-      } else if (key == "s") {
-        out.session = value;
-      } else if (key == "t") {
-        out.type = value;
-      } else if (key == "m") {
-        if (iequals(value, "request")) {
-          out.mode = Mode::Request;
-        } else if (iequals(value, "publish")) {
-          out.mode = Mode::Publish;
-        } else if (iequals(value, "bidirectional")) {
-          out.mode = Mode::Bidirectional;
-        } else {
-          return StreamIdError::BadMode;
-        }
-      } else {
-        out.extra.emplace_back(key, value);
-      }
-    }
-    if (comma == std::string_view::npos) break;
-    content.remove_prefix(comma + 1);
-  }
-
-  if (have_host) {
-    // SRS's compatibility form: a path in h (srs_srt_streamid_info).
-    const std::string_view host_path = before_query(host_value);
-    const std::size_t first = host_path.find('/');
-    if (first == std::string_view::npos) {
-      out.host = host_path;
-    } else {
-      const bool vhost_in_path = first != host_path.rfind('/');
-      out.host = vhost_in_path ? host_path.substr(0, first) : std::string_view{};
-      if (out.resource.empty()) {
-        out.resource = vhost_in_path ? host_value.substr(first + 1) : host_value;
-      }
-    }
-  }
-  if (out.resource.empty()) return StreamIdError::NoResource;
-  return StreamIdError::Ok;
-}
-
 }  // namespace
 
 std::string_view to_string(Mode mode) {
@@ -208,13 +179,7 @@ std::string_view to_string(StreamIdError error) {
     case StreamIdError::TooLong: return "stream ID longer than 512 bytes";
     case StreamIdError::NotUtf8: return "stream ID is not valid UTF-8";
     case StreamIdError::ControlCharacter: return "control character in stream ID";
-    case StreamIdError::UnsupportedSyntax: return "unsupported #! syntax";
-    case StreamIdError::MalformedPair: return "pair without key=value";
-    case StreamIdError::DuplicateKey: return "duplicated key";
-    case StreamIdError::BadMode: return "unknown mode";
     case StreamIdError::NoResource: return "no resource";
-    case StreamIdError::BadHost: return "bad host";
-    case StreamIdError::BadResource: return "bad resource";
   }
   return "unknown stream ID error";
 }
@@ -226,24 +191,35 @@ StreamIdError parse_stream_id(std::string_view sid, StreamId& out) {
   if (!is_valid_utf8(sid)) return StreamIdError::NotUtf8;
   if (has_control(sid)) return StreamIdError::ControlCharacter;
 
+  // srs_srt_streamid_info: the path with its parameters.
+  std::string subpath;
   if (sid.starts_with(kAccessControlPrefix)) {
-    if (const StreamIdError e = parse_pairs(sid.substr(kAccessControlPrefix.size()), out); e != StreamIdError::Ok) {
+    if (const StreamIdError e = parse_pairs(sid.substr(kAccessControlPrefix.size()), subpath, out);
+        e != StreamIdError::Ok) {
       return e;
     }
-  } else if (sid.starts_with("#!")) {
-    return StreamIdError::UnsupportedSyntax;
-  } else if (before_query(sid).find('/') == std::string_view::npos) {
-    out.resource = std::string(kDefaultApp) + "/" + std::string(sid);
+  } else if (sid.find('/') == std::string_view::npos) {
+    subpath = std::string(kDefaultApp) + "/" + std::string(sid);
   } else {
-    out.resource = sid;
+    subpath = sid;
   }
 
-  if (!std::all_of(out.host.begin(), out.host.end(), is_host_char)) return StreamIdError::BadHost;
-  return check_resource(out.resource);
+  // srs_srt_streamid_to_request: app, stream, param.
+  std::string_view rest = subpath;
+  if (const std::size_t slash = rest.find('/'); slash == std::string_view::npos) {
+    out.app = kDefaultApp;
+  } else {
+    out.app = rest.substr(0, slash);
+    rest.remove_prefix(slash + 1);
+  }
+  const std::size_t query = rest.find('?');
+  out.stream = rest.substr(0, query);
+  if (query != std::string_view::npos) out.param = rest.substr(query + 1);
+  return StreamIdError::Ok;
 }
 
 std::string stream_url(const StreamId& id) {
-  const std::string_view host = id.host.empty() ? std::string_view{"localhost"} : std::string_view{id.host};
+  const std::string_view host = id.vhost.empty() ? std::string_view{"localhost"} : std::string_view{id.vhost};
 
   // The host name without its port, as Go's URL.Hostname(); IPv6 literals
   // ("[::1]:80", or a bare "2001:db8::1") are IP addresses.
@@ -261,12 +237,15 @@ std::string stream_url(const StreamId& id) {
   is_ip = is_ip || is_ipv4_literal(hostname);
   const bool default_vhost = is_ip || hostname.find('.') == std::string_view::npos;
 
-  const std::string_view raw_path = path_part(id.resource);
-  const std::string path = percent_decode(raw_path).value_or(std::string(raw_path));
+  // SRS's stream URL drops the stream's extension (srs_path_filename: from
+  // the last '.').
+  const std::string_view stream = std::string_view(id.stream).substr(0, id.stream.rfind('.'));
 
   std::string url(default_vhost ? kDefaultVhost : hostname);
   url += '/';
-  url += path;
+  url += id.app;
+  url += '/';
+  url += stream;
   return url;
 }
 

@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "srtfwd/app/config.h"
 
@@ -151,6 +152,216 @@ TEST(Config, RedisEnvironmentOverridesAsTheGoProxy) {
   EXPECT_THROW(srtfwd::app::apply_environment(c), ConfigError);
   for (auto* v : {"PROXY_REDIS_HOST", "PROXY_REDIS_PORT", "PROXY_REDIS_PASSWORD", "PROXY_REDIS_DB"})
     unsetenv(v);
+}
+
+// The Go proxy's other variables (its proxy/internal/env): each overrides
+// its key, says so in one line, and a bad value is one line naming it.
+namespace {
+
+const char* const kProxyVariables[] = {
+    "PROXY_SRT_SERVER",          "PROXY_SYSTEM_API",           "PROXY_LOAD_BALANCER_TYPE",
+    "PROXY_REDIS_HOST",          "PROXY_REDIS_PORT",           "PROXY_REDIS_PASSWORD",
+    "PROXY_REDIS_DB",            "PROXY_REDIS_KEY_PREFIX",     "PROXY_ORIGIN_SERVER_TTL",
+    "PROXY_DEFAULT_BACKEND_ENABLED", "PROXY_DEFAULT_BACKEND_IP", "PROXY_DEFAULT_BACKEND_SRT",
+    "PROXY_DEFAULT_BACKEND_RTMP", "PROXY_DEFAULT_BACKEND_API",  "PROXY_DEFAULT_BACKEND_RTC",
+    "PROXY_DEFAULT_BACKEND_HTTP",
+};
+
+// Unsets every variable before and after a test.
+struct CleanEnvironment {
+  CleanEnvironment() { clear(); }
+  ~CleanEnvironment() { clear(); }
+  static void clear() {
+    for (const char* v : kProxyVariables) unsetenv(v);
+  }
+};
+
+std::string env_error_of(const char* name, const char* value, Config c = parse_config(kMinimal)) {
+  CleanEnvironment clean;
+  setenv(name, value, 1);
+  try {
+    (void)srtfwd::app::apply_environment(c);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+bool has_line(const std::vector<std::string>& lines, const std::string& start) {
+  for (const auto& l : lines)
+    if (l.rfind(start, 0) == 0) return true;
+  return false;
+}
+
+}  // namespace
+
+TEST(ConfigEnvironment, NothingSetChangesNothing) {
+  CleanEnvironment clean;
+  Config c = parse_config(kMinimal);
+  EXPECT_TRUE(srtfwd::app::apply_environment(c).empty());
+  EXPECT_EQ(c.control.listen_ports, std::vector<uint16_t>{10080});
+  EXPECT_EQ(c.admin.host, "127.0.0.1");
+  EXPECT_EQ(c.control.balancer.key_prefix, "");
+  EXPECT_EQ(c.control.balancer.server_ttl_s, 300u);
+  EXPECT_FALSE(c.default_backend.has_value());
+  ASSERT_EQ(c.control.balancer.backends.size(), 1u);
+}
+
+TEST(ConfigEnvironment, EveryVariableOverridesItsKeyAndIsLogged) {
+  CleanEnvironment clean;
+  Config c = parse_config(kMinimal);
+  setenv("PROXY_SRT_SERVER", "10090", 1);
+  setenv("PROXY_SYSTEM_API", "127.0.0.2:12026", 1);
+  setenv("PROXY_LOAD_BALANCER_TYPE", "redis", 1);
+  setenv("PROXY_REDIS_HOST", "198.18.5.5", 1);
+  setenv("PROXY_REDIS_PASSWORD", "secret-pw", 1);
+  setenv("PROXY_REDIS_KEY_PREFIX", "tenant1", 1);
+  setenv("PROXY_ORIGIN_SERVER_TTL", "45s", 1);
+  setenv("PROXY_DEFAULT_BACKEND_ENABLED", "on", 1);
+  setenv("PROXY_DEFAULT_BACKEND_IP", "198.18.1.9", 1);
+  setenv("PROXY_DEFAULT_BACKEND_SRT", "10081", 1);
+  const auto lines = srtfwd::app::apply_environment(c);
+  EXPECT_EQ(c.control.listen_ports, std::vector<uint16_t>{10090});
+  EXPECT_EQ(c.admin.host, "127.0.0.2");
+  EXPECT_EQ(c.admin.port, 12026);
+  EXPECT_EQ(c.control.balancer.type, "redis");
+  EXPECT_EQ(c.control.balancer.redis_host, "198.18.5.5");
+  EXPECT_EQ(c.control.balancer.redis_password, "secret-pw");
+  EXPECT_EQ(c.control.balancer.key_prefix, "tenant1");
+  EXPECT_EQ(c.control.balancer.server_ttl_s, 45u);
+  ASSERT_TRUE(c.default_backend.has_value());
+  EXPECT_EQ(c.default_backend->ip, "198.18.1.9");
+  EXPECT_EQ(c.default_backend->srt_port, 10081);
+  EXPECT_EQ(c.default_backend->rtmp, "1935");  // the Go proxy's defaults
+  EXPECT_EQ(c.default_backend->api, "1985");
+  // Redis mode: registered, not a static backend.
+  EXPECT_EQ(c.control.balancer.backends.size(), 1u);
+
+  // One line per variable, the value shown except the password's.
+  EXPECT_EQ(lines.size(), 10u);
+  for (const char* v : {"PROXY_SRT_SERVER=10090", "PROXY_SYSTEM_API=127.0.0.2:12026",
+                        "PROXY_LOAD_BALANCER_TYPE=redis", "PROXY_REDIS_HOST=198.18.5.5",
+                        "PROXY_REDIS_PASSWORD=***", "PROXY_REDIS_KEY_PREFIX=tenant1",
+                        "PROXY_ORIGIN_SERVER_TTL=45s", "PROXY_DEFAULT_BACKEND_ENABLED=on",
+                        "PROXY_DEFAULT_BACKEND_IP=198.18.1.9", "PROXY_DEFAULT_BACKEND_SRT=10081"})
+    EXPECT_TRUE(has_line(lines, v)) << v;
+  for (const auto& l : lines) EXPECT_EQ(l.find("secret-pw"), std::string::npos) << l;
+}
+
+TEST(ConfigEnvironment, SrtServerTakesTheGoProxyForms) {
+  for (const char* v : {"10090", ":10090", "0.0.0.0:10090", "[::]:10090"}) {
+    CleanEnvironment clean;
+    Config c = parse_config(kMinimal);
+    setenv("PROXY_SRT_SERVER", v, 1);
+    (void)srtfwd::app::apply_environment(c);
+    EXPECT_EQ(c.control.listen_ports, std::vector<uint16_t>{10090}) << v;
+  }
+  // The Go proxy's default port is inside srtfwd's default leg ports.
+  EXPECT_NE(env_error_of("PROXY_SRT_SERVER", "20080").find("PROXY_SRT_SERVER: \"20080\" is inside srt.leg_ports"),
+            std::string::npos);
+  Config moved = parse_config(std::string(kMinimal) + "");
+  moved.control.leg_port_min = 21000;
+  EXPECT_EQ(env_error_of("PROXY_SRT_SERVER", "20080", moved), "");
+}
+
+TEST(ConfigEnvironment, SystemApiTakesTheGoProxyForms) {
+  struct {
+    const char* value;
+    const char* host;
+  } cases[] = {{"12030", "0.0.0.0"}, {":12030", "0.0.0.0"}, {"127.0.0.1:12030", "127.0.0.1"}, {"[::1]:12030", "::1"}};
+  for (const auto& k : cases) {
+    CleanEnvironment clean;
+    Config c = parse_config("[[port]]\nipv4 = \"198.18.0.1/24\"\n[admin]\nlisten = \"\"\n");
+    setenv("PROXY_SYSTEM_API", k.value, 1);
+    (void)srtfwd::app::apply_environment(c);
+    EXPECT_TRUE(c.admin.enabled) << k.value;
+    EXPECT_EQ(c.admin.host, k.host) << k.value;
+    EXPECT_EQ(c.admin.port, 12030) << k.value;
+  }
+}
+
+TEST(ConfigEnvironment, OriginServerTtlIsAGoDuration) {
+  struct {
+    const char* value;
+    uint32_t seconds;
+  } cases[] = {{"45s", 45}, {"2m", 120}, {"1h30m", 5400}, {"1.5s", 2}, {"1500ms", 2}, {"+300s", 300}, {"24h", 86400}};
+  for (const auto& k : cases) {
+    CleanEnvironment clean;
+    Config c = parse_config(kMinimal);
+    setenv("PROXY_ORIGIN_SERVER_TTL", k.value, 1);
+    (void)srtfwd::app::apply_environment(c);
+    EXPECT_EQ(c.control.balancer.server_ttl_s, k.seconds) << k.value;
+  }
+}
+
+TEST(ConfigEnvironment, DefaultBackendInMemoryModeIsAStaticBackend) {
+  CleanEnvironment clean;
+  Config c = parse_config("[[port]]\nipv4 = \"198.18.0.1/24\"\n");
+  setenv("PROXY_DEFAULT_BACKEND_ENABLED", "true", 1);
+  setenv("PROXY_DEFAULT_BACKEND_IP", "198.18.1.7", 1);
+  (void)srtfwd::app::apply_environment(c);
+  ASSERT_EQ(c.control.balancer.backends.size(), 1u);
+  EXPECT_EQ(c.control.balancer.backends[0].ip.to_string(), "198.18.1.7");
+  EXPECT_EQ(c.control.balancer.backends[0].srt_port, 10080);  // the Go proxy's default
+  // Off (the Go proxy's default): the other variables are checked, not used.
+  Config off = parse_config("[[port]]\nipv4 = \"198.18.0.1/24\"\n");
+  setenv("PROXY_DEFAULT_BACKEND_ENABLED", "off", 1);
+  (void)srtfwd::app::apply_environment(off);
+  EXPECT_TRUE(off.control.balancer.backends.empty());
+  EXPECT_FALSE(off.default_backend.has_value());
+  // Enabled without an IP: the Go proxy's 127.0.0.1.
+  Config local = parse_config("[[port]]\nipv4 = \"198.18.0.1/24\"\n");
+  unsetenv("PROXY_DEFAULT_BACKEND_IP");
+  setenv("PROXY_DEFAULT_BACKEND_ENABLED", "on", 1);
+  (void)srtfwd::app::apply_environment(local);
+  ASSERT_TRUE(local.default_backend.has_value());
+  EXPECT_EQ(local.default_backend->ip, "127.0.0.1");
+}
+
+TEST(ConfigEnvironment, BadValuesAreOneLineNamingTheVariable) {
+  struct {
+    const char* name;
+    const char* value;
+  } cases[] = {
+      {"PROXY_SRT_SERVER", "x"},
+      {"PROXY_SRT_SERVER", "0"},
+      {"PROXY_SRT_SERVER", "70000"},
+      {"PROXY_SRT_SERVER", "198.18.0.1:10090"},
+      {"PROXY_SYSTEM_API", "abc"},
+      {"PROXY_SYSTEM_API", "example.com:12025"},
+      {"PROXY_LOAD_BALANCER_TYPE", "dns"},
+      {"PROXY_REDIS_PORT", "x"},
+      {"PROXY_REDIS_DB", "-1"},
+      {"PROXY_REDIS_KEY_PREFIX", "a\nb"},
+      {"PROXY_ORIGIN_SERVER_TTL", "300"},  // Go wants a unit
+      {"PROXY_ORIGIN_SERVER_TTL", "0"},
+      {"PROXY_ORIGIN_SERVER_TTL", "-5s"},
+      {"PROXY_ORIGIN_SERVER_TTL", "500ms"},
+      {"PROXY_ORIGIN_SERVER_TTL", "5x"},
+      {"PROXY_ORIGIN_SERVER_TTL", "25h"},
+      {"PROXY_DEFAULT_BACKEND_ENABLED", "yes please"},
+      {"PROXY_DEFAULT_BACKEND_IP", "origin.example"},
+      {"PROXY_DEFAULT_BACKEND_SRT", "0"},
+      {"PROXY_DEFAULT_BACKEND_RTMP", "19 35"},
+      {"PROXY_DEFAULT_BACKEND_API", "\"1985\""},
+      {"PROXY_DEFAULT_BACKEND_RTC", "88888888888888888888888888888888888888888888888888888888888888888"},
+      {"PROXY_DEFAULT_BACKEND_HTTP", "80\x7f"},
+  };
+  for (const auto& k : cases) {
+    const std::string e = env_error_of(k.name, k.value);
+    EXPECT_EQ(e.rfind(std::string(k.name) + ": \"", 0), 0u) << k.name << "=" << k.value << " -> " << e;
+    EXPECT_EQ(e.find('\n'), std::string::npos) << "not one line: " << e;
+  }
+}
+
+TEST(ConfigEnvironment, DefaultStreamIdIsCheckedAndCanBeOff) {
+  const Config c = parse_config(kMinimal);
+  EXPECT_EQ(c.control.default_streamid, "#!::r=live/livestream,m=publish");  // SRS's
+  const Config off = parse_config("[[port]]\nipv4 = \"198.18.0.1/24\"\n[srt]\ndefault_streamid = \"\"\n");
+  EXPECT_EQ(off.control.default_streamid, "");
+  EXPECT_NE(error_of("[[port]]\nipv4 = \"198.18.0.1/24\"\n[srt]\ndefault_streamid = \"#!::m=publish\"\n")
+                .find("srt.default_streamid: \"#!::m=publish\": no resource"),
+            std::string::npos);
 }
 
 // SIGHUP: which changed keys a reload cannot apply.

@@ -462,6 +462,31 @@ TEST_F(RedisBalancerTest, RegisterWritesWhatTheGoProxyReads) {
   ASSERT_TRUE(p && p->ok);
 }
 
+// PROXY_REDIS_KEY_PREFIX: every key "{prefix}:{key}", the list's entries
+// included, as the Go proxy's redisKey(); the unprefixed keys are not read.
+TEST_F(RedisBalancerTest, KeyPrefixAppliesToEveryKey) {
+  go_register(*cli_, "plain", "198.18.1.9", "10080");  // another tenant's, unprefixed
+  BalancerOptions o = options();
+  o.key_prefix = "tenant1";
+  auto b = connected(o);
+  auto none = pick(*b, "__defaultVhost__/live/p", Mode::Publish);
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->reject_reason, 1404u) << none->why;
+  auto s = server_from_register_body(
+      R"({"ip":"198.18.1.7","server":"vid-1","service":"svc-2","pid":"33","rtmp":["1935"],"srt":["10080"]})",
+      nullptr);
+  ASSERT_TRUE(s);
+  b->register_server(*s, now_ms());
+  const std::string key = "tenant1:srs-proxy-server:vid-1-svc-2-33";
+  ASSERT_TRUE(drive({b.get()}, [&] { return cli_->run({"EXISTS", key}) == "1"; }, 2000));
+  EXPECT_EQ(nlohmann::json::parse(*cli_->run({"GET", "tenant1:srs-proxy-all-servers"})), nlohmann::json({key}));
+  auto p = pick(*b, "__defaultVhost__/live/p", Mode::Publish);
+  ASSERT_TRUE(p && p->ok) << (p ? p->why : "no answer");
+  EXPECT_EQ(p->ip.to_string(), "198.18.1.7");
+  EXPECT_EQ(cli_->run({"GET", "tenant1:srs-proxy-url:__defaultVhost__/live/p"}), key);
+  EXPECT_FALSE(cli_->run({"GET", "srs-proxy-url:__defaultVhost__/live/p"}));
+}
+
 TEST_F(RedisBalancerTest, RedisDownIs1503AtOnceThenReconnects) {
   const std::string key = go_register(*cli_, "a", "198.18.1.2", "10080");
   auto b = connected();

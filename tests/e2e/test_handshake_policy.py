@@ -5,7 +5,8 @@ namespace to the real forwarder, with a real libsrt origin behind it.
   - an HSv4-only CONCLUSION is rejected with SRT_REJ_VERSION (8);
   - a rendezvous handshake (WAVEAHAND) to a listener is rejected 1405;
   - a CONCLUSION with a GROUP extension (bonding) is rejected 15;
-  - a CONCLUSION without a stream ID, or with one without a resource, 1400;
+  - a CONCLUSION with a stream ID without a resource, 1400; one without a
+    stream ID goes on as [srt] default_streamid (SRS's default stream);
   - a retransmitted CONCLUSION is answered with the same cached answer, and
     the origin sees one connection, not two.
 Run as root with SRTFWD and SRT_ORIGIN set (meson does it)."""
@@ -106,7 +107,6 @@ class HandshakePolicy(unittest.TestCase):
             self.assertEqual(self.run_case(lab, f, "hsv4")["types"], [1000 + 8] * 2)
             self.assertEqual(self.run_case(lab, f, "waveahand")["type"], 1000 + 1405)
             self.assertEqual(self.run_case(lab, f, "group")["types"], [1000 + 15] * 2)
-            self.assertEqual(self.run_case(lab, f, "nosid")["types"], [1000 + 1400] * 2)
             self.assertEqual(self.run_case(lab, f, "noresource")["types"], [1000 + 1400] * 2)
 
             # A good CONCLUSION twice: the origin's CONCLUSION comes back (type
@@ -120,6 +120,11 @@ class HandshakePolicy(unittest.TestCase):
             self.assertEqual(len(re.findall(r"^accept ", origin.out_text(), re.M)), 1,
                              origin.out_text())
 
+            # No stream ID: routed as SRS's default stream ID, the origin answers.
+            self.assertEqual(self.run_case(lab, f, "nosid")["types"], [0xFFFFFFFF] * 2)
+            self.assertEqual(len(re.findall(r"^accept ", origin.out_text(), re.M)), 2,
+                             origin.out_text())
+
             self.assertEqual(fwd.stop(), 0)
             log = fwd.log()
             self.assertIn("mbufs in use at exit: 0", log)
@@ -127,8 +132,8 @@ class HandshakePolicy(unittest.TestCase):
             self.assertEqual(c["srt"]["rejected_version"], 2)
             self.assertEqual(c["srt"]["rejected_bad_mode"], 1)
             self.assertEqual(c["srt"]["rejected_group"], 2)
-            self.assertEqual(c["srt"]["rejected_bad_request"], 4)
-            self.assertEqual(c["srt"]["established"], 1)
+            self.assertEqual(c["srt"]["rejected_bad_request"], 2)
+            self.assertEqual(c["srt"]["established"], 2)
             self.assertGreaterEqual(c["srt"]["cached_answers"], 1)
 
 

@@ -31,8 +31,13 @@ void fuzz_stream_id(std::string_view sid) {
   StreamId id;
   if (parse_stream_id(sid, id) != StreamIdError::Ok) return;
   const std::string url = stream_url(id);
-  check(!url.empty());
-  check(!id.resource.empty());
+  // "{vhost}/{app}/{stream}": two '/' at least, the vhost part never empty.
+  const std::size_t slash = url.find('/');
+  check(slash != std::string::npos && slash > 0);
+  check(url.compare(slash + 1, id.app.size() + 1, id.app + "/") == 0);
+  // SRS's reading is a function of the string.
+  StreamId again;
+  check(parse_stream_id(sid, again) == StreamIdError::Ok && again == id);
 }
 
 void fuzz_packet(std::span<const std::uint8_t> bytes) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 namespace srtfwd::srt {
 namespace {
@@ -10,102 +11,150 @@ namespace {
 struct Case {
   std::string sid;
   StreamIdError error;
-  std::string url;  // when Ok
-  Mode mode;        // when Ok
+  std::string url;    // when Ok
+  Mode mode;          // when Ok
+  std::string vhost;  // when Ok: SRS's request vhost from h ("" when none)
+  std::string param;  // when Ok: SRS's request param
 };
 
 const Mode R = Mode::Request;
 const Mode P = Mode::Publish;
+const StreamIdError Ok = StreamIdError::Ok;
 
-// Expected URLs follow the Go proxy's buildStreamURL where it accepts the
-// stream ID, else SRS's own reading (srs_srt_streamid_info and its tests).
+// Every accepted case is what SRS reads, from SRS's own code:
+// - trunk/src/utest/srs_utest_srt.cpp (ProtocolSrtTest.SrtGetStreamInfoNormal,
+//   SrtGetStreamInfoMethod, SrtGetStreamInfoCompatible, SrtStreamIdToRequest
+//   and the stream IDs of its socket tests): vhost, mode and param as there;
+// - trunk/src/app/srs_app_srt_utility.cpp (srs_srt_streamid_info and
+//   srs_srt_streamid_to_request, the examples in their comments and what
+//   their code does with the rest: '?' read as ',', every one of = , && & ;
+//   a separator, pieces paired in order, last value of a key kept, keys read
+//   in byte order, default app "live"; SRS refuses an unknown m, srtfwd
+//   routes it as a player);
+// - trunk/src/app/srs_app_srt_conn.cpp (SrsMpegtsSrtConn::do_cycle: the
+//   default stream ID) and the stream URL of SrsRequest (extension dropped).
+// The URL's vhost part is the Go proxy's rule (stream_id.h).
 const std::vector<Case> kCases = {
-    // docs/architecture.md examples.
-    {"#!::r=live/livestream,m=publish", StreamIdError::Ok, "__defaultVhost__/live/livestream", P},
-    {"#!::h=example.com,r=live/cam1,m=request", StreamIdError::Ok, "example.com/live/cam1", R},
-    // SRS's srt tests (ProtocolSrtTest.SrtGetStreamInfo*, SrtStreamIdToRequest).
-    {"#!::r=live/livestream,key1=value1,key2=value2", StreamIdError::Ok, "__defaultVhost__/live/livestream", R},
-    {"#!::h=host.com,r=live/livestream,key1=value1,key2=value2", StreamIdError::Ok, "host.com/live/livestream", R},
-    {"#!::r=live/livestream,m=request", StreamIdError::Ok, "__defaultVhost__/live/livestream", R},
-    {"#!::h=live/livestream,m=request", StreamIdError::Ok, "__defaultVhost__/live/livestream", R},
-    {"#!::h=live/livestream,m=publish", StreamIdError::Ok, "__defaultVhost__/live/livestream", P},
-    {"#!::h=srs.srt.com.cn/live/livestream,m=request", StreamIdError::Ok, "srs.srt.com.cn/live/livestream", R},
-    {"#!::h=srs.srt.com.cn/live/livestream,m=publish", StreamIdError::Ok, "srs.srt.com.cn/live/livestream", P},
-    {"#!::h=live/livestream?secret=d6d2be37,m=publish", StreamIdError::Ok, "__defaultVhost__/live/livestream", P},
-    {"#!::r=live/livestream?key1=val1,key2=val2", StreamIdError::Ok, "__defaultVhost__/live/livestream", R},
-    {"#!::h=srs.srt.com.cn,r=live/livestream?key1=val1,key2=val2", StreamIdError::Ok,
-     "srs.srt.com.cn/live/livestream", R},
-    {"#!::h=live/livestream?key1=val1,key2=val2", StreamIdError::Ok, "__defaultVhost__/live/livestream", R},
-    // Plain forms SRS accepts; ?vhost= is not a vhost for SRS's SRT server.
-    {"live/livestream", StreamIdError::Ok, "__defaultVhost__/live/livestream", R},
-    {"live/livestream?vhost=host.com", StreamIdError::Ok, "__defaultVhost__/live/livestream", R},
-    {"#!::r=live/livestream?vhost=host.com,m=publish", StreamIdError::Ok, "__defaultVhost__/live/livestream", P},
-    {"livestream", StreamIdError::Ok, "__defaultVhost__/live/livestream", R},
-    {"SRS_SRT_Streamid", StreamIdError::Ok, "__defaultVhost__/live/SRS_SRT_Streamid", R},
-    // libsrt access-control.md examples; r without '/' is kept as the Go proxy keeps it.
-    {"#!::u=admin,r=bluesbrothers1_hi", StreamIdError::Ok, "__defaultVhost__/bluesbrothers1_hi", R},
-    {"#!::u=johnny,t=file,m=publish,r=results.csv", StreamIdError::Ok, "__defaultVhost__/results.csv", P},
-    // Hosts: IPs, ports, no dot, case kept.
-    {"#!::h=1.2.3.4,r=live/cam", StreamIdError::Ok, "__defaultVhost__/live/cam", R},
-    {"#!::h=198.18.0.1:10080,r=live/cam", StreamIdError::Ok, "__defaultVhost__/live/cam", R},
-    {"#!::h=example.com:8080,r=live/cam", StreamIdError::Ok, "example.com/live/cam", R},
-    {"#!::h=localhost,r=live/cam", StreamIdError::Ok, "__defaultVhost__/live/cam", R},
-    {"#!::h=[2001:db8::1]:10080,r=live/cam", StreamIdError::Ok, "__defaultVhost__/live/cam", R},
-    {"#!::h=2001:db8::1,r=live/cam", StreamIdError::Ok, "__defaultVhost__/live/cam", R},
-    {"#!::h=01.2.3.4,r=live/cam", StreamIdError::Ok, "01.2.3.4/live/cam", R},  // Go: not an IP
-    {"#!::h=EXAMPLE.com,r=live/cam,m=PUBLISH", StreamIdError::Ok, "EXAMPLE.com/live/cam", P},
-    {"#!::h=a.b.c/d,r=live/x", StreamIdError::Ok, "__defaultVhost__/live/x", R},  // one '/': no vhost
-    // Paths as Go's url.Parse reads them.
-    {"#!::r=live/a%20b", StreamIdError::Ok, "__defaultVhost__/live/a b", R},
-    {"#!::r=live/a#fragment", StreamIdError::Ok, "__defaultVhost__/live/a", R},
-    {"#!::r=/live/livestream", StreamIdError::Ok, "__defaultVhost__//live/livestream", R},
-    {"#!::r=a=b", StreamIdError::Ok, "__defaultVhost__/a=b", R},
-    {"#!::r=live/\xe7\x9b\xb4\xe6\x92\xad", StreamIdError::Ok, "__defaultVhost__/live/\xe7\x9b\xb4\xe6\x92\xad", R},
-    {"#!::m=bidirectional,r=live/x", StreamIdError::Ok, "__defaultVhost__/live/x", Mode::Bidirectional},
-    {"#!::r=live/livestream,,m=publish,", StreamIdError::Ok, "__defaultVhost__/live/livestream", P},
-    // Plain strings are names, whatever they hold (SRS does the same).
-    {"=", StreamIdError::Ok, "__defaultVhost__/live/=", R},
-    {",,", StreamIdError::Ok, "__defaultVhost__/live/,,", R},
-    // Hostile.
-    {"", StreamIdError::Empty, "", R},
-    {std::string(513, 'a'), StreamIdError::TooLong, "", R},
-    {"#!::r=live/" + std::string(502, 'x'), StreamIdError::TooLong, "", R},
-    {"\xff\xfe", StreamIdError::NotUtf8, "", R},
-    {"#!::r=live/\xc3\x28", StreamIdError::NotUtf8, "", R},
-    {"#!::r=live/\xc0\xaf", StreamIdError::NotUtf8, "", R},          // overlong '/'
-    {"#!::r=live/\xed\xa0\x80", StreamIdError::NotUtf8, "", R},      // surrogate
-    {"#!::r=live/\xf4\x90\x80\x80", StreamIdError::NotUtf8, "", R},  // above U+10FFFF
-    {"#!::r=live/\xe7\x9b", StreamIdError::NotUtf8, "", R},          // truncated sequence
-    {"#!::r=live/a\nb", StreamIdError::ControlCharacter, "", R},
-    {"#!::r=live/a\x7f", StreamIdError::ControlCharacter, "", R},
-    {std::string("live/a\0b", 8), StreamIdError::ControlCharacter, "", R},
-    {"#!::", StreamIdError::NoResource, "", R},
-    {"#!::,,", StreamIdError::NoResource, "", R},
-    {"#!::=", StreamIdError::MalformedPair, "", R},
-    {"#!::=x,r=live/a", StreamIdError::MalformedPair, "", R},
-    {"#!::foo,r=live/a", StreamIdError::MalformedPair, "", R},
-    {"#!::r=live/a,r=live/b", StreamIdError::DuplicateKey, "", R},
-    {"#!::h=a.com,r=live/a,h=b.com", StreamIdError::DuplicateKey, "", R},
-    {"#!::x=1,r=live/a,x=2", StreamIdError::DuplicateKey, "", R},
-    {"#!::r=live/a,m=play", StreamIdError::BadMode, "", R},
-    {"#!::r=live/a,m=", StreamIdError::BadMode, "", R},
-    {"#!::m=publish", StreamIdError::NoResource, "", R},
-    {"#!::h=example.com,m=publish", StreamIdError::NoResource, "", R},
-    {"#!::r=", StreamIdError::NoResource, "", R},
-    {"#!::r=?a=b", StreamIdError::NoResource, "", R},
-    {"#!:{r=live/a}", StreamIdError::UnsupportedSyntax, "", R},
-    {"#!x", StreamIdError::UnsupportedSyntax, "", R},
-    {"#!::h=ex ample.com,r=live/a", StreamIdError::BadHost, "", R},
-    {"#!::h=user@example.com,r=live/a", StreamIdError::BadHost, "", R},
-    {"#!::h=example.com%2f,r=live/a", StreamIdError::BadHost, "", R},
-    {"#!::r=live/a%zz", StreamIdError::BadResource, "", R},
-    {"#!::r=live/a%0", StreamIdError::BadResource, "", R},
-    {"#!::r=live/a%00", StreamIdError::BadResource, "", R},
-    {"#!::r=live/%ff", StreamIdError::BadResource, "", R},
+    // srs_utest_srt.cpp, SrtGetStreamInfoNormal.
+    {"#!::r=live/livestream,key1=value1,key2=value2", Ok, "__defaultVhost__/live/livestream", R, "",
+     "key1=value1&key2=value2"},
+    {"#!::h=host.com,r=live/livestream,key1=value1,key2=value2", Ok, "host.com/live/livestream", R, "host.com",
+     "vhost=host.com&key1=value1&key2=value2"},
+    // SrtGetStreamInfoMethod.
+    {"#!::r=live/livestream,m=request", Ok, "__defaultVhost__/live/livestream", R, "", ""},
+    {"#!::r=live/livestream,m=publish", Ok, "__defaultVhost__/live/livestream", P, "", ""},
+    // SrtGetStreamInfoCompatible.
+    {"#!::h=live/livestream,m=request", Ok, "__defaultVhost__/live/livestream", R, "", ""},
+    {"#!::h=live/livestream,m=publish", Ok, "__defaultVhost__/live/livestream", P, "", ""},
+    {"#!::h=srs.srt.com.cn/live/livestream,m=request", Ok, "srs.srt.com.cn/live/livestream", R, "srs.srt.com.cn",
+     "vhost=srs.srt.com.cn"},
+    {"#!::h=srs.srt.com.cn/live/livestream,m=publish", Ok, "srs.srt.com.cn/live/livestream", P, "srs.srt.com.cn",
+     "vhost=srs.srt.com.cn"},
+    {"#!::h=live/livestream?secret=d6d2be37,m=publish", Ok, "__defaultVhost__/live/livestream", P, "",
+     "secret=d6d2be37"},
+    // SrtStreamIdToRequest.
+    {"#!::r=live/livestream?key1=val1,key2=val2", Ok, "__defaultVhost__/live/livestream", R, "",
+     "key1=val1&key2=val2"},
+    {"#!::h=srs.srt.com.cn,r=live/livestream?key1=val1,key2=val2", Ok, "srs.srt.com.cn/live/livestream", R,
+     "srs.srt.com.cn", "vhost=srs.srt.com.cn&key1=val1&key2=val2"},
+    {"#!::h=live/livestream?key1=val1,key2=val2", Ok, "__defaultVhost__/live/livestream", R, "",
+     "key1=val1&key2=val2"},
+    {"#!::h=srs.srt.com.cn/live/livestream?key1=val1,key2=val2", Ok, "srs.srt.com.cn/live/livestream", R,
+     "srs.srt.com.cn", "vhost=srs.srt.com.cn&key1=val1&key2=val2"},
+    // The socket tests' stream IDs: plain names get the default app.
+    {"SRS_SRT", Ok, "__defaultVhost__/live/SRS_SRT", R, "", ""},
+    {"SRS_SRT_Streamid", Ok, "__defaultVhost__/live/SRS_SRT_Streamid", R, "", ""},
+
+    // srs_app_srt_utility.cpp comments ("New URL style").
+    {"#!::h=host.com,r=app/stream,key1=value1,key2=value2", Ok, "host.com/app/stream", R, "host.com",
+     "vhost=host.com&key1=value1&key2=value2"},
+    {"#!::r=app/stream,key1=value1,key2=value2", Ok, "__defaultVhost__/app/stream", R, "",
+     "key1=value1&key2=value2"},
+    // srs_app_srt_conn.cpp: what an empty stream ID becomes.
+    {std::string(kSrsDefaultStreamId), Ok, "__defaultVhost__/live/livestream", P, "", ""},
+    // Plain paths: taken as they are, ?vhost= is a parameter, not the vhost.
+    {"live/livestream", Ok, "__defaultVhost__/live/livestream", R, "", ""},
+    {"live/livestream?vhost=host.com", Ok, "__defaultVhost__/live/livestream", R, "", "vhost=host.com"},
+    {"livestream", Ok, "__defaultVhost__/live/livestream", R, "", ""},
+    {"cam1?token=a/b", Ok, "__defaultVhost__/cam1?token=a/b", R, "", ""},  // app is up to the first '/'
+    {"#!:{r=live/a}", Ok, "__defaultVhost__/#!:{r=live/a}", R, "", ""},    // not "#!::": a plain path
+    {"#!x", Ok, "__defaultVhost__/live/#!x", R, "", ""},
+    {"=", Ok, "__defaultVhost__/live/=", R, "", ""},
+    {" #!::r=live/a", Ok, "__defaultVhost__/ #!::r=live/a", R, "", ""},
+    // "#!::" pairs as srs_parse_query_string splits them.
+    {"#!::r=live/livestream?vhost=host.com,m=publish", Ok, "__defaultVhost__/live/livestream", P, "",
+     "vhost=host.com"},
+    {"#!::r=live/a,r=live/b", Ok, "__defaultVhost__/live/b", R, "", ""},  // the last value
+    {"#!::h=a.com,r=live/a,h=b.com", Ok, "b.com/live/a", R, "b.com", "vhost=b.com"},
+    {"#!::x=1,r=live/a,x=2", Ok, "__defaultVhost__/live/a", R, "", "x=2"},
+    {"#!::r=live/a;m=publish", Ok, "__defaultVhost__/live/a", P, "", ""},
+    {"#!::r=live/a&m=publish", Ok, "__defaultVhost__/live/a", P, "", ""},
+    {"#!::r=live/a&&m=publish", Ok, "__defaultVhost__/live/a", P, "", ""},
+    {"#!::r=a=b", Ok, "__defaultVhost__/live/a", R, "", "b="},  // '=' ends the value too
+    {"#!::=x,r=live/a", Ok, "__defaultVhost__/live/a", R, "", "=x"},
+    // An empty piece shifts the pairing: m becomes a value, publish a key.
+    {"#!::r=live/livestream,,m=publish,", Ok, "__defaultVhost__/live/livestream", R, "", "=m&publish="},
+    {"#!::u=admin,r=bluesbrothers1_hi", Ok, "__defaultVhost__/live/bluesbrothers1_hi", R, "", "u=admin"},
+    {"#!::u=johnny,t=file,m=publish,r=results.csv", Ok, "__defaultVhost__/live/results", P, "", "t=file&u=johnny"},
+    {"#!::m=PUBLISH,r=live/a", Ok, "__defaultVhost__/live/a", P, "", ""},
+    {"#!::M=publish,r=live/a", Ok, "__defaultVhost__/live/a", R, "", "M=publish"},  // keys are case-sensitive
+    {"#!::h=vh.com/live/a,r=live/b", Ok, "vh.com/live/b", R, "vh.com", "vhost=vh.com"},  // r after h
+    {"#!::h=a.b.c/d,r=live/x", Ok, "__defaultVhost__/live/x", R, "", ""},  // one '/': a path, no vhost
+    {"#!::h=user@example.com,r=live/a", Ok, "user@example.com/live/a", R, "user@example.com",
+     "vhost=user@example.com"},
+    // Paths: split at the first '/', no percent-decoding, extension dropped.
+    {"#!::r=livestream", Ok, "__defaultVhost__/live/livestream", R, "", ""},
+    {"#!::r=live/a/b", Ok, "__defaultVhost__/live/a/b", R, "", ""},
+    {"#!::r=live/livestream.flv", Ok, "__defaultVhost__/live/livestream", R, "", ""},
+    {"#!::r=/live/livestream", Ok, "__defaultVhost__//live/livestream", R, "", ""},
+    {"#!::r=live/a%20b", Ok, "__defaultVhost__/live/a%20b", R, "", ""},
+    {"#!::r=live/a#frag", Ok, "__defaultVhost__/live/a#frag", R, "", ""},
+    {"#!::r=live/\xe7\x9b\xb4\xe6\x92\xad", Ok, "__defaultVhost__/live/\xe7\x9b\xb4\xe6\x92\xad", R, "", ""},
+    // Hosts: the Go proxy's vhost rule (IPs, ports, names without a dot).
+    {"#!::h=1.2.3.4,r=live/cam", Ok, "__defaultVhost__/live/cam", R, "1.2.3.4", "vhost=1.2.3.4"},
+    {"#!::h=198.18.0.1:10080,r=live/cam", Ok, "__defaultVhost__/live/cam", R, "198.18.0.1:10080",
+     "vhost=198.18.0.1:10080"},
+    {"#!::h=example.com:8080,r=live/cam", Ok, "example.com/live/cam", R, "example.com:8080",
+     "vhost=example.com:8080"},
+    {"#!::h=localhost,r=live/cam", Ok, "__defaultVhost__/live/cam", R, "localhost", "vhost=localhost"},
+    {"#!::h=[2001:db8::1]:10080,r=live/cam", Ok, "__defaultVhost__/live/cam", R, "[2001:db8::1]:10080",
+     "vhost=[2001:db8::1]:10080"},
+    {"#!::h=01.2.3.4,r=live/cam", Ok, "01.2.3.4/live/cam", R, "01.2.3.4", "vhost=01.2.3.4"},  // Go: not an IP
+    // srtfwd's extensions: bidirectional goes on to the origin, and a mode
+    // SRS refuses is routed as a player (as the Go proxy routes it) so that
+    // the origin gives its own answer.
+    {"#!::m=bidirectional,r=live/x", Ok, "__defaultVhost__/live/x", Mode::Bidirectional, "", ""},
+    {"#!::r=live/a,m=play", Ok, "__defaultVhost__/live/a", R, "", ""},
+    {"#!::r=live/a,m=PLAYER", Ok, "__defaultVhost__/live/a", R, "", ""},
+    {"#!::r=live/a,m=", Ok, "__defaultVhost__/live/a", R, "", ""},
+
+    // What SRS refuses (srs_srt_streamid_info returns false).
+    {"#!::", StreamIdError::NoResource},
+    {"#!::,,", StreamIdError::NoResource},
+    {"#!::=", StreamIdError::NoResource},
+    {"#!::m=publish", StreamIdError::NoResource},
+    {"#!::h=example.com,m=publish", StreamIdError::NoResource},
+    {"#!::r=", StreamIdError::NoResource},
+    {"#!::r=?a=b", StreamIdError::NoResource},
+    {"#!::foo,r=live/a", StreamIdError::NoResource},      // foo=r, live/a=""
+    {"#!::h=a.com/live/x,r=", StreamIdError::NoResource},  // r, read after h, empties the path
+    // srtfwd's safety limits (stream_id.h), where SRS takes any bytes.
+    {"", StreamIdError::Empty},
+    {std::string(513, 'a'), StreamIdError::TooLong},
+    {"#!::r=live/" + std::string(502, 'x'), StreamIdError::TooLong},
+    {"\xff\xfe", StreamIdError::NotUtf8},
+    {"#!::r=live/\xc3\x28", StreamIdError::NotUtf8},
+    {"#!::r=live/\xc0\xaf", StreamIdError::NotUtf8},          // overlong '/'
+    {"#!::r=live/\xed\xa0\x80", StreamIdError::NotUtf8},      // surrogate
+    {"#!::r=live/\xf4\x90\x80\x80", StreamIdError::NotUtf8},  // above U+10FFFF
+    {"#!::r=live/\xe7\x9b", StreamIdError::NotUtf8},          // truncated sequence
+    {"#!::r=live/a\nb", StreamIdError::ControlCharacter},
+    {"#!::r=live/a\x7f", StreamIdError::ControlCharacter},
+    {std::string("live/a\0b", 8), StreamIdError::ControlCharacter},
 };
 
 TEST(StreamId, Table) {
-  ASSERT_GE(kCases.size(), 20u);
+  ASSERT_GE(kCases.size(), 30u);
   for (const Case& c : kCases) {
     StreamId id;
     const StreamIdError e = parse_stream_id(c.sid, id);
@@ -113,6 +162,8 @@ TEST(StreamId, Table) {
     if (e == StreamIdError::Ok && c.error == StreamIdError::Ok) {
       EXPECT_EQ(stream_url(id), c.url) << "sid=" << c.sid;
       EXPECT_EQ(id.mode, c.mode) << "sid=" << c.sid;
+      EXPECT_EQ(id.vhost, c.vhost) << "sid=" << c.sid;
+      EXPECT_EQ(id.param, c.param) << "sid=" << c.sid;
     }
   }
 }
@@ -125,62 +176,34 @@ TEST(StreamId, ExactlyMaxLengthIsAccepted) {
   EXPECT_EQ(stream_url(id), "__defaultVhost__/live/" + std::string(501, 'x'));
 }
 
-TEST(StreamId, KeepsEveryField) {
+// srs_srt_streamid_to_request: app up to the first '/', stream up to the
+// first '?', param the rest.
+TEST(StreamId, SplitsAsSrsRequest) {
   StreamId id;
-  ASSERT_EQ(parse_stream_id("#!::u=alice,s=abc123,t=stream,r=live/cam?token=x,m=Publish,zz=1,user_a=b=c,h=ex.org",
-                            id),
-            StreamIdError::Ok);
-  EXPECT_EQ(id.user, "alice");
-  EXPECT_EQ(id.session, "abc123");
-  EXPECT_EQ(id.type, "stream");
-  EXPECT_EQ(id.resource, "live/cam?token=x");
-  EXPECT_EQ(id.host, "ex.org");
-  EXPECT_EQ(id.mode, Mode::Publish);
-  ASSERT_EQ(id.extra.size(), 2u);
-  EXPECT_EQ(id.extra[0], (std::pair<std::string, std::string>{"zz", "1"}));
-  EXPECT_EQ(id.extra[1], (std::pair<std::string, std::string>{"user_a", "b=c"}));
-  EXPECT_EQ(stream_url(id), "ex.org/live/cam");
-}
-
-TEST(StreamId, CompatibilityHostFormSplitsVhostAndResource) {
-  StreamId id;
-  ASSERT_EQ(parse_stream_id("#!::h=srs.srt.com.cn/live/livestream?secret=1,m=publish", id), StreamIdError::Ok);
-  EXPECT_EQ(id.host, "srs.srt.com.cn");
-  EXPECT_EQ(id.resource, "live/livestream?secret=1");
-  ASSERT_EQ(parse_stream_id("#!::h=live/livestream", id), StreamIdError::Ok);
-  EXPECT_EQ(id.host, "");
-  EXPECT_EQ(id.resource, "live/livestream");
-  // With r present, r is the resource and h only gives the vhost.
-  ASSERT_EQ(parse_stream_id("#!::h=vh.com/live/a,r=live/b", id), StreamIdError::Ok);
-  EXPECT_EQ(id.host, "vh.com");
-  EXPECT_EQ(stream_url(id), "vh.com/live/b");
-}
-
-TEST(StreamId, PlainFormKeepsTheStringAsResource) {
-  StreamId id;
-  ASSERT_EQ(parse_stream_id("live/livestream?vhost=host.com", id), StreamIdError::Ok);
-  EXPECT_EQ(id.resource, "live/livestream?vhost=host.com");
-  EXPECT_TRUE(id.host.empty());
-  EXPECT_EQ(id.mode, Mode::Request);
-  ASSERT_EQ(parse_stream_id("cam1?token=a/b", id), StreamIdError::Ok);  // '/' only in the query
-  EXPECT_EQ(id.resource, "live/cam1?token=a/b");
-  EXPECT_EQ(stream_url(id), "__defaultVhost__/live/cam1");
+  ASSERT_EQ(parse_stream_id("#!::h=srs.srt.com.cn,r=live/livestream?key1=val1,key2=val2", id), StreamIdError::Ok);
+  EXPECT_EQ(id, (StreamId{"srs.srt.com.cn", "live", "livestream", "vhost=srs.srt.com.cn&key1=val1&key2=val2",
+                          Mode::Request}));
+  ASSERT_EQ(parse_stream_id("live/a/b.ts?x=1?y=2", id), StreamIdError::Ok);
+  EXPECT_EQ(id, (StreamId{"", "live", "a/b.ts", "x=1?y=2", Mode::Request}));
+  EXPECT_EQ(stream_url(id), "__defaultVhost__/live/a/b");
 }
 
 TEST(StreamId, ParseResetsTheOutput) {
   StreamId id;
-  ASSERT_EQ(parse_stream_id("#!::u=x,r=live/a,m=publish,k=v", id), StreamIdError::Ok);
+  ASSERT_EQ(parse_stream_id("#!::h=a.com,u=x,r=live/a,m=publish,k=v", id), StreamIdError::Ok);
   ASSERT_EQ(parse_stream_id("#!::r=live/b", id), StreamIdError::Ok);
-  EXPECT_EQ(id, (StreamId{"live/b", "", "", "", "", Mode::Request, {}}));
+  EXPECT_EQ(id, (StreamId{"", "live", "b", "", Mode::Request}));
 }
 
 TEST(StreamId, StreamUrlOfAHandBuiltId) {
   StreamId id;
-  id.resource = "live/a%zz";  // never produced by the parser: copied as is
-  EXPECT_EQ(stream_url(id), "__defaultVhost__/live/a%zz");
-  id.host = "cdn.example.com:1935";
-  id.resource = "app/stream";
+  id.app = "app";
+  id.stream = "stream.m3u8";
+  EXPECT_EQ(stream_url(id), "__defaultVhost__/app/stream");
+  id.vhost = "cdn.example.com:1935";
   EXPECT_EQ(stream_url(id), "cdn.example.com/app/stream");
+  id.vhost = "2001:db8::1";
+  EXPECT_EQ(stream_url(id), "__defaultVhost__/app/stream");
 }
 
 TEST(StreamId, Names) {
@@ -188,7 +211,6 @@ TEST(StreamId, Names) {
   EXPECT_EQ(to_string(Mode::Publish), "publish");
   EXPECT_EQ(to_string(Mode::Bidirectional), "bidirectional");
   EXPECT_EQ(to_string(StreamIdError::Ok), "ok");
-  EXPECT_EQ(to_string(StreamIdError::DuplicateKey), "duplicated key");
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // names the key and the problem in one line.
 #pragma once
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -22,10 +23,21 @@ struct AdminOptions {
   bool enabled = true;  // listen = "" disables the admin listener
 };
 
+// The Go proxy's debugging origin (PROXY_DEFAULT_BACKEND_*): a static
+// backend in memory mode, a registration kept alive in Redis in redis mode.
+struct DefaultBackend {
+  std::string ip;
+  uint16_t srt_port = 10080;
+  // What the Go proxy registers beside SRT (its RTMP proxy needs rtmp[0] of
+  // any origin in a shared Redis); not used by srtfwd.
+  std::string rtmp = "1935", api = "1985", rtc = "8000", http;
+};
+
 struct Config {
   dataplane::Options dataplane;
   control::Options control;
   AdminOptions admin;
+  std::optional<DefaultBackend> default_backend;
 };
 
 // Reads and validates a config file. Throws ConfigError("key: problem").
@@ -44,8 +56,16 @@ std::string read_config_text(const std::string& path);
 std::vector<std::string> restart_only_changes(const std::string& running_text,
                                               const std::string& new_text);
 
-// Applies PROXY_REDIS_HOST/PORT/PASSWORD/DB from the environment, as the SRS
-// Go proxy does (they override [balancer] redis).
-void apply_environment(Config& c);
+// Applies the SRS Go proxy's environment variables (its proxy/internal/env),
+// each overriding its config key: PROXY_SRT_SERVER ([srt] listen),
+// PROXY_SYSTEM_API ([admin] listen), PROXY_LOAD_BALANCER_TYPE ([balancer]
+// type), PROXY_REDIS_HOST/PORT/PASSWORD/DB ([balancer] redis, password, db),
+// PROXY_REDIS_KEY_PREFIX, PROXY_ORIGIN_SERVER_TTL ([balancer] server_ttl_s)
+// and PROXY_DEFAULT_BACKEND_ENABLED/IP/SRT (plus the RTMP/API/RTC/HTTP
+// ports the Go proxy registers with it). An empty variable is unset, as
+// for the Go proxy. Throws ConfigError("PROXY_X: problem") on a bad value.
+// Returns one line per variable that took effect ("PROXY_X=value -> key"),
+// a password shown as "***", for the start-up log.
+std::vector<std::string> apply_environment(Config& c);
 
 }  // namespace srtfwd::app

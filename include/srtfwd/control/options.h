@@ -35,6 +35,9 @@ struct BalancerOptions {
   // player of a stream no live origin hosts claims an origin like a
   // publisher and waits there for the stream; "reject" (false): 1404.
   bool route_unknown_players = true;
+  // Put before every Redis key as "{prefix}:" (PROXY_REDIS_KEY_PREFIX); empty:
+  // the Go proxy's keys as they are.
+  std::string key_prefix;
 };
 
 struct Options {
@@ -48,6 +51,9 @@ struct Options {
   uint32_t max_handshakes = 4096;             // in flight; beyond: 1402 OVERLOAD
   uint32_t cookie_bucket_s = 60;              // SYN cookie time bucket
   uint32_t drain_timeout_ms = 2000;           // SIGTERM: wait this long for sessions to end
+  // Routes a caller without a stream ID, as SRS reads one ("" refuses it
+  // with 1400 instead).
+  std::string default_streamid = "#!::r=live/livestream,m=publish";
   // Neighbour resolution (ARP / NDP).
   uint32_t neighbour_retry_ms = 1000;
   uint32_t neighbour_attempts = 3;

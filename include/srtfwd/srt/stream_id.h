@@ -1,64 +1,63 @@
-// SRT stream ID -> what the caller wants, and the stream URL the routing uses.
+// SRT stream ID -> the stream an SRS origin would serve, and the stream URL
+// the routing uses.
 //
-// Two forms are accepted, as the SRS media server accepts them
-// (srs_srt_streamid_info in trunk/src/app/srs_app_srt_utility.cpp):
+// The reference is the SRS media server's own reading of a stream ID
+// (srs_srt_streamid_info and srs_srt_streamid_to_request in SRS's
+// trunk/src/app/srs_app_srt_utility.cpp, called from SrsMpegtsSrtConn::do_cycle):
+// every stream ID an SRS origin accepts, srtfwd accepts, and it routes the
+// caller to the stream SRS would serve. The rules, as SRS applies them:
 //
-// 1. The access-control form of libsrt (docs/features/access-control.md):
-//    "#!::" then comma-separated key=value pairs. Standard keys: r resource,
-//    h host, u user, s session, t type, m mode (request | publish |
-//    bidirectional, default request). Other keys are kept in `extra`, in
-//    order. The convention defines no escaping: a ',' always ends a pair and
-//    the first '=' ends the key, so a value may contain '=' but never ','.
-//    SRS's compatibility form is understood too: an `h` holding a path
-//    ("h=live/livestream" or "h=vhost.com/live/livestream") supplies the
-//    resource when there is no `r` (one '/': all of it is the resource and
-//    there is no host; two or more: the host is before the first '/').
-// 2. A plain string ("live/livestream", "live/livestream?vhost=x"): the
-//    whole string is the resource, mode request, no host. A plain string
-//    without '/' gets SRS's default app: "livestream" -> "live/livestream".
+// 1. A stream ID that does not start with "#!::" is a plain path. With a '/'
+//    anywhere it is "app/stream[?param]" as is; without one it gets the
+//    default app: "livestream" -> "live/livestream". Anything else, a "#!:{"
+//    or a lone "=", is just a name.
+// 2. "#!::" then key=value pairs. SRS first turns every '?' into ',' (so
+//    "r=live/s?token=x" is r=live/s plus a key token=x), then splits the
+//    rest at each of "=", ",", "&&", "&", ";" alike and pairs the pieces up
+//    in order: "k1=v1,k2=v2" -> k1:v1 k2:v2, "a=b=c" -> a:b c:"", "foo" ->
+//    foo:"", ",," keeps its empty pieces as an empty key and value. A key
+//    given twice keeps its last value. Keys are then read in byte order:
+//    - h: with two or more '/' ("vhost.com/live/s") the vhost is before the
+//      first '/' and the rest is the path; with one '/' ("live/s") all of it
+//      is the path; with none it is the vhost.
+//    - r: the path (it wins over a path in h: "r" sorts after "h").
+//    - m: "publish" or "request", any case; SRS refuses anything else
+//      (srtfwd routes it as a player and lets the origin answer, see below).
+//    - any other key (u, s, t, key1, ...) becomes a query parameter.
+//    No path at all ("#!::", "#!::m=publish", "r=") is refused.
+//    The path splits at its first '/' into app and stream (no '/': the
+//    default app), the stream at its first '?' into stream and param.
+// 3. The vhost comes from h only: a "?vhost=" in the path is a parameter,
+//    which SRS's SRT server does not read.
+// 4. An empty stream ID is not an error for SRS: it takes
+//    "#!::r=live/livestream,m=publish". The parser answers Empty; the control
+//    plane substitutes [srt] default_streamid (that value by default).
 //
-// Hostile-input policy (the stream ID is the one field a caller controls
-// that reaches the routing table, Redis keys and the logs):
-// - Empty: error Empty. The control core may substitute a configured default
-//   as SRS does ("#!::r=live/livestream,m=publish"); the parser does not.
-// - Longer than 512 bytes (kMaxSidLength, libsrt's own limit): TooLong.
-// - Not valid UTF-8 (the convention says UTF-8; the URL becomes a Redis key
-//   and JSON in the admin API, which must be UTF-8): NotUtf8.
-// - Any control character (below 0x20, or 0x7F): ControlCharacter. They have
-//   no place in a name and would forge log lines. Note that a NUL cannot get
-//   here from a handshake: decode_sid() ends the string at the first NUL,
-//   as libsrt does.
-// - "#!" followed by anything but "::" (e.g. the nested "#!:{...}" syntax):
-//   UnsupportedSyntax, rather than guessing a resource from it.
-// - A pair without '=' or with an empty key ("=", "=x", "foo"):
-//   MalformedPair. Empty pairs (",,", a trailing ',') are skipped.
-// - A key given twice, standard or not: DuplicateKey. SRS keeps the last
-//   value and the Go proxy the first, so a duplicate is exactly where two
-//   systems would route one caller differently.
-// - A mode other than request/publish/bidirectional (case-insensitive, as in
-//   SRS): BadMode. Bidirectional is accepted here even though an SRS origin
-//   refuses it, so that the origin gives the caller its own answer.
-// - No resource (no r and no path in h, "#!::" alone, "r=", or only a query
-//   "r=?a=b"): NoResource.
-// - A host with a character outside [A-Za-z0-9.-_:[]]: BadHost (a '?' query
-//   on h is dropped first). Host names have no other characters, and a '@'
-//   or '%' would make URL parsers disagree on what the host is.
-// - A resource whose path has a '%' not followed by two hex digits, or
-//   decodes to a control character or to invalid UTF-8: BadResource.
+// Where srtfwd differs from SRS, and why:
+// - Safety of what the stream ID reaches (Redis keys, the admin API's JSON,
+//   the logs): longer than 512 bytes (libsrt's own limit, kMaxSidLength):
+//   TooLong; not valid UTF-8: NotUtf8; a control character (below 0x20, or
+//   0x7F; they would forge log lines): ControlCharacter. SRS takes any
+//   bytes. A NUL cannot arrive from a handshake: decode_sid() ends the
+//   string at the first NUL, as libsrt does.
+// - m=bidirectional is accepted (Mode::Bidirectional), and any other mode
+//   SRS does not know is routed as a player (Mode::Request), as the Go proxy
+//   routes it (it ignores m=): the handshake reaches the origin unchanged,
+//   so the caller reads the origin's own answer to it.
 //
-// Deliberate differences from the Go proxy's parseSRTStreamID, which finds
-// "h=" and "r=" with regular expressions anywhere in the string: srtfwd
-// splits pairs properly (so "ch=x" is not a host and "#!::r=a=b" has resource
-// "a=b"), accepts the plain and compatibility forms SRS accepts (the Go proxy
-// rejects them), and rejects duplicates. For every stream ID both accept,
-// stream_url() gives the Go proxy's buildStreamURL result.
+// The stream URL (stream_url()) is the Go proxy's Redis key shape
+// "{vhost}/{app}/{stream}" (srs-proxy-url:{url}) filled with what SRS reads:
+// the stream loses its extension as in SRS's stream URL ("live/a.flv" ->
+// "live/a"), and the vhost is the Go proxy's: kDefaultVhost unless the h
+// vhost (port dropped) is a domain name (has a '.' and is not an IP). SRS
+// itself maps an h it has no vhost for to its default vhost; the Go proxy's
+// rule keeps streams of different domains apart and keeps srtfwd's keys the
+// Go proxy's for the usual stream IDs.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <utility>
-#include <vector>
 
 namespace srtfwd::srt {
 
@@ -70,14 +69,13 @@ enum class Mode : std::uint8_t {
 
 std::string_view to_string(Mode mode);
 
+// What SRS's request would hold (SrsRequest vhost, app, stream, param).
 struct StreamId {
-  std::string resource;  // as given, query included ("live/cam1?token=x")
-  std::string host;      // as given, port included; empty when absent
-  std::string user;
-  std::string session;
-  std::string type;
+  std::string vhost;   // from h, port kept; empty when absent
+  std::string app;     // kDefaultApp when the path has no '/'
+  std::string stream;  // up to the first '?'
+  std::string param;   // after it; "vhost=..." and the other keys for "#!::"
   Mode mode = Mode::Request;
-  std::vector<std::pair<std::string, std::string>> extra;  // other keys, in order
 
   bool operator==(const StreamId&) const = default;
 };
@@ -88,36 +86,27 @@ enum class StreamIdError {
   TooLong,
   NotUtf8,
   ControlCharacter,
-  UnsupportedSyntax,
-  MalformedPair,
-  DuplicateKey,
-  BadMode,
   NoResource,
-  BadHost,
-  BadResource,
 };
 
 std::string_view to_string(StreamIdError error);
 
 inline constexpr std::string_view kAccessControlPrefix = "#!::";
-// SRS's default app for a plain stream ID without '/' (default_app_name).
+// SRS's default app for a path without '/' (srt_server.default_app).
 inline constexpr std::string_view kDefaultApp = "live";
 // The vhost SRS and the Go proxy use when the host is not a domain name.
 inline constexpr std::string_view kDefaultVhost = "__defaultVhost__";
+// What SRS takes for an empty stream ID (srs_app_srt_conn.cpp).
+inline constexpr std::string_view kSrsDefaultStreamId = "#!::r=live/livestream,m=publish";
 
 // Parses a stream ID (the string decode_sid() returns, or any bytes). On an
 // error `out` is left in an unspecified but valid state.
 [[nodiscard]] StreamIdError parse_stream_id(std::string_view sid, StreamId& out);
 
 // The stream URL the routing uses and the Go proxy stores in Redis
-// (srs-proxy-url:{url}): "srt://{host or localhost}/{resource}" reduced to
-// "{vhost}{path}", where vhost is kDefaultVhost when the host name (port
-// dropped) has no '.' or is an IP address, else the host name; and path is
-// the resource's path: up to the first '?' or '#', percent-decoded. So
+// (srs-proxy-url:{url}): "{vhost}/{app}/{stream without extension}". So
 // "#!::r=live/livestream,m=publish" -> "__defaultVhost__/live/livestream",
-// "#!::h=example.com:8080,r=live/cam1?vhost=x" -> "example.com/live/cam1"
-// (a ?vhost= query is ignored, as both SRS's SRT server and the Go proxy
-// ignore it).
+// "#!::h=example.com:8080,r=live/cam1?vhost=x" -> "example.com/live/cam1".
 std::string stream_url(const StreamId& id);
 
 }  // namespace srtfwd::srt
