@@ -18,6 +18,8 @@ packages=(
   python3 python3-scapy iproute2 ethtool iputils-ping procps
   # benchmarks (instruction counts)
   valgrind
+  # operations checks: promtool (alerting rules), systemd-analyze (the unit)
+  prometheus systemd
 )
 
 missing=()

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Sets up and runs every test of srtfwd: unit tests, pcap replay tests and
-# end-to-end tests in network namespaces (normal build, werror), the unit tests
+# Sets up and runs every test of srtfwd: unit tests, pcap replay tests,
+# end-to-end tests in network namespaces and the operations checks (suite
+# ops: host-setup.sh, meson install and the systemd unit, --check-config on
+# the example, promtool on the alerting rules, the Grafana dashboard; normal
+# build, werror), the unit tests
 # again under ASan+UBSan, and the libFuzzer targets for a bounded time.
 #
 #   FUZZ_SECONDS   seconds per fuzz target (default 60)
@@ -21,7 +24,7 @@ if [ ! -f build/build.ninja ]; then
 fi
 ninja -C build -j"$jobs"
 
-step "tests (unit, pcap replay, end-to-end)"
+step "tests (unit, pcap replay, end-to-end, ops)"
 meson test -C build --print-errorlogs --num-processes 1
 
 if [ "${SKIP_SANITIZE:-0}" != 1 ]; then

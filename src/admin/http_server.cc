@@ -205,24 +205,27 @@ AdminServer::AdminServer(std::string host, uint16_t port, const dataplane::Datap
 
 AdminServer::~AdminServer() { stop(); }
 
-std::string AdminServer::metrics_text() const {
+MetricsInput gather_metrics(const dataplane::Dataplane& dp, const control::ControlPlane& cp,
+                            const control::SrtProxyCounters* srt) {
   MetricsInput in;
-  in.totals = dp_.totals();
-  in.control_tx = dp_.control_tx_packets();
-  in.control_tx_dropped = dp_.control_tx_dropped();
-  in.control = &cp_.counters();
+  in.totals = dp.totals();
+  in.control_tx = dp.control_tx_packets();
+  in.control_tx_dropped = dp.control_tx_dropped();
+  in.control = &cp.counters();
   // SessionTable::active() is a relaxed atomic load; sessions() just has no
   // const overload.
-  in.sessions_active = dp_.sessions().active();
-  in.mbufs_in_use = dp_.mbufs_in_use();
-  const dataplane::FlowTable& f = dp_.sessions().flows();
+  in.sessions_active = dp.sessions().active();
+  in.mbufs_in_use = dp.mbufs_in_use();
+  const dataplane::FlowTable& f = dp.sessions().flows();
   in.slots_live = f.live();
   in.slots_retired = f.retired();
   in.slots_free = f.free();
-  in.srt = srt_;
-  in.ports = dp_.port_stats();
-  return prometheus_text(in);
+  in.srt = srt;
+  in.ports = dp.port_stats();
+  return in;
 }
+
+std::string AdminServer::metrics_text() const { return prometheus_text(gather_metrics(dp_, cp_, srt_)); }
 
 void AdminServer::start() {
   if (impl_) return;

@@ -291,7 +291,7 @@ Config load_config(const std::string& path) {
   toml::value doc;
   try {
     doc = toml::parse(path);
-  } catch (const std::runtime_error& e) {
+  } catch (const std::exception& e) {  // toml::syntax_error is no runtime_error
     throw ConfigError(path + ": " + one_line(e.what()));
   }
   return build(doc);

@@ -13,12 +13,15 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 
 #include "srtfwd/admin/http_server.h"
+#include "srtfwd/admin/telemetry.h"
 #include "srtfwd/app/config.h"
+#include "srtfwd/app/sd_notify.h"
 #include "srtfwd/control/admin_bridge.h"
 #include "srtfwd/control/balancer.h"
 #include "srtfwd/control/control_plane.h"
@@ -55,6 +58,12 @@ std::string default_backend_body(const DefaultBackend& d) {
 
 std::atomic<bool> g_stop{false};
 std::atomic<int> g_signal{0};
+
+// sd_notify, a failure logged (systemd then times the start out and says so).
+void notify(const std::string& state) {
+  std::string error;
+  if (!sd_notify(state, &error) && !error.empty()) spdlog::warn("sd_notify: {}", error);
+}
 
 void on_signal(int sig) {
   if (sig == SIGTERM || sig == SIGINT)
@@ -199,9 +208,42 @@ nlohmann::json counters_json(dataplane::Dataplane& dp, control::ControlPlane& cp
   return j;
 }
 
+// `--check-config FILE` as the only argument, or as the only one after
+// "--": the index of the option, or 0 when it is not there.
+int check_config_index(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--check-config") != 0) continue;
+    if (i == 1 || std::strcmp(argv[i - 1], "--") == 0) return i;
+  }
+  return 0;
+}
+
+// Validates the file as a start would (the TOML, every key, the PROXY_REDIS_*
+// environment), without EAL: nothing but the config is checked, no device
+// or memory is touched. One line either way.
+int check_config(int argc, char** argv, int at) {
+  if (at + 2 != argc) {
+    std::fprintf(stderr, "usage: srtfwd --check-config FILE\n");
+    return 2;
+  }
+  const std::string path = argv[at + 1];
+  try {
+    Config cfg = load_config(path);
+    apply_environment(cfg);
+  } catch (const ConfigError& e) {
+    const std::string what = e.what();
+    std::fprintf(stderr, "%s%s\n", what.rfind(path, 0) == 0 ? "" : (path + ": ").c_str(), what.c_str());
+    return 2;
+  }
+  std::printf("%s: OK\n", path.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int run(int argc, char** argv, const Hooks& hooks) {
+  if (const int at = check_config_index(argc, argv); at != 0) return check_config(argc, argv, at);
+
   auto logger = spdlog::stderr_color_mt("srtfwd");
   spdlog::set_default_logger(logger);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
@@ -284,19 +326,20 @@ int run(int argc, char** argv, const Hooks& hooks) {
     }
     // Snapshots every 500 ms, and on an admin request (at most every
     // kMinDemandGapMs) so that a GET never answers with state older than itself.
+    // Without the admin API only telemetry reads them: on demand only.
     uint64_t last_publish = 0;
-    if (cfg.admin.enabled)  // nobody reads the snapshots otherwise
-      cp.add_timer(10, [&](uint64_t now) {
-        const uint64_t since = now - last_publish;
-        const bool due = since >= 500 * (hz / 1000) ||
-                         (bridge.wanted() && since >= control::AdminBridge::kMinDemandGapMs * (hz / 1000));
-        if (!due) return;
-        last_publish = now;
-        const uint64_t as_of = bridge.requests();
-        bridge.publish(sessions_json(dp, hz, now),
-                       control::servers_to_json(balancer->servers(now / (hz / 1000))),
-                       balancer->state(), as_of);
-      });
+    const bool periodic = cfg.admin.enabled;
+    cp.add_timer(10, [&](uint64_t now) {
+      const uint64_t since = now - last_publish;
+      const bool due = (periodic && since >= 500 * (hz / 1000)) ||
+                       (bridge.wanted() && since >= control::AdminBridge::kMinDemandGapMs * (hz / 1000));
+      if (!due) return;
+      last_publish = now;
+      const uint64_t as_of = bridge.requests();
+      bridge.publish(sessions_json(dp, hz, now),
+                     control::servers_to_json(balancer->servers(now / (hz / 1000))),
+                     balancer->state(), as_of);
+    });
     std::unique_ptr<admin::AdminServer> admin_server;
     if (cfg.admin.enabled) {
       admin_server = std::make_unique<admin::AdminServer>(cfg.admin.host, cfg.admin.port, dp, cp, bridge);
@@ -304,6 +347,10 @@ int run(int argc, char** argv, const Hooks& hooks) {
       admin_server->start();
       spdlog::info("admin API on http://{}:{}", cfg.admin.host, admin_server->port());
     }
+    // The same counters and snapshots on DPDK's telemetry socket.
+    admin::Telemetry telemetry(dp, cp, bridge, &proxy.counters());
+    if (telemetry.start())
+      spdlog::info("telemetry: /srtfwd/stats, /srtfwd/lcores, /srtfwd/sessions, /srtfwd/backends");
     std::signal(SIGTERM, on_signal);
     std::signal(SIGINT, on_signal);
     std::signal(SIGHUP, on_signal);
@@ -314,10 +361,17 @@ int run(int argc, char** argv, const Hooks& hooks) {
                  "control on lcore {}, balancer {}",
                  dp.ports().size(), dp.active_workers(), dp.worker_lcores(), rte_lcore_id(),
                  balancer->state());
+    // Under systemd (Type=notify) the unit is started now: the ports are up
+    // and the control loop, which answers ARP and NDP, starts next.
+    notify("READY=1\nSTATUS=forwarding");
     cp.add_timer(100, [&](uint64_t) {
-      if (g_signal.exchange(0) == SIGHUP) reload(config_path, running_text, cfg, cp, *balancer);
+      if (g_signal.exchange(0) != SIGHUP) return;
+      notify(sd_reloading_message());
+      reload(config_path, running_text, cfg, cp, *balancer);
+      notify("READY=1\nSTATUS=forwarding");
     });
     cp.run(g_stop);
+    notify("STOPPING=1\nSTATUS=draining");
     // Drain: new callers get 1503 while the established sessions go on, until
     // they have all ended or drain_timeout_ms has passed.
     proxy.set_draining(true);
@@ -329,6 +383,7 @@ int run(int argc, char** argv, const Hooks& hooks) {
     }
     spdlog::info("stopping: {} session(s) still active", dp.sessions().active());
     if (admin_server) admin_server->stop();
+    telemetry.stop();
     dp.stop_workers();
     // Drain what the workers left for control, then give every mbuf back.
     for (int i = 0; i < 4; ++i) cp.poll_once(rte_rdtsc());

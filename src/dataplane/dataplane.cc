@@ -302,6 +302,18 @@ CounterTotals Dataplane::totals() const noexcept {
   return t;
 }
 
+std::vector<LcoreCounters> Dataplane::lcore_counters() const {
+  std::vector<LcoreCounters> out;
+  out.reserve(workers_.size());
+  for (const auto* w : workers_) {
+    LcoreCounters l;
+    l.lcore = w->lcore;
+    l.counters.add(w->counters);
+    out.push_back(l);
+  }
+  return out;
+}
+
 std::vector<PortStats> Dataplane::port_stats() const {
   std::vector<PortStats> out;
   if (!ports_started_ || ports_closed_) return out;

@@ -78,5 +78,9 @@ struct MetricsInput {
 };
 // Prometheus text format 0.0.4 for those values (no Dataplane needed: tests).
 std::string prometheus_text(const MetricsInput& in);
+// What /metrics shows right now (any thread; also DPDK telemetry's
+// /srtfwd/stats, so that both give the same sums).
+MetricsInput gather_metrics(const dataplane::Dataplane& dp, const control::ControlPlane& cp,
+                            const control::SrtProxyCounters* srt);
 
 }  // namespace srtfwd::admin

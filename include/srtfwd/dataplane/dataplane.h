@@ -88,6 +88,12 @@ struct PortStats {
 
 struct WorkerContext;
 
+// One worker lcore's counters (Dataplane::lcore_counters()).
+struct LcoreCounters {
+  unsigned lcore = 0;
+  CounterTotals counters;
+};
+
 class Dataplane {
  public:
   // After rte_eal_init. Configures and starts every port. Throws
@@ -121,6 +127,9 @@ class Dataplane {
   unsigned worker_lcores() const noexcept { return static_cast<unsigned>(workers_.size()); }
   // Sum of every worker's counters (any thread).
   CounterTotals totals() const noexcept;
+  // Each worker's counters with its lcore id, in worker order (any thread);
+  // they sum to totals().
+  std::vector<LcoreCounters> lcore_counters() const;
   // Counters of the control lcore's own transmissions.
   uint64_t control_tx_packets() const noexcept { return control_tx_.get(); }
   uint64_t control_tx_dropped() const noexcept { return control_tx_dropped_.get(); }
