@@ -14,7 +14,13 @@
 # pcap with as many keys installed, whose ratio to testpmd says how much of
 # the gap any such forwarder has on the machine at hand. BASELINE=PATH runs the
 # srtfwd-testbed at PATH (another build) as the peer instead of testpmd: the
-# ratio is then this build against that one.
+# ratio is then this build against that one. L3FWD=0 leaves out the fourth,
+# DPDK's l3fwd in exact-match mode (scripts/build-l3fwd.sh builds it), a
+# lookup forwarder of DPDK's own with rte_hash holding as many keys as
+# srtfwd's table (scripts/bench-l3fwd-rules.py). Every figure also goes to
+# BENCH_CSV (default build/bench/bench.csv), drawn by scripts/bench-plot.py
+# into BENCH_PLOTS (default: the CSV's directory) as bench-mpps.png and
+# bench-handshakes.png.
 #   usage: [REPEAT=N] [HUGE=1] [SESSIONS=...] scripts/bench.sh [SECONDS_PER_RUN]   (default 10)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +28,11 @@ secs=${1:-10}
 repeat=${REPEAT:-3}
 . scripts/bench-lib.sh
 bench_init srtfwd-bench
+bench_csv_init "${BENCH_CSV:-build/bench/bench.csv}"
+l3fwd=""
+if [ "${L3FWD:-1}" != 0 ] && [ -z "${BASELINE:-}" ]; then
+  l3fwd=$(bash scripts/build-l3fwd.sh) || { echo "bench: l3fwd not built, its figures are n/a" >&2; l3fwd=""; }
+fi
 
 mem="--no-huge -m 2048"
 if [ "${HUGE:-0}" = 1 ]; then
@@ -123,6 +134,8 @@ for sessions in ${SESSIONS:-1 100000}; do
   /usr/bin/python3 scripts/bench-pcap.py "$pcap" "$sessions" "$packets" "$payload" >/dev/null
   ratios=()
   floor_ratios=()
+  l3_ratios=()
+  l3_figures=()
   for ((r = 1; r <= repeat; r++)); do
     # Side by side, alternating: neighbours on a shared host move both alike.
     if [ -n "${BASELINE:-}" ]; then
@@ -139,9 +152,20 @@ for sessions in ${SESSIONS:-1 100000}; do
       fr=$(awk -v a="$fl" -v b="$tp" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "n/a" }')
       floor_ratios+=("$fr")
       floor=$(printf ' | lookup floor %6s Mpps, ratio %s' "$fl" "$fr")
+      bench_csv_row lookup-floor "$sessions" "$r" mpps "$fl"
     fi
-    printf 'sessions %-7s run %d: %s %6s Mpps | srtfwd %6s Mpps (%s installed, %s of rx forwarded) | ratio %s%s\n' \
-      "$sessions" "$r" "$peer" "$tp" "$sf" "$installed" "$hit" "$ratio" "$floor"
+    l3=""
+    if [ -n "$l3fwd" ]; then
+      read -r l3f l3hit <<<"$(l3fwd_mpps "$pcap" "$sessions")"
+      l3_figures+=("$l3f")
+      l3_ratios+=("$(bench_ratio "$sf" "$l3f")")
+      l3=$(printf ' | l3fwd-EM %6s Mpps (%s of rx forwarded), srtfwd / l3fwd-EM %s' "$l3f" "${l3hit:-n/a}" "${l3_ratios[-1]}")
+      bench_csv_row l3fwd-em "$sessions" "$r" mpps "$l3f"
+    fi
+    bench_csv_row "$(tr ' ' - <<<"$peer")" "$sessions" "$r" mpps "$tp"
+    bench_csv_row srtfwd "$sessions" "$r" mpps "$sf"
+    printf 'sessions %-7s run %d: %s %6s Mpps | srtfwd %6s Mpps (%s installed, %s of rx forwarded) | ratio %s%s%s\n' \
+      "$sessions" "$r" "$peer" "$tp" "$sf" "$installed" "$hit" "$ratio" "$floor" "$l3"
   done
   if [ ${#floor_ratios[@]} -gt 0 ]; then
     printf '%s\n' "${floor_ratios[@]}" | grep -v 'n/a' | sort -n \
@@ -152,6 +176,7 @@ for sessions in ${SESSIONS:-1 100000}; do
   printf '%s\n' "${ratios[@]}" | grep -v 'n/a' | sort -n \
     | awk -v s="$sessions" -v r="$repeat" -v t="${BASELINE:+this build / baseline}" '{v[NR] = $1} END {
         printf "sessions %-7s median ratio over %d of %d runs: %s  (%s)\n", s, NR, r, NR ? v[int((NR + 1) / 2)] : "n/a", t ? t : "target 0.90" }'
+  if [ ${#l3_ratios[@]} -gt 0 ]; then l3fwd_summary "$sessions"; fi
 done
 
 # Handshakes per second through one control lcore (targets: memory 50,000/s,
@@ -170,7 +195,8 @@ TOML
   } > "$work/hs.toml"
   "$hsbench" -l 0-1 --no-huge -m 1024 --no-pci --file-prefix=srtfwd-bench-hs -- \
     --config "$work/hs.toml" --log-level info --seconds "$secs" --label memory 2>/dev/null \
-    | grep -E "handshakes/s|control lcore:" | sed "1s/$/  target 50000/"
+    | grep -E "handshakes/s|control lcore:" | sed "1s/$/  target 50000/" | tee "$work/hs-memory.out"
+  bench_hs_csv memory "$work/hs-memory.out"
   # Redis: a private server holding one origin as the SRS Go proxy writes it.
   rport=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
@@ -185,9 +211,12 @@ TOML
   printf '[balancer]\ntype = "redis"\nredis = "127.0.0.1:%s"\n' "$rport" >> "$work/hs-redis.toml"
   "$hsbench" -l 0-1 --no-huge -m 1024 --no-pci --file-prefix=srtfwd-bench-hs -- \
     --config "$work/hs-redis.toml" --log-level info --seconds "$secs" --label redis 2>/dev/null \
-    | grep -E "handshakes/s|control lcore:" | sed "1s/$/  target 20000/"
+    | grep -E "handshakes/s|control lcore:" | sed "1s/$/  target 20000/" | tee "$work/hs-redis.out"
+  bench_hs_csv redis "$work/hs-redis.out"
   # Gone before the exit trap removes $work (it writes its log to the end).
   rpid=$(cat "$work/redis.pid")
   kill "$rpid" 2>/dev/null || true
   while kill -0 "$rpid" 2>/dev/null; do sleep 0.1; done
 fi
+echo "results: $bench_csv"
+bench_plot "$bench_csv" "${BENCH_PLOTS:-$(dirname "$bench_csv")}"
