@@ -186,6 +186,47 @@ std::string prometheus_text(const MetricsInput& in) {
         w.sample(m.name, "port=\"" + std::to_string(p.port_id) + "\"", p.*m.field);
     }
   }
+  // Each worker lcore's share of the totals above (label lcore): how evenly
+  // the RX queues spread the load, and which worker drops what.
+  struct WorkerMetric {
+    const char* name;
+    const char* help;
+    uint64_t dataplane::CounterTotals::*field;
+  };
+  static constexpr WorkerMetric kWorkerMetrics[] = {
+      {"srtfwd_worker_rx_packets_total", "Packets received by this worker.",
+       &dataplane::CounterTotals::rx_packets},
+      {"srtfwd_worker_rx_bytes_total", "Bytes received by this worker.",
+       &dataplane::CounterTotals::rx_bytes},
+      {"srtfwd_worker_forwarded_packets_total", "Packets this worker rewrote and queued for TX.",
+       &dataplane::CounterTotals::forwarded},
+      {"srtfwd_worker_forwarded_bytes_total", "Bytes this worker rewrote and queued for TX.",
+       &dataplane::CounterTotals::forwarded_bytes},
+      {"srtfwd_worker_tx_packets_total", "Packets the NICs accepted from this worker.",
+       &dataplane::CounterTotals::tx_packets},
+      {"srtfwd_worker_tx_dropped_packets_total", "Packets this worker lost to a full TX queue.",
+       &dataplane::CounterTotals::tx_dropped},
+      {"srtfwd_worker_to_control_packets_total", "Packets this worker handed to the control lcore.",
+       &dataplane::CounterTotals::to_control},
+      {"srtfwd_worker_session_events_total", "SHUTDOWNs this worker saw on live sessions.",
+       &dataplane::CounterTotals::session_events},
+  };
+  if (!in.workers.empty()) {
+    auto lcore_label = [](const dataplane::WorkerStats& ws) {
+      return "lcore=\"" + std::to_string(ws.lcore) + "\"";
+    };
+    for (const auto& m : kWorkerMetrics) {
+      w.header(m.name, m.help, "counter");
+      for (const auto& ws : in.workers) w.sample(m.name, lcore_label(ws), ws.counters.*m.field);
+    }
+    w.header("srtfwd_worker_dropped_packets_total", "Packets this worker freed (every reason).",
+             "counter");
+    for (const auto& ws : in.workers)
+      w.sample("srtfwd_worker_dropped_packets_total", lcore_label(ws), ws.counters.dropped_total());
+    w.header("srtfwd_worker_rx_queues", "RX queues this worker polls (0: it idles).", "gauge");
+    for (const auto& ws : in.workers)
+      w.sample("srtfwd_worker_rx_queues", lcore_label(ws), ws.rx_queues);
+  }
   w.gauge("srtfwd_sessions_active", "Sessions in the table.", in.sessions_active);
   w.gauge("srtfwd_mbufs_in_use", "Packet buffers out of the pool.", in.mbufs_in_use);
   w.header("srtfwd_session_slots", "Session table slots by state (two live per session).", "gauge");
@@ -208,6 +249,9 @@ AdminServer::~AdminServer() { stop(); }
 MetricsInput gather_metrics(const dataplane::Dataplane& dp, const control::ControlPlane& cp,
                             const control::SrtProxyCounters* srt) {
   MetricsInput in;
+  // The workers first, then the totals: a worker counts on in between, so the
+  // totals are at least the workers' sum, never less.
+  in.workers = dp.worker_stats();
   in.totals = dp.totals();
   in.control_tx = dp.control_tx_packets();
   in.control_tx_dropped = dp.control_tx_dropped();

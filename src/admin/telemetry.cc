@@ -196,7 +196,7 @@ int Telemetry::stats(void* p) const {
 
 int Telemetry::lcores(const char* params, void* p) const {
   rte_tel_data* d = td(p);
-  const auto all = dp_.lcore_counters();
+  const auto all = dp_.worker_stats();
   if (params != nullptr && *params != '\0') {
     uint64_t want = 0;
     if (!parse_u64(params, &want)) return -EINVAL;

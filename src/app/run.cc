@@ -154,8 +154,24 @@ nlohmann::json counters_json(dataplane::Dataplane& dp, control::ControlPlane& cp
                        {"rx_bytes", p.rx_bytes},      {"tx_packets", p.tx_packets},
                        {"tx_bytes", p.tx_bytes},      {"rx_missed", p.rx_missed},
                        {"rx_errors", p.rx_errors},    {"rx_nombuf", p.rx_nombuf},
-                       {"tx_errors", p.tx_errors}});
+                       {"tx_errors", p.tx_errors},    {"rx_queue_packets", p.rx_queue_packets}});
   j["ports"] = ports_j;
+  // Per worker lcore (they add up to the totals below) and the RX queues each polled.
+  nlohmann::json workers_j = nlohmann::json::array();
+  for (const auto& ws : dp.worker_stats()) {
+    nlohmann::json queues = nlohmann::json::array();
+    for (const auto& o : dp.rx_queue_map())
+      if (o.lcore == ws.lcore) queues.push_back({o.port_id, o.queue});
+    const auto& c = ws.counters;
+    workers_j.push_back({{"lcore", ws.lcore},           {"rx_queues", queues},
+                         {"rx_packets", c.rx_packets},  {"rx_bytes", c.rx_bytes},
+                         {"forwarded", c.forwarded},    {"forwarded_bytes", c.forwarded_bytes},
+                         {"tx_packets", c.tx_packets},  {"tx_dropped", c.tx_dropped},
+                         {"to_control", c.to_control},  {"session_events", c.session_events},
+                         {"event_ring_full", c.event_ring_full}, {"control_tx", c.control_tx},
+                         {"dropped", c.dropped_total()}});
+  }
+  j["workers"] = workers_j;
   j["rx_packets"] = t.rx_packets;
   j["rx_bytes"] = t.rx_bytes;
   j["forwarded"] = t.forwarded;

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <string_view>
 
 #include "srtfwd/dataplane/worker.h"
 
@@ -30,6 +31,17 @@ std::runtime_error port_error(uint16_t port, const std::string& what, int rc) {
 void tx_unsent(rte_mbuf** unsent, uint16_t count, void* userdata) {
   static_cast<WorkerCounters*>(userdata)->tx_dropped.add(count);
   rte_pktmbuf_free_bulk(unsent, count);
+}
+
+// The RX queues a port has whatever it is configured with, 0 when it takes
+// the count we configure. net_af_packet opens all its qpairs sockets in one
+// PACKET_FANOUT group when it is created, and the kernel hashes flows over
+// all of them: a socket left unconfigured is never read, and its share of
+// the flows vanishes without a counter.
+uint16_t fixed_rx_queues(const rte_eth_dev_info& info) {
+  const std::string_view driver = info.driver_name != nullptr ? info.driver_name : "";
+  if (driver == "net_af_packet") return info.max_rx_queues;
+  return 0;
 }
 
 net::MacAddr port_mac(uint16_t port_id) {
@@ -71,18 +83,23 @@ Dataplane::Dataplane(const Options& opt) : opt_(opt) {
                              " mbufs: " + rte_strerror(rte_errno) +
                              " (lower [dataplane] mbufs or give more memory with -m)");
 
-  // Active workers: as many as every port can give an RX and a TX queue.
+  // Queue topology. A forwarding worker needs its own TX queue on every port
+  // (what it receives on one port it may send on any); the RX queues of every
+  // port are dealt round-robin over the forwarding workers, so that every
+  // queue has exactly one poller and a worker may have several. A port with a
+  // fixed set of queues (fixed_rx_queues) has all of them polled; any other
+  // gets one RX queue per forwarding worker.
+  std::vector<uint16_t> fixed(opt.ports.size(), 0);
   unsigned want = nb_workers;
   for (uint16_t p = 0; p < opt.ports.size(); ++p) {
     rte_eth_dev_info info{};
     int rc = rte_eth_dev_info_get(p, &info);
     if (rc != 0) throw port_error(p, "cannot read device info", rc);
-    want = std::min<unsigned>(want, std::min(info.max_rx_queues, info.max_tx_queues));
+    fixed[p] = fixed_rx_queues(info);
+    want = std::min<unsigned>(want, info.max_tx_queues);
+    if (fixed[p] == 0) want = std::min<unsigned>(want, info.max_rx_queues);
   }
   active_workers_ = std::max(1u, want);
-  if (active_workers_ < nb_workers)
-    spdlog::warn("{} worker lcores but the ports offer {} queue pair(s): {} worker(s) idle",
-                 nb_workers, active_workers_, nb_workers - active_workers_);
 
   // RCU: one thread id per worker lcore.
   const size_t qsz = rte_rcu_qsbr_get_memsize(nb_workers);
@@ -96,7 +113,9 @@ Dataplane::Dataplane(const Options& opt) : opt_(opt) {
                (size_t{table_->flows().size()} * sizeof(FlowSlot) +
                 size_t{opt.sessions} * sizeof(Session)) >> 20);
 
-  for (uint16_t p = 0; p < opt.ports.size(); ++p) setup_port(p, opt.ports[p], active_workers_);
+  for (uint16_t p = 0; p < opt.ports.size(); ++p)
+    setup_port(p, opt.ports[p], fixed[p] != 0 ? fixed[p] : static_cast<uint16_t>(active_workers_),
+               active_workers_);
 
   // Worker contexts.
   unsigned idx = 0;
@@ -125,7 +144,6 @@ Dataplane::Dataplane(const Options& opt) : opt_(opt) {
     for (auto& pi : ports_) {
       auto& wp = w->ports[pi.port_id];
       wp.port_id = pi.port_id;
-      wp.has_rxq = active;
       wp.queue = static_cast<uint16_t>(active ? idx : 0);
       wp.cksum_offload = pi.tx_cksum_offload;
       wp.mac = pi.mac;
@@ -144,6 +162,7 @@ Dataplane::Dataplane(const Options& opt) : opt_(opt) {
     }
     ++idx;
   }
+  assign_rx_queues();
 
   for (auto& pi : ports_) {
     int rc = rte_eth_dev_start(pi.port_id);
@@ -153,7 +172,34 @@ Dataplane::Dataplane(const Options& opt) : opt_(opt) {
   ports_started_ = true;
 }
 
-void Dataplane::setup_port(uint16_t port_id, const PortOptions& po, unsigned workers) {
+void Dataplane::assign_rx_queues() {
+  // Round-robin over (port, queue) in order, carried from one port to the
+  // next: with one queue per worker on every port, worker i polls queue i of
+  // each; a port's queues beyond the workers' count go to the next workers in
+  // turn, so that the extra load spreads rather than landing on worker 0.
+  unsigned next = 0;
+  for (const auto& pi : ports_) {
+    std::string line;
+    for (uint16_t q = 0; q < pi.rx_queues; ++q) {
+      WorkerContext* w = workers_[next++ % active_workers_];
+      if (w->nb_rxq == kMaxWorkerRxQueues)
+        throw std::runtime_error("port " + std::to_string(pi.port_id) + ": more than " +
+                                 std::to_string(kMaxWorkerRxQueues) + " RX queues for lcore " +
+                                 std::to_string(w->lcore) + ": give more worker lcores");
+      w->rxq[w->nb_rxq++] = {pi.port_id, q};
+      rx_map_.push_back({pi.port_id, q, w->lcore});
+      line += (q == 0 ? "" : ", ") + std::to_string(q) + " -> lcore " + std::to_string(w->lcore);
+    }
+    spdlog::info("port {} ({}): rx queue {}", pi.port_id, pi.name, line);
+  }
+  for (const auto* w : workers_)
+    if (w->nb_rxq == 0)
+      spdlog::warn("lcore {} idles: no RX queue for it ({} worker lcores, {} forwarding: the "
+                   "ports offer fewer queues)", w->lcore, workers_.size(), active_workers_);
+}
+
+void Dataplane::setup_port(uint16_t port_id, const PortOptions& po, uint16_t rx_queues,
+                           unsigned workers) {
   rte_eth_dev_info info{};
   int rc = rte_eth_dev_info_get(port_id, &info);
   if (rc != 0) throw port_error(port_id, "cannot read device info", rc);
@@ -165,14 +211,14 @@ void Dataplane::setup_port(uint16_t port_id, const PortOptions& po, unsigned wor
   if (rte_eth_dev_get_name_by_port(port_id, name) == 0) pi.name = name;
   pi.ipv4 = po.ipv4;
   pi.ipv6 = po.ipv6;
-  pi.rx_queues = static_cast<uint16_t>(workers);
+  pi.rx_queues = rx_queues;
   // One more TX queue for the control lcore when the port has it.
   pi.control_has_txq = info.max_tx_queues > workers;
   pi.tx_queues = static_cast<uint16_t>(workers + (pi.control_has_txq ? 1 : 0));
   pi.control_txq = static_cast<uint16_t>(workers);
 
   rte_eth_conf conf{};
-  if (workers > 1) {
+  if (pi.rx_queues > 1) {
     const uint64_t want = RTE_ETH_RSS_NONFRAG_IPV4_UDP | RTE_ETH_RSS_NONFRAG_IPV6_UDP |
                           RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_IPV6;
     const uint64_t hf = want & info.flow_type_rss_offloads;
@@ -182,7 +228,7 @@ void Dataplane::setup_port(uint16_t port_id, const PortOptions& po, unsigned wor
     } else {
       spdlog::warn("port {} ({}): no UDP RSS; {} RX queues are filled by the driver's own "
                    "spreading, the shared session table keeps that correct",
-                   port_id, pi.name, workers);
+                   port_id, pi.name, pi.rx_queues);
     }
   }
   const uint64_t csum = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
@@ -197,9 +243,9 @@ void Dataplane::setup_port(uint16_t port_id, const PortOptions& po, unsigned wor
     // too few TX queues.
     spdlog::warn("port {} ({}): driver refused {} RX + {} TX queues ({}); retrying with {} TX "
                  "queue(s), control packets through a worker's", port_id, pi.name, pi.rx_queues,
-                 pi.tx_queues, rte_strerror(-rc), pi.rx_queues);
+                 pi.tx_queues, rte_strerror(-rc), workers);
     pi.control_has_txq = false;
-    pi.tx_queues = pi.rx_queues;
+    pi.tx_queues = static_cast<uint16_t>(workers);
     rc = rte_eth_dev_configure(port_id, pi.rx_queues, pi.tx_queues, &conf);
   }
   if (rc != 0) throw port_error(port_id, "cannot configure", rc);
@@ -302,14 +348,15 @@ CounterTotals Dataplane::totals() const noexcept {
   return t;
 }
 
-std::vector<LcoreCounters> Dataplane::lcore_counters() const {
-  std::vector<LcoreCounters> out;
+std::vector<WorkerStats> Dataplane::worker_stats() const {
+  std::vector<WorkerStats> out;
   out.reserve(workers_.size());
   for (const auto* w : workers_) {
-    LcoreCounters l;
-    l.lcore = w->lcore;
-    l.counters.add(w->counters);
-    out.push_back(l);
+    WorkerStats ws;
+    ws.lcore = w->lcore;
+    ws.rx_queues = w->nb_rxq;
+    ws.counters.add(w->counters);
+    out.push_back(ws);
   }
   return out;
 }
@@ -330,6 +377,8 @@ std::vector<PortStats> Dataplane::port_stats() const {
     p.rx_errors = st.ierrors;
     p.rx_nombuf = st.rx_nombuf;
     p.tx_errors = st.oerrors;
+    const unsigned nq = std::min<unsigned>(pi.rx_queues, RTE_ETHDEV_QUEUE_STAT_CNTRS);
+    p.rx_queue_packets.assign(st.q_ipackets, st.q_ipackets + nq);
     out.push_back(p);
   }
   return out;

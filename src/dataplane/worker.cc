@@ -451,10 +451,10 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
 unsigned poll_once(WorkerContext& w) noexcept {
   rte_mbuf* pkts[kBurst];
   unsigned total = 0;
-  for (unsigned p = 0; p < w.nb_ports; ++p) {
-    const WorkerContext::Port& port = w.ports[p];
-    if (!port.has_rxq) continue;
-    const uint16_t n = rte_eth_rx_burst(port.port_id, port.queue, pkts, kBurst);
+  for (unsigned r = 0; r < w.nb_rxq; ++r) {
+    const WorkerContext::RxQueue rq = w.rxq[r];
+    const WorkerContext::Port& port = w.ports[rq.port];
+    const uint16_t n = rte_eth_rx_burst(port.port_id, rq.queue, pkts, kBurst);
     if (n != 0) {
       process_burst(w, port, pkts, n);
       total += n;
@@ -478,9 +478,7 @@ unsigned poll_once(WorkerContext& w) noexcept {
 
 int worker_main(void* arg) {
   auto& w = *static_cast<WorkerContext*>(arg);
-  bool any = false;
-  for (unsigned p = 0; p < w.nb_ports; ++p) any = any || w.ports[p].has_rxq;
-  if (!any) {
+  if (w.nb_rxq == 0) {
     // More workers than RX queues: this one idles (logged by the set-up).
     while (!w.stop->load(std::memory_order_relaxed)) rte_delay_us_sleep(10000);
     return 0;

@@ -37,6 +37,19 @@ TEST(Metrics, EveryFamilyHasHelpTypeAndSamples) {
   p1.tx_errors = 2;
   p1.rx_errors = 5;
   in.ports = {p0, p1};
+  dataplane::WorkerStats w1, w2, w3;
+  w1.lcore = 1;
+  w1.rx_queues = 2;
+  w1.counters.rx_packets = 60;
+  w1.counters.forwarded = 55;
+  w1.counters.dropped[static_cast<size_t>(dataplane::DropReason::kNotUdp)] = 4;
+  w2.lcore = 2;
+  w2.rx_queues = 1;
+  w2.counters.rx_packets = 40;
+  w2.counters.forwarded = 35;
+  w2.counters.dropped[static_cast<size_t>(dataplane::DropReason::kNotUdp)] = 2;
+  w3.lcore = 3;  // idle
+  in.workers = {w1, w2, w3};
   const std::string text = prometheus_text(in);
 
   std::istringstream lines(text);
@@ -87,6 +100,14 @@ TEST(Metrics, EveryFamilyHasHelpTypeAndSamples) {
   EXPECT_EQ(samples["srtfwd_port_tx_bytes_total{port=\"1\"}"], "123456");
   EXPECT_EQ(samples["srtfwd_port_tx_errors_total{port=\"1\"}"], "2");
   EXPECT_EQ(samples["srtfwd_port_tx_packets_total{port=\"0\"}"], "0");
+  // Per worker lcore, next to the totals.
+  EXPECT_EQ(samples["srtfwd_worker_rx_packets_total{lcore=\"1\"}"], "60");
+  EXPECT_EQ(samples["srtfwd_worker_rx_packets_total{lcore=\"2\"}"], "40");
+  EXPECT_EQ(samples["srtfwd_worker_rx_packets_total{lcore=\"3\"}"], "0");
+  EXPECT_EQ(samples["srtfwd_worker_forwarded_packets_total{lcore=\"2\"}"], "35");
+  EXPECT_EQ(samples["srtfwd_worker_dropped_packets_total{lcore=\"1\"}"], "4");
+  EXPECT_EQ(samples["srtfwd_worker_rx_queues{lcore=\"1\"}"], "2");
+  EXPECT_EQ(samples["srtfwd_worker_rx_queues{lcore=\"3\"}"], "0");
 }
 
 TEST(Metrics, NoPortFamiliesWithoutPortCounters) {
@@ -94,6 +115,7 @@ TEST(Metrics, NoPortFamiliesWithoutPortCounters) {
   // report: no family without samples.
   const std::string text = prometheus_text(MetricsInput{});
   EXPECT_EQ(text.find("srtfwd_port_"), std::string::npos) << text;
+  EXPECT_EQ(text.find("srtfwd_worker_"), std::string::npos) << text;
   EXPECT_NE(text.find("srtfwd_rx_packets_total 0"), std::string::npos) << text;
 }
 

@@ -7,6 +7,7 @@
 #include <rte_hash_crc.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -575,6 +576,55 @@ TEST(FlowTable, ReaderNeverMissesAStableKeyWhileTheWriterChurns) {
   reader.join();
   EXPECT_EQ(wrong.load(), 0u);
   EXPECT_GT(passes.load(), 20000u);
+}
+
+// Keys that come and go under a reader that looks them up: a slot the
+// reader finds live holds that key's own data. The reader reads a slot's
+// key and data only after it loads the slot's state as live, so the
+// insert's publication (its release store) is all that orders those reads
+// after the writer's stores; under ThreadSanitizer (scripts/test.sh) a
+// publication that does not order them is a reported race.
+TEST(FlowTable, ReaderSeesChurnedKeysWholeOrNotAtAll) {
+  Mem m(256);
+  constexpr uint32_t kIds = 16;
+  auto home = [](uint32_t id) { return (id % 4) * 8; };  // four keys share each home
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> passes{0};
+  std::atomic<uint64_t> wrong{0}, hits{0};
+  std::thread reader([&] {
+    while (!stop.load(std::memory_order_relaxed)) {
+      for (uint32_t id = 0; id < kIds; ++id) {
+        const FlowSlot* f = m.t.find(mixed_key(id), home(id));
+        if (f == nullptr) continue;
+        hits.fetch_add(1, std::memory_order_relaxed);
+        if (f->session() != id || !(f->key() == mixed_key(id)) ||
+            f->rewrite().sport_be != static_cast<uint16_t>(id * 7))
+          wrong.fetch_add(1, std::memory_order_relaxed);
+      }
+      passes.fetch_add(1, std::memory_order_release);
+    }
+  });
+  std::array<int64_t, kIds> at;
+  at.fill(-1);
+  std::mt19937 rng(5);
+  for (uint32_t round = 0; round < 4000; ++round) {
+    const uint32_t id = rng() % kIds;
+    if (at[id] < 0) {
+      at[id] = m.t.insert(mixed_key(id), home(id), id, kFromCaller, rewrite_of(id), 0);
+      ASSERT_GE(at[id], 0);
+      continue;
+    }
+    const auto slot = static_cast<uint32_t>(at[id]);
+    m.t.retire(slot);
+    const uint64_t seen = passes.load(std::memory_order_acquire);
+    while (passes.load(std::memory_order_acquire) < seen + 2) std::this_thread::yield();
+    m.t.release(slot);
+    at[id] = -1;
+  }
+  stop = true;
+  reader.join();
+  EXPECT_EQ(wrong.load(), 0u);
+  EXPECT_GT(hits.load(), 0u);
 }
 
 }  // namespace

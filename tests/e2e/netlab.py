@@ -721,10 +721,15 @@ class NetLab:
     def srtfwd(self, config_text: str, extra_args: Sequence[str] = (), lcores: str = "0-1",
                fwd: int = 0, binary: str | None = None, ready_timeout: float = 30,
                log_level: str = "debug", eal_args: Sequence[str] = (),
-               env: dict | None = None, wait_ready: bool = True) -> Srtfwd:
+               env: dict | None = None, wait_ready: bool = True, qpairs: int = 1) -> Srtfwd:
         """Start srtfwd on forwarder fwd's two root-ns veth ends, wait for
         "srtfwd ready" in its log (stderr). Stopped (SIGTERM, wait, SIGKILL) when
-        the lab closes; Srtfwd.stop() returns its exit status."""
+        the lab closes; Srtfwd.stop() returns its exit status.
+
+        lcores: an EAL core list for -l ("0-1": main lcore 0, one worker), or a
+        map for --lcores when it has '@' or '(' ("0@0,1@1,2@1,3@0": four
+        lcores on two CPUs). qpairs: the af_packet ports' queue pairs (the
+        kernel spreads flows over all of them)."""
         binary = binary or self.srtfwd_bin
         if not binary:
             raise LabError("no srtfwd binary: pass binary= or set SRTFWD")
@@ -734,10 +739,12 @@ class NetLab:
         with open(cfg, "w") as fh:
             fh.write(config_text)
         file_prefix = f"srtlab-{self.id}-f{fwd}-{n}"
-        argv = [binary, "-l", lcores, "--no-huge", "-m", "1024", "--no-pci",
+        lcore_opt = "--lcores" if re.search(r"[@(]", lcores) else "-l"
+        q = f",qpairs={qpairs}" if qpairs != 1 else ""
+        argv = [binary, lcore_opt, lcores, "--no-huge", "-m", "1024", "--no-pci",
                 f"--file-prefix={file_prefix}",
-                "--vdev", f"net_af_packet0,iface={f.caller_host_if}",
-                "--vdev", f"net_af_packet1,iface={f.origin_host_if}",
+                "--vdev", f"net_af_packet0,iface={f.caller_host_if}{q}",
+                "--vdev", f"net_af_packet1,iface={f.origin_host_if}{q}",
                 *eal_args, "--", "--config", cfg, "--log-level", log_level, *extra_args]
         p = self._spawn(argv, f"srtfwd{fwd}", env)
         s = Srtfwd(p, f, cfg, file_prefix)

@@ -75,6 +75,7 @@ struct MetricsInput {
   // period), free (probed through until their cluster shrinks).
   uint64_t slots_live = 0, slots_retired = 0, slots_free = 0;
   std::vector<dataplane::PortStats> ports;  // the drivers' own counters
+  std::vector<dataplane::WorkerStats> workers;  // per worker lcore; they add up to totals
 };
 // Prometheus text format 0.0.4 for those values (no Dataplane needed: tests).
 std::string prometheus_text(const MetricsInput& in);

@@ -1,7 +1,8 @@
 // The data plane: mempool, ports and queues, the session table, the worker
 // lcores and the rings that connect them to the control lcore.
 //
-//   NIC rxq --> worker (one per RX queue) --hit--> rewrite --> worker's txq
+//   NIC rxq --> worker (each RX queue has one; a worker may poll several)
+//                  --hit--> rewrite --> worker's own txq on the output port
 //                  '--slow path--> to_control ring --> control lcore
 //   control lcore --> its own txq per port, or, when the port has no spare TX
 //                     queue, a ring drained by worker 0 into its TX buffer.
@@ -29,6 +30,8 @@ namespace srtfwd::dataplane {
 inline constexpr unsigned kMaxPorts = 8;
 inline constexpr unsigned kMaxWorkers = 64;
 inline constexpr unsigned kBurst = 32;
+// RX queues one worker may poll (over all ports).
+inline constexpr unsigned kMaxWorkerRxQueues = 64;
 
 struct PortOptions {
   std::optional<net::Prefix> ipv4;  // address and prefix we answer on
@@ -84,15 +87,26 @@ struct PortStats {
   uint64_t rx_errors = 0;  // erroneous frames
   uint64_t rx_nombuf = 0;  // receive failures for want of an mbuf
   uint64_t tx_errors = 0;  // frames the NIC failed to send
+  // Packets received per RX queue, as far as the driver counts them (the
+  // first RTE_ETHDEV_QUEUE_STAT_CNTRS queues).
+  std::vector<uint64_t> rx_queue_packets;
+};
+
+// Which lcore polls one RX queue (every queue of every port has one).
+struct RxQueueOwner {
+  uint16_t port_id = 0;
+  uint16_t queue = 0;
+  unsigned lcore = 0;
+};
+
+// One worker lcore's counters, for per-worker metrics.
+struct WorkerStats {
+  unsigned lcore = 0;
+  unsigned rx_queues = 0;  // how many it polls; 0: it idles
+  CounterTotals counters;
 };
 
 struct WorkerContext;
-
-// One worker lcore's counters (Dataplane::lcore_counters()).
-struct LcoreCounters {
-  unsigned lcore = 0;
-  CounterTotals counters;
-};
 
 class Dataplane {
  public:
@@ -127,9 +141,11 @@ class Dataplane {
   unsigned worker_lcores() const noexcept { return static_cast<unsigned>(workers_.size()); }
   // Sum of every worker's counters (any thread).
   CounterTotals totals() const noexcept;
-  // Each worker's counters with its lcore id, in worker order (any thread);
-  // they sum to totals().
-  std::vector<LcoreCounters> lcore_counters() const;
+  // Each worker lcore's own counters, in lcore order (any thread); they sum
+  // to totals().
+  std::vector<WorkerStats> worker_stats() const;
+  // (port, RX queue) -> lcore, every RX queue once.
+  const std::vector<RxQueueOwner>& rx_queue_map() const noexcept { return rx_map_; }
   // Counters of the control lcore's own transmissions.
   uint64_t control_tx_packets() const noexcept { return control_tx_.get(); }
   uint64_t control_tx_dropped() const noexcept { return control_tx_dropped_.get(); }
@@ -142,7 +158,10 @@ class Dataplane {
   rte_rcu_qsbr* rcu() const noexcept { return qsv_; }
 
  private:
-  void setup_port(uint16_t port_id, const PortOptions& po, unsigned want_workers);
+  // rx_queues: the port's RX queue count; workers: forwarding workers (one
+  // TX queue each).
+  void setup_port(uint16_t port_id, const PortOptions& po, uint16_t rx_queues, unsigned workers);
+  void assign_rx_queues();
   void close_ports() noexcept;
 
   Options opt_;
@@ -151,6 +170,7 @@ class Dataplane {
   std::unique_ptr<SessionTable> table_;
   std::vector<PortInfo> ports_;
   std::vector<WorkerContext*> workers_;  // rte_zmalloc'd, cache aligned
+  std::vector<RxQueueOwner> rx_map_;
   unsigned active_workers_ = 0;
   std::atomic<bool> stop_{false};
   bool launched_ = false;

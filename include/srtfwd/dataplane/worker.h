@@ -1,4 +1,4 @@
-// A worker lcore: busy-polls its RX queues in bursts, looks every UDP packet
+// A worker lcore: busy-polls its (port, RX queue) pairs in bursts, looks every UDP packet
 // addressed to us up in the session table (one probe per flow, its slot
 // prefetched while the burst is parsed), rewrites hits in
 // place and buffers them for its own TX queue; hands the slow path (ARP, ICMP,
@@ -21,8 +21,7 @@ namespace srtfwd::dataplane {
 struct alignas(64) WorkerContext {
   struct Port {
     uint16_t port_id = 0;
-    bool has_rxq = false;
-    uint16_t queue = 0;             // this worker's RX and TX queue index
+    uint16_t queue = 0;             // this worker's own TX queue on the port
     bool cksum_offload = false;
     net::MacAddr mac;               // our MAC: the source of what this port sends
     bool has_v4 = false, has_v6 = false;
@@ -31,10 +30,20 @@ struct alignas(64) WorkerContext {
     rte_ring* ctl_tx = nullptr;     // control packets this worker transmits for the control lcore
   };
 
+  // One RX queue this worker polls: ports[port] is its port.
+  struct RxQueue {
+    uint16_t port = 0;
+    uint16_t queue = 0;
+  };
+
   unsigned index = 0;               // worker number, also the RCU thread id
   unsigned lcore = 0;
   unsigned nb_ports = 0;
   Port ports[kMaxPorts];
+  // The RX queues this worker alone polls, in order (Dataplane assigns every
+  // queue of every port to exactly one worker); none: the worker idles.
+  unsigned nb_rxq = 0;
+  RxQueue rxq[kMaxWorkerRxQueues];
   rte_ring* to_control = nullptr;   // SP/SC, this worker -> control
   rte_ring* events = nullptr;       // SP/SC session events
   SessionTable* table = nullptr;
@@ -50,7 +59,7 @@ struct alignas(64) WorkerContext {
 void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** pkts,
                    uint16_t n) noexcept;
 
-// One loop iteration: RX every queue, drain control TX, flush TX buffers,
+// One loop iteration: RX each of the worker's queues, drain control TX, flush TX buffers,
 // report a quiescent state. Returns the number of packets received.
 unsigned poll_once(WorkerContext& w) noexcept;
 
