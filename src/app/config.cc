@@ -17,6 +17,8 @@
 
 #include "srtfwd/srt/stream_id.h"
 
+#include "srtfwd/net/vlan.h"
+
 namespace srtfwd::app {
 
 namespace {
@@ -132,7 +134,7 @@ Config build(const toml::value& doc) {
   for (size_t i = 0; i < ports.size(); ++i) {
     const Table& t = *ports[i];
     const std::string w = "port[" + std::to_string(i) + "]";
-    only_keys(t, w, {"ipv4", "ipv6", "gateway", "gateway6"});
+    only_keys(t, w, {"ipv4", "ipv6", "gateway", "gateway6", "vlan"});
     dataplane::PortOptions po;
     control::PortRoute route;
     if (auto s = get_str(t, w, "ipv4", ""); !s.empty()) {
@@ -146,6 +148,12 @@ Config build(const toml::value& doc) {
       po.ipv6 = *p;
     }
     if (!po.ipv4 && !po.ipv6) fail(w, "needs ipv4 or ipv6 (or both)");
+    if (const toml::value* v = find(t, "vlan")) {
+      // 0 and 4095 are reserved VIDs (priority tag, implementation use).
+      if (!v->is_integer() || v->as_integer() < 1 || v->as_integer() > net::kVlanIdMax)
+        fail(w + ".vlan", "must be an 802.1Q VLAN ID from 1 to 4094 (leave it out for an untagged port)");
+      po.vlan = static_cast<uint16_t>(v->as_integer());
+    }
     if (auto s = get_str(t, w, "gateway", ""); !s.empty()) {
       auto g = parse_ip(w + ".gateway", s);
       if (!g.is_v4()) fail(w + ".gateway", "must be an IPv4 address (use gateway6 for IPv6)");

@@ -7,7 +7,9 @@
 #include <algorithm>
 #include <cstring>
 
+#include "srtfwd/dataplane/vlan_egress.h"
 #include "srtfwd/net/build.h"
+#include "srtfwd/net/vlan.h"
 
 namespace srtfwd::control {
 
@@ -107,9 +109,10 @@ void ControlPlane::solicit(uint16_t port, const net::IpAddr& ip) {
   const size_t cap = rte_pktmbuf_tailroom(m);
   size_t len = 0;
   if (ip.is_v4() && pi->ipv4)
-    len = net::build_arp_request(out, cap, pi->mac, pi->ipv4->addr, ip, std::nullopt);
+    len = net::build_arp_request(out, cap, pi->mac, pi->ipv4->addr, ip, net::port_vlan_tci(pi->vlan));
   else if (!ip.is_v4() && pi->ipv6)
-    len = net::build_neighbor_solicitation(out, cap, pi->mac, pi->ipv6->addr, ip, std::nullopt);
+    len = net::build_neighbor_solicitation(out, cap, pi->mac, pi->ipv6->addr, ip,
+                                           net::port_vlan_tci(pi->vlan));
   if (len == 0) {
     rte_pktmbuf_free(m);
     return;
@@ -133,7 +136,8 @@ bool ControlPlane::send_udp(const net::IpAddr& src, uint16_t sport, const net::I
   if (m == nullptr) return false;
   const size_t len =
       net::build_udp_frame(rte_pktmbuf_mtod(m, uint8_t*), rte_pktmbuf_tailroom(m), pi->mac,
-                           dst_mac.value_or(net::MacAddr{}), std::nullopt, src, dst, sport, dport, payload);
+                           dst_mac.value_or(net::MacAddr{}), net::port_vlan_tci(pi->vlan), src, dst,
+                           sport, dport, payload);
   if (len == 0) {
     rte_pktmbuf_free(m);
     return false;
@@ -296,7 +300,7 @@ void ControlPlane::handle_arp(rte_mbuf* m, const net::FrameInfo& fi, uint64_t no
     rte_mbuf* r = alloc();
     if (r != nullptr) {
       const size_t len = net::build_arp_reply(rte_pktmbuf_mtod(r, uint8_t*), rte_pktmbuf_tailroom(r),
-                                              arp, pi->mac, net::vlan_of(fi));
+                                              arp, pi->mac, net::port_vlan_tci(pi->vlan));
       if (len != 0) {
         r->data_len = r->pkt_len = static_cast<uint32_t>(len);
         dp_.control_send(port, r);
@@ -311,10 +315,14 @@ void ControlPlane::handle_arp(rte_mbuf* m, const net::FrameInfo& fi, uint64_t no
   rte_pktmbuf_free(m);
 }
 
-void ControlPlane::handle_icmp4(rte_mbuf* m, const net::FrameInfo& fi) {
+void ControlPlane::handle_icmp4(rte_mbuf* m, const net::FrameInfo& request) {
   const auto* pi = dp_.port(m->port);
-  auto* data = rte_pktmbuf_mtod(m, uint8_t*);
-  if (pi != nullptr && is_ours(m->port, fi.dst)) {
+  net::FrameInfo fi = request;
+  // The reply is the request turned around: with the port's tag (a
+  // priority-tagged request on an untagged port is answered untagged).
+  uint8_t* data = nullptr;
+  if (pi != nullptr && is_ours(m->port, fi.dst)) data = dataplane::retag_mbuf(m, fi, pi->vlan);
+  if (data != nullptr) {
     const size_t len = net::icmp_echo_reply_in_place(data, m->data_len, fi, pi->mac);
     if (len != 0) {
       rte_pktmbuf_trim(m, static_cast<uint16_t>(m->data_len - len));
@@ -355,7 +363,8 @@ void ControlPlane::handle_icmp6(rte_mbuf* m, const net::FrameInfo& fi, uint64_t 
     rte_mbuf* r = alloc();
     if (r != nullptr) {
       const size_t len = net::build_neighbor_advertisement(
-          rte_pktmbuf_mtod(r, uint8_t*), rte_pktmbuf_tailroom(r), nd, pi->mac, net::vlan_of(fi));
+          rte_pktmbuf_mtod(r, uint8_t*), rte_pktmbuf_tailroom(r), nd, pi->mac,
+          net::port_vlan_tci(pi->vlan));
       if (len != 0) {
         r->data_len = r->pkt_len = static_cast<uint32_t>(len);
         dp_.control_send(port, r);

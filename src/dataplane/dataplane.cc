@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "srtfwd/dataplane/worker.h"
+#include "srtfwd/net/vlan.h"
 
 namespace srtfwd::dataplane {
 
@@ -146,6 +147,14 @@ Dataplane::Dataplane(const Options& opt) : opt_(opt) {
       wp.port_id = pi.port_id;
       wp.queue = static_cast<uint16_t>(active ? idx : 0);
       wp.cksum_offload = pi.tx_cksum_offload;
+      wp.vlan = pi.vlan;
+      // The IPv4 fast path forwards onto this port only frames that leave
+      // with their header layout: untagged onto an untagged port, tagged
+      // onto a tagged one (same VLAN: process_burst checks). Offloaded
+      // checksums and every other layout take the generic path.
+      wp.fast_l3 = pi.tx_cksum_offload ? kNoFastL3
+                   : pi.vlan != net::kNoVlan ? static_cast<uint8_t>(net::kEthHeaderLen + net::kVlanTagLen)
+                                             : static_cast<uint8_t>(net::kEthHeaderLen);
       wp.mac = pi.mac;
       wp.has_v4 = pi.ipv4.has_value();
       if (wp.has_v4) wp.v4 = pi.ipv4->addr;
@@ -211,6 +220,7 @@ void Dataplane::setup_port(uint16_t port_id, const PortOptions& po, uint16_t rx_
   if (rte_eth_dev_get_name_by_port(port_id, name) == 0) pi.name = name;
   pi.ipv4 = po.ipv4;
   pi.ipv6 = po.ipv6;
+  pi.vlan = po.vlan;
   pi.rx_queues = rx_queues;
   // One more TX queue for the control lcore when the port has it.
   pi.control_has_txq = info.max_tx_queues > workers;
@@ -272,10 +282,11 @@ void Dataplane::setup_port(uint16_t port_id, const PortOptions& po, uint16_t rx_
                  "TX queue via a ring", port_id, pi.name, pi.tx_queues);
   }
   pi.mac = port_mac(port_id);
-  spdlog::info("port {} ({}): mac {} rxq {} txq {} checksum offload {}{}{}", port_id, pi.name,
+  spdlog::info("port {} ({}): mac {} rxq {} txq {} checksum offload {}{}{}{}", port_id, pi.name,
                pi.mac.to_string(), pi.rx_queues, pi.tx_queues, pi.tx_cksum_offload ? "on" : "off",
                pi.ipv4 ? " ipv4 " + pi.ipv4->to_string() : "",
-               pi.ipv6 ? " ipv6 " + pi.ipv6->to_string() : "");
+               pi.ipv6 ? " ipv6 " + pi.ipv6->to_string() : "",
+               pi.vlan != net::kNoVlan ? " vlan " + std::to_string(pi.vlan) : "");
   ports_.push_back(std::move(pi));
 }
 

@@ -9,8 +9,10 @@
 #include <cassert>
 #include <cstring>
 
+#include "srtfwd/dataplane/vlan_egress.h"
 #include "srtfwd/net/parse.h"
 #include "srtfwd/net/rewrite.h"
+#include "srtfwd/net/vlan.h"
 #include "srtfwd/srt/packet.h"
 
 namespace srtfwd::dataplane {
@@ -35,6 +37,19 @@ DropReason drop_reason(net::Verdict v) noexcept {
     case net::Verdict::V4MappedIpv6: return DropReason::kV4MappedIpv6;
     default: return DropReason::kUnknownEthertype;
   }
+}
+
+// The FrameInfo of a packet from the fast classifier, its IPv4 header at
+// l3 (14, or 18 behind a tag), for the generic path: what the rewrite and
+// the egress tag read.
+void fast_frame_info(const uint8_t* frame, unsigned l3, net::FrameInfo& info) noexcept {
+  net::FastV4 fv;
+  fv.l3_off = static_cast<uint16_t>(l3);
+  fv.udp_len = net::load_be16(frame + l3 + net::kIpv4MinHeaderLen + net::kUdpLenOff);
+  fv.ttl = frame[l3 + net::kIpv4TtlOff];
+  net::fill_frame_info(fv, info);
+  info.vlan = l3 != net::kEthHeaderLen;
+  info.vlan_tci = info.vlan ? net::load_be16(frame + net::kVlanTciOff) : 0;
 }
 
 bool addressed_to_us(const WorkerContext::Port& p, const net::IpAddr& dst) noexcept {
@@ -103,6 +118,14 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
   uint32_t in_v4_raw = 0;
   std::memcpy(&in_v4_raw, in.v4.b.data() + 12, 4);
   const uint64_t in_v4 = in.has_v4 ? in_v4_raw : uint64_t{1} << 32;
+  // The port's VLAN (net/vlan.h): a tagged fast packet's VID must be it
+  // (0 on an untagged port: priority-tagged), and on a VLAN port no untagged
+  // packet is ours, so that layout compares its destination with a value
+  // none equals. The VID as the tag's bytes load, masked.
+  const uint64_t in_v4_untagged = in.vlan == net::kNoVlan ? in_v4 : uint64_t{1} << 32;
+  constexpr auto kVidMaskRaw =
+      static_cast<uint16_t>(net::raw32_of_be(uint32_t{net::kVlanIdMask} << 16));
+  const uint16_t in_vid_raw = net::to_be16(in.vlan);
 
   // The current run's key when it came from the fast classifier: addresses
   // and ports, in one pair of variables per header layout (untagged,
@@ -122,15 +145,20 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
   // headers, hashed in registers.
   auto fast = [&]<uint32_t L3>(rte_mbuf* m, const uint8_t* data, const net::FastV4& fv)
                   __attribute__((always_inline)) {
-    if (unlikely(fv.dst_raw != in_v4)) {
-      c.drop(DropReason::kNotForUs);
+    constexpr bool kTagged = L3 != net::kEthHeaderLen;
+    auto vid_ok = [&] {
+      return !kTagged || (net::load_raw16(data + net::kVlanTciOff) & kVidMaskRaw) == in_vid_raw;
+    };
+    if (unlikely(fv.dst_raw != (kTagged ? in_v4 : in_v4_untagged) || !vid_ok())) {
+      // Another VLAN's packet is not ours, whatever its destination.
+      c.drop(vid_ok() && (kTagged || in.vlan == net::kNoVlan) ? DropReason::kNotForUs
+                                                              : DropReason::kVlanMismatch);
       rte_pktmbuf_free(m);
       return;
     }
     if (unlikely(fv.udp_len >= kUdpSrtMin && (data[L3 + kV4PayloadOff] & 0x80) != 0))
       ctl_mask |= 1u << n_lookup;
     const uint64_t addrs = uint64_t{fv.src_raw} | uint64_t{fv.dst_raw} << 32;
-    constexpr bool kTagged = L3 != net::kEthHeaderLen;
     uint64_t& run_addrs = kTagged ? last_addrs_tagged : last_addrs;
     uint32_t& run_ports = kTagged ? last_ports_tagged : last_ports;
     if (addrs != run_addrs || fv.ports_raw != run_ports) {
@@ -169,6 +197,12 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
     // Parsed into the next lookup's FrameInfo: kept only if it becomes one.
     net::FrameInfo& info = fi[n_lookup];
     const net::Verdict v = net::parse_frame(data, m->data_len, info);
+    if (v != net::Verdict::TruncatedEth && v != net::Verdict::StackedVlan &&
+        !net::vlan_accepts(info, in.vlan)) {
+      c.drop(DropReason::kVlanMismatch);
+      rte_pktmbuf_free(m);
+      return;
+    }
     switch (v) {
       case net::Verdict::Udp: {
         if (!addressed_to_us(in, info.dst)) {
@@ -295,10 +329,11 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
     // writer; the rest of the slot is read-only while it is live.
     const WorkerContext::Port& out = w.ports[f->out_port];
     uint32_t run_pkts = 0, run_bytes = 0;
-    if (likely(l3 != 0 && !out.cksum_offload)) {
-      // The common run: IPv4 from the fast classifier, RFC 1624 incremental
-      // checksums, the slot's own counters. (Every TX buffer holds kBurst
-      // packets, as Dataplane sets them up.)
+    if (likely(l3 == out.fast_l3 && (l3 == net::kEthHeaderLen || out.vlan == in.vlan))) {
+      // The common run: IPv4 from the fast classifier, leaving with the
+      // header layout and tag it came with (untagged to untagged, or within
+      // one VLAN), RFC 1624 incremental checksums, the slot's own counters.
+      // (Every TX buffer holds kBurst packets, as Dataplane sets them up.)
       DirCounters& ctr = f->h4.c;
       rte_eth_dev_tx_buffer* const tb = out.txbuf;
       if ((end - begin) + (ctl_mask >> begin & 1) == 1) {
@@ -399,15 +434,16 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
           }
           if (word == kSrtShutdownWord) report_shutdown(*f);
         }
+        if (l3 != 0) fast_frame_info(frame, l3, info);  // the rewrite takes a FrameInfo
+        // The egress port's tag or none, whatever the packet came with.
+        frame = retag_mbuf(m, info, out.vlan);
+        if (unlikely(frame == nullptr)) {
+          c.drop(DropReason::kNoHeadroom);
+          rte_pktmbuf_free(m);
+          continue;
+        }
         bool ok;
         if (out.cksum_offload) {
-          if (l3 != 0) {  // a fast-path packet: the offload path takes a FrameInfo
-            net::FastV4 fv;
-            fv.l3_off = static_cast<uint16_t>(l3);
-            fv.udp_len = net::load_be16(frame + l3 + net::kIpv4MinHeaderLen + net::kUdpLenOff);
-            fv.ttl = frame[l3 + net::kIpv4TtlOff];
-            net::fill_frame_info(fv, info);
-          }
           // The NIC computes both checksums: the IPv4 header checksum field
           // is zeroed and the UDP one seeded with the pseudo-header sum, as
           // DPDK's TX checksum offload expects.

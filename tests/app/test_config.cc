@@ -89,6 +89,28 @@ ip = "2001:db8:1::2"
   EXPECT_EQ(c.control.balancer.backends[0].srt_port, 10080);  // default
 }
 
+TEST(Config, PortVlan) {
+  // Absent: an untagged port; given: the VLAN of that port only.
+  const Config c = parse_config(R"(
+[[port]]
+ipv4 = "198.18.0.1/24"
+vlan = 100
+[[port]]
+ipv4 = "198.18.1.1/24"
+[[port]]
+ipv6 = "2001:db8:2::1/64"
+vlan = 4094
+[[port]]
+ipv4 = "198.18.3.1/24"
+vlan = 1
+)");
+  ASSERT_EQ(c.dataplane.ports.size(), 4u);
+  EXPECT_EQ(c.dataplane.ports[0].vlan, 100);
+  EXPECT_EQ(c.dataplane.ports[1].vlan, 0);
+  EXPECT_EQ(c.dataplane.ports[2].vlan, 4094);
+  EXPECT_EQ(c.dataplane.ports[3].vlan, 1);
+}
+
 TEST(Config, ErrorsNameTheKeyInOneLine) {
   struct Case {
     const char* text;
@@ -100,6 +122,10 @@ TEST(Config, ErrorsNameTheKeyInOneLine) {
       {"[[port]]\n", "port[0]: needs ipv4 or ipv6"},
       {"[[port]]\nipv4 = \"198.18.0.1/24\"\nipv4x = 1\n", "port[0].ipv4x: unknown key"},
       {"[[port]]\nipv4 = \"198.18.0.1/24\"\ngateway = \"198.19.9.1\"\n", "port[0].gateway:"},
+      {"[[port]]\nipv4 = \"198.18.0.1/24\"\nvlan = 0\n", "port[0].vlan: must be an 802.1Q VLAN ID from 1 to 4094"},
+      {"[[port]]\nipv4 = \"198.18.0.1/24\"\nvlan = 4095\n", "port[0].vlan: must be an 802.1Q VLAN ID from 1 to 4094"},
+      {"[[port]]\nipv4 = \"198.18.0.1/24\"\nvlan = -3\n", "port[0].vlan: must be an 802.1Q VLAN ID"},
+      {"[[port]]\nipv4 = \"198.18.0.1/24\"\nvlan = \"100\"\n", "port[0].vlan: must be an 802.1Q VLAN ID"},
       {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[srt]\nlisten = [0]\n", "srt.listen:"},
       {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[srt]\nlisten = \"x\"\n", "srt.listen:"},
       {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[srt]\nleg_ports = \"9-2\"\n", "srt.leg_ports:"},

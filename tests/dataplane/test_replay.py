@@ -6,7 +6,9 @@ expected frame byte for byte), its drop counters read from the final counters
 it logs, and its mbuf pool and exit code checked at the end of every run.
 
 Topology: port 0 (caller side) 198.18.0.1/24 + 2001:db8::1/64,
-port 1 (origin side) 198.18.1.1/24 + 2001:db8:1::1/64. Two sessions are
+port 1 (origin side) 198.18.1.1/24 + 2001:db8:1::1/64, both untagged unless
+a test gives them a VLAN (802.1Q: an untagged port takes untagged and
+priority-tagged frames and sends untagged ones). Two sessions are
 installed in every run: caller 198.18.0.2:5000 -> VIP :10080 -> leg
 198.18.1.1:20000 -> backend 198.18.1.2:10080, and the same in IPv6.
 SRT payloads are real libsrt packets from pcaps/ (streamid-publish.pcap,
@@ -49,9 +51,11 @@ CONFIG = """
 [[port]]
 ipv4 = "198.18.0.1/24"
 ipv6 = "2001:db8::1/64"
+{vlan0}
 [[port]]
 ipv4 = "198.18.1.1/24"
 ipv6 = "2001:db8:1::1/64"
+{vlan1}
 [srt]
 listen = [10080]
 idle_timeout_ms = 60000
@@ -60,6 +64,12 @@ drain_timeout_ms = 0
 [admin]
 listen = ""
 """
+
+
+def config(vlans=(None, None)):
+    return CONFIG.format(**{f"vlan{i}": f"vlan = {v}" if v is not None else "" for i, v in enumerate(vlans)})
+
+
 SESSION4 = (f"caller={CALLER}:{CPORT} vip={VIP}:{VPORT} backend={BACKEND}:{BPORT} leg={LEG}:{LPORT} "
             f"caller_mac={CALLER_MAC} backend_mac={BACKEND_MAC}")
 SESSION6 = (f"caller=[{CALLER6}]:{CPORT} vip=[{VIP6}]:{VPORT} backend=[{BACKEND6}]:{BPORT} "
@@ -135,10 +145,25 @@ def backend6(payload, vlan=None, prio=0, hlim=64):
             UDP(sport=BPORT, dport=LPORT) / Raw(payload))
 
 
-def expected_rewrite(frame, to_backend):
+def retagged(p, out_vlan):
+    """p (an Ether) with the tag of an egress port on VLAN out_vlan (None:
+    untagged): the tag stripped, inserted with priority 0, or its VID
+    replaced with priority and DEI kept."""
+    if out_vlan is None:
+        if Dot1Q not in p:
+            return p
+        return Ether(src=p.src, dst=p.dst, type=p[Dot1Q].type) / p[Dot1Q].payload
+    if Dot1Q in p:
+        p[Dot1Q].vlan = out_vlan
+        return p
+    return Ether(src=p.src, dst=p.dst) / Dot1Q(vlan=out_vlan, prio=0, type=p.type) / p.payload
+
+
+def expected_rewrite(frame, to_backend, out_vlan=None):
     """The frame srtfwd must send for `frame`, built by scapy: MACs, addresses,
-    ports rewritten, TTL / hop limit minus one, everything else (VLAN tag, TOS,
-    IP ID, flow label, payload) unchanged, checksums recomputed from scratch
+    ports rewritten, TTL / hop limit minus one, the egress port's VLAN tag
+    (out_vlan, None: untagged), everything else (802.1Q priority, TOS, IP
+    ID, flow label, payload) unchanged, checksums recomputed from scratch
     (IPv4 UDP checksum 0 stays 0). Ethernet padding after the IP packet is
     carried over as it is."""
     raw = bytes(frame)
@@ -146,6 +171,7 @@ def expected_rewrite(frame, to_backend):
     pad = bytes(p[Padding]) if Padding in p else b""
     if Padding in p:
         p[Padding].underlayer.remove_payload()
+    p = retagged(p, out_vlan)
     p[Ether].src = PORT1_MAC if to_backend else PORT0_MAC
     p[Ether].dst = BACKEND_MAC if to_backend else CALLER_MAC
     if IP in p:
@@ -220,14 +246,14 @@ class Run:
     """One testbed run over two input pcaps: started, given 1.5 s after
     'srtfwd ready', stopped with SIGTERM. Never leaves a process behind."""
 
-    def __init__(self, in0, in1, sessions=(SESSION4, SESSION6)):
+    def __init__(self, in0, in1, sessions=(SESSION4, SESSION6), vlans=(None, None)):
         self.proc = None
         self.dir = tempfile.mkdtemp(prefix="srtfwd-replay-")
         p = lambda n: os.path.join(self.dir, n)  # noqa: E731
         write_pcap(p("in0.pcap"), in0 or [FILLER])
         write_pcap(p("in1.pcap"), in1 or [FILLER])
         with open(p("t.toml"), "w") as f:
-            f.write(CONFIG)
+            f.write(config(vlans))
         self.prefix = f"srtfwd-replay-{os.getpid()}-{next(_run_ids)}"
         argv = [TESTBED, "-l", "0-1", "--no-huge", "-m", "1024", "--no-pci",
                 f"--file-prefix={self.prefix}",
@@ -323,10 +349,12 @@ class Replay(unittest.TestCase):
                              (0, 0, 0, 0), got)
         return r
 
-    def assert_forwarded(self, ins, outs, to_backend):
+    def assert_forwarded(self, ins, outs, to_backend, out_vlan=None):
+        """outs are ins as forwarded onto a port on VLAN out_vlan (None:
+        untagged)."""
         self.assertEqual(len(outs), len(ins), [o.summary() for o in outs[:5]])
         for n, (src, out) in enumerate(zip(ins, outs)):
-            want = expected_rewrite(src, to_backend)
+            want = expected_rewrite(src, to_backend, out_vlan)
             got = bytes(out)
             if got != want:
                 self.fail(f"frame {n} ({'to backend' if to_backend else 'to caller'}) differs:\n"
@@ -335,9 +363,13 @@ class Replay(unittest.TestCase):
             # second check independent of expected_rewrite.
             s, o = Ether(bytes(src)), Ether(got)
             self.assertEqual((o.src, o.dst), (PORT1_MAC, BACKEND_MAC) if to_backend else (PORT0_MAC, CALLER_MAC))
-            self.assertEqual(Dot1Q in o, Dot1Q in s)
-            if Dot1Q in s:
-                self.assertEqual((o[Dot1Q].vlan, o[Dot1Q].prio), (s[Dot1Q].vlan, s[Dot1Q].prio))
+            # The egress port's tag, whatever the frame came with; a tag
+            # that was there keeps its priority and DEI.
+            self.assertEqual(Dot1Q in o, out_vlan is not None)
+            if out_vlan is not None:
+                self.assertEqual(o[Dot1Q].vlan, out_vlan)
+                self.assertEqual((o[Dot1Q].prio, o[Dot1Q].id),
+                                 (s[Dot1Q].prio, s[Dot1Q].id) if Dot1Q in s else (0, 0))
             if IP in s:
                 self.assertEqual((o[IP].src, o[IP].dst), (LEG, BACKEND) if to_backend else (VIP, CALLER))
                 self.assertEqual(o[IP].ttl, s[IP].ttl - 1)
@@ -358,17 +390,18 @@ class Replay(unittest.TestCase):
         self.assertGreater(len(up), 100)
         self.assertGreater(len(down), 15)
         mk_up, mk_down = (caller6, backend6) if v6 else (caller4, backend4)
-        # Every third packet tagged, with changing VLAN IDs and priorities.
-        in0 = [mk_up(p, **({"vlan": 7 + i % 5, "prio": i % 8} if i % 3 == 1 else {}))
+        # Every third packet priority-tagged (VID 0, which an untagged port
+        # takes) with changing priorities: they leave untagged.
+        in0 = [mk_up(p, **({"vlan": 0, "prio": i % 8} if i % 3 == 1 else {}))
                for i, p in enumerate(up)]
-        in1 = [mk_down(p, **({"vlan": 9 + i % 3, "prio": 5} if i % 3 == 1 else {}))
+        in1 = [mk_down(p, **({"vlan": 0, "prio": 5} if i % 3 == 1 else {}))
                for i, p in enumerate(down)]
         if not v6:
             # IPv4 UDP without checksum stays without; odd IP IDs and TOS stay.
             nock = caller4(up[1], tos=0xB8, id=0xFFFF, flags="DF")
             nock[UDP].chksum = 0
             in0.append(nock)
-            nock_down = backend4(down[0], vlan=12)
+            nock_down = backend4(down[0], vlan=0)
             nock_down[UDP].chksum = 0
             in1.append(nock_down)
         # A short packet (ACKACK) padded to the 60-byte Ethernet minimum.
@@ -382,7 +415,10 @@ class Replay(unittest.TestCase):
             self.assertEqual(r.out1[len(up)][UDP].chksum, 0)
             self.assertEqual(r.out0[-1][UDP].chksum, 0)
         self.assertEqual(r.c["forwarded"], len(in0) + len(in1))
-        self.assertEqual(r.c["forwarded_bytes"], sum(len(bytes(f)) for f in in0 + in1))
+        # The bytes sent: a stripped tag is 4 fewer.
+        self.assertEqual(r.c["forwarded_bytes"], sum(len(bytes(f)) for f in r.out0 + r.out1))
+        self.assertEqual(r.c["forwarded_bytes"],
+                         sum(len(bytes(f)) - 4 * (Dot1Q in f) for f in in0 + in1))
         self.assertEqual(r.c["to_control"], 0)
         self.assertEqual(sum(r.c["dropped"].values()), 0)
         self.assertEqual(r.c["session_events"], 0)
@@ -408,7 +444,7 @@ class Replay(unittest.TestCase):
             "d": lambda p: caller4(p, dport=VPORT + 1),
             "a": lambda p: caller4(p, src="198.18.0.3"),
             "S": lambda p: caller6(p, sport=CPORT + 1),
-            "v": lambda p: caller4(p, vlan=5),  # the same flow, tagged
+            "v": lambda p: caller4(p, vlan=0, prio=2),  # the same flow, priority-tagged
         }
         pattern = "444s4dd66S6a4v4466s"
         in0 = [make[k](data[n]) for n, k in enumerate(pattern)]
@@ -425,7 +461,7 @@ class Replay(unittest.TestCase):
         ack = listener_traffic("encrypted.pcap")[0]
         at_d, at_a = (len(data) - 2) & ~1, (len(ack) - 2) & ~1
         in0, in1 = [], []
-        for mk in (caller4, caller6, lambda p: caller4(p, vlan=3)):
+        for mk in (caller4, caller6, lambda p: caller4(p, vlan=0, prio=3)):
             in0.append(with_udp_checksum(mk, data, at_d, want_out=True, to_backend=True))
             in0.append(with_udp_checksum(mk, data, at_d, want_out=False, to_backend=True))
         for mk in (backend4, backend6):
@@ -466,10 +502,10 @@ class Replay(unittest.TestCase):
             ("bad_udp_length", e0 / IPv6(src=CALLER6, dst=VIP6) / UDP(sport=CPORT, dport=VPORT, len=300) / Raw(data)),
             ("not_udp", e0 / IP(src=CALLER, dst=VIP) / TCP(sport=CPORT, dport=VPORT)),
             ("not_udp", e0 / IPv6(src=CALLER6, dst=VIP6) / TCP(sport=CPORT, dport=VPORT)),
-            ("not_udp", e0 / Dot1Q(vlan=7) / IP(src=CALLER, dst=VIP, proto=47) / Raw(bytes(20))),  # GRE
+            ("not_udp", e0 / Dot1Q(vlan=0) / IP(src=CALLER, dst=VIP, proto=47) / Raw(bytes(20))),  # GRE
             ("ttl_expired", caller4(data, ttl=1)),
             ("ttl_expired", caller4(data, ttl=0)),
-            ("ttl_expired", caller4(data, ttl=1, vlan=7)),
+            ("ttl_expired", caller4(data, ttl=1, vlan=0)),
             ("ttl_expired", caller6(data, hlim=1)),
             ("not_for_us", caller4(data, dst="198.18.0.77")),
             ("not_for_us", caller4(data, dst="203.0.113.9")),
@@ -482,6 +518,13 @@ class Replay(unittest.TestCase):
             ("stacked_vlan", e0 / Dot1AD(vlan=1) / Dot1Q(vlan=2) / IP(src=CALLER, dst=VIP) / UDP(sport=CPORT, dport=VPORT) / Raw(data)),
             ("v4_mapped_ipv6", caller6(data, src="::ffff:198.18.0.2")),
             ("v4_mapped_ipv6", caller6(data, dst="::ffff:198.18.0.1")),
+            # A VLAN on an untagged port is not ours (VID 0 is: priority tag).
+            ("vlan_mismatch", caller4(data, vlan=7)),
+            ("vlan_mismatch", caller6(data, vlan=7)),
+            ("vlan_mismatch", caller4(data, vlan=1, dst="203.0.113.9")),
+            ("vlan_mismatch", e0 / Dot1Q(vlan=7) / IP(src=CALLER, dst=VIP, proto=47) / Raw(bytes(20))),
+            ("vlan_mismatch", Ether(src=CALLER_MAC, dst="ff:ff:ff:ff:ff:ff") / Dot1Q(vlan=7) /
+             ARP(op=1, hwsrc=CALLER_MAC, psrc=CALLER, pdst=VIP)),
             ("unknown_ethertype", Ether(src=CALLER_MAC, dst=PORT0_MAC, type=0x88B5) / Raw(b"x" * 50)),
             ("unknown_ethertype", Ether(src=CALLER_MAC, dst=PORT0_MAC, type=0x0030) / Raw(b"x" * 48)),  # 802.3 length
             ("truncated_arp", Ether(src=CALLER_MAC, dst="ff:ff:ff:ff:ff:ff", type=0x0806) / Raw(bytes(20))),
@@ -535,10 +578,10 @@ class Replay(unittest.TestCase):
             Ether(src=CALLER_MAC, dst="33:33:ff:00:00:01") / IPv6(src=CALLER6, dst="ff02::1:ff00:1", hlim=255) /
             ICMPv6ND_NS(tgt=VIP6) / ICMPv6NDOptSrcLLAddr(lladdr=CALLER_MAC),
         ]
-        # On the origin side, behind a VLAN: replies keep the tag.
+        # On the origin side, priority-tagged: an untagged port answers untagged.
         in1 = [
-            Ether(src=BACKEND_MAC, dst=bcast) / Dot1Q(vlan=42) / ARP(op=1, hwsrc=BACKEND_MAC, psrc=BACKEND, pdst=LEG),
-            Ether(src=BACKEND_MAC, dst=PORT1_MAC) / Dot1Q(vlan=42) / IP(src=BACKEND, dst=LEG) / ICMP(id=1, seq=1) / Raw(b"x" * 30),
+            Ether(src=BACKEND_MAC, dst=bcast) / Dot1Q(vlan=0, prio=6) / ARP(op=1, hwsrc=BACKEND_MAC, psrc=BACKEND, pdst=LEG),
+            Ether(src=BACKEND_MAC, dst=PORT1_MAC) / Dot1Q(vlan=0, prio=6) / IP(src=BACKEND, dst=LEG) / ICMP(id=1, seq=1) / Raw(b"x" * 30),
         ]
         r = self.run_testbed(in0, in1)
         summary = [p.summary() for p in r.out0 + r.out1]
@@ -564,11 +607,14 @@ class Replay(unittest.TestCase):
         self.assertEqual((na[ICMPv6ND_NA].tgt, na[ICMPv6ND_NA].S), (VIP6, 1))
         self.assertEqual(na[ICMPv6NDOptDstLLAddr].lladdr, PORT0_MAC)
         self.assertTrue(checksums_ok(na), na.show(dump=True))
+        for p in r.out0 + r.out1:
+            self.assertNotIn(Dot1Q, p, p.summary())
         a1 = next(p for p in r.out1 if ARP in p)
-        self.assertEqual((a1[Dot1Q].vlan, a1[ARP].op, a1[ARP].hwsrc, a1[ARP].psrc, a1[ARP].pdst),
-                         (42, 2, PORT1_MAC, LEG, BACKEND))
+        self.assertEqual((a1[ARP].op, a1[ARP].hwsrc, a1[ARP].psrc, a1[ARP].pdst),
+                         (2, PORT1_MAC, LEG, BACKEND))
         e1 = next(p for p in r.out1 if ICMP in p)
-        self.assertEqual((e1[Dot1Q].vlan, e1[IP].src, e1[IP].dst, e1[ICMP].type), (42, LEG, BACKEND, 0))
+        self.assertEqual((e1[IP].src, e1[IP].dst, e1[ICMP].type), (LEG, BACKEND, 0))
+        self.assertEqual(bytes(e1[ICMP].payload), b"x" * 30)
         self.assertTrue(checksums_ok(e1), e1.show(dump=True))
         ctl = r.c["control"]
         self.assertEqual(r.c["to_control"], len(in0) + len(in1))
@@ -599,7 +645,7 @@ class Replay(unittest.TestCase):
     def test_shutdown_from_backend_ipv6(self):
         ack = listener_traffic("streamid-publish.pcap")[0]
         shutdown = srt_packet("streamid-publish.pcap", True, "shutdown")
-        in1 = [backend6(ack), backend6(shutdown, vlan=4)]
+        in1 = [backend6(ack), backend6(shutdown, vlan=0, prio=4)]
         r = self.run_testbed(None, in1)
         self.assert_forwarded(in1, r.out0, to_backend=False)
         self.assertEqual(r.c["session_events"], 1)
@@ -621,7 +667,7 @@ class Replay(unittest.TestCase):
         sd_short = b"\x80\x05" + bytes(13)
         fwd4 = [caller4(data[0]), caller4(hs_short), caller4(data[1]), caller4(sd_short), caller4(ack),
                 caller4(data[2])]
-        fwd6 = [caller6(data[3]), caller6(hs_short), caller6(ack), caller6(sd_short, vlan=3),
+        fwd6 = [caller6(data[3]), caller6(hs_short), caller6(ack), caller6(sd_short, vlan=0, prio=3),
                 caller6(data[4])]
         # A foreign packet first: the burst's packets and its lookups are
         # then numbered differently.
@@ -643,7 +689,7 @@ class Replay(unittest.TestCase):
         are dropped and counted, every other packet of the run is forwarded
         with the run's rewrite, in order, untagged and tagged alike."""
         data = [p for p in caller_traffic("streamid-publish.pcap") if srt_kind(p) == "data"][:8]
-        for vlan in (None, 9):
+        for vlan in (None, 0):
             with self.subTest(vlan=vlan):
                 tag = {} if vlan is None else {"vlan": vlan}
                 fwd = [caller4(d, **tag) for d in data[:3] + data[4:6] + data[7:]]
@@ -739,6 +785,145 @@ class Replay(unittest.TestCase):
                 if UDP in p and IP in p and (p[IP].src, p[UDP].sport) == (LEG, LPORT)]
         self.assertEqual(legs, [data])
 
+    # 7. 802.1Q: every frame leaves with its egress port's tag or none.
+
+    def vlan_traffic(self, tag0, tag1):
+        """Real SRT packets both ways, IPv4 and IPv6 interleaved (runs of one
+        and longer runs), with the given Dot1Q arguments per side (None:
+        untagged) and changing priorities."""
+        up = caller_traffic("streamid-publish.pcap")[:48]
+        down = listener_traffic("streamid-publish.pcap")[:12]
+        self.assertEqual((len(up), len(down)), (48, 12))
+
+        def tag(t, i):
+            return {} if t is None else {"vlan": t, "prio": i % 8}
+        in0 = ([caller4(p, **tag(tag0, i)) for i, p in enumerate(up[:20])] +
+               [(caller6 if i % 2 else caller4)(p, **tag(tag0, i)) for i, p in enumerate(up[20:40])] +
+               [caller6(p, **tag(tag0, i)) for i, p in enumerate(up[40:])])
+        in1 = ([backend4(p, **tag(tag1, i)) for i, p in enumerate(down)] +
+               [backend6(p, **tag(tag1, i)) for i, p in enumerate(down)])
+        return in0, in1
+
+    def check_vlan_forwarding(self, vlans, tag0, tag1):
+        in0, in1 = self.vlan_traffic(tag0, tag1)
+        r = self.run_testbed(in0, in1, vlans=vlans)
+        self.assert_forwarded(in0, r.out1, to_backend=True, out_vlan=vlans[1])
+        self.assert_forwarded(in1, r.out0, to_backend=False, out_vlan=vlans[0])
+        self.assertEqual(r.c["forwarded"], len(in0) + len(in1), r.c)
+        self.assertEqual(r.c["forwarded_bytes"], sum(len(bytes(f)) for f in r.out0 + r.out1), r.c)
+        self.assertEqual(sum(r.c["dropped"].values()), 0, r.c["dropped"])
+        self.assertEqual(r.c["to_control"], 0, r.c)
+        return r
+
+    def test_vlan_inserted_and_stripped(self):
+        """Port 0 untagged, port 1 on VLAN 200: the caller's untagged packets
+        leave tagged 200 (inserted, priority 0), the origin's leave untagged
+        (stripped), and so do the caller's priority-tagged ones."""
+        self.check_vlan_forwarding((None, 200), None, 200)
+        self.check_vlan_forwarding((None, 200), 0, 200)
+
+    def test_vlan_replaced(self):
+        """Port 0 on VLAN 100, port 1 on VLAN 4094: the VID is replaced, the
+        priority kept; and the reverse of the insert case (strip toward an
+        untagged origin side)."""
+        self.check_vlan_forwarding((100, 4094), 100, 4094)
+        self.check_vlan_forwarding((100, None), 100, None)
+
+    def test_vlan_kept_within_one_vlan(self):
+        """Both ports on VLAN 100 (the IPv4 fast path keeps the tag as it
+        came, priority included)."""
+        self.check_vlan_forwarding((100, 100), 100, 100)
+
+    def test_vlan_other_vid_dropped_and_counted(self):
+        """On a port on VLAN 100 only VID 100 is ours: untagged, priority-
+        tagged and other-VID frames (to us, fast-path IPv4 and the parser's
+        IPv6, ARP, ICMP) are dropped as vlan_mismatch, and never answered.
+        On the untagged port 1, VID 100 is as foreign."""
+        data = [p for p in caller_traffic("streamid-publish.pcap") if srt_kind(p) == "data"][:4]
+        bcast = "ff:ff:ff:ff:ff:ff"
+        foreign0 = [
+            caller4(data[0]),
+            caller4(data[0], vlan=0, prio=5),
+            caller4(data[0], vlan=101),
+            caller4(data[0], vlan=4095),
+            caller6(data[0]),
+            caller6(data[0], vlan=99),
+            Ether(src=CALLER_MAC, dst=bcast) / ARP(op=1, hwsrc=CALLER_MAC, psrc=CALLER, pdst=VIP),
+            Ether(src=CALLER_MAC, dst=bcast) / Dot1Q(vlan=7) / ARP(op=1, hwsrc=CALLER_MAC, psrc=CALLER, pdst=VIP),
+            Ether(src=CALLER_MAC, dst=PORT0_MAC) / IP(src=CALLER, dst=VIP) / ICMP(id=7, seq=3),
+            caller4(srt_packet("streamid-publish.pcap", True, "handshake"), src="198.18.0.3", sport=6000),
+        ]
+        foreign1 = [backend4(data[0], vlan=100), backend6(data[0], vlan=100),
+                    Ether(src=BACKEND_MAC, dst=bcast) / Dot1Q(vlan=100) / ARP(op=1, hwsrc=BACKEND_MAC, psrc=BACKEND, pdst=LEG)]
+        ours0 = [caller4(data[1], vlan=100), caller6(data[2], vlan=100, prio=1), caller4(data[3], vlan=100)]
+        in0 = [foreign0[0], ours0[0]] + foreign0[1:5] + [ours0[1]] + foreign0[5:] + [ours0[2]]
+        r = self.run_testbed(in0, foreign1, vlans=(100, None))
+        self.assert_forwarded(ours0, r.out1, to_backend=True, out_vlan=None)
+        self.assertEqual(r.out0, [], [p.summary() for p in r.out0])
+        expect = {k: 0 for k in r.c["dropped"]}
+        expect["vlan_mismatch"] = len(foreign0) + len(foreign1)
+        self.assertEqual(r.c["dropped"], expect)
+        self.assertEqual((r.c["forwarded"], r.c["to_control"]), (len(ours0), 0), r.c)
+
+    def test_vlan_control_frames_carry_the_port_tag(self):
+        """Port 0 on VLAN 100, port 1 on VLAN 200, sessions whose origin's
+        MAC must be resolved: the ARP request and neighbour solicitation
+        srtfwd sends go out tagged 200, the origin's tagged answers complete
+        the installs; the ARP, ICMP, ICMPv6 echo and NDP answers and the
+        SRT handshake answer on port 0 are tagged 100 (priority 0, but the
+        echo reply, which is the request turned around). Every frame sent on
+        a port carries its tag."""
+        bcast = "ff:ff:ff:ff:ff:ff"
+        s4 = SESSION4.replace(f" backend_mac={BACKEND_MAC}", "")
+        s6 = SESSION6.replace(f" backend_mac={BACKEND_MAC}", "")
+        ind = srt_packet("streamid-publish.pcap", True, "handshake")
+        in0 = [
+            Ether(src=CALLER_MAC, dst=bcast) / Dot1Q(vlan=100, prio=3) / ARP(op=1, hwsrc=CALLER_MAC, psrc=CALLER, pdst=VIP),
+            Ether(src=CALLER_MAC, dst=PORT0_MAC) / Dot1Q(vlan=100, prio=2) / IP(src=CALLER, dst=VIP) / ICMP(id=7, seq=3) / Raw(b"ping"),
+            Ether(src=CALLER_MAC, dst=PORT0_MAC) / Dot1Q(vlan=100) / IPv6(src=CALLER6, dst=VIP6) / ICMPv6EchoRequest(id=9, seq=1, data=b"ping6"),
+            Ether(src=CALLER_MAC, dst="33:33:ff:00:00:01") / Dot1Q(vlan=100) / IPv6(src=CALLER6, dst="ff02::1:ff00:1", hlim=255) /
+            ICMPv6ND_NS(tgt=VIP6) / ICMPv6NDOptSrcLLAddr(lladdr=CALLER_MAC),
+            caller4(ind, vlan=100, src="198.18.0.3", sport=6000),
+        ]
+        in1 = [
+            Ether(src=BACKEND_MAC, dst=PORT1_MAC) / Dot1Q(vlan=200) / ARP(op=2, hwsrc=BACKEND_MAC, psrc=BACKEND, hwdst=PORT1_MAC, pdst=LEG),
+            Ether(src=BACKEND_MAC, dst=PORT1_MAC) / Dot1Q(vlan=200) / IPv6(src=BACKEND6, dst=LEG6, hlim=255) /
+            ICMPv6ND_NA(tgt=BACKEND6, R=0, S=1, O=1) / ICMPv6NDOptDstLLAddr(lladdr=BACKEND_MAC),
+            Ether(src=BACKEND_MAC, dst=bcast) / Dot1Q(vlan=200) / ARP(op=1, hwsrc=BACKEND_MAC, psrc=BACKEND, pdst=LEG),
+        ]
+        r = self.run_testbed(in0, in1, sessions=(s4, s6), vlans=(100, 200))
+        summary = [p.summary() for p in r.out0 + r.out1]
+        for port, out, vid in ((0, r.out0, 100), (1, r.out1, 200)):
+            for p in out:
+                self.assertIn(Dot1Q, p, f"port {port}: {p.summary()}")
+                self.assertEqual(p[Dot1Q].vlan, vid, f"port {port}: {p.summary()}")
+                self.assertTrue(checksums_ok(p), p.show(dump=True))
+        # Port 1: who-has BACKEND, NS for BACKEND6, is-at LEG.
+        req = [p for p in r.out1 if ARP in p and p[ARP].op == 1]
+        self.assertEqual([(p[Ether].dst, p[ARP].psrc, p[ARP].pdst, p[Dot1Q].prio) for p in req],
+                         [(bcast, LEG, BACKEND, 0)], summary)
+        ns = [p for p in r.out1 if ICMPv6ND_NS in p]
+        self.assertEqual([(p[IPv6].src, p[ICMPv6ND_NS].tgt) for p in ns], [(LEG6, BACKEND6)], summary)
+        rep1 = [p for p in r.out1 if ARP in p and p[ARP].op == 2]
+        self.assertEqual([(p[ARP].psrc, p[ARP].pdst, p[Dot1Q].prio) for p in rep1], [(LEG, BACKEND, 0)], summary)
+        # Port 0: is-at VIP, the two echo replies, NA, the handshake answer.
+        a = [p for p in r.out0 if ARP in p]
+        self.assertEqual([(p[ARP].op, p[ARP].psrc, p[ARP].pdst, p[Dot1Q].prio) for p in a],
+                         [(2, VIP, CALLER, 0)], summary)
+        e = [p for p in r.out0 if ICMP in p]
+        self.assertEqual([(p[ICMP].type, p[IP].src, p[IP].dst, bytes(p[ICMP].payload)) for p in e],
+                         [(0, VIP, CALLER, b"ping")], summary)
+        e6 = [p for p in r.out0 if ICMPv6EchoReply in p]
+        self.assertEqual([(p[IPv6].src, p[ICMPv6EchoReply].data) for p in e6], [(VIP6, b"ping6")], summary)
+        na = [p for p in r.out0 if ICMPv6ND_NA in p]
+        self.assertEqual([(p[ICMPv6ND_NA].tgt, p[ICMPv6NDOptDstLLAddr].lladdr) for p in na], [(VIP6, PORT0_MAC)], summary)
+        hs = [p for p in r.out0 if UDP in p]
+        self.assertEqual([(p[IP].src, p[UDP].sport, p[IP].dst, p[UDP].dport, p[Dot1Q].prio) for p in hs],
+                         [(VIP, VPORT, "198.18.0.3", 6000, 0)], summary)
+        self.assertEqual(srt_kind(bytes(hs[0][UDP].payload)), "handshake")
+        self.assertEqual(len(r.out0) + len(r.out1), 8, summary)
+        self.assertEqual(r.c["dropped"]["vlan_mismatch"], 0, r.c["dropped"])
+
 
 # Sends the frames of argv[1] on argv[3] and writes what arrives meanwhile on
 # argv[4] to argv[2]; run inside the test's network namespace.
@@ -782,13 +967,13 @@ class TapOffload(unittest.TestCase):
             subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-qw",
                             "net.ipv6.conf.default.disable_ipv6=1"], check=True)
             with open(p("t.toml"), "w") as f:
-                f.write(CONFIG)
+                f.write(config())
             data = [pl for pl in caller_traffic("streamid-publish.pcap") if srt_kind(pl) == "data"][:6]
             ack = srt_packet("streamid-publish.pcap", True, "ackack")
             zero = Ether(bytes(caller4(data[2])))
             zero[UDP].chksum = 0  # sent without a UDP checksum: leaves with one
-            in0 = [caller4(data[0]), caller4(data[1], vlan=12, prio=3), zero, caller4(ack),
-                   caller6(data[3]), caller6(data[4], vlan=5), caller4(data[5], tos=0xb8, id=4242)]
+            in0 = [caller4(data[0]), caller4(data[1], vlan=0, prio=3), zero, caller4(ack),
+                   caller6(data[3]), caller6(data[4], vlan=0), caller4(data[5], tos=0xb8, id=4242)]
             write_pcap(p("in0.pcap"), in0)
             argv = ["ip", "netns", "exec", ns, TESTBED, "-l", "0-1", "--no-huge", "-m", "1024",
                     "--no-pci", f"--file-prefix={prefix}",

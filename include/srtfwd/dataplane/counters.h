@@ -55,6 +55,8 @@ enum class DropReason : uint8_t {
   kTruncatedArp,
   kTruncatedIcmp,
   kV4MappedIpv6,     // IPv6 from/to ::ffff:0:0/96: would alias an IPv4 session key
+  kVlanMismatch,     // tagged with another VLAN than the port's, or untagged on a VLAN port
+  kNoHeadroom,       // no room before the frame to insert the egress port's VLAN tag
   kCount
 };
 
@@ -64,7 +66,7 @@ inline constexpr std::array<std::string_view, static_cast<size_t>(DropReason::kC
         "bad_ip_length", "truncated_udp", "bad_udp_length", "unknown_ethertype",
         "not_udp",       "not_for_us",   "no_session",     "ttl_expired",
         "control_ring_full", "stacked_vlan", "truncated_arp", "truncated_icmp",
-        "v4_mapped_ipv6",
+        "v4_mapped_ipv6", "vlan_mismatch", "no_headroom",
 };
 
 static_assert(!kDropReasonNames.back().empty(), "a DropReason has no name");

@@ -36,6 +36,9 @@ inline constexpr unsigned kMaxWorkerRxQueues = 64;
 struct PortOptions {
   std::optional<net::Prefix> ipv4;  // address and prefix we answer on
   std::optional<net::Prefix> ipv6;
+  // 802.1Q VLAN ID 1..4094 of every frame the port takes and sends; 0
+  // (net::kNoVlan): untagged (net/vlan.h).
+  uint16_t vlan = 0;
 };
 
 // Named defaults: they fit the documented `--no-huge -m 1024` start.
@@ -70,6 +73,7 @@ struct PortInfo {
   std::string name;
   net::MacAddr mac;
   std::optional<net::Prefix> ipv4, ipv6;
+  uint16_t vlan = 0;               // PortOptions::vlan
   uint16_t rx_queues = 0, tx_queues = 0;
   bool tx_cksum_offload = false;   // IPv4 header + UDP checksums by the NIC
   bool control_has_txq = false;    // else control TX goes through ctl_tx ring

@@ -17,12 +17,18 @@
 
 namespace srtfwd::dataplane {
 
+inline constexpr uint8_t kNoFastL3 = 0xff;
+
 // One per worker lcore, allocated cache-aligned on the lcore's socket.
 struct alignas(64) WorkerContext {
   struct Port {
     uint16_t port_id = 0;
     uint16_t queue = 0;             // this worker's own TX queue on the port
     bool cksum_offload = false;
+    // The header offset of the frames the IPv4 fast path may send on this
+    // port as they arrived (see Dataplane's set-up); kNoFastL3: none.
+    uint8_t fast_l3 = kNoFastL3;
+    uint16_t vlan = 0;              // PortOptions::vlan (net/vlan.h)
     net::MacAddr mac;               // our MAC: the source of what this port sends
     bool has_v4 = false, has_v6 = false;
     net::IpAddr v4, v6;             // our addresses on this port
