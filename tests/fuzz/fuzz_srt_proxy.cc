@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <deque>
 #include <memory>
@@ -30,8 +31,10 @@ using namespace srtfwd;
 using control::fake::Datagram;
 using net::IpAddr;
 
-void check(bool condition) {
-  if (!condition) std::abort();
+void check(bool condition, int line = __builtin_LINE()) {
+  if (condition) return;
+  std::fprintf(stderr, "fuzz_srt_proxy: check on line %d failed\n", line);
+  std::abort();
 }
 
 const IpAddr kLeg4 = IpAddr::from_v4_host(0xC6120001);  // 198.18.0.1, also the listener
@@ -300,7 +303,9 @@ class Run {
   void finish() {
     // Installs always call back; picks that never come are timed out.
     env_.hold_installs = false;
+    const uint64_t before = proxy_->counters().rejected.get();
     while (!env_.held.empty()) env_.complete_held();
+    note_rejections(before);
     invariants();
     const uint64_t past = env_.ms_to_tsc(env_.opt.backend_timeout_ms + 500 + 5000 + 1);
     env_.clock += past;
