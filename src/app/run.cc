@@ -25,6 +25,7 @@
 #include "srtfwd/control/admin_bridge.h"
 #include "srtfwd/control/balancer.h"
 #include "srtfwd/control/control_plane.h"
+#include "srtfwd/control/control_plane_host.h"
 #include "srtfwd/control/srt_proxy.h"
 #include "srtfwd/dataplane/dataplane.h"
 
@@ -309,8 +310,9 @@ int run(int argc, char** argv, const Hooks& hooks) {
     auto balancer = cfg.control.balancer.type == "redis"
                         ? control::make_redis_balancer(cfg.control.balancer)
                         : control::make_memory_balancer(cfg.control.balancer);
-    control::SrtProxy proxy(cp, *balancer);
-    cp.set_srt_handler(&proxy);
+    control::ControlPlaneHost srt_host(cp, *balancer);
+    control::SrtProxy& proxy = srt_host.proxy();
+    cp.set_srt_handler(&srt_host);
     control::AdminBridge bridge;
     const uint64_t hz = cp.tsc_hz();
     // Origins' heartbeats reach the balancer on the control lcore; the admin

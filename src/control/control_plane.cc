@@ -17,16 +17,6 @@ using dataplane::Direction;
 using dataplane::Session;
 using dataplane::SessionEvent;
 
-const char* to_string(InstallStatus s) noexcept {
-  switch (s) {
-    case InstallStatus::kInstalled: return "installed";
-    case InstallStatus::kNoRoute: return "no route";
-    case InstallStatus::kUnresolved: return "next hop unresolved";
-    case InstallStatus::kTableError: return "session table refused";
-  }
-  return "?";
-}
-
 namespace {
 constexpr unsigned kSlowBurst = 64;
 constexpr uint32_t kTickUs = 1000;  // timer work (neighbours, sweep, handshakes) every 1 ms

@@ -1,7 +1,5 @@
 #include "srtfwd/control/srt_proxy.h"
 
-#include <rte_cycles.h>
-#include <rte_mbuf.h>
 #include <spdlog/spdlog.h>
 
 #include <cstring>
@@ -38,22 +36,19 @@ uint32_t srt_timestamp(uint64_t tsc, uint64_t hz) {
 }
 }  // namespace
 
-SrtProxy::SrtProxy(ControlPlane& cp, Balancer& balancer)
-    : cp_(cp),
+SrtProxy::SrtProxy(HandshakeEnv& env, Balancer& balancer)
+    : env_(env),
       balancer_(balancer),
-      opt_(cp.options()),
-      hz_(cp.tsc_hz()),
-      cookies_(srt::SynCookieJar::with_random_secret(cp.options().cookie_bucket_s)) {
+      opt_(env.options()),
+      hz_(env.tsc_hz()),
+      cookies_(srt::SynCookieJar::with_random_secret(env.options().cookie_bucket_s)) {
   // One FIFO of free leg ports per address we own: a freed port goes to the
   // back, so it is reused as late as possible (stray packets of an ended
   // session then find no session instead of a new one).
-  for (const auto& pi : cp_.dataplane().ports()) {
-    for (const auto* pfx : {pi.ipv4 ? &*pi.ipv4 : nullptr, pi.ipv6 ? &*pi.ipv6 : nullptr}) {
-      if (pfx == nullptr) continue;
-      auto& q = leg_free_[pfx->addr];
-      for (uint32_t p = opt_.leg_port_min; p <= opt_.leg_port_max; ++p)
-        q.push_back(static_cast<uint16_t>(p));
-    }
+  for (const auto& addr : env_.local_addresses()) {
+    auto& q = leg_free_[addr];
+    for (uint32_t p = opt_.leg_port_min; p <= opt_.leg_port_max; ++p)
+      q.push_back(static_cast<uint16_t>(p));
   }
 }
 
@@ -77,7 +72,7 @@ std::array<uint8_t, 16> SrtProxy::peer_wire(const net::IpAddr& ip) const {
 bool SrtProxy::send_to_caller(const net::IpAddr& vip, uint16_t vip_port, const net::IpAddr& ip,
                               uint16_t port, const net::MacAddr& mac, uint16_t port_id,
                               std::span<const uint8_t> bytes) {
-  return cp_.send_udp(vip, vip_port, ip, port, bytes, mac, port_id);
+  return env_.send_udp(vip, vip_port, ip, port, bytes, mac, port_id);
 }
 
 // SRT timestamps are microseconds since the sender's socket started, and the
@@ -90,7 +85,7 @@ bool SrtProxy::send_to_caller(const net::IpAddr& vip, uint16_t vip_port, const n
 // retransmissions, a cached answer sent seconds later) and delivers every
 // packet of the session that much later.
 uint32_t SrtProxy::aged(uint32_t timestamp, uint64_t since_tsc) const {
-  const uint64_t now = rte_rdtsc();
+  const uint64_t now = env_.now();
   const uint64_t elapsed = now > since_tsc ? now - since_tsc : 0;
   const uint64_t tsc_per_us = hz_ / 1000000 ? hz_ / 1000000 : 1;
   return timestamp + static_cast<uint32_t>(elapsed / tsc_per_us);  // wraps as SRT timestamps do
@@ -105,13 +100,11 @@ void SrtProxy::answer_caller(Attempt& a) {
 
 void SrtProxy::send_to_backend(const Attempt& a, const srt::Handshake& hs) {
   const auto bytes = srt::serialize(hs);
-  if (!bytes.empty()) cp_.send_udp(a.leg_ip, a.leg_port, a.backend_ip, a.backend_port, bytes);
+  if (!bytes.empty()) env_.send_udp(a.leg_ip, a.leg_port, a.backend_ip, a.backend_port, bytes);
 }
 
-void SrtProxy::on_packet(rte_mbuf* m, const net::FrameInfo& fi, uint64_t now) {
-  const auto* frame = rte_pktmbuf_mtod(m, const uint8_t*);
-  const std::span<const uint8_t> payload(frame + fi.payload_off, fi.payload_len);
-  const net::MacAddr src_mac = net::MacAddr::from_bytes(frame + net::kEthSrcOff);
+void SrtProxy::on_datagram(const net::FrameInfo& fi, const net::MacAddr& src_mac, uint16_t port_id,
+                           std::span<const uint8_t> payload, uint64_t now) {
   srt::Handshake hs;
   const auto err = srt::parse_handshake(payload, hs);
   if (err == srt::ParseError::NotControl || err == srt::ParseError::NotHandshake) {
@@ -119,13 +112,12 @@ void SrtProxy::on_packet(rte_mbuf* m, const net::FrameInfo& fi, uint64_t now) {
   } else if (err != srt::ParseError::Ok) {
     counters_.malformed.add();
   } else if (is_listen_port(fi.dport)) {
-    on_caller(m, fi, hs, now);
+    on_caller(fi, src_mac, port_id, hs, now);
   } else if (fi.dport >= opt_.leg_port_min && fi.dport <= opt_.leg_port_max) {
     on_backend(fi, src_mac, hs, now);
   } else {
     counters_.not_handshake.add();
   }
-  rte_pktmbuf_free(m);
 }
 
 void SrtProxy::reject_stateless(const net::FrameInfo& fi, const net::MacAddr& mac, uint16_t port_id,
@@ -142,10 +134,8 @@ void SrtProxy::reject_stateless(const net::FrameInfo& fi, const net::MacAddr& ma
   if (!bytes.empty()) send_to_caller(fi.dst, fi.dport, fi.src, fi.sport, mac, port_id, bytes);
 }
 
-void SrtProxy::on_caller(rte_mbuf* m, const net::FrameInfo& fi, const srt::Handshake& hs,
-                         uint64_t now) {
-  const auto* frame = rte_pktmbuf_mtod(m, const uint8_t*);
-  const net::MacAddr mac = net::MacAddr::from_bytes(frame + net::kEthSrcOff);
+void SrtProxy::on_caller(const net::FrameInfo& fi, const net::MacAddr& mac, uint16_t port_id,
+                         const srt::Handshake& hs, uint64_t now) {
   const uint64_t now_s = now / hz_;
 
   if (hs.type == srt::HandshakeType::kInduction) {
@@ -153,12 +143,12 @@ void SrtProxy::on_caller(rte_mbuf* m, const net::FrameInfo& fi, const srt::Hands
     const uint32_t cookie = cookies_.make(cookie_addr(fi.src), fi.sport, now_s);
     const auto r = srt::make_induction_response(hs, cookie, hs.peer_ip, srt_timestamp(now, hz_));
     const auto bytes = srt::serialize(r);
-    if (!bytes.empty() && send_to_caller(fi.dst, fi.dport, fi.src, fi.sport, mac, m->port, bytes))
+    if (!bytes.empty() && send_to_caller(fi.dst, fi.dport, fi.src, fi.sport, mac, port_id, bytes))
       counters_.inductions.add();
     return;
   }
   if (hs.type == srt::HandshakeType::kWaveahand || hs.type == srt::HandshakeType::kAgreement || hs.type == srt::HandshakeType::kDone) {
-    reject_stateless(fi, mac, m->port, hs, kLBadMode, "rendezvous handshake to a listener");
+    reject_stateless(fi, mac, port_id, hs, kLBadMode, "rendezvous handshake to a listener");
     return;
   }
   if (hs.type != srt::HandshakeType::kConclusion) {
@@ -182,19 +172,19 @@ void SrtProxy::on_caller(rte_mbuf* m, const net::FrameInfo& fi, const srt::Hands
     return;
   }
   if (hs.version < srt::kHandshakeVersion5) {
-    reject_stateless(fi, mac, m->port, hs, kLVersion, "HSv4 caller (libsrt < 1.3)");
+    reject_stateless(fi, mac, port_id, hs, kLVersion, "HSv4 caller (libsrt < 1.3)");
     return;
   }
   if (hs.find_extension(srt::kExtGroup) != nullptr) {
-    reject_stateless(fi, mac, m->port, hs, kLGroup, "socket groups (bonding) are not relayed");
+    reject_stateless(fi, mac, port_id, hs, kLGroup, "socket groups (bonding) are not relayed");
     return;
   }
   if (draining_) {
-    reject_stateless(fi, mac, m->port, hs, kLDown, "draining");
+    reject_stateless(fi, mac, port_id, hs, kLDown, "draining");
     return;
   }
   if (active_.size() >= opt_.max_handshakes) {
-    reject_stateless(fi, mac, m->port, hs, kLOverload, "too many handshakes in flight");
+    reject_stateless(fi, mac, port_id, hs, kLOverload, "too many handshakes in flight");
     return;
   }
   auto sid = srt::find_stream_id(hs);
@@ -209,24 +199,18 @@ void SrtProxy::on_caller(rte_mbuf* m, const net::FrameInfo& fi, const srt::Hands
   srt::StreamIdError sid_err = srt::StreamIdError::Empty;
   if (sid) sid_err = srt::parse_stream_id(*sid, id);
   if (sid_err != srt::StreamIdError::Ok) {
-    reject_stateless(fi, mac, m->port, hs, kLBadRequest,
+    reject_stateless(fi, mac, port_id, hs, kLBadRequest,
                      sid ? "bad stream ID" : "no stream ID");
     return;
   }
 
   // The same caller 4-tuple with a new socket: the old session is over.
-  dataplane::SessionKey k{};
-  k.src = fi.src;
-  k.dst = fi.dst;
-  k.sport_be = fi.sport_be();
-  k.dport_be = fi.dport_be();
-  dataplane::Direction d;
-  if (auto* old = cp_.dataplane().sessions().lookup(k, &d)) cp_.end_session(*old, EndReason::kAdmin);
+  env_.end_caller_session(fi.src, fi.sport, fi.dst, fi.dport, EndReason::kAdmin);
 
   auto a = std::make_unique<Attempt>();
   a->id = next_id_++;
   a->caller = key;
-  a->caller_port_id = m->port;
+  a->caller_port_id = port_id;
   a->caller_mac = mac;
   a->vip = fi.dst;
   a->vip_port = fi.dport;
@@ -234,7 +218,7 @@ void SrtProxy::on_caller(rte_mbuf* m, const net::FrameInfo& fi, const srt::Hands
   a->conclusion_rx = now;
   a->url = srt::stream_url(id);
   a->mode = id.mode;
-  a->deadline = now + cp_.ms_to_tsc(opt_.backend_timeout_ms + 500);  // the balancer's own bound is shorter
+  a->deadline = now + env_.ms_to_tsc(opt_.backend_timeout_ms + 500);  // the balancer's own bound is shorter
   Attempt* ap = a.get();
   by_caller_.emplace(key, std::move(a));
   active_.insert(ap);
@@ -243,7 +227,7 @@ void SrtProxy::on_caller(rte_mbuf* m, const net::FrameInfo& fi, const srt::Hands
                   fi.sport, hs.socket_id, *sid, ap->url, srt::to_string(id.mode));
   const uint64_t aid = ap->id;
   balancer_.pick(ap->url, id.mode, now_ms(now), [this, aid, key](const Pick& p) {
-    on_pick(aid, key, p, rte_rdtsc());
+    on_pick(aid, key, p, env_.now());
   });
 }
 
@@ -261,7 +245,7 @@ void SrtProxy::on_pick(uint64_t id, const CallerKey& key, const Pick& pick, uint
   a.backend_port = pick.port;
   a.server_key = pick.server_key;
   a.claim = pick.claim;
-  auto route = cp_.route(pick.ip);
+  auto route = env_.route(pick.ip);
   if (!route) {
     reject(a, kLNoRoute, srt::kRejXGw, "no route to origin " + pick.ip.to_string());
     return;
@@ -272,7 +256,7 @@ void SrtProxy::on_pick(uint64_t id, const CallerKey& key, const Pick& pick, uint
     return;
   }
   a.state = State::kInduction;
-  a.deadline = now + cp_.ms_to_tsc(opt_.backend_timeout_ms);
+  a.deadline = now + env_.ms_to_tsc(opt_.backend_timeout_ms);
   send_backend_induction(a);
 }
 
@@ -308,7 +292,7 @@ void SrtProxy::send_backend_induction(Attempt& a) {
   ind.cookie = 0;
   ind.peer_ip = peer_wire(a.backend_ip);
   send_to_backend(a, ind);
-  a.next_retry = rte_rdtsc() + cp_.ms_to_tsc(opt_.backend_retry_ms);
+  a.next_retry = env_.now() + env_.ms_to_tsc(opt_.backend_retry_ms);
 }
 
 void SrtProxy::send_backend_conclusion(Attempt& a) {
@@ -321,7 +305,7 @@ void SrtProxy::send_backend_conclusion(Attempt& a) {
   c.cookie = a.backend_cookie;
   c.peer_ip = peer_wire(a.backend_ip);
   send_to_backend(a, c);
-  a.next_retry = rte_rdtsc() + cp_.ms_to_tsc(opt_.backend_retry_ms);
+  a.next_retry = env_.now() + env_.ms_to_tsc(opt_.backend_retry_ms);
 }
 
 void SrtProxy::on_backend(const net::FrameInfo& fi, const net::MacAddr& src_mac,
@@ -378,22 +362,22 @@ void SrtProxy::established(Attempt& a, const srt::Handshake& backend_answer,
   req.leg_ip = a.leg_ip;
   req.leg_udp = a.leg_port;
   req.backend_mac = backend_mac;
-  if (auto rt = cp_.route(a.backend_ip)) req.backend_port_id = rt->port;
+  if (auto rt = env_.route(a.backend_ip)) req.backend_port_id = rt->port;
   req.caller_socket_id = a.caller.socket_id;
   req.backend_socket_id = backend_answer.socket_id;
   const CallerKey key = a.caller;
   const uint64_t id = a.id;
-  cp_.install_session(req, [this, key, id, answer = std::move(answer)](dataplane::Session* s,
-                                                                       InstallStatus st) mutable {
+  env_.install_session(req, [this, key, id, answer = std::move(answer)](std::optional<uint32_t> s,
+                                                                        InstallStatus st) mutable {
     auto it = by_caller_.find(key);
     if (it == by_caller_.end() || it->second->id != id || it->second->state != State::kInstalling) {
       // The attempt ended while the install waited for a next hop (its leg
       // port is free again): the session must not outlive it.
-      if (s != nullptr) cp_.end_session(*s, EndReason::kAdmin);
+      if (s) env_.end_session(*s, EndReason::kAdmin);
       return;
     }
     Attempt& at = *it->second;
-    if (s == nullptr) {
+    if (!s) {
       reject(at, kLOverload, srt::kRejXOverload, std::string("session not installed: ") + to_string(st));
       return;
     }
@@ -405,7 +389,7 @@ void SrtProxy::established(Attempt& a, const srt::Handshake& backend_answer,
     // Per session: debug. At tens of thousands of sessions a second an info
     // line each cost about 4 us of control-lcore time; counters tell the rate.
     if (spdlog::should_log(spdlog::level::debug))  // to_string() arguments cost even unlogged
-      spdlog::debug("session {}: {}:{} -> {} on {}:{} (leg {}:{}, origin {})", s->index,
+      spdlog::debug("session {}: {}:{} -> {} on {}:{} (leg {}:{}, origin {})", *s,
                    at.caller.ip.to_string(), at.caller.port, at.url, at.backend_ip.to_string(),
                    at.backend_port, at.leg_ip.to_string(), at.leg_port, at.server_key);
     answer_caller(at);
@@ -433,7 +417,7 @@ void SrtProxy::reject(Attempt& a, size_t label, uint32_t reason, const std::stri
   free_leg(a);
   a.state = State::kRejected;
   active_.erase(&a);
-  a.forget_at = rte_rdtsc() + cp_.ms_to_tsc(kRejectedCacheMs);
+  a.forget_at = env_.now() + env_.ms_to_tsc(kRejectedCacheMs);
   rejected_.push_back(a.caller);
   if (!a.answer.empty()) answer_caller(a);
 }
@@ -446,14 +430,15 @@ void SrtProxy::erase(const CallerKey& k) {
   by_caller_.erase(it);
 }
 
-void SrtProxy::on_session_end(dataplane::Session& s, EndReason /*why*/) {
-  const CallerKey k{s.spec.caller_ip, s.spec.caller_udp, s.spec.caller_socket_id};
+void SrtProxy::on_session_end(const net::IpAddr& caller_ip, uint16_t caller_udp,
+                              uint32_t caller_socket_id, const net::IpAddr& leg_ip, uint16_t leg_udp) {
+  const CallerKey k{caller_ip, caller_udp, caller_socket_id};
   // Only the attempt that owns this session (same leg): a session ended
   // because its attempt was already gone must not take a newer attempt of
   // the same caller socket with it.
   auto it = by_caller_.find(k);
   if (it == by_caller_.end() || it->second->state != State::kEstablished ||
-      it->second->leg_ip != s.spec.leg_ip || it->second->leg_port != s.spec.leg_udp)
+      it->second->leg_ip != leg_ip || it->second->leg_port != leg_udp)
     return;
   // The stream's mapping stays while its origin lives: a publisher that
   // reconnects goes back to the players waiting there.

@@ -23,6 +23,7 @@
 #include <span>
 #include <vector>
 
+#include "srtfwd/control/handshake_env.h"
 #include "srtfwd/control/neighbours.h"
 #include "srtfwd/control/options.h"
 #include "srtfwd/dataplane/dataplane.h"
@@ -31,10 +32,6 @@
 struct rte_mbuf;
 
 namespace srtfwd::control {
-
-enum class EndReason : uint8_t { kShutdown, kIdle, kAdmin, kDrain, kCount };
-inline constexpr std::array<const char*, static_cast<size_t>(EndReason::kCount)> kEndReasonNames = {
-    "shutdown", "idle", "admin", "drain"};
 
 // What the control lcore did with the slow path. Single writer (control).
 struct ControlCounters {
@@ -52,29 +49,6 @@ struct ControlCounters {
   dataplane::Counter install_failed;
   std::array<dataplane::Counter, static_cast<size_t>(EndReason::kCount)> sessions_ended;
   dataplane::Counter events_stale;         // event for a session already gone
-};
-
-// A session to install; next-hop MACs are resolved by the control plane
-// unless given (e.g. the caller's MAC from its own handshake packet).
-struct SessionRequest {
-  uint16_t caller_port_id = 0;
-  net::IpAddr caller_ip, vip;
-  uint16_t caller_udp = 0, vip_udp = 0;
-  std::optional<net::MacAddr> caller_mac;
-  uint16_t backend_port_id = 0;
-  net::IpAddr backend_ip, leg_ip;
-  uint16_t backend_udp = 0, leg_udp = 0;
-  std::optional<net::MacAddr> backend_mac;
-  uint32_t caller_socket_id = 0, backend_socket_id = 0;
-};
-
-enum class InstallStatus : uint8_t { kInstalled, kNoRoute, kUnresolved, kTableError };
-const char* to_string(InstallStatus s) noexcept;
-
-struct Route {
-  uint16_t port = 0;
-  net::IpAddr next_hop;  // the destination itself, or the port's gateway
-  net::IpAddr source;    // our address on that port, same family
 };
 
 // The SRT handshake state machine plugs in here.

@@ -26,20 +26,28 @@
 //   the backend's own rejection      relayed unchanged
 // A CONCLUSION whose cookie is neither the current nor the previous bucket's
 // is ignored, as libsrt's listener does: it proves nothing about its source.
+//
+// SrtProxy reaches the control plane only through a HandshakeEnv and needs no
+// DPDK header: ControlPlaneHost (control_plane_host.h) feeds it the control
+// plane's packets, ticks and session ends; unit tests and the fuzzer drive it
+// in memory.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
 #include "srtfwd/control/balancer.h"
-#include "srtfwd/control/control_plane.h"
+#include "srtfwd/control/handshake_env.h"
 #include "srtfwd/control/log_limiter.h"
+#include "srtfwd/dataplane/counters.h"
+#include "srtfwd/net/parse.h"
 #include "srtfwd/srt/handshake.h"
 #include "srtfwd/srt/syn_cookie.h"
 
@@ -70,14 +78,19 @@ inline constexpr std::array<std::pair<const char*, uint32_t>, 10> kRejectLabels 
     {"no_route", 1502},
 }};
 
-class SrtProxy : public SrtHandler {
+class SrtProxy {
  public:
-  SrtProxy(ControlPlane& cp, Balancer& balancer);
-  ~SrtProxy() override;
+  SrtProxy(HandshakeEnv& env, Balancer& balancer);
+  ~SrtProxy();
 
-  void on_packet(rte_mbuf* m, const net::FrameInfo& fi, uint64_t now) override;
-  void on_tick(uint64_t now) override;
-  void on_session_end(dataplane::Session& s, EndReason why) override;
+  // A UDP datagram to us that no session took: fi describes its frame,
+  // src_mac is the frame's source and port_id the port it came in on.
+  void on_datagram(const net::FrameInfo& fi, const net::MacAddr& src_mac, uint16_t port_id,
+                   std::span<const uint8_t> payload, uint64_t now);
+  void on_tick(uint64_t now);
+  // A session ended (any reason), identified by its caller socket and leg.
+  void on_session_end(const net::IpAddr& caller_ip, uint16_t caller_udp, uint32_t caller_socket_id,
+                      const net::IpAddr& leg_ip, uint16_t leg_udp);
 
   // New callers are rejected with 1503 while draining.
   void set_draining(bool d) { draining_ = d; }
@@ -140,7 +153,8 @@ class SrtProxy : public SrtHandler {
     uint64_t forget_at = 0;            // kRejected: drop the cache then
   };
 
-  void on_caller(rte_mbuf* m, const net::FrameInfo& fi, const srt::Handshake& hs, uint64_t now);
+  void on_caller(const net::FrameInfo& fi, const net::MacAddr& mac, uint16_t port_id,
+                 const srt::Handshake& hs, uint64_t now);
   void on_backend(const net::FrameInfo& fi, const net::MacAddr& src_mac, const srt::Handshake& hs,
                   uint64_t now);
   void on_pick(uint64_t id, const CallerKey& key, const Pick& pick, uint64_t now);
@@ -162,7 +176,7 @@ class SrtProxy : public SrtHandler {
   uint64_t now_ms(uint64_t tsc) const { return tsc / (hz_ / 1000); }
   std::array<uint8_t, 16> peer_wire(const net::IpAddr& ip) const;
 
-  ControlPlane& cp_;
+  HandshakeEnv& env_;
   Balancer& balancer_;
   const Options& opt_;
   uint64_t hz_;

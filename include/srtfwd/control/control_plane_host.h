@@ -1,0 +1,47 @@
+// SrtProxy on a ControlPlane: the HandshakeEnv it works through, and the
+// SrtHandler that hands it the control plane's packets (and frees each mbuf),
+// ticks and session ends.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "srtfwd/control/balancer.h"
+#include "srtfwd/control/control_plane.h"
+#include "srtfwd/control/handshake_env.h"
+#include "srtfwd/control/srt_proxy.h"
+
+namespace srtfwd::control {
+
+class ControlPlaneHost final : public HandshakeEnv, public SrtHandler {
+ public:
+  ControlPlaneHost(ControlPlane& cp, Balancer& balancer);
+  ~ControlPlaneHost() override;
+  SrtProxy& proxy() { return *proxy_; }
+  const SrtProxy& proxy() const { return *proxy_; }
+
+  // SrtHandler
+  void on_packet(rte_mbuf* m, const net::FrameInfo& fi, uint64_t now) override;
+  void on_tick(uint64_t now) override;
+  void on_session_end(dataplane::Session& s, EndReason why) override;
+
+  // HandshakeEnv
+  const Options& options() const override { return cp_.options(); }
+  uint64_t now() const override;
+  uint64_t tsc_hz() const override { return cp_.tsc_hz(); }
+  std::vector<net::IpAddr> local_addresses() const override;
+  std::optional<Route> route(const net::IpAddr& dst) const override { return cp_.route(dst); }
+  bool send_udp(const net::IpAddr& src, uint16_t sport, const net::IpAddr& dst, uint16_t dport,
+                std::span<const uint8_t> payload, std::optional<net::MacAddr> dst_mac,
+                std::optional<uint16_t> port_hint) override;
+  void install_session(const SessionRequest& req, InstallDone done) override;
+  void end_session(uint32_t session, EndReason why) override;
+  void end_caller_session(const net::IpAddr& caller_ip, uint16_t caller_udp, const net::IpAddr& vip,
+                          uint16_t vip_udp, EndReason why) override;
+
+ private:
+  ControlPlane& cp_;
+  std::unique_ptr<SrtProxy> proxy_;  // built once this env is whole
+};
+
+}  // namespace srtfwd::control
