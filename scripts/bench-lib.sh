@@ -23,8 +23,10 @@ ports_toml() {
   cat <<TOML
 [[port]]
 ipv4 = "198.18.0.1/24"
+ipv6 = "2001:db8::1/64"
 [[port]]
 ipv4 = "198.18.1.1/24"
+ipv6 = "2001:db8:1::1/64"
 [srt]
 listen = [10080]
 TOML

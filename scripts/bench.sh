@@ -20,7 +20,11 @@
 # srtfwd's table (scripts/bench-l3fwd-rules.py). Every figure also goes to
 # BENCH_CSV (default build/bench/bench.csv), drawn by scripts/bench-plot.py
 # into BENCH_PLOTS (default: the CSV's directory) as bench-mpps.png and
-# bench-handshakes.png.
+# bench-handshakes.png. FAMILIES="6 64 46" (the
+# default; "" leaves them out) adds, per session count, one srtfwd run each
+# of IPv6 callers to IPv6 origins (6), IPv6 callers to IPv4 origins (64: the
+# header translated 6->4) and IPv4 callers to IPv6 origins (46), printed as
+# Mpps and as a ratio to the IPv4 runs' median.
 #   usage: [REPEAT=N] [HUGE=1] [SESSIONS=...] scripts/bench.sh [SECONDS_PER_RUN]   (default 10)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -84,16 +88,25 @@ testpmd_mpps() {  # pcap
   echo "$mpps"
 }
 
-srtfwd_mpps() {  # pcap sessions
+# The benchmark session (one caller, one origin) in family F: 4, 6, 64, 46.
+session_arg() {  # family
+  local c=198.18.0.2:10000 v=198.18.0.1:10080 b=198.18.1.2:10080 l=198.18.1.1:20000
+  case "$1" in 6|64) c="[2001:db8::2]:10000" v="[2001:db8::1]:10080" ;; esac
+  case "$1" in 6|46) b="[2001:db8:1::2]:10080" l="[2001:db8:1::1]:20000" ;; esac
+  echo "caller=$c vip=$v backend=$b leg=$l caller_mac=02:00:00:00:00:02 backend_mac=02:00:00:00:01:02"
+}
+
+srtfwd_mpps() {  # pcap sessions [family]
   local log="$work/srtfwd.log"
+  rm -f "$log"  # a previous run's "srtfwd ready" must not be taken for this one's
   # shellcheck disable=SC2086
   "$testbed" -l 0-1 $mem --no-pci --file-prefix=srtfwd-bench-sf \
     --vdev "net_pcap0,rx_pcap=$1,infinite_rx=1" --vdev net_null0,no-rx=1 -- --config "$work/bench.toml" \
     --log-level info --session-count "$2" \
-    --session "caller=198.18.0.2:10000 vip=198.18.0.1:10080 backend=198.18.1.2:10080 leg=198.18.1.1:20000 caller_mac=02:00:00:00:00:02 backend_mac=02:00:00:00:01:02" \
+    --session "$(session_arg "${3:-4}")" \
     >"$log" 2>&1 &
   local pid=$!
-  while ! grep -q 'srtfwd ready' "$log"; do
+  while ! grep -qs 'srtfwd ready' "$log"; do
     kill -0 $pid 2>/dev/null || { cat "$log" >&2; return 1; }
     sleep 0.2
   done
@@ -136,6 +149,7 @@ for sessions in ${SESSIONS:-1 100000}; do
   floor_ratios=()
   l3_ratios=()
   l3_figures=()
+  sf_runs=()
   for ((r = 1; r <= repeat; r++)); do
     # Side by side, alternating: neighbours on a shared host move both alike.
     if [ -n "${BASELINE:-}" ]; then
@@ -144,6 +158,7 @@ for sessions in ${SESSIONS:-1 100000}; do
       tp=$(testpmd_mpps "$pcap")
     fi
     { read -r sf installed; read -r hit; } <<<"$(srtfwd_mpps "$pcap" "$sessions")"
+    sf_runs+=("$sf")
     ratio=$(awk -v a="$sf" -v b="$tp" 'BEGIN { if (b + 0 > 0) printf "%.2f", a / b; else print "n/a" }')
     ratios+=("$ratio")
     floor=""
@@ -177,6 +192,17 @@ for sessions in ${SESSIONS:-1 100000}; do
     | awk -v s="$sessions" -v r="$repeat" -v t="${BASELINE:+this build / baseline}" '{v[NR] = $1} END {
         printf "sessions %-7s median ratio over %d of %d runs: %s  (%s)\n", s, NR, r, NR ? v[int((NR + 1) / 2)] : "n/a", t ? t : "target 0.90" }'
   if [ ${#l3_ratios[@]} -gt 0 ]; then l3fwd_summary "$sessions"; fi
+  # The other families, one run each, next to the IPv4 runs' median Mpps.
+  v4=$(printf '%s\n' "${sf_runs[@]}" | grep -v 'n/a' | sort -n | awk '{v[NR] = $1} END { print NR ? v[int((NR + 1) / 2)] : "n/a" }')
+  for fam in ${FAMILIES-6 64 46}; do
+    fpcap="$work/bench-$sessions-$fam.pcap"
+    /usr/bin/python3 scripts/bench-pcap.py "$fpcap" "$sessions" "$packets" "$payload" "${fam:0:1}" >/dev/null
+    { read -r fsf finst; read -r fhit; } <<<"$(srtfwd_mpps "$fpcap" "$sessions" "$fam")"
+    case $fam in 6) label="IPv6      " ;; 64) label="IPv6->IPv4" ;; 46) label="IPv4->IPv6" ;; *) label=$fam ;; esac
+    printf 'sessions %-7s %s: srtfwd %6s Mpps (%s installed, %s of rx forwarded) | against IPv4 %s Mpps: %s\n' \
+      "$sessions" "$label" "$fsf" "$finst" "$fhit" "$v4" \
+      "$(awk -v a="$fsf" -v b="$v4" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "n/a" }')"
+  done
 done
 
 # Handshakes per second through one control lcore (targets: memory 50,000/s,

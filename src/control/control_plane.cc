@@ -84,6 +84,28 @@ std::optional<Route> ControlPlane::route(const net::IpAddr& dst) const {
   return std::nullopt;
 }
 
+std::string ControlPlane::no_route_reason(const net::IpAddr& dst) const {
+  const bool v4 = dst.is_v4();
+  const std::string fam = v4 ? "IPv4" : "IPv6";
+  // The ports without an address of dst's family are the ones a leg to it
+  // could not leave from; the others hold no prefix of dst and no gateway
+  // (else route() had taken them).
+  std::string without;
+  size_t n_without = 0;
+  for (const auto& pi : dp_.ports()) {
+    if (v4 ? pi.ipv4 : pi.ipv6) continue;
+    without += (without.empty() ? "" : ", ") + std::to_string(pi.port_id);
+    ++n_without;
+  }
+  const std::string to = " to reach origin " + dst.to_string();
+  if (n_without == 0)
+    return "no route" + to + " (no port's " + fam + " prefix holds it, no " + fam + " gateway)";
+  std::string r = "no " + fam + " address on port" + (n_without > 1 ? "s " : " ") + without + to;
+  if (n_without < dp_.ports().size())
+    r += " (no other port's " + fam + " prefix holds it, no " + fam + " gateway)";
+  return r;
+}
+
 void ControlPlane::transmit(uint16_t port, rte_mbuf* m, const net::MacAddr& dst) {
   // Frames queued for resolution carry a zero destination MAC; fill it in.
   std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), dst.b.data(), 6);

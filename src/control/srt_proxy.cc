@@ -247,7 +247,9 @@ void SrtProxy::on_pick(uint64_t id, const CallerKey& key, const Pick& pick, uint
   a.claim = pick.claim;
   auto route = env_.route(pick.ip);
   if (!route) {
-    reject(a, kLNoRoute, srt::kRejXGw, "no route to origin " + pick.ip.to_string());
+    // Before the origin hears of the caller: our leg to it needs an address
+    // of the origin's family (the caller's may be the other, net/xlat.h).
+    reject(a, kLNoRoute, srt::kRejXGw, env_.no_route_reason(pick.ip));
     return;
   }
   a.leg_ip = route->source;

@@ -15,7 +15,7 @@ const char* to_string(InstallError e) noexcept {
     case InstallError::kOk: return "ok";
     case InstallError::kFull: return "session table full (raise [dataplane] sessions)";
     case InstallError::kKeyExists: return "4-tuple already in a session";
-    case InstallError::kFamilyMismatch: return "caller and backend address families differ";
+    case InstallError::kFamilyMismatch: return "a leg's two addresses are of different families";
     case InstallError::kProbeLimit:
       return "flow table probe window full (a cluster of colliding 4-tuples; a larger "
              "[dataplane] sessions lowers the table's load)";
@@ -93,9 +93,8 @@ Session* SessionTable::install(const SessionSpec& spec, uint64_t now_tsc,
     if (err) *err = e;
     return nullptr;
   };
-  if (spec.caller_ip.is_v4() != spec.vip.is_v4() ||
-      spec.backend_ip.is_v4() != spec.leg_ip.is_v4() ||
-      spec.caller_ip.is_v4() != spec.backend_ip.is_v4())
+  // Each leg in one family; the two legs may differ (net/xlat.h).
+  if (spec.caller_ip.is_v4() != spec.vip.is_v4() || spec.backend_ip.is_v4() != spec.leg_ip.is_v4())
     return fail(InstallError::kFamilyMismatch);
   if (free_.empty()) {
     reclaim();
@@ -109,13 +108,15 @@ Session* SessionTable::install(const SessionSpec& spec, uint64_t now_tsc,
 
   Session* s = &records_[free_.back()];
   // Caller -> backend: the caller's packet leaves from our leg toward the backend.
-  auto rw0 = net::make_rewrite(spec.caller_ip, spec.vip, spec.caller_udp, spec.vip_udp,
-                               spec.leg_ip, spec.backend_ip, spec.leg_udp, spec.backend_udp,
-                               spec.backend_next_hop);
+  // A caller of one family and an origin of the other: both directions
+  // translate.
+  auto make = spec.caller_ip.is_v4() == spec.backend_ip.is_v4() ? net::make_rewrite
+                                                                 : net::make_xlat_rewrite;
+  auto rw0 = make(spec.caller_ip, spec.vip, spec.caller_udp, spec.vip_udp, spec.leg_ip,
+                  spec.backend_ip, spec.leg_udp, spec.backend_udp, spec.backend_next_hop);
   // Backend -> caller: the backend's packet leaves from the VIP toward the caller.
-  auto rw1 = net::make_rewrite(spec.backend_ip, spec.leg_ip, spec.backend_udp, spec.leg_udp,
-                               spec.vip, spec.caller_ip, spec.vip_udp, spec.caller_udp,
-                               spec.caller_next_hop);
+  auto rw1 = make(spec.backend_ip, spec.leg_ip, spec.backend_udp, spec.leg_udp, spec.vip,
+                  spec.caller_ip, spec.vip_udp, spec.caller_udp, spec.caller_next_hop);
   if (!rw0 || !rw1) return fail(InstallError::kFamilyMismatch);
 
   // Each key's slot gets its direction; FlowTable::insert publishes a slot

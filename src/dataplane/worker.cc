@@ -13,6 +13,7 @@
 #include "srtfwd/net/parse.h"
 #include "srtfwd/net/rewrite.h"
 #include "srtfwd/net/vlan.h"
+#include "srtfwd/net/xlat.h"
 #include "srtfwd/srt/packet.h"
 
 namespace srtfwd::dataplane {
@@ -306,11 +307,76 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
       fwd_bytes += run_bytes;
     }
   };
+  // A run of a translated direction (IPv4 <-> IPv6, net/xlat.h): the frame
+  // grows or shrinks by 20 bytes, so it is not a rewrite in place. Out of
+  // line, so that the loops above keep their registers and code.
+  auto translate_run = [&](FlowSlot& f, unsigned begin, unsigned end, unsigned l3)
+                           __attribute__((noinline)) {
+    const WorkerContext::Port& out = w.ports[f.out_port];
+    const net::Rewrite rw = f.rewrite();
+    const bool to_v6 = !rw.ipv4();
+    uint32_t run_pkts = 0, run_bytes = 0;
+    for (unsigned j = begin; j < end; ++j) {
+      rte_mbuf* m = lk[j];
+      uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
+      if ((ctl_mask >> j & 1) != 0) {
+        const uint16_t word = srt_word(frame, j, l3);
+        if (word == kSrtHandshakeWord) {
+          slow[n_slow++] = m;
+          continue;
+        }
+        if (word == kSrtShutdownWord) report_shutdown(f);
+      }
+      // The egress port's tag or none first (the L2 header only), then the
+      // IP header of the other family behind it.
+      net::FrameInfo& info = fi[j];
+      if (l3 != 0) fast_frame_info(frame, l3, info);
+      frame = retag_mbuf(m, info, out.vlan);
+      if (unlikely(frame == nullptr)) {
+        c.drop(DropReason::kNoHeadroom);
+        rte_pktmbuf_free(m);
+        continue;
+      }
+      const uint32_t l3_off = info.l3_off;
+      net::XlatResult res = net::XlatResult::kMalformed;
+      if (to_v6) {
+        // The IPv6 header's extra 20 bytes come from the headroom.
+        if (rte_pktmbuf_prepend(m, net::kXlatGrowth) != nullptr)
+          res = net::xlat_4to6(frame, l3_off, m->data_len - net::kXlatGrowth, rw, out.mac);
+      } else {
+        res = net::xlat_6to4(frame, l3_off, m->data_len, rw, out.mac);
+        if (res == net::XlatResult::kOk) rte_pktmbuf_adj(m, net::kXlatGrowth);
+      }
+      if (unlikely(res != net::XlatResult::kOk)) {
+        c.drop(res == net::XlatResult::kTtlExpired ? DropReason::kTtlExpired
+                                                   : DropReason::kXlatFailed);
+        rte_pktmbuf_free(m);
+        continue;
+      }
+      ++run_pkts;
+      run_bytes += m->pkt_len;
+      sent += rte_eth_tx_buffer(out.port_id, out.queue, out.txbuf, m);
+    }
+    count_run(f.counters(), run_pkts, run_bytes);
+  };
+
   for (unsigned k = 0; k < n_keys; ++k) {
     const unsigned begin = runs[k].begin, end = runs[k + 1].begin;
     const unsigned l3 = runs[k].l3;
     FlowSlot* const f = runs[k].hit;
     if (f == nullptr) {
+      // An IPv4 key that find_v4() missed may be a translated direction's
+      // (4->6), in a head and tail.
+      if (l3 != 0) {
+        SessionKey key{};
+        key.src = net::IpAddr::from_v4(static_cast<uint32_t>(runs[k].addrs));
+        key.dst = net::IpAddr::from_v4(static_cast<uint32_t>(runs[k].addrs >> 32));
+        std::memcpy(&key.sport_be, &runs[k].ports, 4);  // sport_be, then dport_be
+        if (FlowSlot* const x = flows.find_long(key, runs[k].hash); x != nullptr) {
+          translate_run(*x, begin, end, l3);
+          continue;
+        }
+      }
       // No session: an SRT handshake (a caller on a listen port, or a
       // backend answering one of our legs) is the control lcore's to judge.
       for (unsigned j = begin; j < end; ++j) {
@@ -421,6 +487,10 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
       tb->length = static_cast<uint16_t>(out_next - tb->pkts);
       count_run(ctr, end - begin - skipped, run_bytes);
     } else {
+      if (unlikely(f->translates())) {  // 6->4
+        translate_run(*f, begin, end, l3);
+        continue;
+      }
       const net::Rewrite rw = f->rewrite();
       for (unsigned j = begin; j < end; ++j) {
         rte_mbuf* m = lk[j];

@@ -63,6 +63,9 @@ class Env : public HandshakeEnv {
       if (a.is_v4() == dst.is_v4()) return Route{1, dst, a};
     return std::nullopt;
   }
+  std::string no_route_reason(const net::IpAddr& dst) const override {
+    return "no route to origin " + dst.to_string();
+  }
   bool send_udp(const net::IpAddr& src, uint16_t sport, const net::IpAddr& dst, uint16_t dport,
                 std::span<const uint8_t> payload, std::optional<net::MacAddr> dst_mac,
                 std::optional<uint16_t> port_hint) override {

@@ -262,11 +262,23 @@ TEST_F(SrtProxyTest, CookieOfThePreviousBucketIsTakenOlderIsNot) {
 
 // ---- every rejection srtfwd sends ----
 
-TEST_F(SrtProxyTest, NoStreamIdIs1400) {
+TEST_F(SrtProxyTest, NoStreamIdIs1400WithoutADefault) {
+  env.opt.default_streamid = "";
   caller_concludes(std::nullopt);
   expect_rejected(srt::kRejXBadRequest, "bad_request");
   EXPECT_TRUE(balancer.picked.empty());
   EXPECT_EQ(proxy().tracked(), 0u);  // stateless
+}
+
+// As SRS: a caller without a stream ID is routed as [srt] default_streamid
+// (SRS's own default, a publisher of live/livestream).
+TEST_F(SrtProxyTest, NoStreamIdTakesTheDefault) {
+  caller_concludes(std::nullopt);
+  ASSERT_EQ(balancer.picked.size(), 1u);
+  EXPECT_EQ(balancer.picked[0], "__defaultVhost__/live/livestream");
+  ASSERT_EQ(balancer.held.size(), 1u);
+  EXPECT_EQ(balancer.held[0].mode, srt::Mode::Publish);
+  EXPECT_EQ(counters().rejected.get(), 0u);
 }
 
 TEST_F(SrtProxyTest, UnparsableStreamIdIs1400) {
@@ -376,6 +388,20 @@ TEST_F(SrtProxyTest, NoRouteToTheOriginIs1502) {
   EXPECT_EQ(sent_to(kOrigin), 0u);
   ASSERT_EQ(balancer.unclaims.size(), 1u);  // the claim on an origin we cannot reach goes
   EXPECT_EQ(balancer.unclaims[0].claim, 9u);
+}
+
+// An IPv6 origin and no IPv6 address of ours: refused before the origin
+// hears of the caller, with 1502 (never 1402, which would say "try later").
+TEST_F(SrtProxyTest, NoAddressOfTheOriginsFamilyIs1502BeforeContact) {
+  Pick p = ok_pick(4);
+  p.ip = *IpAddr::parse("2001:2:0:1::5");
+  balancer.answer_now = p;
+  caller_concludes();
+  expect_rejected(srt::kRejXGw, "no_route");
+  EXPECT_EQ(counters().rejected_by[label_of("overload")].get(), 0u);
+  EXPECT_EQ(sent_to(p.ip), 0u);
+  EXPECT_EQ(proxy().legs_in_use(), 0u);
+  ASSERT_EQ(balancer.unclaims.size(), 1u);
 }
 
 TEST_F(SrtProxyTest, NoFreeLegPortIs1402) {

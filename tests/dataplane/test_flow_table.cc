@@ -39,8 +39,12 @@ SessionKey key_of(uint32_t i) {
   return k;
 }
 
+// An IPv4 rewrite: an IPv4 key's slot is one line only when its packets
+// stay IPv4 (a translated direction's takes two).
 net::Rewrite rewrite_of(uint32_t i) {
   net::Rewrite rw{};
+  rw.src = *net::IpAddr::parse("198.18.1.1");
+  rw.dst = *net::IpAddr::parse("198.18.1.2");
   rw.sport_be = static_cast<uint16_t>(i * 7);
   rw.dport_be = static_cast<uint16_t>(i);
   return rw;
@@ -196,6 +200,69 @@ TEST(FlowTable, V4AndV6SlotsNeverMatchEachOther) {
   EXPECT_EQ(m.t.find_v4(v4_addrs_of(v4), v4_ports_of(v4), h), m.t.find(v4, h));
 }
 
+// A translated direction (IPv4 <-> IPv6, net/xlat.h) takes a head and tail
+// whatever its key's family: the IPv4 fast path's find_v4() does not see an
+// IPv4 key there (the worker looks with find_long() after it missed), find()
+// does, and the slot's rewrite comes back whole, the 6->4 IPv4 header sum
+// included.
+TEST(FlowTable, TranslatedDirectionsTakeAHeadAndTail) {
+  Mem m(64);
+  const net::MacAddr nh{{0x02, 0x00, 0x00, 0x00, 0x01, 0x02}};
+  const SessionKey k4 = v4_key(40001);
+  const auto rw46 = net::make_xlat_rewrite(k4.src, k4.dst, 40001, 10080, *net::IpAddr::parse("2001:2::1"),
+                                           *net::IpAddr::parse("2001:2::7"), 20000, 10080, nh);
+  ASSERT_TRUE(rw46.has_value());
+  const uint32_t h4 = m.t.hash(k4);
+  const int64_t a = m.t.insert(k4, h4, 1, kFromCaller, *rw46, 1);
+  ASSERT_GE(a, 0);
+  EXPECT_EQ(m.t.slot(static_cast<uint32_t>(a) + 1).state.load(), kSlotTail);
+  EXPECT_EQ(m.t.find_v4(v4_addrs_of(k4), v4_ports_of(k4), h4), nullptr);
+  const FlowSlot* f = m.t.find_long(k4, h4);
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f, m.t.find(k4, h4));
+  EXPECT_EQ(f, &m.t.slot(static_cast<uint32_t>(a)));
+  EXPECT_EQ(f->v4, 0);
+  EXPECT_TRUE(f->translates());
+  EXPECT_TRUE(f->key() == k4);
+  EXPECT_EQ(f->session(), 1u);
+  net::Rewrite back = f->rewrite();
+  EXPECT_EQ(std::memcmp(&back, &*rw46, sizeof back), 0);
+
+  const SessionKey k6 = v6_key(40002);
+  const auto rw64 = net::make_xlat_rewrite(k6.src, k6.dst, 40002, 10080, *net::IpAddr::parse("198.18.1.1"),
+                                           *net::IpAddr::parse("198.18.1.2"), 20001, 10080, nh);
+  ASSERT_TRUE(rw64.has_value());
+  ASSERT_NE(rw64->ip_csum_delta, 0);
+  const uint32_t h6 = m.t.hash(k6);
+  ASSERT_GE(m.t.insert(k6, h6, 2, kFromBackend, *rw64, 0), 0);
+  const FlowSlot* g = m.t.find(k6, h6);
+  ASSERT_NE(g, nullptr);
+  EXPECT_TRUE(g->translates());
+  EXPECT_EQ(g->dir, kFromBackend);
+  back = g->rewrite();
+  EXPECT_EQ(std::memcmp(&back, &*rw64, sizeof back), 0);
+
+  // Same-family directions do not translate.
+  const SessionKey s4 = v4_key(1);
+  ASSERT_GE(m.t.insert(s4, m.t.hash(s4), 3, kFromCaller, rewrite_of(3), 0), 0);
+  EXPECT_FALSE(m.t.find(s4, m.t.hash(s4))->translates());
+  EXPECT_EQ(m.t.find_long(s4, m.t.hash(s4)), nullptr);
+  net::Rewrite rw6 = rewrite_of(4);
+  rw6.src = *net::IpAddr::parse("2001:2::1");
+  rw6.dst = *net::IpAddr::parse("2001:2::7");
+  const SessionKey s6 = v6_key(2);
+  ASSERT_GE(m.t.insert(s6, m.t.hash(s6), 4, kFromCaller, rw6, 0), 0);
+  EXPECT_FALSE(m.t.find(s6, m.t.hash(s6))->translates());
+
+  // Retired and released, both lines of the IPv4 key are free again.
+  const uint32_t tails = m.t.count(kSlotTail);
+  m.t.retire(static_cast<uint32_t>(a));
+  EXPECT_EQ(m.t.find(k4, h4), nullptr);
+  m.t.release(static_cast<uint32_t>(a));
+  EXPECT_EQ(m.t.count(kSlotTail), tails - 1);
+  EXPECT_EQ(m.t.live(), 3u);
+}
+
 // A slot's bytes at an offset, as a T.
 template <typename T>
 T bytes_at(const FlowSlot& s, size_t off) {
@@ -345,7 +412,7 @@ TEST(FlowTable, CollisionsProbeThroughRetiredAndFreeSlots) {
 TEST(FlowTable, ReleasingTheEndOfAClusterEmptiesItsFreeTail) {
   Mem m(64);
   const uint32_t h = 20;
-  for (uint32_t i = 0; i < 4; ++i) ASSERT_EQ(m.t.insert(key_of(i), h, i, kFromCaller, {}, 0), 20 + i);
+  for (uint32_t i = 0; i < 4; ++i) ASSERT_EQ(m.t.insert(key_of(i), h, i, kFromCaller, rewrite_of(0), 0), 20 + i);
   // Middle ones first: they stay free while slot 23 lives.
   for (uint32_t s : {21u, 22u}) {
     m.t.retire(s);
@@ -375,7 +442,7 @@ TEST(FlowTable, ClustersWrapAroundTheEnd) {
   Mem m(64);
   const uint32_t h = 62;
   for (uint32_t i = 0; i < 4; ++i)
-    ASSERT_EQ(m.t.insert(key_of(i), h, i, kFromCaller, {}, 0), (62 + i) & 63);
+    ASSERT_EQ(m.t.insert(key_of(i), h, i, kFromCaller, rewrite_of(0), 0), (62 + i) & 63);
   for (uint32_t i = 0; i < 4; ++i) ASSERT_NE(m.t.find(key_of(i), h), nullptr) << i;
   for (uint32_t s : {62u, 63u, 0u, 1u}) {
     m.t.retire(s);
@@ -388,8 +455,8 @@ TEST(FlowTable, ProbeWindowIsBoundedForInsertsAndMisses) {
   Mem m(256);
   const uint32_t h = 5;
   for (uint32_t i = 0; i < FlowTable::kMaxProbe; ++i)
-    ASSERT_GE(m.t.insert(key_of(i), h, i, kFromCaller, {}, 0), 0) << i;
-  EXPECT_EQ(m.t.insert(key_of(1000), h, 1000, kFromCaller, {}, 0), -1);
+    ASSERT_GE(m.t.insert(key_of(i), h, i, kFromCaller, rewrite_of(0), 0), 0) << i;
+  EXPECT_EQ(m.t.insert(key_of(1000), h, 1000, kFromCaller, rewrite_of(0), 0), -1);
   EXPECT_EQ(m.t.find(key_of(1000), h), nullptr);  // ends after kMaxProbe slots
   ASSERT_NE(m.t.find(key_of(FlowTable::kMaxProbe - 1), h), nullptr);
 }
@@ -412,8 +479,8 @@ TEST(FlowTable, PortsCraftedForAKnownSeedDoNotCollideUnderARandomOne) {
   {
     Mem m(kSlots, known);
     for (uint32_t i = 0; i < FlowTable::kMaxProbe; ++i)
-      ASSERT_EQ(m.t.insert(crafted[i], m.t.hash(crafted[i]), i, kFromCaller, {}, 0), int64_t{i});
-    EXPECT_EQ(m.t.insert(crafted.back(), m.t.hash(crafted.back()), 99, kFromCaller, {}, 0), -1);
+      ASSERT_EQ(m.t.insert(crafted[i], m.t.hash(crafted[i]), i, kFromCaller, rewrite_of(0), 0), int64_t{i});
+    EXPECT_EQ(m.t.insert(crafted.back(), m.t.hash(crafted.back()), 99, kFromCaller, rewrite_of(0), 0), -1);
   }
   const HashSeed s1 = random_hash_seed(), s2 = random_hash_seed();
   EXPECT_FALSE(s1.a == s2.a && s1.b == s2.b);
@@ -423,7 +490,7 @@ TEST(FlowTable, PortsCraftedForAKnownSeedDoNotCollideUnderARandomOne) {
   for (uint32_t i = 0; i < crafted.size(); ++i) {
     const uint32_t h = m.t.hash(crafted[i]);
     home_zero += (h & (kSlots - 1)) == 0 ? 1 : 0;
-    ASSERT_GE(m.t.insert(crafted[i], h, i, kFromCaller, {}, 0), 0) << "key " << i;
+    ASSERT_GE(m.t.insert(crafted[i], h, i, kFromCaller, rewrite_of(0), 0), 0) << "key " << i;
   }
   // 65 keys over 256 slots: a handful at most share any one home.
   EXPECT_LE(home_zero, 8u);
@@ -448,7 +515,7 @@ TEST(FlowTable, SequentialPortsSpreadLikeRandomKeys) {
   uint32_t off_home = 0, longest = 0;
   auto put = [&](const SessionKey& k, uint32_t session, Direction dir) {
     const uint32_t h = m.t.hash(k);
-    const int64_t at = m.t.insert(k, h, session, dir, {}, 0);
+    const int64_t at = m.t.insert(k, h, session, dir, rewrite_of(0), 0);
     ASSERT_GE(at, 0);
     const uint32_t dist = (static_cast<uint32_t>(at) - h) & (slots - 1);
     off_home += dist != 0 ? 1 : 0;

@@ -100,6 +100,42 @@ TEST(SessionTable, FullTableFailsAndLiveListStaysExact) {
   EXPECT_EQ(t.live_count(), 7u);
 }
 
+// A caller of one family and an origin of the other: both directions are
+// installed as translated (net/xlat.h), found by either key, and a leg whose
+// own two addresses differ in family is refused.
+TEST(SessionTable, MixedFamilySessionsTranslateBothDirections) {
+  SessionTable t("st_xlat", 8, SOCKET_ID_ANY, nullptr);
+  for (bool v6_caller : {true, false}) {
+    SessionSpec sp = spec_of(7 + v6_caller);
+    if (v6_caller) {
+      sp.caller_ip = *net::IpAddr::parse("2001:2::10");
+      sp.vip = *net::IpAddr::parse("2001:2::1");
+    } else {
+      sp.backend_ip = *net::IpAddr::parse("2001:2:0:1::5");
+      sp.leg_ip = *net::IpAddr::parse("2001:2:0:1::1");
+    }
+    InstallError err;
+    Session* s = t.install(sp, 0, &err);
+    ASSERT_NE(s, nullptr) << to_string(err);
+    for (int d = 0; d < 2; ++d) {
+      EXPECT_TRUE(s->dir[d]->translates()) << d;
+      Direction dir;
+      EXPECT_EQ(t.lookup(s->key[d], &dir), s);
+      EXPECT_EQ(dir, static_cast<Direction>(d));
+    }
+    // Toward the origin in its family, toward the caller in the caller's.
+    EXPECT_EQ(s->dir[kFromCaller]->rewrite().dst, sp.backend_ip);
+    EXPECT_EQ(s->dir[kFromCaller]->rewrite().src, sp.leg_ip);
+    EXPECT_EQ(s->dir[kFromBackend]->rewrite().dst, sp.caller_ip);
+    EXPECT_EQ(s->dir[kFromBackend]->rewrite().src, sp.vip);
+  }
+  SessionSpec bad = spec_of(20);
+  bad.leg_ip = *net::IpAddr::parse("2001:2:0:1::1");
+  InstallError err;
+  EXPECT_EQ(t.install(bad, 0, &err), nullptr);
+  EXPECT_EQ(err, InstallError::kFamilyMismatch);
+}
+
 }  // namespace
 }  // namespace srtfwd::dataplane
 

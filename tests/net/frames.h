@@ -78,6 +78,7 @@ struct FrameSpec {
   IpAddr src = kCallerV4, dst = kOurV4;
   uint8_t proto = IP_PROTO_UDP;
   uint8_t ttl = 64;
+  uint8_t tos = 0;  // IPv4 TOS / IPv6 traffic class
   uint16_t sport = 40000, dport = 10080;
   std::vector<uint8_t> payload = {'S', 'R', 'T', '!', 1, 2, 3, 4, 5};
   uint8_t icmp_type = ICMP_ECHO_REQUEST;  // ICMP/ICMPv6: id 0x4242, seq 7, then payload
@@ -150,7 +151,7 @@ inline std::vector<uint8_t> build_frame(const FrameSpec& s) {
     std::vector<uint8_t> ip(hl < 20 ? 20 : hl, 1);  // options: NOP
     const uint16_t total = static_cast<uint16_t>(ip.size() + l4.size());
     ip[0] = uint8_t(s.version.value_or(4) << 4 | (s.ihl & 0xf));
-    ip[1] = 0;
+    ip[1] = s.tos;
     const uint16_t tl = s.ip_len.value_or(total);
     ip[2] = uint8_t(tl >> 8); ip[3] = uint8_t(tl);
     ip[4] = uint8_t(s.ip_id >> 8); ip[5] = uint8_t(s.ip_id);
@@ -165,7 +166,8 @@ inline std::vector<uint8_t> build_frame(const FrameSpec& s) {
     f.insert(f.end(), ip.begin(), ip.end());
   } else {
     const uint16_t pl = s.ip_len.value_or(static_cast<uint16_t>(l4.size()));
-    f.insert(f.end(), {uint8_t(s.version.value_or(6) << 4), 0, 0, 0, uint8_t(pl >> 8), uint8_t(pl),
+    f.insert(f.end(), {uint8_t(s.version.value_or(6) << 4 | s.tos >> 4), uint8_t(s.tos << 4), 0, 0,
+                       uint8_t(pl >> 8), uint8_t(pl),
                        s.proto, s.ttl});
     f.insert(f.end(), s.src.b.begin(), s.src.b.end());
     f.insert(f.end(), s.dst.b.begin(), s.dst.b.end());

@@ -83,6 +83,10 @@ class ControlPlane {
   void install_session(const SessionRequest& req, InstallDone done);
   void end_session(dataplane::Session& s, EndReason why);
   std::optional<Route> route(const net::IpAddr& dst) const;
+  // Why route(dst) found none, for a log line: names the missing address
+  // ("no IPv6 address on port 1 to reach origin 2001:2::5") when no port
+  // that could reach dst has an address of its family.
+  std::string no_route_reason(const net::IpAddr& dst) const;
   // Sends a UDP datagram from one of our addresses (e.g. an SRT handshake);
   // resolves the next hop unless dst_mac is given. False if unroutable or
   // out of mbufs (counted).

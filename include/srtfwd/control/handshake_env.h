@@ -10,6 +10,7 @@
 #include <functional>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "srtfwd/control/options.h"
@@ -60,6 +61,9 @@ class HandshakeEnv {
   // Every address of ours (IPv4 and IPv6 of every port): the sources of legs.
   virtual std::vector<net::IpAddr> local_addresses() const = 0;
   virtual std::optional<Route> route(const net::IpAddr& dst) const = 0;
+  // Why route(dst) has no answer, for the log: names the missing address
+  // (e.g. "no IPv6 address on port 1 to reach origin 2001:2::5").
+  virtual std::string no_route_reason(const net::IpAddr& dst) const = 0;
   // A UDP datagram from one of our addresses; the next hop is resolved unless
   // dst_mac is given. False if unroutable or out of buffers.
   virtual bool send_udp(const net::IpAddr& src, uint16_t sport, const net::IpAddr& dst, uint16_t dport,

@@ -17,6 +17,8 @@
 //   no live origin has the stream    1404 NOTFOUND  (a player of an unknown stream,
 //                                         with [balancer] unknown_stream_players = "reject")
 //   backend did not answer in time   1502 GW
+//   no route / no address of the     1502 GW    (before the origin is contacted; the
+//     origin's family on our side               caller's family may differ: translated)
 //   too many handshakes / no leg     1402 OVERLOAD
 //   draining, balancer store down    1503 DOWN
 //   HSv4-only caller                 8    SRT_REJ_VERSION

@@ -57,6 +57,7 @@ enum class DropReason : uint8_t {
   kV4MappedIpv6,     // IPv6 from/to ::ffff:0:0/96: would alias an IPv4 session key
   kVlanMismatch,     // tagged with another VLAN than the port's, or untagged on a VLAN port
   kNoHeadroom,       // no room before the frame to insert the egress port's VLAN tag
+  kXlatFailed,       // a translated (IPv4 <-> IPv6) direction's frame: no headroom, or malformed
   kCount
 };
 
@@ -66,7 +67,7 @@ inline constexpr std::array<std::string_view, static_cast<size_t>(DropReason::kC
         "bad_ip_length", "truncated_udp", "bad_udp_length", "unknown_ethertype",
         "not_udp",       "not_for_us",   "no_session",     "ttl_expired",
         "control_ring_full", "stacked_vlan", "truncated_arp", "truncated_icmp",
-        "v4_mapped_ipv6", "vlan_mismatch", "no_headroom",
+        "v4_mapped_ipv6", "vlan_mismatch", "no_headroom", "xlat_failed",
 };
 
 static_assert(!kDropReasonNames.back().empty(), "a DropReason has no name");

@@ -38,6 +38,7 @@
 #include "srtfwd/dataplane/counters.h"
 #include "srtfwd/net/addr.h"
 #include "srtfwd/net/rewrite.h"
+#include "srtfwd/net/xlat.h"
 
 #include <nmmintrin.h>
 #include <rte_byteorder.h>
@@ -213,7 +214,11 @@ struct V4Hot {
 static_assert(sizeof(V4Hot) == 56);
 // An IPv6 key takes two adjacent slots: the head (key, new ports, record
 // index) and the tail (counters and the rest of the rewrite), whose state
-// is kSlotTail. A head never sits in the table's last slot, so its tail is
+// is kSlotTail. So does the key of a translated direction (IPv4 <-> IPv6,
+// net/xlat.h), whichever its family: the tail's new addresses are then of
+// the other family than the key's (FlowSlot::translates()), and an IPv4
+// key there is out of the fast path's sight (find_v4() matches v4 slots
+// only), so such packets cost the IPv4 fast path nothing. A head never sits in the table's last slot, so its tail is
 // always the next one in memory.
 struct V6Head {
   uint16_t sport_be = 0, dport_be = 0;  // the rewrite's new ports
@@ -247,6 +252,9 @@ struct alignas(64) FlowSlot {
   V6Tail& tail() noexcept { return (this + 1)->t6; }
 
   uint32_t session() const noexcept { return v4 ? h4.session : h6.session; }
+  // A head whose packets change family on the way (a live head's tail is
+  // written before it is published).
+  bool translates() const noexcept { return !v4 && h6.key.src.is_v4() != tail().src.is_v4(); }
   DirCounters& counters() noexcept { return v4 ? h4.c : tail().c; }
   const DirCounters& counters() const noexcept { return v4 ? h4.c : tail().c; }
   // The rewrite and the key, rebuilt (the slow path, control and tests;
@@ -281,6 +289,8 @@ inline net::Rewrite FlowSlot::rewrite() const noexcept {
   rw.sport_be = h6.sport_be;
   rw.dport_be = h6.dport_be;
   rw.udp_csum_delta = t.udp_csum_delta;  // IPv6 has no header checksum: ip_csum_delta is 0
+  // 6->4: the new IPv4 header's constant words (see make_xlat_rewrite()).
+  if (t.src.is_v4() && !h6.key.src.is_v4()) rw.ip_csum_delta = net::xlat_ipv4_header_base(t.src, t.dst);
   return rw;
 }
 
@@ -352,8 +362,18 @@ class FlowTable {
     }
     return nullptr;
   }
+  // Any key, in either layout (control and tests; the worker's IPv6 runs).
   const FlowSlot* find(const SessionKey& k, uint32_t hash) const noexcept {
-    if (key_is_v4(k)) return const_cast<FlowTable*>(this)->find_v4(v4_addrs_of(k), v4_ports_of(k), hash);
+    if (key_is_v4(k)) {
+      const FlowSlot* f = const_cast<FlowTable*>(this)->find_v4(v4_addrs_of(k), v4_ports_of(k), hash);
+      return f != nullptr ? f : find_long(k, hash);
+    }
+    return find_long(k, hash);
+  }
+  // A key in a head and tail: an IPv6 key, or the IPv4 key of a translated
+  // direction (4->6), which find_v4() does not see; the worker looks for
+  // those after find_v4() missed, off the IPv4 fast path.
+  const FlowSlot* find_long(const SessionKey& k, uint32_t hash) const noexcept {
     uint32_t i = hash & mask_;
     for (uint32_t n = 0; n < kMaxProbe; ++n) {
       const FlowSlot& s = slots_[i];
@@ -368,6 +388,9 @@ class FlowTable {
   // has one writer: the worker whose RX queue its 4-tuple hashes to).
   FlowSlot* find(const SessionKey& k, uint32_t hash) noexcept {
     return const_cast<FlowSlot*>(static_cast<const FlowTable*>(this)->find(k, hash));
+  }
+  FlowSlot* find_long(const SessionKey& k, uint32_t hash) noexcept {
+    return const_cast<FlowSlot*>(static_cast<const FlowTable*>(this)->find_long(k, hash));
   }
 
   // ---- The single writer ----

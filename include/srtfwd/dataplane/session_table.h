@@ -75,7 +75,7 @@ enum class InstallError : uint8_t {
   kOk,
   kFull,            // no free session record
   kKeyExists,       // one of the two 4-tuples is already a session
-  kFamilyMismatch,  // caller and backend legs of different families (v4/v6 translation unsupported)
+  kFamilyMismatch,  // a leg's two addresses of different families (the legs may differ: translated)
   kProbeLimit,      // a key's probe window in the flow table is full (should not happen at load <= 1/2)
 };
 const char* to_string(InstallError e) noexcept;
