@@ -76,9 +76,12 @@ with NetLab(prefix="demo", caller_addrs=3, srtfwd_bin=SRTFWD, keep_logs=False) a
         say(f"ffprobe could not play live/demo: {ffplay.stderr.strip()[:300]}")
     rc = play.wait(timeout=seconds + 10)
     say(f"srt-peer player: {play.out_text().strip().splitlines()[-1] if play.out_text().strip() else ''} (exit {rc})")
+    # A player of a stream nobody publishes yet is routed and held at an
+    # origin, as through the Go proxy; a stream ID without a resource is
+    # refused at once, as an SRS origin refuses it.
     rej = lab.run_in(lab.caller_ns(0), [PEER, "play", "--to", vip, "--streamid",
-                                        "#!::r=live/nobody-publishes-this", "--count", "1"])
-    say(f"player of an unknown stream: {rej.stdout.strip().splitlines()[-1] if rej.stdout.strip() else rej.stderr.strip()}")
+                                        "#!::m=request", "--count", "1", "--timeout-ms", "5000"])
+    say(f"stream ID without a resource: {rej.stdout.strip().splitlines()[-1] if rej.stdout.strip() else rej.stderr.strip()}")
 
     sessions = json.loads(get(admin, "/api/v1/sessions"))
     say(f"/api/v1/sessions: {sessions['active']} active")

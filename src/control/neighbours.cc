@@ -133,16 +133,4 @@ void Neighbours::clear() {
     }
 }
 
-size_t Neighbours::size() const {
-  size_t n = 0;
-  for (auto& t : tables_) n += t.size();
-  return n;
-}
-
-void Neighbours::for_each(
-    const std::function<void(uint16_t, const net::IpAddr&, const Entry&)>& f) const {
-  for (uint16_t p = 0; p < tables_.size(); ++p)
-    for (const auto& [ip, e] : tables_[p]) f(p, ip, e);
-}
-
 }  // namespace srtfwd::control

@@ -56,13 +56,13 @@ class Neighbours {
   void send_or_queue(uint16_t port, const net::IpAddr& ip, rte_mbuf* m, uint64_t now);
   // Starts resolving ip if unknown (no packet waiting).
   void resolve(uint16_t port, const net::IpAddr& ip, uint64_t now);
-  // True while a resolution is running or when it has failed.
+  // True once resolving ip has failed (no answer after every retry); false
+  // while it runs, once it is known, and for an address never asked for.
   bool failed(uint16_t port, const net::IpAddr& ip) const;
   // Retries, expiries, give-ups. Call on the control loop's timer.
   void tick(uint64_t now);
   // Frees every queued packet (shutdown).
   void clear();
-  size_t size() const;
   const NeighbourCounters& counters() const { return counters_; }
 
   struct Entry {
@@ -75,8 +75,6 @@ class Neighbours {
     uint64_t stale_at = 0;      // tsc after which a known entry is asked again
     std::deque<rte_mbuf*> waiting;
   };
-  // Snapshot for the admin API.
-  void for_each(const std::function<void(uint16_t, const net::IpAddr&, const Entry&)>& f) const;
 
  private:
   uint64_t ms(uint32_t v) const { return p_.tsc_hz / 1000 * v; }

@@ -36,7 +36,7 @@ class Counter {
   std::atomic<uint64_t> v_{0};
 };
 
-// Why a worker freed a packet. Labels of the srtfwd_dropped_total metric.
+// Why a worker freed a packet. The `reason` labels of srtfwd_dropped_packets_total.
 enum class DropReason : uint8_t {
   kTruncatedEth,     // shorter than an Ethernet (+VLAN) header
   kTruncatedIp,      // shorter than the IP header it announces

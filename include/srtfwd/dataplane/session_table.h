@@ -104,7 +104,6 @@ class SessionTable {
   Session* at(uint32_t index) noexcept { return &records_[index]; }
   uint32_t capacity() const noexcept { return capacity_; }
   uint32_t active() const noexcept { return active_.load(std::memory_order_relaxed); }
-  uint32_t awaiting_reclaim() const noexcept { return static_cast<uint32_t>(deferred_.size()); }
   // The records in use, densely, in no particular order: what a pass over
   // the live sessions walks instead of every record of the capacity (with
   // 1,000,000 configured and few in use, the sweep and the admin snapshot

@@ -27,8 +27,9 @@
 
 namespace srtfwd::net {
 
-// 46 bytes: with the egress port and two counters a session direction fits
-// one cache line (dataplane/session_table.h). What can be had elsewhere is
+// 46 bytes. The flow table does not store it whole: an IPv4 slot keeps the
+// words the frame stores (V4Patch), an IPv6 key's tail slot its fields, and
+// FlowSlot::rewrite() rebuilds it for the slow path. What can be had elsewhere is
 // not stored: the source MAC is the egress port's (an argument of apply_*),
 // the family is the packet's (a session key only matches its own family),
 // the offload pseudo-header sum is a few adds of src and dst.
@@ -42,7 +43,7 @@ struct Rewrite {
 
   bool ipv4() const noexcept { return src.is_v4(); }
 };
-static_assert(sizeof(Rewrite) == 46, "Rewrite grew: a session direction must stay one cache line");
+static_assert(sizeof(Rewrite) == 46, "Rewrite changed: V4Patch::make() and the flow table's IPv6 tail follow its layout");
 static_assert(offsetof(Rewrite, src) == 6 && offsetof(Rewrite, dport_be) == offsetof(Rewrite, sport_be) + 2,
               "V4Patch::make() loads the MAC as 8 bytes and the ports as 4");
 
@@ -81,9 +82,6 @@ inline std::optional<Rewrite> make_rewrite(const IpAddr& old_src, const IpAddr& 
 // TTL / hop limit 0 or 1: forwarding would send it out with 0. The caller
 // drops and counts it (no ICMP time-exceeded: we are a NAT, not a router).
 inline bool ttl_expired(const FrameInfo& fi) noexcept { return fi.ttl <= 1; }
-inline bool ttl_expired(const uint8_t* /*frame*/, const FrameInfo& fi) noexcept {
-  return ttl_expired(fi);
-}
 
 namespace detail {
 
