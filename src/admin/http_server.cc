@@ -149,8 +149,8 @@ std::string prometheus_text(const MetricsInput& in) {
     w.counter("srtfwd_srt_backend_retries_total", "Handshake packets retransmitted to origins.",
               p.backend_retries.get());
     w.header("srtfwd_srt_rejected_total", "Callers rejected, by reason.", "counter");
-    for (size_t i = 0; i < control::kRejectLabels.size(); ++i)
-      w.sample("srtfwd_srt_rejected_total", reason_label(control::kRejectLabels[i].first),
+    for (size_t i = 0; i < control::kRejectReasons.size(); ++i)
+      w.sample("srtfwd_srt_rejected_total", reason_label(control::kRejectReasons[i].name),
                p.rejected_by[i].get());
     w.gauge("srtfwd_srt_handshakes_in_flight", "Handshakes waiting for the balancer or an origin.",
             p.in_flight.get());

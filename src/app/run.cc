@@ -213,8 +213,8 @@ nlohmann::json counters_json(dataplane::Dataplane& dp, control::ControlPlane& cp
   pj["rejected"] = p.rejected.get();
   pj["cached_answers"] = p.cached_answers.get();
   pj["backend_retries"] = p.backend_retries.get();
-  for (size_t i = 0; i < control::kRejectLabels.size(); ++i)
-    pj[std::string("rejected_") + control::kRejectLabels[i].first] = p.rejected_by[i].get();
+  for (size_t i = 0; i < control::kRejectReasons.size(); ++i)
+    pj["rejected_" + std::string(control::kRejectReasons[i].name)] = p.rejected_by[i].get();
   pj["in_flight"] = proxy.in_flight();
   pj["tracked"] = proxy.tracked();
   pj["legs_in_use"] = proxy.legs_in_use();

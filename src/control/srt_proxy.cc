@@ -13,10 +13,6 @@
 namespace srtfwd::control {
 
 namespace {
-enum Label : size_t {
-  kLBadRequest, kLNotFound, kLGateway, kLOverload, kLDown, kLVersion, kLBadMode, kLGroup,
-  kLBackend, kLNoRoute
-};
 // How long a rejection stays cached for the caller's retransmissions (it
 // stops after its connect timeout, 3 s by default).
 constexpr uint64_t kRejectedCacheMs = 5000;
@@ -121,12 +117,12 @@ void SrtProxy::on_datagram(const net::FrameInfo& fi, const net::MacAddr& src_mac
 }
 
 void SrtProxy::reject_stateless(const net::FrameInfo& fi, const net::MacAddr& mac, uint16_t port_id,
-                                const srt::Handshake& hs, size_t label, const char* why) {
-  const uint32_t reason = kRejectLabels[label].second;
+                                const srt::Handshake& hs, RejectReason label, const char* why) {
+  const uint32_t reason = reject_code(label);
   const auto r = srt::make_rejection(hs, reason, peer_wire(fi.src), hs.timestamp);
   const auto bytes = srt::serialize(r);
   counters_.rejected.add();
-  counters_.rejected_by[label].add();
+  counters_.rejected_by[static_cast<size_t>(label)].add();
   uint64_t left_out = 0;
   if (reject_log_.allow(&left_out))
     spdlog::info("caller {}:{} rejected {} ({}): {}{}", fi.src.to_string(), fi.sport, reason,
@@ -148,7 +144,7 @@ void SrtProxy::on_caller(const net::FrameInfo& fi, const net::MacAddr& mac, uint
     return;
   }
   if (hs.type == srt::HandshakeType::kWaveahand || hs.type == srt::HandshakeType::kAgreement || hs.type == srt::HandshakeType::kDone) {
-    reject_stateless(fi, mac, port_id, hs, kLBadMode, "rendezvous handshake to a listener");
+    reject_stateless(fi, mac, port_id, hs, RejectReason::kBadMode, "rendezvous handshake to a listener");
     return;
   }
   if (hs.type != srt::HandshakeType::kConclusion) {
@@ -172,19 +168,19 @@ void SrtProxy::on_caller(const net::FrameInfo& fi, const net::MacAddr& mac, uint
     return;
   }
   if (hs.version < srt::kHandshakeVersion5) {
-    reject_stateless(fi, mac, port_id, hs, kLVersion, "HSv4 caller (libsrt < 1.3)");
+    reject_stateless(fi, mac, port_id, hs, RejectReason::kVersion, "HSv4 caller (libsrt < 1.3)");
     return;
   }
   if (hs.find_extension(srt::kExtGroup) != nullptr) {
-    reject_stateless(fi, mac, port_id, hs, kLGroup, "socket groups (bonding) are not relayed");
+    reject_stateless(fi, mac, port_id, hs, RejectReason::kGroup, "socket groups (bonding) are not relayed");
     return;
   }
   if (draining_) {
-    reject_stateless(fi, mac, port_id, hs, kLDown, "draining");
+    reject_stateless(fi, mac, port_id, hs, RejectReason::kDown, "draining");
     return;
   }
   if (active_.size() >= opt_.max_handshakes) {
-    reject_stateless(fi, mac, port_id, hs, kLOverload, "too many handshakes in flight");
+    reject_stateless(fi, mac, port_id, hs, RejectReason::kOverload, "too many handshakes in flight");
     return;
   }
   auto sid = srt::find_stream_id(hs);
@@ -199,7 +195,7 @@ void SrtProxy::on_caller(const net::FrameInfo& fi, const net::MacAddr& mac, uint
   srt::StreamIdError sid_err = srt::StreamIdError::Empty;
   if (sid) sid_err = srt::parse_stream_id(*sid, id);
   if (sid_err != srt::StreamIdError::Ok) {
-    reject_stateless(fi, mac, port_id, hs, kLBadRequest,
+    reject_stateless(fi, mac, port_id, hs, RejectReason::kBadRequest,
                      sid ? "bad stream ID" : "no stream ID");
     return;
   }
@@ -237,8 +233,9 @@ void SrtProxy::on_pick(uint64_t id, const CallerKey& key, const Pick& pick, uint
     return;  // the attempt ended meanwhile
   Attempt& a = *it->second;
   if (!pick.ok) {
-    const size_t label = pick.reject_reason == srt::kRejXDown ? kLDown : kLNotFound;
-    reject(a, label, pick.reject_reason ? pick.reject_reason : kRejectLabels[label].second, pick.why);
+    const RejectReason label =
+        pick.reject_reason == srt::kRejXDown ? RejectReason::kDown : RejectReason::kNotFound;
+    reject(a, label, pick.reject_reason ? pick.reject_reason : reject_code(label), pick.why);
     return;
   }
   a.backend_ip = pick.ip;
@@ -249,12 +246,12 @@ void SrtProxy::on_pick(uint64_t id, const CallerKey& key, const Pick& pick, uint
   if (!route) {
     // Before the origin hears of the caller: our leg to it needs an address
     // of the origin's family (the caller's may be the other, net/xlat.h).
-    reject(a, kLNoRoute, srt::kRejXGw, env_.no_route_reason(pick.ip));
+    reject(a, RejectReason::kNoRoute, srt::kRejXGw, env_.no_route_reason(pick.ip));
     return;
   }
   a.leg_ip = route->source;
   if (!alloc_leg(a)) {
-    reject(a, kLOverload, srt::kRejXOverload, "no free leg port on " + a.leg_ip.to_string());
+    reject(a, RejectReason::kOverload, srt::kRejXOverload, "no free leg port on " + a.leg_ip.to_string());
     return;
   }
   a.state = State::kInduction;
@@ -322,7 +319,7 @@ void SrtProxy::on_backend(const net::FrameInfo& fi, const net::MacAddr& src_mac,
   if (auto reason = srt::reject_reason_for_handshake_type(hs.type)) {
     if (a.state == State::kInduction || a.state == State::kConclusion) {
       counters_.backend_rejected.add();
-      reject(a, kLBackend, *reason, "origin rejected");
+      reject(a, RejectReason::kBackend, *reason, "origin rejected");
     }
     return;
   }
@@ -380,7 +377,8 @@ void SrtProxy::established(Attempt& a, const srt::Handshake& backend_answer,
     }
     Attempt& at = *it->second;
     if (!s) {
-      reject(at, kLOverload, srt::kRejXOverload, std::string("session not installed: ") + to_string(st));
+      reject(at, RejectReason::kOverload, srt::kRejXOverload,
+             std::string("session not installed: ") + to_string(st));
       return;
     }
     at.state = State::kEstablished;
@@ -398,9 +396,9 @@ void SrtProxy::established(Attempt& a, const srt::Handshake& backend_answer,
   });
 }
 
-void SrtProxy::reject(Attempt& a, size_t label, uint32_t reason, const std::string& why) {
+void SrtProxy::reject(Attempt& a, RejectReason label, uint32_t reason, const std::string& why) {
   counters_.rejected.add();
-  counters_.rejected_by[label].add();
+  counters_.rejected_by[static_cast<size_t>(label)].add();
   uint64_t left_out = 0;
   if (reject_log_.allow(&left_out))
     spdlog::info("caller {}:{} stream {} rejected {} ({}): {}{}", a.caller.ip.to_string(),
@@ -467,9 +465,9 @@ void SrtProxy::on_tick(uint64_t now) {
   for (Attempt* a : due) {
     if (now >= a->deadline) {
       if (a->state == State::kPicking)
-        reject(*a, kLDown, srt::kRejXDown, "balancer did not answer");
+        reject(*a, RejectReason::kDown, srt::kRejXDown, "balancer did not answer");
       else
-        reject(*a, kLGateway, srt::kRejXGw,
+        reject(*a, RejectReason::kGateway, srt::kRejXGw,
                "origin " + a->backend_ip.to_string() + ":" + std::to_string(a->backend_port) +
                    " did not answer");
       continue;

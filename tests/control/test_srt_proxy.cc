@@ -31,11 +31,11 @@ constexpr uint16_t kCallerPortId = 0;
 constexpr uint32_t kSocket = 0x1a2b3c4d;
 const std::string kPublish = "#!::r=live/livestream,m=publish";
 
-size_t label_of(const char* name) {
-  for (size_t i = 0; i < kRejectLabels.size(); ++i)
-    if (std::string(kRejectLabels[i].first) == name) return i;
+RejectReason label_of(const char* name) {
+  for (size_t i = 0; i < kRejectReasons.size(); ++i)
+    if (kRejectReasons[i].name == name) return static_cast<RejectReason>(i);
   ADD_FAILURE() << "no label " << name;
-  return 0;
+  return RejectReason::kBadRequest;
 }
 
 Pick ok_pick(uint64_t claim = 0) {
@@ -156,7 +156,7 @@ class SrtProxyTest : public ::testing::Test {
     EXPECT_EQ(d->dst_mac, kCallerMac);
     EXPECT_EQ(srt::reject_reason_for_handshake_type(hs.type), code);
     EXPECT_EQ(hs.dest_socket_id, kSocket);
-    EXPECT_EQ(counters().rejected_by[label_of(label)].get(), 1u) << label;
+    EXPECT_EQ(counters().rejected_for(label_of(label)).get(), 1u) << label;
     EXPECT_EQ(counters().rejected.get(), 1u);
   }
   // The origin side: answers from (kOrigin, kOriginPort) to the leg the last
@@ -306,7 +306,7 @@ TEST_F(SrtProxyTest, RendezvousIs1405) {
     from_caller(hs);
     ASSERT_EQ(rejection_to_caller(), srt::kRejXBadMode) << type;
   }
-  EXPECT_EQ(counters().rejected_by[label_of("bad_mode")].get(), 3u);
+  EXPECT_EQ(counters().rejected_for(label_of("bad_mode")).get(), 3u);
   EXPECT_TRUE(balancer.picked.empty());
 }
 
@@ -336,7 +336,7 @@ TEST_F(SrtProxyTest, TooManyHandshakesIs1402) {
   caller_concludes(kPublish, kCallerPort + 2, kSocket + 2);
   EXPECT_EQ(rejection_to_caller(), srt::kRejXOverload);
   EXPECT_EQ(env.sent.back().dport, kCallerPort + 2);
-  EXPECT_EQ(counters().rejected_by[label_of("overload")].get(), 1u);
+  EXPECT_EQ(counters().rejected_for(label_of("overload")).get(), 1u);
   EXPECT_EQ(balancer.picked.size(), 2u);
   // One done: room again.
   balancer.answer(failed_pick(srt::kRejXNotFound));
@@ -384,7 +384,7 @@ TEST_F(SrtProxyTest, NoRouteToTheOriginIs1502) {
   balancer.answer_now = ok_pick(9);
   caller_concludes();
   expect_rejected(srt::kRejXGw, "no_route");
-  EXPECT_EQ(counters().rejected_by[label_of("gateway")].get(), 0u);
+  EXPECT_EQ(counters().rejected_for(label_of("gateway")).get(), 0u);
   EXPECT_EQ(sent_to(kOrigin), 0u);
   ASSERT_EQ(balancer.unclaims.size(), 1u);  // the claim on an origin we cannot reach goes
   EXPECT_EQ(balancer.unclaims[0].claim, 9u);
@@ -398,7 +398,7 @@ TEST_F(SrtProxyTest, NoAddressOfTheOriginsFamilyIs1502BeforeContact) {
   balancer.answer_now = p;
   caller_concludes();
   expect_rejected(srt::kRejXGw, "no_route");
-  EXPECT_EQ(counters().rejected_by[label_of("overload")].get(), 0u);
+  EXPECT_EQ(counters().rejected_for(label_of("overload")).get(), 0u);
   EXPECT_EQ(sent_to(p.ip), 0u);
   EXPECT_EQ(proxy().legs_in_use(), 0u);
   ASSERT_EQ(balancer.unclaims.size(), 1u);
@@ -412,7 +412,7 @@ TEST_F(SrtProxyTest, NoFreeLegPortIs1402) {
   EXPECT_EQ(sent_to(kOrigin), 1u);
   caller_concludes(kPublish, kCallerPort + 1, kSocket + 1);
   EXPECT_EQ(rejection_to_caller(), srt::kRejXOverload);
-  EXPECT_EQ(counters().rejected_by[label_of("overload")].get(), 1u);
+  EXPECT_EQ(counters().rejected_for(label_of("overload")).get(), 1u);
   EXPECT_EQ(sent_to(kOrigin), 1u);
   EXPECT_EQ(balancer.unclaims.size(), 1u);
 }
@@ -457,7 +457,7 @@ TEST_F(SrtProxyTest, OriginsOwnRejectionIsRelayed) {
     from_origin(r);
     EXPECT_EQ(rejection_to_caller(), srt::kRejXForbidden);
     EXPECT_EQ(counters().backend_rejected.get(), step + 1);
-    EXPECT_EQ(counters().rejected_by[label_of("backend")].get(), step + 1);
+    EXPECT_EQ(counters().rejected_for(label_of("backend")).get(), step + 1);
     EXPECT_EQ(proxy().legs_in_use(), 0u);
     ASSERT_EQ(balancer.unclaims.size(), 1u);
     // A second copy of the rejection is stray now.

@@ -41,6 +41,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -54,6 +55,41 @@
 #include "srtfwd/srt/syn_cookie.h"
 
 namespace srtfwd::control {
+
+// Why we rejected a caller: the `reason` label of srtfwd_srt_rejected_total
+// and the exit JSON's srt.rejected_<name>, with the code the caller reads
+// (0: the origin's own code, relayed).
+enum class RejectReason : uint8_t {
+  kBadRequest,  // stream ID missing or unparsable
+  kNotFound,    // no live origin has the stream
+  kGateway,     // the origin did not answer in time
+  kOverload,    // too many handshakes, no leg port, install failed
+  kDown,        // draining, balancer store down
+  kVersion,     // HSv4-only caller
+  kBadMode,     // rendezvous
+  kGroup,       // bonding
+  kBackend,     // the origin's own rejection, relayed
+  kNoRoute,     // no route or no address of the origin's family on our side
+  kCount
+};
+
+struct RejectReasonInfo {
+  std::string_view name;
+  uint32_t code;
+};
+inline constexpr std::array<RejectReasonInfo, static_cast<size_t>(RejectReason::kCount)> kRejectReasons = {{
+    {"bad_request", 1400}, {"not_found", 1404}, {"gateway", 1502}, {"overload", 1402},
+    {"down", 1503}, {"version", 8}, {"bad_mode", 1405}, {"group", 15}, {"backend", 0},
+    {"no_route", 1502},
+}};
+static_assert(!kRejectReasons.back().name.empty(), "a RejectReason has no name");
+
+inline constexpr std::string_view to_string(RejectReason r) noexcept {
+  return kRejectReasons[static_cast<size_t>(r)].name;
+}
+inline constexpr uint32_t reject_code(RejectReason r) noexcept {
+  return kRejectReasons[static_cast<size_t>(r)].code;
+}
 
 struct SrtProxyCounters {
   dataplane::Counter inductions;          // answered with a cookie
@@ -70,15 +106,13 @@ struct SrtProxyCounters {
   dataplane::Counter stray_backend;       // backend packets for no handshake
   // Levels published every tick for the admin thread (gauges).
   dataplane::Counter in_flight, tracked, legs_in_use;
-  // Rejections we sent, by reason (the label of srtfwd_srt_rejected_total).
-  std::array<dataplane::Counter, 10> rejected_by;
+  // Rejections we sent, by reason.
+  std::array<dataplane::Counter, static_cast<size_t>(RejectReason::kCount)> rejected_by;
+
+  const dataplane::Counter& rejected_for(RejectReason r) const noexcept {
+    return rejected_by[static_cast<size_t>(r)];
+  }
 };
-// Labels of SrtProxyCounters::rejected_by, and the codes they stand for.
-inline constexpr std::array<std::pair<const char*, uint32_t>, 10> kRejectLabels = {{
-    {"bad_request", 1400}, {"not_found", 1404}, {"gateway", 1502}, {"overload", 1402},
-    {"down", 1503}, {"version", 8}, {"bad_mode", 1405}, {"group", 15}, {"backend", 0},
-    {"no_route", 1502},
-}};
 
 class SrtProxy {
  public:
@@ -163,9 +197,9 @@ class SrtProxy {
   void send_backend_induction(Attempt& a);
   void send_backend_conclusion(Attempt& a);
   void established(Attempt& a, const srt::Handshake& backend_answer, const net::MacAddr& backend_mac);
-  void reject(Attempt& a, size_t label, uint32_t reason, const std::string& why);
+  void reject(Attempt& a, RejectReason label, uint32_t reason, const std::string& why);
   void reject_stateless(const net::FrameInfo& fi, const net::MacAddr& mac, uint16_t port_id,
-                        const srt::Handshake& hs, size_t label, const char* why);
+                        const srt::Handshake& hs, RejectReason r, const char* why);
   void answer_caller(Attempt& a);
   uint32_t aged(uint32_t timestamp, uint64_t since_tsc) const;
   bool send_to_caller(const net::IpAddr& vip, uint16_t vip_port, const net::IpAddr& ip, uint16_t port,
