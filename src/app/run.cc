@@ -210,7 +210,7 @@ nlohmann::json counters_json(dataplane::Dataplane& dp, control::ControlPlane& cp
   pj["conclusions"] = p.conclusions.get();
   pj["bad_cookie"] = p.bad_cookie.get();
   pj["established"] = p.established.get();
-  pj["rejected"] = p.rejected.get();
+  pj["rejected"] = p.rejected_total();
   pj["cached_answers"] = p.cached_answers.get();
   pj["backend_retries"] = p.backend_retries.get();
   for (size_t i = 0; i < control::kRejectReasons.size(); ++i)

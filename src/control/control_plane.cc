@@ -51,7 +51,7 @@ rte_mbuf* ControlPlane::alloc() {
     } else {
       // The pool is nearly empty: take one if there is one.
       rte_mbuf* m = rte_pktmbuf_alloc(dp_.pool());
-      if (m == nullptr) alloc_failed_.add();
+      if (m == nullptr) counters_.alloc_failed.add();
       return m;
     }
   }

@@ -121,7 +121,6 @@ void SrtProxy::reject_stateless(const net::FrameInfo& fi, const net::MacAddr& ma
   const uint32_t reason = reject_code(label);
   const auto r = srt::make_rejection(hs, reason, peer_wire(fi.src), hs.timestamp);
   const auto bytes = srt::serialize(r);
-  counters_.rejected.add();
   counters_.rejected_by[static_cast<size_t>(label)].add();
   uint64_t left_out = 0;
   if (reject_log_.allow(&left_out))
@@ -397,7 +396,6 @@ void SrtProxy::established(Attempt& a, const srt::Handshake& backend_answer,
 }
 
 void SrtProxy::reject(Attempt& a, RejectReason label, uint32_t reason, const std::string& why) {
-  counters_.rejected.add();
   counters_.rejected_by[static_cast<size_t>(label)].add();
   uint64_t left_out = 0;
   if (reject_log_.allow(&left_out))

@@ -157,7 +157,7 @@ class SrtProxyTest : public ::testing::Test {
     EXPECT_EQ(srt::reject_reason_for_handshake_type(hs.type), code);
     EXPECT_EQ(hs.dest_socket_id, kSocket);
     EXPECT_EQ(counters().rejected_for(label_of(label)).get(), 1u) << label;
-    EXPECT_EQ(counters().rejected.get(), 1u);
+    EXPECT_EQ(counters().rejected_total(), 1u);
   }
   // The origin side: answers from (kOrigin, kOriginPort) to the leg the last
   // datagram to the origin came from.
@@ -278,7 +278,7 @@ TEST_F(SrtProxyTest, NoStreamIdTakesTheDefault) {
   EXPECT_EQ(balancer.picked[0], "__defaultVhost__/live/livestream");
   ASSERT_EQ(balancer.held.size(), 1u);
   EXPECT_EQ(balancer.held[0].mode, srt::Mode::Publish);
-  EXPECT_EQ(counters().rejected.get(), 0u);
+  EXPECT_EQ(counters().rejected_total(), 0u);
 }
 
 TEST_F(SrtProxyTest, UnparsableStreamIdIs1400) {
@@ -540,7 +540,7 @@ TEST_F(SrtProxyTest, EstablishedSessionIsInstalledAndTheCallerAnswered) {
   EXPECT_EQ(counters().established.get(), 1u);
   EXPECT_EQ(proxy().in_flight(), 0u);
   EXPECT_EQ(proxy().legs_in_use(), 1u);
-  EXPECT_EQ(counters().rejected.get(), 0u);
+  EXPECT_EQ(counters().rejected_total(), 0u);
 }
 
 TEST_F(SrtProxyTest, OriginIsRetriedEveryBackendRetryMs) {
@@ -673,7 +673,7 @@ TEST_F(SrtProxyTest, InstallThatCompletesLateIsStillAnswered) {
   from_caller(conclusion(cookie_for()));  // while installing: ignored
   EXPECT_EQ(counters().in_progress_ignored.get(), 1u);
   EXPECT_EQ(env.sent.size(), n + 1);      // only the INDUCTION answer
-  EXPECT_EQ(counters().rejected.get(), 0u);
+  EXPECT_EQ(counters().rejected_total(), 0u);
   EXPECT_EQ(proxy().legs_in_use(), 1u);
   env.complete_held();
   EXPECT_EQ(last_sent().type, srt::HandshakeType::kConclusion);

@@ -103,7 +103,7 @@ class Run {
 
   void advance(uint64_t ms) {
     env_.clock += env_.ms_to_tsc(ms) + in_.ConsumeIntegralInRange<uint64_t>(0, 1000);
-    const uint64_t before = proxy_->counters().rejected.get();
+    const uint64_t before = proxy_->counters().rejected_total();
     proxy_->on_tick(env_.clock);
     note_rejections(before);
     while (!rejections_.empty() && rejections_.front() + env_.ms_to_tsc(5000) <= env_.clock)
@@ -119,12 +119,12 @@ class Run {
     fi.sport = sport;
     fi.dport = dport;
     fi.payload_len = static_cast<uint16_t>(bytes.size());
-    const uint64_t before = proxy_->counters().rejected.get();
+    const uint64_t before = proxy_->counters().rejected_total();
     proxy_->on_datagram(fi, kMac, in_.ConsumeIntegralInRange<uint16_t>(0, 1), bytes, env_.clock);
     note_rejections(before);
   }
   void note_rejections(uint64_t before) {
-    for (uint64_t n = proxy_->counters().rejected.get(); before < n; ++before)
+    for (uint64_t n = proxy_->counters().rejected_total(); before < n; ++before)
       rejections_.push_back(env_.clock);
   }
   void deliver(const IpAddr& src, uint16_t sport, const IpAddr& dst, uint16_t dport,
@@ -258,7 +258,7 @@ class Run {
   }
 
   void balancer_answers() {
-    const uint64_t before = proxy_->counters().rejected.get();
+    const uint64_t before = proxy_->counters().rejected_total();
     switch (in_.ConsumeIntegralInRange<int>(0, 3)) {
       case 0: balancer_.answer_now = a_pick(); break;
       case 1: balancer_.answer_now.reset(); break;  // later, or never
@@ -270,7 +270,7 @@ class Run {
   }
 
   void installs() {
-    const uint64_t before = proxy_->counters().rejected.get();
+    const uint64_t before = proxy_->counters().rejected_total();
     switch (in_.ConsumeIntegralInRange<int>(0, 3)) {
       case 0: env_.hold_installs = !env_.hold_installs; break;
       case 1:
@@ -303,7 +303,7 @@ class Run {
   void finish() {
     // Installs always call back; picks that never come are timed out.
     env_.hold_installs = false;
-    const uint64_t before = proxy_->counters().rejected.get();
+    const uint64_t before = proxy_->counters().rejected_total();
     while (!env_.held.empty()) env_.complete_held();
     note_rejections(before);
     invariants();

@@ -49,6 +49,7 @@ struct ControlCounters {
   dataplane::Counter install_failed;
   std::array<dataplane::Counter, static_cast<size_t>(EndReason::kCount)> sessions_ended;
   dataplane::Counter events_stale;         // event for a session already gone
+  dataplane::Counter alloc_failed;         // no mbuf for a packet control meant to send
 };
 
 // The SRT handshake state machine plugs in here.
@@ -100,6 +101,8 @@ class ControlPlane {
   // live sessions from its next pass.
   void set_idle_timeout_ms(uint32_t ms) { opt_.idle_timeout_ms = ms; }
   const ControlCounters& counters() const { return counters_; }
+  // Read by the admin thread (relaxed counters), as counters().
+  const NeighbourCounters& neighbour_counters() const { return neighbours_.counters(); }
   uint64_t tsc_hz() const { return hz_; }
   uint64_t ms_to_tsc(uint64_t ms) const { return hz_ / 1000 * ms; }
   size_t pending_installs() const { return pending_.size(); }
@@ -149,7 +152,6 @@ class ControlPlane {
     uint32_t index;
   };
   std::deque<DueEnd> shutdown_due_;
-  dataplane::Counter alloc_failed_;
   // Spare mbufs for the packets control sends, taken from the pool in bulk:
   // they come back cold from whichever core freed them, and one bulk alloc
   // overlaps those cache misses instead of stalling once per packet. Given

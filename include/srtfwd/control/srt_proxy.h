@@ -101,7 +101,6 @@ struct SrtProxyCounters {
   dataplane::Counter in_progress_ignored; // retransmitted CONCLUSION while the backend handshake runs
   dataplane::Counter backend_retries;
   dataplane::Counter established;
-  dataplane::Counter rejected;            // every rejection we sent (any reason)
   dataplane::Counter backend_rejected;    // relayed rejections of an origin
   dataplane::Counter stray_backend;       // backend packets for no handshake
   // Levels published every tick for the admin thread (gauges).
@@ -111,6 +110,12 @@ struct SrtProxyCounters {
 
   const dataplane::Counter& rejected_for(RejectReason r) const noexcept {
     return rejected_by[static_cast<size_t>(r)];
+  }
+  // Every rejection we sent: each is counted under exactly one reason.
+  uint64_t rejected_total() const noexcept {
+    uint64_t n = 0;
+    for (const auto& c : rejected_by) n += c.get();
+    return n;
   }
 };
 
