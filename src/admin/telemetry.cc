@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "srtfwd/admin/http_server.h"
+#include "srtfwd/admin/metrics.h"
 #include "srtfwd/control/admin_bridge.h"
 #include "srtfwd/control/control_plane.h"
 #include "srtfwd/control/srt_proxy.h"
@@ -39,15 +39,6 @@ std::once_flag g_registered;
 bool g_register_ok = false;
 
 rte_tel_data* td(void* p) { return static_cast<rte_tel_data*>(p); }
-
-// Telemetry dict keys allow [A-Za-z0-9_/] only; label values such as IP
-// addresses are not ours, so anything else becomes '_'.
-std::string key_safe(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '/')) c = '_';
-  return out;
-}
 
 bool parse_u64(std::string_view s, uint64_t* v) {
   auto r = std::from_chars(s.data(), s.data() + s.size(), *v);
@@ -73,25 +64,6 @@ int cb_sessions(const char*, const char* params, rte_tel_data* d) {
 int cb_backends(const char*, const char*, rte_tel_data* d) {
   return with_attached([&](const Telemetry& t) { return t.backends(d); });
 }
-
-// The per-lcore fields, in the order of /srtfwd/lcores' arrays.
-struct LcoreField {
-  const char* name;
-  uint64_t (*get)(const dataplane::CounterTotals&);
-};
-constexpr LcoreField kLcoreFields[] = {
-    {"rx_packets", [](const dataplane::CounterTotals& c) { return c.rx_packets; }},
-    {"rx_bytes", [](const dataplane::CounterTotals& c) { return c.rx_bytes; }},
-    {"forwarded", [](const dataplane::CounterTotals& c) { return c.forwarded; }},
-    {"forwarded_bytes", [](const dataplane::CounterTotals& c) { return c.forwarded_bytes; }},
-    {"tx_packets", [](const dataplane::CounterTotals& c) { return c.tx_packets; }},
-    {"tx_dropped", [](const dataplane::CounterTotals& c) { return c.tx_dropped; }},
-    {"to_control", [](const dataplane::CounterTotals& c) { return c.to_control; }},
-    {"dropped", [](const dataplane::CounterTotals& c) { return c.dropped_total(); }},
-    {"session_events", [](const dataplane::CounterTotals& c) { return c.session_events; }},
-    {"event_ring_full", [](const dataplane::CounterTotals& c) { return c.event_ring_full; }},
-    {"control_tx", [](const dataplane::CounterTotals& c) { return c.control_tx; }},
-};
 
 }  // namespace
 
@@ -139,72 +111,30 @@ void Telemetry::stop() {
 
 int Telemetry::stats(void* p) const {
   rte_tel_data* d = td(p);
-  // The text /metrics serves, from the same gathering: each sample becomes
-  // one entry, so the names and sums match.
-  const std::string text = prometheus_text(gather_metrics(dp_, cp_, srt_));
-
-  // Keys in /metrics order. A metric given per lcore (an lcore label) and
-  // not as a total is summed over the lcores, as sum without (lcore) would.
-  std::vector<std::string> order;
-  std::map<std::string, uint64_t> total, lcore_sum;
-  std::string_view rest = text;
-  while (!rest.empty()) {
-    const size_t eol = rest.find('\n');
-    std::string_view line = rest.substr(0, eol);
-    rest = eol == std::string_view::npos ? std::string_view{} : rest.substr(eol + 1);
-    if (line.empty() || line.front() == '#') continue;
-    const size_t sp = line.rfind(' ');
-    if (sp == std::string_view::npos) continue;
-    uint64_t v = 0;
-    if (!parse_u64(line.substr(sp + 1), &v)) continue;
-    std::string_view series = line.substr(0, sp);
-    const size_t brace = series.find('{');
-    std::string_view name = series.substr(0, brace);
-    if (name.substr(0, 7) == "srtfwd_") name.remove_prefix(7);
-    std::string key(name);
-    bool per_lcore = false;
-    if (brace != std::string_view::npos) {
-      // name{a="x",b="y"} -> name/x/y, without the lcore label.
-      std::string_view labels = series.substr(brace + 1);
-      if (!labels.empty() && labels.back() == '}') labels.remove_suffix(1);
-      while (!labels.empty()) {
-        const size_t eq = labels.find("=\"");
-        if (eq == std::string_view::npos) break;
-        const size_t end = labels.find('"', eq + 2);
-        if (end == std::string_view::npos) break;
-        if (labels.substr(0, eq) == "lcore") {
-          per_lcore = true;
-        } else {
-          key += '/';
-          key += key_safe(labels.substr(eq + 2, end - eq - 2));
-        }
-        labels.remove_prefix(end + 1);
-        if (!labels.empty() && labels.front() == ',') labels.remove_prefix(1);
-      }
-    }
-    if (!total.count(key) && !lcore_sum.count(key)) order.push_back(key);
-    if (per_lcore) lcore_sum[key] += v;
-    else total[key] = v;
-  }
+  // The same gathering and table as /metrics, so the names and sums match.
   rte_tel_data_start_dict(d);
-  for (const auto& key : order) {
-    auto it = total.find(key);
-    rte_tel_data_add_dict_u64(d, key.c_str(), it != total.end() ? it->second : lcore_sum[key]);
-  }
+  for (const auto& [key, v] : telemetry_stats(gather_metrics(dp_, cp_, srt_)))
+    rte_tel_data_add_dict_u64(d, key.c_str(), v);
   return 0;
 }
 
 int Telemetry::lcores(const char* params, void* p) const {
   rte_tel_data* d = td(p);
-  const auto all = dp_.worker_stats();
+  // The per worker lcore metrics of the table, by their exit JSON keys.
+  MetricsInput in;
+  in.workers = dp_.worker_stats();
+  const auto fields = lcore_fields();
   if (params != nullptr && *params != '\0') {
     uint64_t want = 0;
     if (!parse_u64(params, &want)) return -EINVAL;
-    for (const auto& l : all) {
+    for (size_t w = 0; w < in.workers.size(); ++w) {
+      const auto& l = in.workers[w];
       if (l.lcore != want) continue;
       rte_tel_data_start_dict(d);
       rte_tel_data_add_dict_u64(d, "lcore", l.lcore);
-      for (const auto& fld : kLcoreFields) rte_tel_data_add_dict_u64(d, fld.name, fld.get(l.counters));
+      const auto values = lcore_values(in, w);
+      for (size_t f = 0; f < fields.size(); ++f)
+        rte_tel_data_add_dict_u64(d, std::string(fields[f]).c_str(), values[f]);
       for (size_t i = 0; i < l.counters.dropped.size(); ++i)
         rte_tel_data_add_dict_u64(
             d, ("dropped/" + std::string(dataplane::kDropReasonNames[i])).c_str(), l.counters.dropped[i]);
@@ -213,17 +143,17 @@ int Telemetry::lcores(const char* params, void* p) const {
     return -ENOENT;  // not a worker lcore
   }
   rte_tel_data_start_dict(d);
-  rte_tel_data* fields = rte_tel_data_alloc();
-  if (fields == nullptr) return -ENOMEM;
-  rte_tel_data_start_array(fields, RTE_TEL_STRING_VAL);
-  for (const auto& fld : kLcoreFields) rte_tel_data_add_array_string(fields, fld.name);
-  rte_tel_data_add_dict_container(d, "fields", fields, 0);
-  for (const auto& l : all) {
+  rte_tel_data* names = rte_tel_data_alloc();
+  if (names == nullptr) return -ENOMEM;
+  rte_tel_data_start_array(names, RTE_TEL_STRING_VAL);
+  for (const auto f : fields) rte_tel_data_add_array_string(names, std::string(f).c_str());
+  rte_tel_data_add_dict_container(d, "fields", names, 0);
+  for (size_t w = 0; w < in.workers.size(); ++w) {
     rte_tel_data* row = rte_tel_data_alloc();
     if (row == nullptr) return -ENOMEM;
     rte_tel_data_start_array(row, RTE_TEL_U64_VAL);
-    for (const auto& fld : kLcoreFields) rte_tel_data_add_array_u64(row, fld.get(l.counters));
-    rte_tel_data_add_dict_container(d, std::to_string(l.lcore).c_str(), row, 0);
+    for (const uint64_t v : lcore_values(in, w)) rte_tel_data_add_array_u64(row, v);
+    rte_tel_data_add_dict_container(d, std::to_string(in.workers[w].lcore).c_str(), row, 0);
   }
   return 0;
 }

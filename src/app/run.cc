@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -19,6 +18,8 @@
 #include <string>
 
 #include "srtfwd/admin/http_server.h"
+#include "srtfwd/admin/metrics.h"
+#include "srtfwd/admin/sessions.h"
 #include "srtfwd/admin/telemetry.h"
 #include "srtfwd/app/config.h"
 #include "srtfwd/app/sd_notify.h"
@@ -103,126 +104,6 @@ void reload(const std::string& path, const std::string& running_text, const Conf
   spdlog::info("SIGHUP: reloaded {}: {} static backend(s), idle_timeout_ms {}, {} key(s) waiting "
                "for a restart", path, next.control.balancer.backends.size(),
                next.control.idle_timeout_ms, restart_only.size());
-}
-
-// What the admin API lists: every session (up to a cap, the table can hold
-// millions) and the balancer's live servers. Built on the control lcore.
-std::string sessions_json(dataplane::Dataplane& dp, uint64_t hz, uint64_t now) {
-  constexpr uint32_t kMaxListed = 10000;
-  auto& t = dp.sessions();
-  nlohmann::json list = nlohmann::json::array();
-  // The live sessions, not every record of the capacity; listed by index.
-  std::vector<uint32_t> live(t.live_count());
-  for (uint32_t i = 0; i < live.size(); ++i) live[i] = t.live_index(i);
-  if (live.size() > kMaxListed) {
-    std::nth_element(live.begin(), live.begin() + kMaxListed, live.end());
-    live.resize(kMaxListed);
-  }
-  std::sort(live.begin(), live.end());
-  for (uint32_t i : live) {
-    const auto& s = *t.at(i);
-    const auto& sp = s.spec;
-    auto dir = [&](int k) {
-      const dataplane::DirCounters& d = s.dir[k]->counters();
-      // As of the control lcore's last sweep pass over this session.
-      const uint64_t last = s.active_tsc[k].load(std::memory_order_relaxed);
-      return nlohmann::json{{"packets", d.packets.get()},
-                            {"bytes", d.bytes.get()},
-                            {"idle_ms", now > last ? (now - last) / (hz / 1000) : 0}};
-    };
-    list.push_back({{"id", s.index},
-                    {"caller", sp.caller_ip.to_string() + ":" + std::to_string(sp.caller_udp)},
-                    {"vip", sp.vip.to_string() + ":" + std::to_string(sp.vip_udp)},
-                    {"backend", sp.backend_ip.to_string() + ":" + std::to_string(sp.backend_udp)},
-                    {"leg", sp.leg_ip.to_string() + ":" + std::to_string(sp.leg_udp)},
-                    {"caller_socket_id", sp.caller_socket_id},
-                    {"backend_socket_id", sp.backend_socket_id},
-                    {"age_ms", now > s.installed_tsc ? (now - s.installed_tsc) / (hz / 1000) : 0},
-                    {"from_caller", dir(dataplane::kFromCaller)},
-                    {"from_backend", dir(dataplane::kFromBackend)}});
-  }
-  return nlohmann::json{{"active", t.active()}, {"listed", live.size()}, {"sessions", list}}.dump();
-}
-
-nlohmann::json counters_json(dataplane::Dataplane& dp, control::ControlPlane& cp,
-                             const control::SrtProxy& proxy,
-                             const std::vector<dataplane::PortStats>& ports) {
-  const auto t = dp.totals();
-  nlohmann::json j;
-  nlohmann::json ports_j = nlohmann::json::array();
-  for (const auto& p : ports)
-    ports_j.push_back({{"port", p.port_id},           {"rx_packets", p.rx_packets},
-                       {"rx_bytes", p.rx_bytes},      {"tx_packets", p.tx_packets},
-                       {"tx_bytes", p.tx_bytes},      {"rx_missed", p.rx_missed},
-                       {"rx_errors", p.rx_errors},    {"rx_nombuf", p.rx_nombuf},
-                       {"tx_errors", p.tx_errors},    {"rx_queue_packets", p.rx_queue_packets}});
-  j["ports"] = ports_j;
-  // Per worker lcore (they add up to the totals below) and the RX queues each polled.
-  nlohmann::json workers_j = nlohmann::json::array();
-  for (const auto& ws : dp.worker_stats()) {
-    nlohmann::json queues = nlohmann::json::array();
-    for (const auto& o : dp.rx_queue_map())
-      if (o.lcore == ws.lcore) queues.push_back({o.port_id, o.queue});
-    const auto& c = ws.counters;
-    workers_j.push_back({{"lcore", ws.lcore},           {"rx_queues", queues},
-                         {"rx_packets", c.rx_packets},  {"rx_bytes", c.rx_bytes},
-                         {"forwarded", c.forwarded},    {"forwarded_bytes", c.forwarded_bytes},
-                         {"tx_packets", c.tx_packets},  {"tx_dropped", c.tx_dropped},
-                         {"to_control", c.to_control},  {"session_events", c.session_events},
-                         {"event_ring_full", c.event_ring_full}, {"control_tx", c.control_tx},
-                         {"dropped", c.dropped_total()}});
-  }
-  j["workers"] = workers_j;
-  j["rx_packets"] = t.rx_packets;
-  j["rx_bytes"] = t.rx_bytes;
-  j["forwarded"] = t.forwarded;
-  j["forwarded_bytes"] = t.forwarded_bytes;
-  j["tx_packets"] = t.tx_packets;
-  j["tx_dropped"] = t.tx_dropped;
-  j["to_control"] = t.to_control;
-  j["session_events"] = t.session_events;
-  j["event_ring_full"] = t.event_ring_full;
-  j["control_tx"] = dp.control_tx_packets();
-  j["control_tx_dropped"] = dp.control_tx_dropped();
-  nlohmann::json d;
-  for (size_t i = 0; i < t.dropped.size(); ++i) d[std::string(dataplane::kDropReasonNames[i])] = t.dropped[i];
-  j["dropped"] = d;
-  const auto& c = cp.counters();
-  nlohmann::json cj;
-  cj["slow_path_packets"] = c.slow_path_packets.get();
-  cj["arp_replies_sent"] = c.arp_replies_sent.get();
-  cj["arp_ignored"] = c.arp_ignored.get();
-  cj["icmp_echo_replies"] = c.icmp_echo_replies.get();
-  cj["icmp_ignored"] = c.icmp_ignored.get();
-  cj["ndp_adverts_sent"] = c.ndp_adverts_sent.get();
-  cj["ndp_ignored"] = c.ndp_ignored.get();
-  cj["fragments_dropped"] = c.fragments_dropped.get();
-  cj["ip_options_dropped"] = c.ip_options_dropped.get();
-  cj["srt_unhandled"] = c.srt_unhandled.get();
-  cj["sessions_installed"] = c.sessions_installed.get();
-  cj["install_failed"] = c.install_failed.get();
-  for (size_t i = 0; i < c.sessions_ended.size(); ++i)
-    cj[std::string("sessions_ended_") + control::kEndReasonNames[i]] = c.sessions_ended[i].get();
-  j["control"] = cj;
-  const auto& p = proxy.counters();
-  nlohmann::json pj;
-  pj["inductions"] = p.inductions.get();
-  pj["conclusions"] = p.conclusions.get();
-  pj["bad_cookie"] = p.bad_cookie.get();
-  pj["established"] = p.established.get();
-  pj["rejected"] = p.rejected_total();
-  pj["cached_answers"] = p.cached_answers.get();
-  pj["backend_retries"] = p.backend_retries.get();
-  for (size_t i = 0; i < control::kRejectReasons.size(); ++i)
-    pj["rejected_" + std::string(control::kRejectReasons[i].name)] = p.rejected_by[i].get();
-  pj["in_flight"] = proxy.in_flight();
-  pj["tracked"] = proxy.tracked();
-  pj["legs_in_use"] = proxy.legs_in_use();
-  j["srt"] = pj;
-  j["sessions_active"] = dp.sessions().active();
-  const dataplane::FlowTable& f = dp.sessions().flows();
-  j["session_slots"] = {{"live", f.live()}, {"retired", f.retired()}, {"free", f.free()}};
-  return j;
 }
 
 // `--check-config FILE` as the only argument, or as the only one after
@@ -354,7 +235,7 @@ int run(int argc, char** argv, const Hooks& hooks) {
       if (!due) return;
       last_publish = now;
       const uint64_t as_of = bridge.requests();
-      bridge.publish(sessions_json(dp, hz, now),
+      bridge.publish(admin::sessions_json(dp, hz, now),
                      control::servers_to_json(balancer->servers(now / (hz / 1000))),
                      balancer->state(), as_of);
     });
@@ -411,7 +292,14 @@ int run(int argc, char** argv, const Hooks& hooks) {
     const auto port_stats = dp.port_stats();
     dp.shutdown();
     if (hooks.on_shutdown) hooks.on_shutdown();
-    spdlog::info("final counters: {}", counters_json(dp, cp, proxy, port_stats).dump());
+    // The same table as /metrics; the ports as they were before they closed,
+    // the handshake levels exact now that the control lcore has stopped.
+    admin::MetricsInput final_in = admin::gather_metrics(dp, cp, &proxy.counters());
+    final_in.ports = port_stats;
+    final_in.srt_in_flight = proxy.in_flight();
+    final_in.srt_tracked = proxy.tracked();
+    final_in.srt_legs_in_use = proxy.legs_in_use();
+    spdlog::info("final counters: {}", admin::counters_json(final_in));
     const unsigned leaked = dp.mbufs_in_use();
     if (leaked != 0) {
       spdlog::error("mbufs in use at exit: {} (leak)", leaked);

@@ -1,11 +1,17 @@
-// The /metrics text: Prometheus exposition format 0.0.4.
+// The metrics table and its renderings: the /metrics text (Prometheus
+// exposition format 0.0.4), the exit JSON line and telemetry's /srtfwd/stats.
 #include <gtest/gtest.h>
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <type_traits>
 
-#include "srtfwd/admin/http_server.h"
+#include "srtfwd/admin/metrics.h"
+#include "srtfwd/control/control_plane.h"
+#include "srtfwd/control/neighbours.h"
+#include "srtfwd/control/srt_proxy.h"
 
 namespace srtfwd::admin {
 namespace {
@@ -117,6 +123,267 @@ TEST(Metrics, NoPortFamiliesWithoutPortCounters) {
   EXPECT_EQ(text.find("srtfwd_port_"), std::string::npos) << text;
   EXPECT_EQ(text.find("srtfwd_worker_"), std::string::npos) << text;
   EXPECT_NE(text.find("srtfwd_rx_packets_total 0"), std::string::npos) << text;
+}
+
+// Gives every field of a counters struct its own value, base + its index:
+// a table row that reads the wrong field shows as a wrong value, a field no
+// row reads as a value no series has.
+template <typename T, typename Field>
+size_t fill(T& s, uint64_t base) {
+  static_assert(std::is_standard_layout_v<T>);
+  static_assert(sizeof(T) % sizeof(Field) == 0, "a field that is not a counter");
+  const size_t n = sizeof(T) / sizeof(Field);
+  auto* f = reinterpret_cast<Field*>(&s);
+  for (size_t i = 0; i < n; ++i) {
+    if constexpr (std::is_same_v<Field, uint64_t>)
+      f[i] = base + i;
+    else
+      f[i].set(base + i);
+  }
+  return n;
+}
+
+// Series name -> value, from a /metrics text.
+std::map<std::string, uint64_t> parse_prometheus(const std::string& text, size_t* families) {
+  std::map<std::string, uint64_t> out;
+  std::istringstream lines(text);
+  std::string line;
+  *families = 0;
+  while (std::getline(lines, line)) {
+    if (line.rfind("# TYPE ", 0) == 0) ++*families;
+    if (line.empty() || line[0] == '#') continue;
+    const auto sp = line.rfind(' ');
+    out[line.substr(0, sp)] = std::stoull(line.substr(sp + 1));
+  }
+  return out;
+}
+
+class MetricsTable : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    n_totals_ = fill<dataplane::CounterTotals, uint64_t>(in_.totals, 1000);
+    n_control_ = fill<control::ControlCounters, dataplane::Counter>(control_, 2000);
+    n_neighbours_ = fill<control::NeighbourCounters, dataplane::Counter>(neighbours_, 3000);
+    n_srt_ = fill<control::SrtProxyCounters, dataplane::Counter>(srt_, 4000);
+    in_.control = &control_;
+    in_.neighbours = &neighbours_;
+    in_.srt = &srt_;
+    // As gather_metrics takes them: the gauges the control lcore publishes.
+    in_.srt_in_flight = srt_.in_flight.get();
+    in_.srt_tracked = srt_.tracked.get();
+    in_.srt_legs_in_use = srt_.legs_in_use.get();
+    in_.sessions_active = 5004;
+    in_.mbufs_in_use = 5005;
+    in_.slots_live = 5006;
+    in_.slots_retired = 5007;
+    in_.slots_free = 5008;
+    in_.control_tx = 5009;
+    in_.control_tx_dropped = 5010;
+    for (uint16_t p = 0; p < 2; ++p) {
+      dataplane::PortStats ps;
+      ps.port_id = p;
+      const uint64_t b = 6000 + 100 * p;
+      ps.rx_packets = b + 1;
+      ps.rx_bytes = b + 2;
+      ps.tx_packets = b + 3;
+      ps.tx_bytes = b + 4;
+      ps.rx_missed = b + 5;
+      ps.rx_errors = b + 6;
+      ps.rx_nombuf = b + 7;
+      ps.tx_errors = b + 8;
+      ps.rx_queue_packets = {b + 1};
+      in_.ports.push_back(ps);
+    }
+    for (unsigned w = 0; w < 2; ++w) {
+      dataplane::WorkerStats ws;
+      ws.lcore = 3 + w;
+      ws.rx_queues = 1;
+      fill<dataplane::CounterTotals, uint64_t>(ws.counters, 7000 + 100 * w);
+      in_.workers.push_back(ws);
+      in_.rx_queue_map.push_back({0, static_cast<uint16_t>(w), ws.lcore});
+    }
+  }
+
+  MetricsInput in_;
+  control::ControlCounters control_;
+  control::NeighbourCounters neighbours_;
+  control::SrtProxyCounters srt_;
+  size_t n_totals_ = 0, n_control_ = 0, n_neighbours_ = 0, n_srt_ = 0;
+};
+
+// Done when every row of the table shows in /metrics, in the exit JSON and
+// in /srtfwd/stats, with the value its accessor reads, and nothing else does.
+TEST_F(MetricsTable, EveryRowInEveryRendering) {
+  size_t families = 0;
+  const auto prom = parse_prometheus(prometheus_text(in_), &families);
+  const auto exit_json = nlohmann::json::parse(counters_json(in_));
+  std::map<std::string, uint64_t> tel;
+  for (const auto& [k, v] : telemetry_stats(in_)) EXPECT_TRUE(tel.emplace(k, v).second) << "twice: " << k;
+
+  const auto table = metrics_table();
+  EXPECT_EQ(families, table.size()) << "a family /metrics shows that the table has not, or twice";
+  std::set<std::string> names, json_keys;
+  size_t series = 0;
+  for (const Metric& m : table) {
+    const std::string name(m.name);
+    SCOPED_TRACE(name);
+    EXPECT_TRUE(names.insert(name).second) << "name twice";
+    EXPECT_TRUE(name.starts_with("srtfwd_"));
+    EXPECT_EQ(m.type == MetricType::kCounter, name.ends_with("_total"));
+    EXPECT_FALSE(m.help.empty());
+    ASSERT_NE(m.value, nullptr);
+    ASSERT_TRUE(present(m, in_));
+    EXPECT_TRUE(json_keys.insert(std::to_string(int(m.section)) + "/" + std::string(m.json_key)).second)
+        << "exit JSON key twice in its section: " << m.json_key;
+
+    const nlohmann::json* obj = &exit_json;
+    switch (m.section) {
+      case JsonSection::kControl: obj = &exit_json.at("control"); break;
+      case JsonSection::kNeighbours: obj = &exit_json.at("neighbours"); break;
+      case JsonSection::kSrt: obj = &exit_json.at("srt"); break;
+      default: break;
+    }
+    const std::string key(m.json_key);
+    const std::string tel_key = name.substr(7);
+    const size_t n = dim_size(m.dim, in_);
+    ASSERT_GT(n, 0u);
+    uint64_t sum = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const uint64_t v = m.value(in_, i);
+      sum += v;
+      ++series;
+      const std::string label = dim_value(m.dim, in_, i);
+      const std::string s =
+          m.dim == Dim::kNone ? name : name + "{" + std::string(dim_label(m.dim)) + "=\"" + label + "\"}";
+      ASSERT_TRUE(prom.count(s)) << "not in /metrics: " << s;
+      EXPECT_EQ(prom.at(s), v) << s;
+      switch (m.section) {
+        case JsonSection::kPort:
+          EXPECT_EQ(exit_json.at("ports").at(i).at("port"), in_.ports[i].port_id);
+          EXPECT_EQ(exit_json.at("ports").at(i).at(key), v) << key;
+          break;
+        case JsonSection::kWorker:
+          EXPECT_EQ(exit_json.at("workers").at(i).at("lcore"), in_.workers[i].lcore);
+          EXPECT_EQ(exit_json.at("workers").at(i).at(key), v) << key;
+          break;
+        default:
+          if (m.dim == Dim::kNone) {
+            EXPECT_EQ(obj->at(key), v) << key;
+          } else if (m.json_flat) {
+            EXPECT_EQ(obj->at(key + "_" + label), v) << key << "_" << label;
+          } else {
+            EXPECT_EQ(obj->at(key).at(label), v) << key << "." << label;
+          }
+      }
+      if (m.dim != Dim::kNone && m.dim != Dim::kLcore) {
+        ASSERT_TRUE(tel.count(tel_key + "/" + label)) << tel_key << "/" << label;
+        EXPECT_EQ(tel.at(tel_key + "/" + label), v);
+      }
+    }
+    if (m.dim == Dim::kNone || m.dim == Dim::kLcore) {
+      // Per lcore: summed, as sum without (lcore) would.
+      ASSERT_TRUE(tel.count(tel_key)) << tel_key;
+      EXPECT_EQ(tel.at(tel_key), sum);
+    }
+    if (!m.json_total.empty()) {
+      EXPECT_EQ(obj->at(std::string(m.json_total)), sum);
+    }
+  }
+  EXPECT_EQ(prom.size(), series) << "a series /metrics shows that the table has not";
+  // /srtfwd/stats: one entry per series, the lcore ones summed into one.
+  size_t lcore_rows = 0;
+  for (const Metric& m : table) lcore_rows += m.dim == Dim::kLcore;
+  EXPECT_EQ(tel.size(), series - lcore_rows * (in_.workers.size() - 1));
+
+  // /srtfwd/lcores' fields: the per worker keys of the exit JSON.
+  const auto fields = lcore_fields();
+  EXPECT_EQ(fields.size(), lcore_rows);
+  for (size_t w = 0; w < in_.workers.size(); ++w) {
+    const auto values = lcore_values(in_, w);
+    ASSERT_EQ(values.size(), fields.size());
+    for (size_t f = 0; f < fields.size(); ++f)
+      EXPECT_EQ(exit_json.at("workers").at(w).at(std::string(fields[f])), values[f]) << fields[f];
+  }
+}
+
+// Every counter that is written is exported: each field of the counter
+// structs (filled with distinct values) is the value of some /metrics series.
+TEST_F(MetricsTable, EveryWrittenCounterIsExported) {
+  size_t families = 0;
+  const auto prom = parse_prometheus(prometheus_text(in_), &families);
+  std::set<uint64_t> shown;
+  for (const auto& [series, v] : prom) shown.insert(v);
+  auto check = [&](const char* what, uint64_t base, size_t n, std::set<size_t> except = {}) {
+    for (size_t i = 0; i < n; ++i)
+      if (!except.count(i)) {
+        EXPECT_TRUE(shown.count(base + i)) << what << " field " << i << " is not exported";
+      }
+  };
+  // CounterTotals::control_tx (the control lcore's packets the workers
+  // relayed) is shown per worker only; the top-level control_tx is the
+  // control lcore's own count of what it sent.
+  constexpr size_t kTotalsControlTx = offsetof(dataplane::CounterTotals, control_tx) / sizeof(uint64_t);
+  check("CounterTotals", 1000, n_totals_, {kTotalsControlTx});
+  // Per worker, the drops are one sum (srtfwd_worker_dropped_packets_total);
+  // by reason they are the totals' (srtfwd_dropped_packets_total).
+  std::set<size_t> worker_drops;
+  for (size_t r = 0; r < dataplane::kDropReasonNames.size(); ++r)
+    worker_drops.insert(offsetof(dataplane::CounterTotals, dropped) / sizeof(uint64_t) + r);
+  check("WorkerStats::counters", 7000, n_totals_, worker_drops);
+  check("WorkerStats::counters", 7100, n_totals_, worker_drops);
+  check("ControlCounters", 2000, n_control_);
+  check("NeighbourCounters", 3000, n_neighbours_);
+  check("SrtProxyCounters", 4000, n_srt_);
+  // The exit line's srt.rejected is every rejection: in /metrics,
+  // sum(srtfwd_srt_rejected_total).
+  EXPECT_EQ(nlohmann::json::parse(counters_json(in_))["srt"]["rejected"], srt_.rejected_total());
+}
+
+TEST_F(MetricsTable, AbsentSourcesLeftOut) {
+  in_.srt = nullptr;
+  in_.neighbours = nullptr;
+  in_.control = nullptr;
+  const std::string text = prometheus_text(in_);
+  EXPECT_EQ(text.find("srtfwd_srt_"), std::string::npos);
+  EXPECT_EQ(text.find("srtfwd_neighbour_"), std::string::npos);
+  EXPECT_EQ(text.find("srtfwd_sessions_installed_total"), std::string::npos);
+  const auto j = nlohmann::json::parse(counters_json(in_));
+  EXPECT_FALSE(j.contains("srt"));
+  EXPECT_FALSE(j.contains("control"));
+  EXPECT_FALSE(j.contains("neighbours"));
+  EXPECT_EQ(j.at("rx_packets"), 1000u);
+}
+
+// The exit line's keys that tests, scripts and docs read (tests/e2e,
+// tests/dataplane, scripts/bench.sh): renaming one breaks them.
+TEST_F(MetricsTable, ExitJsonKeepsItsKeys) {
+  const auto j = nlohmann::json::parse(counters_json(in_));
+  for (const char* k : {"rx_packets", "rx_bytes", "forwarded", "forwarded_bytes", "tx_packets", "tx_dropped",
+                        "to_control", "session_events", "event_ring_full", "control_tx",
+                        "control_tx_dropped", "sessions_active", "dropped", "session_slots", "ports",
+                        "workers", "control", "srt"})
+    EXPECT_TRUE(j.contains(k)) << k;
+  for (const char* k : {"slow_path_packets", "arp_replies_sent", "arp_ignored", "icmp_echo_replies",
+                        "icmp_ignored", "ndp_adverts_sent", "ndp_ignored", "fragments_dropped",
+                        "ip_options_dropped", "srt_unhandled", "sessions_installed", "install_failed",
+                        "sessions_ended_shutdown", "sessions_ended_idle"})
+    EXPECT_TRUE(j["control"].contains(k)) << k;
+  for (const char* k : {"inductions", "conclusions", "bad_cookie", "established", "rejected",
+                        "cached_answers", "backend_retries", "rejected_gateway", "rejected_overload",
+                        "rejected_no_route", "rejected_backend", "in_flight", "tracked", "legs_in_use"})
+    EXPECT_TRUE(j["srt"].contains(k)) << k;
+  for (const char* k : {"live", "retired", "free"}) EXPECT_TRUE(j["session_slots"].contains(k)) << k;
+  EXPECT_TRUE(j["dropped"].contains("no_session"));
+  const auto& w = j["workers"][0];
+  for (const char* k : {"lcore", "rx_queues", "rx_packets", "rx_bytes", "forwarded", "forwarded_bytes",
+                        "tx_packets", "tx_dropped", "to_control", "session_events", "event_ring_full",
+                        "control_tx", "dropped"})
+    EXPECT_TRUE(w.contains(k)) << k;
+  EXPECT_EQ(w["rx_queues"], nlohmann::json::parse("[[0, 0]]"));
+  const auto& p = j["ports"][1];
+  for (const char* k : {"port", "rx_packets", "rx_bytes", "tx_packets", "tx_bytes", "rx_missed", "rx_errors",
+                        "rx_nombuf", "tx_errors", "rx_queue_packets"})
+    EXPECT_TRUE(p.contains(k)) << k;
 }
 
 }  // namespace

@@ -4,7 +4,7 @@
 //   GET  /api/v1/versions       {"signature":"srtfwd","version":"x.y.z"}
 //   GET  /api/v1/sessions       the control lcore's latest session snapshot
 //   GET  /api/v1/backends       the origins the balancer knows, and its state
-//   GET  /metrics               Prometheus text format 0.0.4
+//   GET  /metrics               Prometheus text format 0.0.4 (admin/metrics.h)
 //
 // It reads counters (relaxed atomics, safe from any thread) and the
 // AdminBridge snapshots; registrations go to the control lcore through the
@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "srtfwd/admin/metrics.h"
 #include "srtfwd/control/control_plane.h"
 #include "srtfwd/dataplane/counters.h"
 #include "srtfwd/dataplane/dataplane.h"
@@ -62,26 +63,5 @@ class AdminServer {
   std::unique_ptr<Impl> impl_;
   std::thread thread_;
 };
-
-// What /metrics shows, gathered from any thread.
-struct MetricsInput {
-  dataplane::CounterTotals totals;
-  uint64_t control_tx = 0, control_tx_dropped = 0;
-  const control::ControlCounters* control = nullptr;  // omitted when null
-  const control::SrtProxyCounters* srt = nullptr;      // omitted when null
-  uint64_t sessions_active = 0;
-  uint64_t mbufs_in_use = 0;
-  // Session table slots: live keys, retired (waiting for the RCU grace
-  // period), free (probed through until their cluster shrinks).
-  uint64_t slots_live = 0, slots_retired = 0, slots_free = 0;
-  std::vector<dataplane::PortStats> ports;  // the drivers' own counters
-  std::vector<dataplane::WorkerStats> workers;  // per worker lcore; they add up to totals
-};
-// Prometheus text format 0.0.4 for those values (no Dataplane needed: tests).
-std::string prometheus_text(const MetricsInput& in);
-// What /metrics shows right now (any thread; also DPDK telemetry's
-// /srtfwd/stats, so that both give the same sums).
-MetricsInput gather_metrics(const dataplane::Dataplane& dp, const control::ControlPlane& cp,
-                            const control::SrtProxyCounters* srt);
 
 }  // namespace srtfwd::admin
