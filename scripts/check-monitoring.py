@@ -5,7 +5,7 @@
     `promtool test rules contrib/prometheus/srtfwd-rules.test.yml`;
   * contrib/grafana/srtfwd.json: valid JSON, every panel has a query, and
     every srtfwd_* metric a query or a rule names is one that /metrics
-    exposes (the names in src/admin/http_server.cc).
+    exposes (the names in the table in src/admin/metrics.cc).
 
 Exit 0 when all hold; 1 with one line per problem otherwise. promtool comes
 with the Debian package prometheus (scripts/setup.sh installs it).
