@@ -668,7 +668,12 @@ int main(int argc, char** argv) {
     if (from_rings == nullptr) throw std::runtime_error("bench: net_ring PMD not found");
     gen.p0 = make_ring_port("hsb0", from_rings);
     gen.p1 = make_ring_port("hsb1", from_rings);
-    gen.pool = rte_pktmbuf_pool_create("hsb_pool", 65535, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+    // With per-lcore caches (the generator registers as a non-EAL lcore to
+    // get one) the pool's ring is touched in batches: the generator and the
+    // worker share a core, and a thread preempted inside a multi-producer
+    // ring operation makes the other spin through its whole time slice;
+    // under a flood, with a ring operation per packet, that stalled both.
+    gen.pool = rte_pktmbuf_pool_create("hsb_pool", 65535, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
     if (gen.pool == nullptr) throw std::runtime_error("bench: cannot create the generator's pool");
   };
   hooks.on_ready = [&](control::ControlPlane& cp) {
@@ -693,7 +698,9 @@ int main(int argc, char** argv) {
     gen_cpus = CPU_COUNT(&others) != 0 ? CPU_COUNT(&others) : static_cast<int>(ncpu);
     gen_thread = std::thread([&, others] {
       if (CPU_COUNT(&others) != 0) pthread_setaffinity_np(pthread_self(), sizeof others, &others);
+      if (rte_thread_register() != 0) spdlog::warn("bench: generator without an lcore id: no mempool cache");
       gen.run();
+      rte_thread_unregister();
     });
     timer = std::thread([&] {
       if (gen.flood) {
