@@ -4,7 +4,7 @@
 # ports, a generator thread playing callers and the origin.
 #
 # Latency: WINDOW (default 1000) handshakes in flight, once per delay of
-# DELAYS (ms, default "0 10 50"): the callers and the origin send each packet
+# DELAYS (ms, default "0 10 50 100"): the callers and the origin send each packet
 # that long after the one it answers, as over a network. With 0 the window
 # saturates the control lcore and the figure is its queue; with a delay the
 # handshakes wait outside srtfwd and the figure is what srtfwd adds at the
@@ -56,7 +56,7 @@ hs_run() {  # bench options...
 }
 
 echo "handshake bench: $(nproc) cores, ${secs}s per run, load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-for d in ${DELAYS-0 10 50}; do
+for d in ${DELAYS-0 10 50 100}; do
   echo "-- $window handshakes in flight, callers and origin answering after $d ms"
   hs_run --window "$window" --delay-ms "$d" --label memory | tee "$work/lat.out"
   p=memory-window$window-delay${d}ms
