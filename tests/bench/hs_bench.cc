@@ -181,7 +181,7 @@ struct Generator {
     return rng;
   }
 
-  uint64_t ns(uint64_t ticks) const { return ticks * 1000000000ull / hz; }
+  uint64_t ns(uint64_t ticks) const { return static_cast<uint64_t>(double(ticks) * 1e9 / double(hz)); }
 
   // Which stamp of which handshake a sent packet sets once it is on its ring.
   struct Stamp {  // no member initializers: a default argument below
