@@ -8,7 +8,8 @@
 # HUGE=1 runs both forwarders on 2 MiB hugepages (reserved here if needed,
 # root), as a production host would; by default both run with --no-huge.
 # SESSIONS="1 64 100000" picks the session counts (default "1 100000");
-# HANDSHAKES=0 leaves out the handshake figures. FLOOR=0 leaves out the
+# HANDSHAKES=0 leaves out the handshake figures (rates, and
+# scripts/bench-handshake.sh's latency and flood figures). FLOOR=0 leaves out the
 # third program of each run, srtfwd-lookup-floor (tests/bench/lookup_floor.cc):
 # the least a forwarder with a per-packet session lookup does, on the same
 # pcap with as many keys installed, whose ratio to testpmd says how much of
@@ -243,6 +244,8 @@ TOML
   rpid=$(cat "$work/redis.pid")
   kill "$rpid" 2>/dev/null || true
   while kill -0 "$rpid" 2>/dev/null; do sleep 0.1; done
+  # Latency with 1,000 in flight and the spoofed-flood figures, rows in this CSV.
+  bench_csv=$bench_csv bench_date=$bench_date bash scripts/bench-handshake.sh "$secs"
 fi
 echo "results: $bench_csv"
 bench_plot "$bench_csv" "${BENCH_PLOTS:-$(dirname "$bench_csv")}"
