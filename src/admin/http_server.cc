@@ -148,6 +148,9 @@ std::string prometheus_text(const MetricsInput& in) {
               p.cached_answers.get());
     w.counter("srtfwd_srt_backend_retries_total", "Handshake packets retransmitted to origins.",
               p.backend_retries.get());
+    w.counter("srtfwd_srt_inductions_dropped_total",
+              "Caller INDUCTIONs over their source's rate ([limits]), not answered.",
+              p.dropped_inductions.get());
     w.header("srtfwd_srt_rejected_total", "Callers rejected, by reason.", "counter");
     for (size_t i = 0; i < control::kRejectLabels.size(); ++i)
       w.sample("srtfwd_srt_rejected_total", reason_label(control::kRejectLabels[i].first),

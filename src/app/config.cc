@@ -125,7 +125,7 @@ void parse_host_port(const std::string& key, const std::string& s, std::string* 
 Config build(const toml::value& doc) {
   if (!doc.is_table()) fail("config", "not a TOML table");
   const Table& root = doc.as_table();
-  only_keys(root, "", {"port", "srt", "balancer", "backend", "admin", "dataplane"});
+  only_keys(root, "", {"port", "srt", "balancer", "backend", "admin", "dataplane", "limits"});
   Config c;
 
   // [[port]]
@@ -225,6 +225,32 @@ Config build(const toml::value& doc) {
     if (players != "route" && players != "reject")
       fail("balancer.unknown_stream_players", "\"" + players + "\" is neither \"route\" nor \"reject\"");
     c.control.balancer.route_unknown_players = players == "route";
+  }
+
+  // [limits]
+  if (const Table* t = get_table(root, "limits")) {
+    only_keys(*t, "limits", {"allow", "deny", "max_handshakes_per_source", "max_sessions_per_source",
+                             "inductions_per_source_s", "source_slots"});
+    auto& l = c.control.limits;
+    auto prefixes = [&](const char* key, std::vector<net::Prefix>* out) {
+      const toml::value* v = find(*t, key);
+      if (v == nullptr) return;
+      const std::string name = std::string("limits.") + key;
+      if (!v->is_array()) fail(name, "must be a list of CIDR prefixes like [\"198.18.0.0/15\", \"2001:2::/48\"]");
+      for (const auto& e : v->as_array()) {
+        if (!e.is_string()) fail(name, "must be a list of CIDR prefixes (strings)");
+        const std::string text = e.as_string().str;
+        auto p = net::Prefix::parse(text);
+        if (!p) fail(name, "\"" + text + "\" is not an IPv4 or IPv6 prefix (ADDRESS/LENGTH)");
+        out->push_back(*p);
+      }
+    };
+    prefixes("allow", &l.allow);
+    prefixes("deny", &l.deny);
+    l.max_handshakes_per_source = static_cast<uint32_t>(get_int(*t, "limits", "max_handshakes_per_source", l.max_handshakes_per_source, 0, 1 << 20));
+    l.max_sessions_per_source = static_cast<uint32_t>(get_int(*t, "limits", "max_sessions_per_source", l.max_sessions_per_source, 0, 1 << 26));
+    l.inductions_per_source_s = static_cast<uint32_t>(get_int(*t, "limits", "inductions_per_source_s", l.inductions_per_source_s, 0, 1000000));
+    l.source_slots = static_cast<uint32_t>(get_int(*t, "limits", "source_slots", l.source_slots, 1, 1 << 24));
   }
 
   // [[backend]]

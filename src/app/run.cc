@@ -213,6 +213,7 @@ nlohmann::json counters_json(dataplane::Dataplane& dp, control::ControlPlane& cp
   pj["rejected"] = p.rejected.get();
   pj["cached_answers"] = p.cached_answers.get();
   pj["backend_retries"] = p.backend_retries.get();
+  pj["dropped_inductions"] = p.dropped_inductions.get();
   for (size_t i = 0; i < control::kRejectLabels.size(); ++i)
     pj[std::string("rejected_") + control::kRejectLabels[i].first] = p.rejected_by[i].get();
   pj["in_flight"] = proxy.in_flight();

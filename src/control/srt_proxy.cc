@@ -15,7 +15,7 @@ namespace srtfwd::control {
 namespace {
 enum Label : size_t {
   kLBadRequest, kLNotFound, kLGateway, kLOverload, kLDown, kLVersion, kLBadMode, kLGroup,
-  kLBackend, kLNoRoute
+  kLBackend, kLNoRoute, kLSourceDenied, kLSourceHandshakes, kLSourceSessions
 };
 // How long a rejection stays cached for the caller's retransmissions (it
 // stops after its connect timeout, 3 s by default).
@@ -41,7 +41,8 @@ SrtProxy::SrtProxy(HandshakeEnv& env, Balancer& balancer)
       balancer_(balancer),
       opt_(env.options()),
       hz_(env.tsc_hz()),
-      cookies_(srt::SynCookieJar::with_random_secret(env.options().cookie_bucket_s)) {
+      cookies_(srt::SynCookieJar::with_random_secret(env.options().cookie_bucket_s)),
+      limits_(env.options().limits, env.tsc_hz()) {
   // One FIFO of free leg ports per address we own: a freed port goes to the
   // back, so it is reused as late as possible (stray packets of an ended
   // session then find no session instead of a new one).
@@ -139,6 +140,27 @@ void SrtProxy::on_caller(const net::FrameInfo& fi, const net::MacAddr& mac, uint
   const uint64_t now_s = now / hz_;
 
   if (hs.type == srt::HandshakeType::kInduction) {
+    // The source's rate first: a flood costs one bucket and gets no answer,
+    // whatever else about it would be refused.
+    if (limits_.per_source()) {
+      const uint32_t slot = limits_.slot(fi.src);
+      if (!limits_.take_induction(slot, now)) {
+        counters_.dropped_inductions.add();
+        return;
+      }
+      // libsrt callers read a rejection in the INDUCTION answer as they do
+      // in the CONCLUSION one (processConnectResponse), so a refused source
+      // learns its reason one round trip earlier; the CONCLUSION checks
+      // again, an INDUCTION keeps nothing.
+      if (limits_.handshakes_full(slot)) {
+        reject_stateless(fi, mac, port_id, hs, kLSourceHandshakes, "too many handshakes from this source");
+        return;
+      }
+    }
+    if (!limits_.permitted(fi.src)) {
+      reject_stateless(fi, mac, port_id, hs, kLSourceDenied, "source not allowed ([limits])");
+      return;
+    }
     // Stateless: the cookie is all we give, nothing is kept.
     const uint32_t cookie = cookies_.make(cookie_addr(fi.src), fi.sport, now_s);
     const auto r = srt::make_induction_response(hs, cookie, hs.peer_ip, srt_timestamp(now, hz_));
@@ -183,6 +205,19 @@ void SrtProxy::on_caller(const net::FrameInfo& fi, const net::MacAddr& mac, uint
     reject_stateless(fi, mac, port_id, hs, kLDown, "draining");
     return;
   }
+  if (!limits_.permitted(fi.src)) {
+    reject_stateless(fi, mac, port_id, hs, kLSourceDenied, "source not allowed ([limits])");
+    return;
+  }
+  const uint32_t slot = limits_.per_source() ? limits_.slot(fi.src) : 0;
+  if (limits_.per_source() && limits_.handshakes_full(slot)) {
+    reject_stateless(fi, mac, port_id, hs, kLSourceHandshakes, "too many handshakes from this source");
+    return;
+  }
+  if (limits_.per_source() && limits_.sessions_full(slot)) {
+    reject_stateless(fi, mac, port_id, hs, kLSourceSessions, "too many sessions from this source");
+    return;
+  }
   if (active_.size() >= opt_.max_handshakes) {
     reject_stateless(fi, mac, port_id, hs, kLOverload, "too many handshakes in flight");
     return;
@@ -219,6 +254,12 @@ void SrtProxy::on_caller(const net::FrameInfo& fi, const net::MacAddr& mac, uint
   a->url = srt::stream_url(id);
   a->mode = id.mode;
   a->deadline = now + env_.ms_to_tsc(opt_.backend_timeout_ms + 500);  // the balancer's own bound is shorter
+  if (limits_.per_source()) {
+    a->source_slot = slot;
+    a->counts_handshake = a->counts_session = true;
+    limits_.add_handshake(slot);
+    limits_.add_session(slot);
+  }
   Attempt* ap = a.get();
   by_caller_.emplace(key, std::move(a));
   active_.insert(ap);
@@ -387,6 +428,7 @@ void SrtProxy::established(Attempt& a, const srt::Handshake& backend_answer,
     at.answer = std::move(answer);
     at.conclusion.reset();  // the cache needs only the answer
     active_.erase(&at);
+    source_handshake_over(at);
     counters_.established.add();
     // Per session: debug. At tens of thousands of sessions a second an info
     // line each cost about 4 us of control-lcore time; counters tell the rate.
@@ -419,6 +461,7 @@ void SrtProxy::reject(Attempt& a, size_t label, uint32_t reason, const std::stri
   free_leg(a);
   a.state = State::kRejected;
   active_.erase(&a);
+  source_release(a);
   a.forget_at = env_.now() + env_.ms_to_tsc(kRejectedCacheMs);
   rejected_.push_back(a.caller);
   if (!a.answer.empty()) answer_caller(a);
@@ -429,7 +472,19 @@ void SrtProxy::erase(const CallerKey& k) {
   if (it == by_caller_.end()) return;
   free_leg(*it->second);
   active_.erase(it->second.get());
+  source_release(*it->second);
   by_caller_.erase(it);
+}
+
+void SrtProxy::source_handshake_over(Attempt& a) {
+  if (a.counts_handshake) limits_.end_handshake(a.source_slot);
+  a.counts_handshake = false;
+}
+
+void SrtProxy::source_release(Attempt& a) {
+  source_handshake_over(a);
+  if (a.counts_session) limits_.end_session(a.source_slot);
+  a.counts_session = false;
 }
 
 void SrtProxy::on_session_end(const net::IpAddr& caller_ip, uint16_t caller_udp,

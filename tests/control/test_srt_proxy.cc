@@ -801,5 +801,129 @@ TEST_F(SrtProxyTest, TickPollsTheBalancerAndPublishesLevels) {
   EXPECT_EQ(counters().legs_in_use.get(), 1u);
 }
 
+// ---- [limits]: allow and deny lists, per-source caps and INDUCTION rate ----
+
+const IpAddr kOtherCaller = IpAddr::from_v4_host(0xC6120A03);  // 198.18.10.3
+
+net::Prefix prefix(const char* text) {
+  auto p = net::Prefix::parse(text);
+  EXPECT_TRUE(p.has_value()) << text;
+  return p.value_or(net::Prefix{});
+}
+
+TEST_F(SrtProxyTest, DeniedSourceIs1403AtInductionAndAtConclusion) {
+  const uint32_t cookie = cookie_for();  // before the deny list: a valid cookie
+  env.opt.limits.deny = {prefix("198.18.10.0/24")};
+  env.sent.clear();
+  from_caller(induction());
+  expect_rejected(srt::kRejXForbidden, "source_denied");
+  EXPECT_EQ(counters().inductions.get(), 1u);  // only the one before
+  // Its CONCLUSION, under a cookie it had, is refused as well, before any pick.
+  from_caller(conclusion(cookie));
+  EXPECT_EQ(rejection_to_caller(), srt::kRejXForbidden);
+  EXPECT_EQ(counters().rejected_by[label_of("source_denied")].get(), 2u);
+  EXPECT_TRUE(balancer.picked.empty());
+  EXPECT_EQ(proxy().tracked(), 0u);
+}
+
+TEST_F(SrtProxyTest, AllowListAdmitsOnlyItsPrefixesAndDenyWins) {
+  env.opt.limits.allow = {prefix("198.18.10.2/32"), prefix("2001:2::/48")};
+  env.opt.limits.deny = {prefix("2001:2:0:9::/64")};
+  from_caller(induction());
+  EXPECT_EQ(last_sent().type, srt::HandshakeType::kInduction);
+  deliver(kOtherCaller, kCallerPort, kVip, kListen, kCallerMac, induction());
+  EXPECT_EQ(env.sent.back().dst, kOtherCaller);
+  EXPECT_EQ(srt::reject_reason_for_handshake_type(last_sent().type), srt::kRejXForbidden);
+  const IpAddr v6_ok = *IpAddr::parse("2001:2:0:1::7"), v6_denied = *IpAddr::parse("2001:2:0:9::7");
+  const IpAddr vip6 = *IpAddr::parse("2001:2::1");
+  env.addresses.push_back(vip6);
+  deliver(v6_ok, kCallerPort, vip6, kListen, kCallerMac, induction());
+  EXPECT_EQ(last_sent().type, srt::HandshakeType::kInduction);
+  deliver(v6_denied, kCallerPort, vip6, kListen, kCallerMac, induction());
+  EXPECT_EQ(srt::reject_reason_for_handshake_type(last_sent().type), srt::kRejXForbidden);
+  EXPECT_EQ(counters().inductions.get(), 2u);
+  EXPECT_EQ(counters().rejected_by[label_of("source_denied")].get(), 2u);
+}
+
+TEST_F(SrtProxyTest, InductionsOverTheSourceRateAreDroppedAndCounted) {
+  env.opt.limits.inductions_per_source_s = 3;
+  for (int i = 0; i < 3; ++i) from_caller(induction());
+  EXPECT_EQ(env.sent.size(), 3u);
+  from_caller(induction());
+  from_caller(induction(), kCallerPort + 1);  // the source, not the socket, is limited
+  EXPECT_EQ(env.sent.size(), 3u);
+  EXPECT_EQ(counters().dropped_inductions.get(), 2u);
+  EXPECT_EQ(counters().rejected.get(), 0u);  // no answer at all
+  // Another source has its own bucket.
+  deliver(kOtherCaller, kCallerPort, kVip, kListen, kCallerMac, induction());
+  EXPECT_EQ(env.sent.size(), 4u);
+  // A third of a second refills one.
+  advance(env.tsc_hz() / 3 + 1);
+  from_caller(induction());
+  EXPECT_EQ(env.sent.size(), 5u);
+  from_caller(induction());
+  EXPECT_EQ(env.sent.size(), 5u);
+  EXPECT_EQ(counters().dropped_inductions.get(), 3u);
+  EXPECT_EQ(counters().inductions.get(), 5u);
+}
+
+TEST_F(SrtProxyTest, SourceOverItsHandshakeCapIs1402) {
+  env.opt.limits.max_handshakes_per_source = 1;
+  const uint32_t second_cookie = cookie_for(kCallerPort + 1, kSocket + 1);
+  caller_concludes(kPublish, kCallerPort, kSocket);  // waits for the balancer
+  EXPECT_EQ(proxy().in_flight(), 1u);
+  // A new INDUCTION from the source is refused at once...
+  env.sent.clear();
+  from_caller(induction(kSocket + 2), kCallerPort + 2);
+  EXPECT_EQ(rejection_to_caller(), srt::kRejXOverload);
+  // ... and a CONCLUSION under a cookie it already had as well.
+  from_caller(conclusion(second_cookie, kPublish, kSocket + 1), kCallerPort + 1);
+  EXPECT_EQ(rejection_to_caller(), srt::kRejXOverload);
+  EXPECT_EQ(counters().rejected_by[label_of("source_handshakes")].get(), 2u);
+  EXPECT_EQ(balancer.picked.size(), 1u);
+  // Another source is not held back.
+  deliver(kOtherCaller, kCallerPort, kVip, kListen, kCallerMac, induction());
+  EXPECT_EQ(last_sent().type, srt::HandshakeType::kInduction);
+  // Its handshake over (refused by the balancer here): room again.
+  balancer.answer(failed_pick(srt::kRejXNotFound));
+  caller_concludes(kPublish, kCallerPort + 3, kSocket + 3);
+  EXPECT_EQ(balancer.picked.size(), 2u);
+}
+
+TEST_F(SrtProxyTest, SourceOverItsSessionCapIs1402UntilOneEnds) {
+  env.opt.limits.max_sessions_per_source = 1;
+  env.opt.limits.max_handshakes_per_source = 1;
+  establish();
+  ASSERT_EQ(env.live.size(), 1u);
+  // An established session is no handshake in flight any more...
+  env.sent.clear();
+  from_caller(induction(kSocket + 1), kCallerPort + 1);
+  EXPECT_EQ(last_sent().type, srt::HandshakeType::kInduction);
+  // ... but it is the source's one session.
+  caller_concludes(kPublish, kCallerPort + 1, kSocket + 1);
+  EXPECT_EQ(rejection_to_caller(), srt::kRejXOverload);
+  EXPECT_EQ(counters().rejected_by[label_of("source_sessions")].get(), 1u);
+  EXPECT_EQ(balancer.picked.size(), 1u);
+  // The session ends: the source may open another.
+  env.end_session(env.live.front(), EndReason::kIdle);
+  caller_concludes(kPublish, kCallerPort + 2, kSocket + 2);
+  EXPECT_EQ(balancer.picked.size(), 2u);
+  EXPECT_EQ(counters().rejected_by[label_of("source_sessions")].get(), 1u);
+}
+
+TEST(SourceLimits, SlotsAreBoundedAndAnIpv6SourceIsItsSlash64) {
+  LimitsOptions o;
+  o.max_sessions_per_source = 1;
+  o.source_slots = 8;
+  SourceLimits l(o, 1'000'000'000);
+  ASSERT_TRUE(l.per_source());
+  for (uint32_t i = 0; i < 1000; ++i) EXPECT_LT(l.slot(IpAddr::from_v4_host(0xC6120000 + i)), 8u);
+  EXPECT_EQ(l.slot(*IpAddr::parse("2001:2:0:1::1")), l.slot(*IpAddr::parse("2001:2:0:1:ffff::2")));
+  // Nothing per source configured: no table at all.
+  SourceLimits none(LimitsOptions{}, 1'000'000'000);
+  EXPECT_FALSE(none.per_source());
+  EXPECT_TRUE(none.permitted(kCaller));
+}
+
 }  // namespace
 }  // namespace srtfwd::control

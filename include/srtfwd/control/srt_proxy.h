@@ -20,12 +20,18 @@
 //   no route / no address of the     1502 GW    (before the origin is contacted; the
 //     origin's family on our side               caller's family may differ: translated)
 //   too many handshakes / no leg     1402 OVERLOAD
+//   source not in [limits] allow,    1403 FORBIDDEN (at INDUCTION, and again at CONCLUSION)
+//     or in deny
+//   source over its handshake cap    1402 OVERLOAD (at INDUCTION, and again at CONCLUSION)
+//   source over its session cap      1402 OVERLOAD
 //   draining, balancer store down    1503 DOWN
 //   HSv4-only caller                 8    SRT_REJ_VERSION
 //   rendezvous handshake             1405 BAD_MODE  (a listener never does rendezvous)
 //   bonding (GROUP extension)        15   SRT_REJ_GROUP (groups need the origin to see
 //                                         every member link, which a per-link relay hides)
 //   the backend's own rejection      relayed unchanged
+// A source over its INDUCTION rate gets no answer at all (counted as
+// dropped): a flood is not answered packet for packet.
 // A CONCLUSION whose cookie is neither the current nor the previous bucket's
 // is ignored, as libsrt's listener does: it proves nothing about its source.
 //
@@ -48,6 +54,7 @@
 #include "srtfwd/control/balancer.h"
 #include "srtfwd/control/handshake_env.h"
 #include "srtfwd/control/log_limiter.h"
+#include "srtfwd/control/source_limits.h"
 #include "srtfwd/dataplane/counters.h"
 #include "srtfwd/net/parse.h"
 #include "srtfwd/srt/handshake.h"
@@ -68,16 +75,19 @@ struct SrtProxyCounters {
   dataplane::Counter rejected;            // every rejection we sent (any reason)
   dataplane::Counter backend_rejected;    // relayed rejections of an origin
   dataplane::Counter stray_backend;       // backend packets for no handshake
+  dataplane::Counter dropped_inductions;  // over the source's INDUCTION rate: no answer
   // Levels published every tick for the admin thread (gauges).
   dataplane::Counter in_flight, tracked, legs_in_use;
   // Rejections we sent, by reason (the label of srtfwd_srt_rejected_total).
-  std::array<dataplane::Counter, 10> rejected_by;
+  std::array<dataplane::Counter, 13> rejected_by;
 };
 // Labels of SrtProxyCounters::rejected_by, and the codes they stand for.
-inline constexpr std::array<std::pair<const char*, uint32_t>, 10> kRejectLabels = {{
+inline constexpr std::array<std::pair<const char*, uint32_t>, 13> kRejectLabels = {{
     {"bad_request", 1400}, {"not_found", 1404}, {"gateway", 1502}, {"overload", 1402},
     {"down", 1503}, {"version", 8}, {"bad_mode", 1405}, {"group", 15}, {"backend", 0},
     {"no_route", 1502},
+    // [limits]: the source is not allowed, or is over its handshake or session cap.
+    {"source_denied", 1403}, {"source_handshakes", 1402}, {"source_sessions", 1402},
 }};
 
 class SrtProxy {
@@ -153,6 +163,10 @@ class SrtProxy {
     uint32_t answer_ts = 0;
     uint64_t answer_rx = 0;
     uint64_t forget_at = 0;            // kRejected: drop the cache then
+    // Its source's slot in limits_, and what it counts there: a handshake
+    // until it is established or ends, a session until it ends.
+    uint32_t source_slot = 0;
+    bool counts_handshake = false, counts_session = false;
   };
 
   void on_caller(const net::FrameInfo& fi, const net::MacAddr& mac, uint16_t port_id,
@@ -174,6 +188,10 @@ class SrtProxy {
   bool alloc_leg(Attempt& a);
   void free_leg(Attempt& a);
   void erase(const CallerKey& k);
+  // The source's counts in limits_ drop as the attempt's handshake ends
+  // (established or not) and as the attempt ends.
+  void source_handshake_over(Attempt& a);
+  void source_release(Attempt& a);
   bool is_listen_port(uint16_t p) const;
   uint64_t now_ms(uint64_t tsc) const { return tsc / (hz_ / 1000); }
   std::array<uint8_t, 16> peer_wire(const net::IpAddr& ip) const;
@@ -183,6 +201,7 @@ class SrtProxy {
   const Options& opt_;
   uint64_t hz_;
   srt::SynCookieJar cookies_;
+  SourceLimits limits_;
   bool draining_ = false;
   uint64_t next_id_ = 1;
   std::unordered_map<CallerKey, std::unique_ptr<Attempt>, CallerKeyHash> by_caller_;
