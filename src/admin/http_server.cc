@@ -151,6 +151,16 @@ std::string prometheus_text(const MetricsInput& in) {
     w.counter("srtfwd_srt_inductions_dropped_total",
               "Caller INDUCTIONs over their source's rate ([limits]), not answered.",
               p.dropped_inductions.get());
+    w.counter("srtfwd_hook_calls_total", "[hooks] calls made (on_publish, on_play).", p.hook_calls.get());
+    w.header("srtfwd_hook_answers_total",
+             "[hooks] calls by outcome (late: answered after the caller's deadline, ignored).", "counter");
+    w.sample("srtfwd_hook_answers_total", "outcome=\"allowed\"", p.hook_allowed.get());
+    w.sample("srtfwd_hook_answers_total", "outcome=\"denied\"", p.hook_denied.get());
+    w.sample("srtfwd_hook_answers_total", "outcome=\"error\"", p.hook_errors.get());
+    w.sample("srtfwd_hook_answers_total", "outcome=\"timeout\"", p.hook_timeouts.get());
+    w.sample("srtfwd_hook_answers_total", "outcome=\"late\"", p.hook_late.get());
+    w.counter("srtfwd_hook_overflow_total", "Callers refused because max_in_flight hook calls were out.",
+              p.hook_overflow.get());
     w.header("srtfwd_srt_rejected_total", "Callers rejected, by reason.", "counter");
     for (size_t i = 0; i < control::kRejectLabels.size(); ++i)
       w.sample("srtfwd_srt_rejected_total", reason_label(control::kRejectLabels[i].first),

@@ -214,6 +214,13 @@ nlohmann::json counters_json(dataplane::Dataplane& dp, control::ControlPlane& cp
   pj["cached_answers"] = p.cached_answers.get();
   pj["backend_retries"] = p.backend_retries.get();
   pj["dropped_inductions"] = p.dropped_inductions.get();
+  pj["hook_calls"] = p.hook_calls.get();
+  pj["hook_allowed"] = p.hook_allowed.get();
+  pj["hook_denied"] = p.hook_denied.get();
+  pj["hook_errors"] = p.hook_errors.get();
+  pj["hook_timeouts"] = p.hook_timeouts.get();
+  pj["hook_late"] = p.hook_late.get();
+  pj["hook_overflow"] = p.hook_overflow.get();
   for (size_t i = 0; i < control::kRejectLabels.size(); ++i)
     pj[std::string("rejected_") + control::kRejectLabels[i].first] = p.rejected_by[i].get();
   pj["in_flight"] = proxy.in_flight();

@@ -15,7 +15,8 @@ namespace srtfwd::control {
 namespace {
 enum Label : size_t {
   kLBadRequest, kLNotFound, kLGateway, kLOverload, kLDown, kLVersion, kLBadMode, kLGroup,
-  kLBackend, kLNoRoute, kLSourceDenied, kLSourceHandshakes, kLSourceSessions
+  kLBackend, kLNoRoute, kLSourceDenied, kLSourceHandshakes, kLSourceSessions, kLForbidden,
+  kLHookDown, kLHookBusy
 };
 // How long a rejection stays cached for the caller's retransmissions (it
 // stops after its connect timeout, 3 s by default).
@@ -253,7 +254,6 @@ void SrtProxy::on_caller(const net::FrameInfo& fi, const net::MacAddr& mac, uint
   a->conclusion_rx = now;
   a->url = srt::stream_url(id);
   a->mode = id.mode;
-  a->deadline = now + env_.ms_to_tsc(opt_.backend_timeout_ms + 500);  // the balancer's own bound is shorter
   if (limits_.per_source()) {
     a->source_slot = slot;
     a->counts_handshake = a->counts_session = true;
@@ -266,8 +266,81 @@ void SrtProxy::on_caller(const net::FrameInfo& fi, const net::MacAddr& mac, uint
   if (spdlog::should_log(spdlog::level::debug))  // to_string() arguments cost even unlogged
     spdlog::debug("caller {}:{} socket {:08x} stream '{}' -> url {} ({})", fi.src.to_string(),
                   fi.sport, hs.socket_id, *sid, ap->url, srt::to_string(id.mode));
-  const uint64_t aid = ap->id;
-  balancer_.pick(ap->url, id.mode, now_ms(now), [this, aid, key](const Pick& p) {
+  // Publishers (and bidirectional callers, who publish too) ask on_publish,
+  // players on_play; no hook for the mode: straight to the balancer.
+  const bool publishes = id.mode != srt::Mode::Request;
+  if (!(publishes ? opt_.hooks.on_publish : opt_.hooks.on_play).empty())
+    start_hook(*ap, id, *sid, now);
+  else
+    start_pick(*ap, now);
+}
+
+void SrtProxy::start_hook(Attempt& a, const srt::StreamId& id, const std::string& sid, uint64_t now) {
+  HookRequest r;
+  r.publish = id.mode != srt::Mode::Request;
+  r.client_id = fmt::format("{:08x}-{}", a.caller.socket_id, a.id);
+  r.ip = a.caller.ip;
+  r.id = id;
+  r.stream_id = sid;
+  r.server_id = opt_.hooks.server_id;
+  HookCall call{r.publish ? opt_.hooks.on_publish : opt_.hooks.on_play, hook_body(r)};
+  a.state = State::kHooking;
+  a.deadline = now + env_.ms_to_tsc(opt_.hooks.timeout_ms);
+  const uint64_t aid = a.id;
+  const CallerKey key = a.caller;
+  if (!env_.call_hook(call, [this, aid, key](HookVerdict v, const std::string& detail) {
+        on_hook(aid, key, v, detail);
+      })) {
+    counters_.hook_overflow.add();
+    reject(a, kLHookBusy, srt::kRejXOverload,
+           "hook calls at [hooks] max_in_flight = " + std::to_string(opt_.hooks.max_in_flight));
+    return;
+  }
+  counters_.hook_calls.add();
+}
+
+void SrtProxy::on_hook(uint64_t id, const CallerKey& key, HookVerdict v, const std::string& detail) {
+  auto it = by_caller_.find(key);
+  if (it == by_caller_.end() || it->second->id != id || it->second->state != State::kHooking) {
+    counters_.hook_late.add();  // timed out meanwhile (decided), or the attempt is gone
+    return;
+  }
+  Attempt& a = *it->second;
+  const char* action = a.mode != srt::Mode::Request ? "on_publish" : "on_play";
+  switch (v) {
+    case HookVerdict::kAllowed:
+      counters_.hook_allowed.add();
+      start_pick(a, env_.now());
+      return;
+    case HookVerdict::kDenied:
+      counters_.hook_denied.add();
+      reject(a, kLForbidden, srt::kRejXForbidden, fmt::format("{} hook refused ({})", action, detail));
+      return;
+    case HookVerdict::kError:
+      counters_.hook_errors.add();
+      hook_failed(a, fmt::format("{} hook failed: {}", action, detail));
+      return;
+  }
+}
+
+void SrtProxy::hook_failed(Attempt& a, const std::string& why) {
+  if (opt_.hooks.allow_on_error) {
+    uint64_t left_out = 0;
+    if (reject_log_.allow(&left_out))
+      spdlog::warn("caller {}:{} stream {}: {}; let in ([hooks] on_error = \"allow\"){}",
+                   a.caller.ip.to_string(), a.caller.port, a.url, why, suppressed_note(left_out));
+    start_pick(a, env_.now());
+    return;
+  }
+  reject(a, kLHookDown, srt::kRejXDown, why);
+}
+
+void SrtProxy::start_pick(Attempt& a, uint64_t now) {
+  a.state = State::kPicking;
+  a.deadline = now + env_.ms_to_tsc(opt_.backend_timeout_ms + 500);  // the balancer's own bound is shorter
+  const uint64_t aid = a.id;
+  const CallerKey key = a.caller;
+  balancer_.pick(a.url, a.mode, now_ms(now), [this, aid, key](const Pick& p) {
     on_pick(aid, key, p, env_.now());
   });
 }
@@ -521,7 +594,11 @@ void SrtProxy::on_tick(uint64_t now) {
   }
   for (Attempt* a : due) {
     if (now >= a->deadline) {
-      if (a->state == State::kPicking)
+      if (a->state == State::kHooking) {
+        counters_.hook_timeouts.add();
+        hook_failed(*a, std::string(a->mode != srt::Mode::Request ? "on_publish" : "on_play") +
+                            " hook did not answer within [hooks] timeout_ms");
+      } else if (a->state == State::kPicking)
         reject(*a, kLDown, srt::kRejXDown, "balancer did not answer");
       else
         reject(*a, kLGateway, srt::kRejXGw,

@@ -6,6 +6,7 @@
 #include "srtfwd/control/srt_proxy.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <string>
 #include <vector>
@@ -923,6 +924,187 @@ TEST(SourceLimits, SlotsAreBoundedAndAnIpv6SourceIsItsSlash64) {
   SourceLimits none(LimitsOptions{}, 1'000'000'000);
   EXPECT_FALSE(none.per_source());
   EXPECT_TRUE(none.permitted(kCaller));
+}
+
+// ---- [hooks]: on_publish / on_play asked before any origin is contacted ----
+
+class HookTest : public SrtProxyTest {
+ protected:
+  HookTest() {
+    env.opt.hooks.on_publish = "http://127.0.0.1:8085/api/v1/publish";
+    env.opt.hooks.on_play = "http://127.0.0.1:8085/api/v1/play";
+    env.opt.hooks.server_id = "edge-1";
+    balancer.answer_now = ok_pick();
+  }
+  // The caller concludes; its hook call is held.
+  void caller_waits_for_hook(const std::string& sid = kPublish) {
+    caller_concludes(sid);
+    ASSERT_EQ(env.hooks.size(), 1u);
+    EXPECT_TRUE(balancer.picked.empty());
+    EXPECT_EQ(sent_to(kOrigin), 0u);
+  }
+};
+
+TEST_F(HookTest, AllowedPublisherGoesToTheOriginAfterTheHook) {
+  caller_waits_for_hook();
+  EXPECT_EQ(env.hook_calls[0].url, "http://127.0.0.1:8085/api/v1/publish");
+  EXPECT_EQ(proxy().in_flight(), 1u);
+  // Its retransmitted CONCLUSION starts no second call and no origin handshake.
+  from_caller(conclusion(cookie_for()));
+  EXPECT_EQ(env.hook_calls.size(), 1u);
+  EXPECT_EQ(counters().in_progress_ignored.get(), 1u);
+  EXPECT_EQ(sent_to(kOrigin), 0u);
+  env.answer_hook(HookVerdict::kAllowed);
+  EXPECT_EQ(balancer.picked.size(), 1u);
+  EXPECT_EQ(sent_to(kOrigin), 1u);  // the origin INDUCTION
+  EXPECT_EQ(counters().hook_calls.get(), 1u);
+  EXPECT_EQ(counters().hook_allowed.get(), 1u);
+  from_origin(origin_induction_answer(last_sent()));
+  from_origin(origin_conclusion_answer(last_sent()));
+  EXPECT_EQ(counters().established.get(), 1u);
+  EXPECT_EQ(counters().rejected.get(), 0u);
+}
+
+TEST_F(HookTest, TheBodyCarriesSrsFields) {
+  caller_waits_for_hook("#!::h=example.com,r=live/cam1?token=abc,m=request");
+  const auto j = nlohmann::json::parse(env.hook_calls[0].body);
+  EXPECT_EQ(env.hook_calls[0].url, "http://127.0.0.1:8085/api/v1/play");
+  EXPECT_EQ(j["action"], "on_play");
+  EXPECT_EQ(j["ip"], "198.18.10.2");
+  EXPECT_EQ(j["vhost"], "example.com");
+  EXPECT_EQ(j["app"], "live");
+  EXPECT_EQ(j["stream"], "cam1");
+  EXPECT_EQ(j["param"], "?vhost=example.com&token=abc");  // as SRS builds it
+  EXPECT_EQ(j["stream_url"], "example.com/live/cam1");
+  EXPECT_EQ(j["stream_id"], "#!::h=example.com,r=live/cam1?token=abc,m=request");
+  EXPECT_EQ(j["server_id"], "edge-1");
+  EXPECT_EQ(j["tcUrl"], "srt://example.com/live");
+  EXPECT_TRUE(j.contains("pageUrl"));
+  EXPECT_FALSE(j["client_id"].get<std::string>().empty());
+}
+
+TEST_F(HookTest, PublisherBodyOnTheDefaultVhost) {
+  caller_waits_for_hook();
+  const auto j = nlohmann::json::parse(env.hook_calls[0].body);
+  EXPECT_EQ(j["action"], "on_publish");
+  EXPECT_EQ(j["vhost"], "__defaultVhost__");
+  EXPECT_EQ(j["stream_url"], "/live/livestream");
+  EXPECT_EQ(j["param"], "");
+  EXPECT_FALSE(j.contains("pageUrl"));
+}
+
+TEST_F(HookTest, DeniedIs1403AndTheOriginNeverHearsOfIt) {
+  caller_waits_for_hook();
+  env.answer_hook(HookVerdict::kDenied);
+  expect_rejected(srt::kRejXForbidden, "forbidden");
+  EXPECT_EQ(counters().hook_denied.get(), 1u);
+  EXPECT_TRUE(balancer.picked.empty());
+  EXPECT_EQ(sent_to(kOrigin), 0u);
+  EXPECT_EQ(proxy().in_flight(), 0u);
+  // A retransmission gets the cached rejection, no second call.
+  from_caller(conclusion(cookie_for()));
+  EXPECT_EQ(rejection_to_caller(), srt::kRejXForbidden);
+  EXPECT_EQ(env.hook_calls.size(), 1u);
+  EXPECT_EQ(counters().cached_answers.get(), 1u);
+}
+
+TEST_F(HookTest, ErrorRejectsWith1503ByDefault) {
+  caller_waits_for_hook();
+  env.answer_hook(HookVerdict::kError);
+  expect_rejected(srt::kRejXDown, "hook_down");
+  EXPECT_EQ(counters().hook_errors.get(), 1u);
+  EXPECT_TRUE(balancer.picked.empty());
+}
+
+TEST_F(HookTest, ErrorLetsTheCallerInWithOnErrorAllow) {
+  env.opt.hooks.allow_on_error = true;
+  caller_waits_for_hook();
+  env.answer_hook(HookVerdict::kError);
+  EXPECT_EQ(balancer.picked.size(), 1u);
+  EXPECT_EQ(sent_to(kOrigin), 1u);
+  EXPECT_EQ(counters().rejected.get(), 0u);
+}
+
+TEST_F(HookTest, TimeoutFollowsOnErrorAndTheLateAnswerIsIgnored) {
+  env.opt.hooks.timeout_ms = 500;
+  caller_waits_for_hook();
+  advance(ms(500) - 1);
+  tick();
+  EXPECT_EQ(counters().rejected.get(), 0u);
+  advance(1);
+  tick();
+  expect_rejected(srt::kRejXDown, "hook_down");
+  EXPECT_EQ(counters().hook_timeouts.get(), 1u);
+  // The hook answers after all: too late, nothing changes.
+  env.sent.clear();
+  env.answer_hook(HookVerdict::kAllowed);
+  EXPECT_EQ(counters().hook_late.get(), 1u);
+  EXPECT_TRUE(env.sent.empty());
+  EXPECT_TRUE(balancer.picked.empty());
+}
+
+TEST_F(HookTest, TimeoutWithOnErrorAllowGoesOnAndALateDenialIsIgnored) {
+  env.opt.hooks.allow_on_error = true;
+  caller_waits_for_hook();
+  advance(ms(env.opt.hooks.timeout_ms));
+  tick();
+  EXPECT_EQ(counters().hook_timeouts.get(), 1u);
+  EXPECT_EQ(balancer.picked.size(), 1u);
+  env.answer_hook(HookVerdict::kDenied);
+  EXPECT_EQ(counters().hook_late.get(), 1u);
+  EXPECT_EQ(counters().rejected.get(), 0u);
+  from_origin(origin_induction_answer(last_sent()));
+  from_origin(origin_conclusion_answer(last_sent()));
+  EXPECT_EQ(counters().established.get(), 1u);
+}
+
+TEST_F(HookTest, AnswerAfterTheAttemptEndedIsIgnored) {
+  env.opt.hooks.allow_on_error = true;
+  caller_waits_for_hook();
+  advance(ms(env.opt.hooks.timeout_ms));
+  tick();  // let in on time-out
+  from_origin(origin_induction_answer(last_sent()));
+  from_origin(origin_conclusion_answer(last_sent()));
+  ASSERT_EQ(env.live.size(), 1u);
+  env.end_session(env.live.front(), EndReason::kIdle);  // the attempt is gone
+  EXPECT_EQ(proxy().tracked(), 0u);
+  env.answer_hook(HookVerdict::kDenied);
+  EXPECT_EQ(counters().hook_late.get(), 1u);
+  EXPECT_EQ(counters().rejected.get(), 0u);
+}
+
+TEST_F(HookTest, NoRoomForACallIs1402) {
+  env.hook_room = 1;
+  caller_concludes(kPublish, kCallerPort, kSocket);
+  caller_concludes(kPublish, kCallerPort + 1, kSocket + 1);
+  EXPECT_EQ(rejection_to_caller(), srt::kRejXOverload);
+  EXPECT_EQ(counters().rejected_by[label_of("hook_busy")].get(), 1u);
+  EXPECT_EQ(counters().hook_overflow.get(), 1u);
+  EXPECT_EQ(counters().hook_calls.get(), 1u);
+  EXPECT_EQ(proxy().in_flight(), 1u);
+}
+
+TEST_F(HookTest, AModeWithoutAHookIsNotAsked) {
+  env.opt.hooks.on_play.clear();
+  caller_concludes("#!::r=live/livestream,m=request");
+  EXPECT_TRUE(env.hook_calls.empty());
+  EXPECT_EQ(balancer.picked.size(), 1u);
+}
+
+TEST(HookAnswer, ReadAsSrsReadsIt) {
+  EXPECT_EQ(read_hook_answer(200, "0"), HookVerdict::kAllowed);
+  EXPECT_EQ(read_hook_answer(200, "0\n"), HookVerdict::kAllowed);
+  EXPECT_EQ(read_hook_answer(200, R"({"code": 0})"), HookVerdict::kAllowed);
+  EXPECT_EQ(read_hook_answer(200, R"({"code": 0, "data": "ok"})"), HookVerdict::kAllowed);
+  EXPECT_EQ(read_hook_answer(200, R"({"code": 1})"), HookVerdict::kDenied);
+  EXPECT_EQ(read_hook_answer(200, R"({"code": "0"})"), HookVerdict::kDenied);
+  EXPECT_EQ(read_hook_answer(200, R"({"data": 0})"), HookVerdict::kDenied);
+  EXPECT_EQ(read_hook_answer(200, "[0]"), HookVerdict::kDenied);
+  EXPECT_EQ(read_hook_answer(200, ""), HookVerdict::kDenied);
+  EXPECT_EQ(read_hook_answer(200, "1"), HookVerdict::kDenied);
+  EXPECT_EQ(read_hook_answer(200, "{not json"), HookVerdict::kDenied);
+  EXPECT_EQ(read_hook_answer(403, "0"), HookVerdict::kDenied);
+  EXPECT_EQ(read_hook_answer(500, R"({"code": 0})"), HookVerdict::kDenied);
 }
 
 }  // namespace

@@ -59,6 +59,19 @@ struct LimitsOptions {
   }
 };
 
+// [hooks]: SRS's http_hooks on_publish / on_play, asked before any origin
+// is contacted (control/hooks.h).
+struct HookOptions {
+  std::string on_publish;       // http:// URL; empty: publishers are not checked
+  std::string on_play;          // likewise for players
+  uint32_t timeout_ms = 500;    // no answer by then: an error (on_error)
+  bool allow_on_error = false;  // on_error = "allow": a hook that fails lets callers in
+  uint32_t max_in_flight = 64;  // calls queued or running; beyond: 1402
+  std::string server_id;        // the body's server_id (default: the host name)
+
+  bool any() const { return !on_publish.empty() || !on_play.empty(); }
+};
+
 struct Options {
   std::vector<uint16_t> listen_ports{10080};  // UDP ports that accept SRT callers
   uint16_t leg_port_min = 20000;              // our ports toward backends
@@ -81,6 +94,7 @@ struct Options {
   std::vector<PortRoute> routes;              // per DPDK port, same order as the ports
   BalancerOptions balancer;
   LimitsOptions limits;
+  HookOptions hooks;
 };
 
 }  // namespace srtfwd::control

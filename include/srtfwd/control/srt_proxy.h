@@ -24,6 +24,10 @@
 //     or in deny
 //   source over its handshake cap    1402 OVERLOAD (at INDUCTION, and again at CONCLUSION)
 //   source over its session cap      1402 OVERLOAD
+//   [hooks] on_publish / on_play     1403 FORBIDDEN (before any origin is contacted)
+//     refused the caller
+//   the hook failed or timed out     1503 DOWN      (on_error = "reject"; "allow" lets it in)
+//   hook calls at max_in_flight      1402 OVERLOAD
 //   draining, balancer store down    1503 DOWN
 //   HSv4-only caller                 8    SRT_REJ_VERSION
 //   rendezvous handshake             1405 BAD_MODE  (a listener never does rendezvous)
@@ -76,18 +80,25 @@ struct SrtProxyCounters {
   dataplane::Counter backend_rejected;    // relayed rejections of an origin
   dataplane::Counter stray_backend;       // backend packets for no handshake
   dataplane::Counter dropped_inductions;  // over the source's INDUCTION rate: no answer
+  // [hooks]: calls made, and how each ended (late: an answer after the
+  // caller's deadline or end, ignored); overflow: no room to make one.
+  dataplane::Counter hook_calls, hook_allowed, hook_denied, hook_errors, hook_timeouts, hook_late,
+      hook_overflow;
   // Levels published every tick for the admin thread (gauges).
   dataplane::Counter in_flight, tracked, legs_in_use;
   // Rejections we sent, by reason (the label of srtfwd_srt_rejected_total).
-  std::array<dataplane::Counter, 13> rejected_by;
+  std::array<dataplane::Counter, 16> rejected_by;
 };
 // Labels of SrtProxyCounters::rejected_by, and the codes they stand for.
-inline constexpr std::array<std::pair<const char*, uint32_t>, 13> kRejectLabels = {{
+inline constexpr std::array<std::pair<const char*, uint32_t>, 16> kRejectLabels = {{
     {"bad_request", 1400}, {"not_found", 1404}, {"gateway", 1502}, {"overload", 1402},
     {"down", 1503}, {"version", 8}, {"bad_mode", 1405}, {"group", 15}, {"backend", 0},
     {"no_route", 1502},
     // [limits]: the source is not allowed, or is over its handshake or session cap.
     {"source_denied", 1403}, {"source_handshakes", 1402}, {"source_sessions", 1402},
+    // [hooks]: refused by the hook, the hook failed (on_error = "reject"),
+    // too many hook calls out.
+    {"forbidden", 1403}, {"hook_down", 1503}, {"hook_busy", 1402},
 }};
 
 class SrtProxy {
@@ -137,7 +148,7 @@ class SrtProxy {
       return net::IpAddrHash{}(k.ip) ^ (size_t{k.port} * 0x9E3779B97F4A7C15ull);
     }
   };
-  enum class State : uint8_t { kPicking, kInduction, kConclusion, kInstalling, kEstablished, kRejected };
+  enum class State : uint8_t { kHooking, kPicking, kInduction, kConclusion, kInstalling, kEstablished, kRejected };
 
   struct Attempt {
     uint64_t id = 0;
@@ -173,6 +184,10 @@ class SrtProxy {
                  const srt::Handshake& hs, uint64_t now);
   void on_backend(const net::FrameInfo& fi, const net::MacAddr& src_mac, const srt::Handshake& hs,
                   uint64_t now);
+  void start_hook(Attempt& a, const srt::StreamId& id, const std::string& sid, uint64_t now);
+  void on_hook(uint64_t id, const CallerKey& key, HookVerdict v, const std::string& detail);
+  void hook_failed(Attempt& a, const std::string& why);
+  void start_pick(Attempt& a, uint64_t now);
   void on_pick(uint64_t id, const CallerKey& key, const Pick& pick, uint64_t now);
   void send_backend_induction(Attempt& a);
   void send_backend_conclusion(Attempt& a);
