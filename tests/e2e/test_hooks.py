@@ -89,7 +89,10 @@ class Hooks(unittest.TestCase):
         hooks = (f'\n[hooks]\non_publish = "http://127.0.0.1:{self.hook_port}/api/v1/publish"\n'
                  f'on_play = "http://127.0.0.1:{self.hook_port}/api/v1/play"\n'
                  f'timeout_ms = {TIMEOUT_MS}\non_error = "{on_error}"\nserver_id = "e2e-edge"\n')
-        return lab.fwd_config(0, backends=[(f.origin_ips[0], 10080)], admin_port=admin, extra=hooks)
+        # The origin leg gets more than its default 700 ms: on a loaded test
+        # host a libsrt origin once missed it; the hook's timing is not at stake.
+        return lab.fwd_config(0, backends=[(f.origin_ips[0], 10080)], admin_port=admin, extra=hooks,
+                              srt_extra=["backend_timeout_ms = 2000"])
 
     def peer(self, lab, mode, stream, *args, name=None):
         m = "publish" if mode == "publish" else "request"
