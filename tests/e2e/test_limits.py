@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""[limits] end to end: allow and deny lists, the per-source caps and the
+"""[limits] end to end: allow and deny lists (IPv4 and IPv6), the per-source caps and the
 INDUCTION rate, with real libsrt callers (srt-peer) and a libsrt origin.
 
   - a source in deny is refused with 1403 in under a second, at INDUCTION
@@ -86,7 +86,9 @@ class Limits(unittest.TestCase):
         cls.peer = binary("SRT_PEER")
 
     def peer_run(self, lab, src, mode, stream, expect_reject=None, **kw):
-        argv = [self.peer, mode, "--to", f"{lab.fwd(0).fwd_ip}:10080", "--bind", f"{src}:0",
+        f = lab.fwd(0)
+        to, bind = (f"[{f.fwd_ip6}]:10080", f"[{src}]:0") if ":" in src else (f"{f.fwd_ip}:10080", f"{src}:0")
+        argv = [self.peer, mode, "--to", to, "--bind", bind,
                 "--streamid", f"#!::r=live/{stream},m={'publish' if mode == 'publish' else 'request'}"]
         if expect_reject is not None:
             argv += ["--expect-reject", str(expect_reject)]
@@ -102,9 +104,10 @@ class Limits(unittest.TestCase):
         self.assertLess(int(m.group(2)), 1000, r.stdout + r.stderr)
 
     def test_limits(self):
-        with NetLab(prefix="lim", caller_addrs=4, srtfwd_bin=self.srtfwd) as lab:
+        with NetLab(prefix="lim", caller_addrs=4, ipv6=True, srtfwd_bin=self.srtfwd) as lab:
             f = lab.fwd(0)
             ok, denied, outside, flooder = f.caller_ips  # .2 .3 .4 .5
+            ok6, denied6 = f.caller_ips6[:2]
             origin = lab.popen_in(lab.origin_ns, [self.origin_bin, "--bind", f.origin_ips[0],
                                                   "--port", "10080"], name="origin")
             origin.wait_for(r"^listening", 10)
@@ -112,7 +115,7 @@ class Limits(unittest.TestCase):
             limits = textwrap.dedent(f"""
                 [limits]
                 allow = ["{ok}/32", "{denied}/32", "{flooder}/32", "2001:2::/48"]
-                deny = ["{denied}/32"]
+                deny = ["{denied}/32", "{denied6}/128"]
                 max_handshakes_per_source = 1
                 max_sessions_per_source = 1
                 inductions_per_source_s = 5
@@ -120,11 +123,19 @@ class Limits(unittest.TestCase):
             fwd = lab.srtfwd(lab.fwd_config(0, backends=[(f.origin_ips[0], 10080)], admin_port=admin,
                                             extra=limits), log_level="info")
 
+            # IPv6 lists: a denied address is refused, its neighbour in the
+            # allowed 2001:2::/48 is relayed (a player the origin holds).
+            self.assert_refused_fast(self.peer_run(lab, denied6, "publish", "denied6", 1403), 1403)
+            r = self.peer_run(lab, ok6, "play", "ok6", count=1, timeout_ms=300)
+            self.assertIn("connected to", r.stdout, r.stdout + r.stderr)
+            origin.wait_for(r"^accept \S+ #!::r=live/ok6,m=request request$", timeout=5)
+            self.assertNotIn("live/denied6", origin.out_text())
+
             # Denied, and outside the allow list: 1403 at once, nothing at the origin.
-            self.assert_refused_fast(self.peer_run(lab, denied, "publish", "d", 1403), 1403)
-            self.assert_refused_fast(self.peer_run(lab, outside, "play", "o", 1403), 1403)
-            self.assertNotIn("live/d", origin.out_text())
-            self.assertNotIn("live/o", origin.out_text())
+            self.assert_refused_fast(self.peer_run(lab, denied, "publish", "denied4", 1403), 1403)
+            self.assert_refused_fast(self.peer_run(lab, outside, "play", "outside4", 1403), 1403)
+            self.assertNotIn("live/denied4", origin.out_text())
+            self.assertNotIn("live/outside4", origin.out_text())
 
             # Allowed: relayed. A second session of the same source: 1402.
             pub = lab.popen_in(lab.caller_ns(0), [
@@ -132,7 +143,8 @@ class Limits(unittest.TestCase):
                 "--streamid", "#!::r=live/ok,m=publish", "--count", "0"], name="pub")
             origin.wait_for(r"^accept \S+ #!::r=live/ok,m=publish publish$", timeout=10)
             self.assert_refused_fast(self.peer_run(lab, ok, "play", "ok", 1402), 1402)
-            self.assertEqual(len(re.findall(r"^accept ", origin.out_text(), re.M)), 1, origin.out_text())
+            self.assertEqual(len(re.findall(r"^accept .*live/ok,", origin.out_text(), re.M)), 1,
+                             origin.out_text())
             pub.send_signal(signal.SIGTERM)
             self.assertEqual(pub.wait(15), 0, pub.err_text())
             # Its session over (SHUTDOWN), the source may play.
@@ -164,13 +176,13 @@ class Limits(unittest.TestCase):
 
             rejected = {k: metric(admin, "srtfwd_srt_rejected_total", f'{{reason="{k}"}}')
                         for k in ("source_denied", "source_handshakes", "source_sessions")}
-            self.assertEqual(rejected, {"source_denied": 2, "source_handshakes": 1, "source_sessions": 1})
+            self.assertEqual(rejected, {"source_denied": 3, "source_handshakes": 1, "source_sessions": 1})
             code = fwd.stop()
             log = fwd.log()
             self.assertEqual(code, 0, tail(log))
             self.assertIn("mbufs in use at exit: 0", log)
             c = final_counters(log)
-            self.assertEqual(c["srt"]["rejected_source_denied"], 2, c["srt"])
+            self.assertEqual(c["srt"]["rejected_source_denied"], 3, c["srt"])
             self.assertGreaterEqual(c["srt"]["dropped_inductions"], 40 - answered)
 
 
