@@ -49,6 +49,17 @@ uint64_t worker(const MetricsInput& in, size_t i) {
   return in.workers[i].counters.*F;
 }
 
+// The outcomes of a [hooks] call, the labels of srtfwd_hook_answers_total.
+struct HookOutcome {
+  std::string_view name;
+  Counter SrtProxyCounters::*counter;
+};
+constexpr HookOutcome kHookOutcomes[] = {
+    {"allowed", &SrtProxyCounters::hook_allowed}, {"denied", &SrtProxyCounters::hook_denied},
+    {"error", &SrtProxyCounters::hook_errors},    {"timeout", &SrtProxyCounters::hook_timeouts},
+    {"late", &SrtProxyCounters::hook_late},
+};
+
 constexpr auto C = MetricType::kCounter;
 constexpr auto G = MetricType::kGauge;
 using D = Dim;
@@ -163,6 +174,17 @@ constexpr Metric kMetrics[] = {
     {"srtfwd_srt_backend_rejected_total", "Origins' rejections relayed to their callers.", C,
      D::kNone, S::kSrt, J::kSrt, "backend_rejected", false, {},
      proxy<&SrtProxyCounters::backend_rejected>},
+    {"srtfwd_srt_inductions_dropped_total",
+     "Caller INDUCTIONs over their source's rate ([limits]), not answered.", C, D::kNone, S::kSrt,
+     J::kSrt, "dropped_inductions", false, {}, proxy<&SrtProxyCounters::dropped_inductions>},
+    {"srtfwd_hook_calls_total", "[hooks] calls made (on_publish, on_play).", C, D::kNone, S::kSrt,
+     J::kSrt, "hook_calls", false, {}, proxy<&SrtProxyCounters::hook_calls>},
+    // late: answered after the caller's deadline or end, ignored.
+    {"srtfwd_hook_answers_total", "[hooks] calls by outcome.", C, D::kHookOutcome, S::kSrt, J::kSrt,
+     "hook", true, {},
+     [](const MetricsInput& in, size_t i) { return (in.srt->*kHookOutcomes[i].counter).get(); }},
+    {"srtfwd_hook_overflow_total", "Callers refused because max_in_flight hook calls were out.", C,
+     D::kNone, S::kSrt, J::kSrt, "hook_overflow", false, {}, proxy<&SrtProxyCounters::hook_overflow>},
     // The exit line's srt.rejected is the sum: every rejection has one reason.
     {"srtfwd_srt_rejected_total", "Callers rejected, by reason.", C, D::kRejectReason, S::kSrt,
      J::kSrt, "rejected", true, "rejected",
@@ -293,6 +315,7 @@ std::string_view dim_label(Dim d) {
     case Dim::kSlotState: return "state";
     case Dim::kPort: return "port";
     case Dim::kLcore: return "lcore";
+    case Dim::kHookOutcome: return "outcome";
   }
   return {};
 }
@@ -306,6 +329,7 @@ size_t dim_size(Dim d, const MetricsInput& in) {
     case Dim::kSlotState: return std::size(kSlotStates);
     case Dim::kPort: return in.ports.size();
     case Dim::kLcore: return in.workers.size();
+    case Dim::kHookOutcome: return std::size(kHookOutcomes);
   }
   return 0;
 }
@@ -319,6 +343,7 @@ std::string dim_value(Dim d, const MetricsInput& in, size_t i) {
     case Dim::kSlotState: return std::string(kSlotStates[i]);
     case Dim::kPort: return std::to_string(in.ports[i].port_id);
     case Dim::kLcore: return std::to_string(in.workers[i].lcore);
+    case Dim::kHookOutcome: return std::string(kHookOutcomes[i].name);
   }
   return {};
 }

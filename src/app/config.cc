@@ -1,6 +1,7 @@
 #include "srtfwd/app/config.h"
 
 #include <toml.hpp>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -15,6 +16,7 @@
 #include <string_view>
 #include <utility>
 
+#include "srtfwd/control/hook_client.h"
 #include "srtfwd/srt/stream_id.h"
 
 #include "srtfwd/net/vlan.h"
@@ -125,7 +127,7 @@ void parse_host_port(const std::string& key, const std::string& s, std::string* 
 Config build(const toml::value& doc) {
   if (!doc.is_table()) fail("config", "not a TOML table");
   const Table& root = doc.as_table();
-  only_keys(root, "", {"port", "srt", "balancer", "backend", "admin", "dataplane"});
+  only_keys(root, "", {"port", "srt", "balancer", "backend", "admin", "dataplane", "limits", "hooks"});
   Config c;
 
   // [[port]]
@@ -225,6 +227,60 @@ Config build(const toml::value& doc) {
     if (players != "route" && players != "reject")
       fail("balancer.unknown_stream_players", "\"" + players + "\" is neither \"route\" nor \"reject\"");
     c.control.balancer.route_unknown_players = players == "route";
+  }
+
+  // [limits]
+  if (const Table* t = get_table(root, "limits")) {
+    only_keys(*t, "limits", {"allow", "deny", "max_handshakes_per_source", "max_sessions_per_source",
+                             "inductions_per_source_s", "source_slots"});
+    auto& l = c.control.limits;
+    auto prefixes = [&](const char* key, std::vector<net::Prefix>* out) {
+      const toml::value* v = find(*t, key);
+      if (v == nullptr) return;
+      const std::string name = std::string("limits.") + key;
+      if (!v->is_array()) fail(name, "must be a list of CIDR prefixes like [\"198.18.0.0/15\", \"2001:2::/48\"]");
+      for (const auto& e : v->as_array()) {
+        if (!e.is_string()) fail(name, "must be a list of CIDR prefixes (strings)");
+        const std::string text = e.as_string().str;
+        auto p = net::Prefix::parse(text);
+        if (!p) fail(name, "\"" + text + "\" is not an IPv4 or IPv6 prefix (ADDRESS/LENGTH)");
+        out->push_back(*p);
+      }
+    };
+    prefixes("allow", &l.allow);
+    prefixes("deny", &l.deny);
+    l.max_handshakes_per_source = static_cast<uint32_t>(get_int(*t, "limits", "max_handshakes_per_source", l.max_handshakes_per_source, 0, 1 << 20));
+    l.max_sessions_per_source = static_cast<uint32_t>(get_int(*t, "limits", "max_sessions_per_source", l.max_sessions_per_source, 0, 1 << 26));
+    l.inductions_per_source_s = static_cast<uint32_t>(get_int(*t, "limits", "inductions_per_source_s", l.inductions_per_source_s, 0, 1000000));
+    l.source_slots = static_cast<uint32_t>(get_int(*t, "limits", "source_slots", l.source_slots, 1, 1 << 24));
+  }
+
+  // [hooks]
+  {
+    auto& h = c.control.hooks;
+    char host[256] = {};
+    h.server_id = gethostname(host, sizeof host - 1) == 0 && host[0] != '\0' ? host : "srtfwd";
+  }
+  if (const Table* t = get_table(root, "hooks")) {
+    only_keys(*t, "hooks", {"on_publish", "on_play", "timeout_ms", "on_error", "max_in_flight", "server_id"});
+    auto& h = c.control.hooks;
+    auto url = [&](const char* key) {
+      const std::string u = get_str(*t, "hooks", key, "");
+      std::string origin, path;
+      if (!u.empty() && !control::HookClient::split_url(u, &origin, &path))
+        fail(std::string("hooks.") + key, "\"" + u + "\" is not an http:// URL (https is not supported)");
+      return u;
+    };
+    h.on_publish = url("on_publish");
+    h.on_play = url("on_play");
+    // The caller hears within a second whatever the hook does.
+    h.timeout_ms = static_cast<uint32_t>(get_int(*t, "hooks", "timeout_ms", h.timeout_ms, 10, 900));
+    const std::string on_error = get_str(*t, "hooks", "on_error", "reject");
+    if (on_error != "reject" && on_error != "allow")
+      fail("hooks.on_error", "\"" + on_error + "\" is neither \"reject\" nor \"allow\"");
+    h.allow_on_error = on_error == "allow";
+    h.max_in_flight = static_cast<uint32_t>(get_int(*t, "hooks", "max_in_flight", h.max_in_flight, 1, 65536));
+    h.server_id = get_str(*t, "hooks", "server_id", h.server_id);
   }
 
   // [[backend]]

@@ -11,6 +11,7 @@
 namespace srtfwd::control {
 
 ControlPlaneHost::ControlPlaneHost(ControlPlane& cp, Balancer& balancer) : cp_(cp) {
+  if (cp_.options().hooks.any()) hooks_ = std::make_unique<HookClient>(cp_.options().hooks);
   proxy_ = std::make_unique<SrtProxy>(*this, balancer);
 }
 
@@ -23,7 +24,28 @@ void ControlPlaneHost::on_packet(rte_mbuf* m, const net::FrameInfo& fi, uint64_t
   rte_pktmbuf_free(m);
 }
 
-void ControlPlaneHost::on_tick(uint64_t now) { proxy_->on_tick(now); }
+void ControlPlaneHost::on_tick(uint64_t now) {
+  if (hooks_) {
+    hooks_->poll(hook_results_);
+    for (const auto& r : hook_results_) {
+      auto it = hook_done_.find(r.ticket);
+      if (it == hook_done_.end()) continue;
+      HookDone done = std::move(it->second);
+      hook_done_.erase(it);
+      done(r.verdict, r.detail);
+    }
+    hook_results_.clear();
+  }
+  proxy_->on_tick(now);
+}
+
+bool ControlPlaneHost::call_hook(const HookCall& call, HookDone done) {
+  if (!hooks_) return false;
+  const uint64_t ticket = next_hook_ticket_++;
+  if (!hooks_->post(ticket, call)) return false;
+  hook_done_.emplace(ticket, std::move(done));
+  return true;
+}
 
 void ControlPlaneHost::on_session_end(dataplane::Session& s, EndReason /*why*/) {
   proxy_->on_session_end(s.spec.caller_ip, s.spec.caller_udp, s.spec.caller_socket_id, s.spec.leg_ip,

@@ -37,7 +37,8 @@ SrtProxy::SrtProxy(HandshakeEnv& env, Balancer& balancer)
       balancer_(balancer),
       opt_(env.options()),
       hz_(env.tsc_hz()),
-      cookies_(srt::SynCookieJar::with_random_secret(env.options().cookie_bucket_s)) {
+      cookies_(srt::SynCookieJar::with_random_secret(env.options().cookie_bucket_s)),
+      limits_(env.options().limits, env.tsc_hz()) {
   // One FIFO of free leg ports per address we own: a freed port goes to the
   // back, so it is reused as late as possible (stray packets of an ended
   // session then find no session instead of a new one).
@@ -134,6 +135,27 @@ void SrtProxy::on_caller(const net::FrameInfo& fi, const net::MacAddr& mac, uint
   const uint64_t now_s = now / hz_;
 
   if (hs.type == srt::HandshakeType::kInduction) {
+    // The source's rate first: a flood costs one bucket and gets no answer,
+    // whatever else about it would be refused.
+    if (limits_.per_source()) {
+      const uint32_t slot = limits_.slot(fi.src);
+      if (!limits_.take_induction(slot, now)) {
+        counters_.dropped_inductions.add();
+        return;
+      }
+      // libsrt callers read a rejection in the INDUCTION answer as they do
+      // in the CONCLUSION one (processConnectResponse), so a refused source
+      // learns its reason one round trip earlier; the CONCLUSION checks
+      // again, an INDUCTION keeps nothing.
+      if (limits_.handshakes_full(slot)) {
+        reject_stateless(fi, mac, port_id, hs, RejectReason::kSourceHandshakes, "too many handshakes from this source");
+        return;
+      }
+    }
+    if (!limits_.permitted(fi.src)) {
+      reject_stateless(fi, mac, port_id, hs, RejectReason::kSourceDenied, "source not allowed ([limits])");
+      return;
+    }
     // Stateless: the cookie is all we give, nothing is kept.
     const uint32_t cookie = cookies_.make(cookie_addr(fi.src), fi.sport, now_s);
     const auto r = srt::make_induction_response(hs, cookie, hs.peer_ip, srt_timestamp(now, hz_));
@@ -178,6 +200,19 @@ void SrtProxy::on_caller(const net::FrameInfo& fi, const net::MacAddr& mac, uint
     reject_stateless(fi, mac, port_id, hs, RejectReason::kDown, "draining");
     return;
   }
+  if (!limits_.permitted(fi.src)) {
+    reject_stateless(fi, mac, port_id, hs, RejectReason::kSourceDenied, "source not allowed ([limits])");
+    return;
+  }
+  const uint32_t slot = limits_.per_source() ? limits_.slot(fi.src) : 0;
+  if (limits_.per_source() && limits_.handshakes_full(slot)) {
+    reject_stateless(fi, mac, port_id, hs, RejectReason::kSourceHandshakes, "too many handshakes from this source");
+    return;
+  }
+  if (limits_.per_source() && limits_.sessions_full(slot)) {
+    reject_stateless(fi, mac, port_id, hs, RejectReason::kSourceSessions, "too many sessions from this source");
+    return;
+  }
   if (active_.size() >= opt_.max_handshakes) {
     reject_stateless(fi, mac, port_id, hs, RejectReason::kOverload, "too many handshakes in flight");
     return;
@@ -213,15 +248,93 @@ void SrtProxy::on_caller(const net::FrameInfo& fi, const net::MacAddr& mac, uint
   a->conclusion_rx = now;
   a->url = srt::stream_url(id);
   a->mode = id.mode;
-  a->deadline = now + env_.ms_to_tsc(opt_.backend_timeout_ms + 500);  // the balancer's own bound is shorter
+  if (limits_.per_source()) {
+    a->source_slot = slot;
+    a->counts_handshake = a->counts_session = true;
+    limits_.add_handshake(slot);
+    limits_.add_session(slot);
+  }
   Attempt* ap = a.get();
   by_caller_.emplace(key, std::move(a));
   active_.insert(ap);
   if (spdlog::should_log(spdlog::level::debug))  // to_string() arguments cost even unlogged
     spdlog::debug("caller {}:{} socket {:08x} stream '{}' -> url {} ({})", fi.src.to_string(),
                   fi.sport, hs.socket_id, *sid, ap->url, srt::to_string(id.mode));
-  const uint64_t aid = ap->id;
-  balancer_.pick(ap->url, id.mode, now_ms(now), [this, aid, key](const Pick& p) {
+  // Publishers (and bidirectional callers, who publish too) ask on_publish,
+  // players on_play; no hook for the mode: straight to the balancer.
+  const bool publishes = id.mode != srt::Mode::Request;
+  if (!(publishes ? opt_.hooks.on_publish : opt_.hooks.on_play).empty())
+    start_hook(*ap, id, *sid, now);
+  else
+    start_pick(*ap, now);
+}
+
+void SrtProxy::start_hook(Attempt& a, const srt::StreamId& id, const std::string& sid, uint64_t now) {
+  HookRequest r;
+  r.publish = id.mode != srt::Mode::Request;
+  r.client_id = fmt::format("{:08x}-{}", a.caller.socket_id, a.id);
+  r.ip = a.caller.ip;
+  r.id = id;
+  r.stream_id = sid;
+  r.server_id = opt_.hooks.server_id;
+  HookCall call{r.publish ? opt_.hooks.on_publish : opt_.hooks.on_play, hook_body(r)};
+  a.state = State::kHooking;
+  a.deadline = now + env_.ms_to_tsc(opt_.hooks.timeout_ms);
+  const uint64_t aid = a.id;
+  const CallerKey key = a.caller;
+  if (!env_.call_hook(call, [this, aid, key](HookVerdict v, const std::string& detail) {
+        on_hook(aid, key, v, detail);
+      })) {
+    counters_.hook_overflow.add();
+    reject(a, RejectReason::kHookBusy, srt::kRejXOverload,
+           "hook calls at [hooks] max_in_flight = " + std::to_string(opt_.hooks.max_in_flight));
+    return;
+  }
+  counters_.hook_calls.add();
+}
+
+void SrtProxy::on_hook(uint64_t id, const CallerKey& key, HookVerdict v, const std::string& detail) {
+  auto it = by_caller_.find(key);
+  if (it == by_caller_.end() || it->second->id != id || it->second->state != State::kHooking) {
+    counters_.hook_late.add();  // timed out meanwhile (decided), or the attempt is gone
+    return;
+  }
+  Attempt& a = *it->second;
+  const char* action = a.mode != srt::Mode::Request ? "on_publish" : "on_play";
+  switch (v) {
+    case HookVerdict::kAllowed:
+      counters_.hook_allowed.add();
+      start_pick(a, env_.now());
+      return;
+    case HookVerdict::kDenied:
+      counters_.hook_denied.add();
+      reject(a, RejectReason::kForbidden, srt::kRejXForbidden, fmt::format("{} hook refused ({})", action, detail));
+      return;
+    case HookVerdict::kError:
+      counters_.hook_errors.add();
+      hook_failed(a, fmt::format("{} hook failed: {}", action, detail));
+      return;
+  }
+}
+
+void SrtProxy::hook_failed(Attempt& a, const std::string& why) {
+  if (opt_.hooks.allow_on_error) {
+    uint64_t left_out = 0;
+    if (reject_log_.allow(&left_out))
+      spdlog::warn("caller {}:{} stream {}: {}; let in ([hooks] on_error = \"allow\"){}",
+                   a.caller.ip.to_string(), a.caller.port, a.url, why, suppressed_note(left_out));
+    start_pick(a, env_.now());
+    return;
+  }
+  reject(a, RejectReason::kHookDown, srt::kRejXDown, why);
+}
+
+void SrtProxy::start_pick(Attempt& a, uint64_t now) {
+  a.state = State::kPicking;
+  a.deadline = now + env_.ms_to_tsc(opt_.backend_timeout_ms + 500);  // the balancer's own bound is shorter
+  const uint64_t aid = a.id;
+  const CallerKey key = a.caller;
+  balancer_.pick(a.url, a.mode, now_ms(now), [this, aid, key](const Pick& p) {
     on_pick(aid, key, p, env_.now());
   });
 }
@@ -384,6 +497,7 @@ void SrtProxy::established(Attempt& a, const srt::Handshake& backend_answer,
     at.answer = std::move(answer);
     at.conclusion.reset();  // the cache needs only the answer
     active_.erase(&at);
+    source_handshake_over(at);
     counters_.established.add();
     // Per session: debug. At tens of thousands of sessions a second an info
     // line each cost about 4 us of control-lcore time; counters tell the rate.
@@ -415,6 +529,7 @@ void SrtProxy::reject(Attempt& a, RejectReason label, uint32_t reason, const std
   free_leg(a);
   a.state = State::kRejected;
   active_.erase(&a);
+  source_release(a);
   a.forget_at = env_.now() + env_.ms_to_tsc(kRejectedCacheMs);
   rejected_.push_back(a.caller);
   if (!a.answer.empty()) answer_caller(a);
@@ -425,7 +540,19 @@ void SrtProxy::erase(const CallerKey& k) {
   if (it == by_caller_.end()) return;
   free_leg(*it->second);
   active_.erase(it->second.get());
+  source_release(*it->second);
   by_caller_.erase(it);
+}
+
+void SrtProxy::source_handshake_over(Attempt& a) {
+  if (a.counts_handshake) limits_.end_handshake(a.source_slot);
+  a.counts_handshake = false;
+}
+
+void SrtProxy::source_release(Attempt& a) {
+  source_handshake_over(a);
+  if (a.counts_session) limits_.end_session(a.source_slot);
+  a.counts_session = false;
 }
 
 void SrtProxy::on_session_end(const net::IpAddr& caller_ip, uint16_t caller_udp,
@@ -462,7 +589,11 @@ void SrtProxy::on_tick(uint64_t now) {
   }
   for (Attempt* a : due) {
     if (now >= a->deadline) {
-      if (a->state == State::kPicking)
+      if (a->state == State::kHooking) {
+        counters_.hook_timeouts.add();
+        hook_failed(*a, std::string(a->mode != srt::Mode::Request ? "on_publish" : "on_play") +
+                            " hook did not answer within [hooks] timeout_ms");
+      } else if (a->state == State::kPicking)
         reject(*a, RejectReason::kDown, srt::kRejXDown, "balancer did not answer");
       else
         reject(*a, RejectReason::kGateway, srt::kRejXGw,

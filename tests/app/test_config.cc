@@ -151,6 +151,68 @@ TEST(Config, ErrorsNameTheKeyInOneLine) {
   }
 }
 
+TEST(Config, LimitsAndHooks) {
+  const std::string base = "[[port]]\nipv4 = \"198.18.0.1/24\"\n";
+  const Config d = parse_config(base);
+  EXPECT_TRUE(d.control.limits.allow.empty());
+  EXPECT_FALSE(d.control.limits.per_source());
+  EXPECT_FALSE(d.control.hooks.any());
+  EXPECT_EQ(d.control.hooks.timeout_ms, 500u);
+  EXPECT_FALSE(d.control.hooks.allow_on_error);
+  EXPECT_FALSE(d.control.hooks.server_id.empty());  // the host name
+  const Config c = parse_config(base + R"(
+[limits]
+allow = ["198.18.0.0/15", "2001:2::/48"]
+deny = ["198.18.9.9/32"]
+max_handshakes_per_source = 4
+max_sessions_per_source = 8
+inductions_per_source_s = 20
+source_slots = 1024
+[hooks]
+on_publish = "http://127.0.0.1:8085/api/v1/streams"
+on_play = "http://hooks.example:80/play"
+timeout_ms = 250
+on_error = "allow"
+max_in_flight = 16
+server_id = "edge-1"
+)");
+  const auto& l = c.control.limits;
+  ASSERT_EQ(l.allow.size(), 2u);
+  EXPECT_TRUE(l.allow[1].contains(*srtfwd::net::IpAddr::parse("2001:2:0:5::1")));
+  EXPECT_TRUE(l.deny[0].contains(*srtfwd::net::IpAddr::parse("198.18.9.9")));
+  EXPECT_EQ(l.max_handshakes_per_source, 4u);
+  EXPECT_EQ(l.max_sessions_per_source, 8u);
+  EXPECT_EQ(l.inductions_per_source_s, 20u);
+  EXPECT_EQ(l.source_slots, 1024u);
+  const auto& h = c.control.hooks;
+  EXPECT_EQ(h.on_publish, "http://127.0.0.1:8085/api/v1/streams");
+  EXPECT_EQ(h.on_play, "http://hooks.example:80/play");
+  EXPECT_EQ(h.timeout_ms, 250u);
+  EXPECT_TRUE(h.allow_on_error);
+  EXPECT_EQ(h.max_in_flight, 16u);
+  EXPECT_EQ(h.server_id, "edge-1");
+  struct Case {
+    const char* text;
+    const char* expect;
+  } cases[] = {
+      {"[limits]\nallow = \"198.18.0.0/15\"\n", "limits.allow: must be a list of CIDR prefixes"},
+      {"[limits]\ndeny = [\"198.18.0.0/33\"]\n", "limits.deny: \"198.18.0.0/33\" is not an IPv4 or IPv6 prefix"},
+      {"[limits]\ndeny = [1]\n", "limits.deny: must be a list of CIDR prefixes"},
+      {"[limits]\nmax_sessions_per_source = -1\n", "limits.max_sessions_per_source: -1 is out of range"},
+      {"[limits]\nsource_slots = 0\n", "limits.source_slots: 0 is out of range"},
+      {"[hooks]\non_publish = \"https://h/x\"\n", "hooks.on_publish: \"https://h/x\" is not an http:// URL"},
+      {"[hooks]\non_play = \"h:80/x\"\n", "hooks.on_play:"},
+      {"[hooks]\ntimeout_ms = 1000\n", "hooks.timeout_ms: 1000 is out of range"},
+      {"[hooks]\non_error = \"ignore\"\n", "hooks.on_error: \"ignore\" is neither \"reject\" nor \"allow\""},
+      {"[hooks]\nmax_in_flight = 0\n", "hooks.max_in_flight: 0 is out of range"},
+      {"[hooks]\nurl = \"http://h/\"\n", "hooks.url: unknown key"},
+  };
+  for (const auto& k : cases) {
+    const std::string e = error_of(base + k.text);
+    EXPECT_NE(e.find(k.expect), std::string::npos) << k.text << "\nerror: " << e;
+  }
+}
+
 TEST(Config, UnknownStreamPlayersRouteByDefault) {
   const std::string base = "[[port]]\nipv4 = \"198.18.0.1/24\"\n[balancer]\n";
   EXPECT_TRUE(parse_config(base).control.balancer.route_unknown_players);

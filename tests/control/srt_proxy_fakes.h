@@ -51,6 +51,14 @@ class Env : public HandshakeEnv {
   std::vector<std::pair<net::IpAddr, uint16_t>> ended_callers;
   uint32_t next_index = 0;
   SrtProxy* proxy = nullptr;
+  // Hook calls: held until answer_hook(); beyond hook_room refused (no room).
+  struct PendingHook {
+    HookCall call;
+    HookDone done;
+  };
+  std::deque<PendingHook> hooks;
+  std::vector<HookCall> hook_calls;  // every call made, in order
+  size_t hook_room = 64;
 
   const Options& options() const override { return opt; }
   uint64_t now() const override { return clock; }
@@ -84,6 +92,18 @@ class Env : public HandshakeEnv {
     auto p = std::move(held.front());
     held.pop_front();
     complete(p.req, p.done);
+  }
+  bool call_hook(const HookCall& call, HookDone done) override {
+    if (hooks.size() >= hook_room) return false;
+    hook_calls.push_back(call);
+    hooks.push_back({call, std::move(done)});
+    return true;
+  }
+  // Answers the held hook call at index i (the oldest by default).
+  void answer_hook(HookVerdict v, size_t i = 0, const std::string& detail = "test") {
+    auto h = std::move(hooks[i]);
+    hooks.erase(hooks.begin() + static_cast<std::ptrdiff_t>(i));
+    h.done(v, detail);
   }
   // Tells the proxy (when set), as ControlPlane::end_session does.
   void end_session(uint32_t session, EndReason /*why*/) override {

@@ -6,6 +6,7 @@
 #include "srtfwd/control/srt_proxy.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <string>
 #include <vector>
@@ -799,6 +800,311 @@ TEST_F(SrtProxyTest, TickPollsTheBalancerAndPublishesLevels) {
   EXPECT_EQ(counters().in_flight.get(), 2u);
   EXPECT_EQ(counters().tracked.get(), 2u);
   EXPECT_EQ(counters().legs_in_use.get(), 1u);
+}
+
+// ---- [limits]: allow and deny lists, per-source caps and INDUCTION rate ----
+
+const IpAddr kOtherCaller = IpAddr::from_v4_host(0xC6120A03);  // 198.18.10.3
+
+net::Prefix prefix(const char* text) {
+  auto p = net::Prefix::parse(text);
+  EXPECT_TRUE(p.has_value()) << text;
+  return p.value_or(net::Prefix{});
+}
+
+TEST_F(SrtProxyTest, DeniedSourceIs1403AtInductionAndAtConclusion) {
+  const uint32_t cookie = cookie_for();  // before the deny list: a valid cookie
+  env.opt.limits.deny = {prefix("198.18.10.0/24")};
+  env.sent.clear();
+  from_caller(induction());
+  expect_rejected(srt::kRejXForbidden, "source_denied");
+  EXPECT_EQ(counters().inductions.get(), 1u);  // only the one before
+  // Its CONCLUSION, under a cookie it had, is refused as well, before any pick.
+  from_caller(conclusion(cookie));
+  EXPECT_EQ(rejection_to_caller(), srt::kRejXForbidden);
+  EXPECT_EQ(counters().rejected_for(label_of("source_denied")).get(), 2u);
+  EXPECT_TRUE(balancer.picked.empty());
+  EXPECT_EQ(proxy().tracked(), 0u);
+}
+
+TEST_F(SrtProxyTest, AllowListAdmitsOnlyItsPrefixesAndDenyWins) {
+  env.opt.limits.allow = {prefix("198.18.10.2/32"), prefix("2001:2::/48")};
+  env.opt.limits.deny = {prefix("2001:2:0:9::/64")};
+  from_caller(induction());
+  EXPECT_EQ(last_sent().type, srt::HandshakeType::kInduction);
+  deliver(kOtherCaller, kCallerPort, kVip, kListen, kCallerMac, induction());
+  EXPECT_EQ(env.sent.back().dst, kOtherCaller);
+  EXPECT_EQ(srt::reject_reason_for_handshake_type(last_sent().type), srt::kRejXForbidden);
+  const IpAddr v6_ok = *IpAddr::parse("2001:2:0:1::7"), v6_denied = *IpAddr::parse("2001:2:0:9::7");
+  const IpAddr vip6 = *IpAddr::parse("2001:2::1");
+  env.addresses.push_back(vip6);
+  deliver(v6_ok, kCallerPort, vip6, kListen, kCallerMac, induction());
+  EXPECT_EQ(last_sent().type, srt::HandshakeType::kInduction);
+  deliver(v6_denied, kCallerPort, vip6, kListen, kCallerMac, induction());
+  EXPECT_EQ(srt::reject_reason_for_handshake_type(last_sent().type), srt::kRejXForbidden);
+  EXPECT_EQ(counters().inductions.get(), 2u);
+  EXPECT_EQ(counters().rejected_for(label_of("source_denied")).get(), 2u);
+}
+
+TEST_F(SrtProxyTest, InductionsOverTheSourceRateAreDroppedAndCounted) {
+  env.opt.limits.inductions_per_source_s = 3;
+  for (int i = 0; i < 3; ++i) from_caller(induction());
+  EXPECT_EQ(env.sent.size(), 3u);
+  from_caller(induction());
+  from_caller(induction(), kCallerPort + 1);  // the source, not the socket, is limited
+  EXPECT_EQ(env.sent.size(), 3u);
+  EXPECT_EQ(counters().dropped_inductions.get(), 2u);
+  EXPECT_EQ(counters().rejected_total(), 0u);  // no answer at all
+  // Another source has its own bucket.
+  deliver(kOtherCaller, kCallerPort, kVip, kListen, kCallerMac, induction());
+  EXPECT_EQ(env.sent.size(), 4u);
+  // A third of a second refills one.
+  advance(env.tsc_hz() / 3 + 1);
+  from_caller(induction());
+  EXPECT_EQ(env.sent.size(), 5u);
+  from_caller(induction());
+  EXPECT_EQ(env.sent.size(), 5u);
+  EXPECT_EQ(counters().dropped_inductions.get(), 3u);
+  EXPECT_EQ(counters().inductions.get(), 5u);
+}
+
+TEST_F(SrtProxyTest, SourceOverItsHandshakeCapIs1402) {
+  env.opt.limits.max_handshakes_per_source = 1;
+  const uint32_t second_cookie = cookie_for(kCallerPort + 1, kSocket + 1);
+  caller_concludes(kPublish, kCallerPort, kSocket);  // waits for the balancer
+  EXPECT_EQ(proxy().in_flight(), 1u);
+  // A new INDUCTION from the source is refused at once...
+  env.sent.clear();
+  from_caller(induction(kSocket + 2), kCallerPort + 2);
+  EXPECT_EQ(rejection_to_caller(), srt::kRejXOverload);
+  // ... and a CONCLUSION under a cookie it already had as well.
+  from_caller(conclusion(second_cookie, kPublish, kSocket + 1), kCallerPort + 1);
+  EXPECT_EQ(rejection_to_caller(), srt::kRejXOverload);
+  EXPECT_EQ(counters().rejected_for(label_of("source_handshakes")).get(), 2u);
+  EXPECT_EQ(balancer.picked.size(), 1u);
+  // Another source is not held back.
+  deliver(kOtherCaller, kCallerPort, kVip, kListen, kCallerMac, induction());
+  EXPECT_EQ(last_sent().type, srt::HandshakeType::kInduction);
+  // Its handshake over (refused by the balancer here): room again.
+  balancer.answer(failed_pick(srt::kRejXNotFound));
+  caller_concludes(kPublish, kCallerPort + 3, kSocket + 3);
+  EXPECT_EQ(balancer.picked.size(), 2u);
+}
+
+TEST_F(SrtProxyTest, SourceOverItsSessionCapIs1402UntilOneEnds) {
+  env.opt.limits.max_sessions_per_source = 1;
+  env.opt.limits.max_handshakes_per_source = 1;
+  establish();
+  ASSERT_EQ(env.live.size(), 1u);
+  // An established session is no handshake in flight any more...
+  env.sent.clear();
+  from_caller(induction(kSocket + 1), kCallerPort + 1);
+  EXPECT_EQ(last_sent().type, srt::HandshakeType::kInduction);
+  // ... but it is the source's one session.
+  caller_concludes(kPublish, kCallerPort + 1, kSocket + 1);
+  EXPECT_EQ(rejection_to_caller(), srt::kRejXOverload);
+  EXPECT_EQ(counters().rejected_for(label_of("source_sessions")).get(), 1u);
+  EXPECT_EQ(balancer.picked.size(), 1u);
+  // The session ends: the source may open another.
+  env.end_session(env.live.front(), EndReason::kIdle);
+  caller_concludes(kPublish, kCallerPort + 2, kSocket + 2);
+  EXPECT_EQ(balancer.picked.size(), 2u);
+  EXPECT_EQ(counters().rejected_for(label_of("source_sessions")).get(), 1u);
+}
+
+TEST(SourceLimits, SlotsAreBoundedAndAnIpv6SourceIsItsSlash64) {
+  LimitsOptions o;
+  o.max_sessions_per_source = 1;
+  o.source_slots = 8;
+  SourceLimits l(o, 1'000'000'000);
+  ASSERT_TRUE(l.per_source());
+  for (uint32_t i = 0; i < 1000; ++i) EXPECT_LT(l.slot(IpAddr::from_v4_host(0xC6120000 + i)), 8u);
+  EXPECT_EQ(l.slot(*IpAddr::parse("2001:2:0:1::1")), l.slot(*IpAddr::parse("2001:2:0:1:ffff::2")));
+  // Nothing per source configured: no table at all.
+  SourceLimits none(LimitsOptions{}, 1'000'000'000);
+  EXPECT_FALSE(none.per_source());
+  EXPECT_TRUE(none.permitted(kCaller));
+}
+
+// ---- [hooks]: on_publish / on_play asked before any origin is contacted ----
+
+class HookTest : public SrtProxyTest {
+ protected:
+  HookTest() {
+    env.opt.hooks.on_publish = "http://127.0.0.1:8085/api/v1/publish";
+    env.opt.hooks.on_play = "http://127.0.0.1:8085/api/v1/play";
+    env.opt.hooks.server_id = "edge-1";
+    balancer.answer_now = ok_pick();
+  }
+  // The caller concludes; its hook call is held.
+  void caller_waits_for_hook(const std::string& sid = kPublish) {
+    caller_concludes(sid);
+    ASSERT_EQ(env.hooks.size(), 1u);
+    EXPECT_TRUE(balancer.picked.empty());
+    EXPECT_EQ(sent_to(kOrigin), 0u);
+  }
+};
+
+TEST_F(HookTest, AllowedPublisherGoesToTheOriginAfterTheHook) {
+  caller_waits_for_hook();
+  EXPECT_EQ(env.hook_calls[0].url, "http://127.0.0.1:8085/api/v1/publish");
+  EXPECT_EQ(proxy().in_flight(), 1u);
+  // Its retransmitted CONCLUSION starts no second call and no origin handshake.
+  from_caller(conclusion(cookie_for()));
+  EXPECT_EQ(env.hook_calls.size(), 1u);
+  EXPECT_EQ(counters().in_progress_ignored.get(), 1u);
+  EXPECT_EQ(sent_to(kOrigin), 0u);
+  env.answer_hook(HookVerdict::kAllowed);
+  EXPECT_EQ(balancer.picked.size(), 1u);
+  EXPECT_EQ(sent_to(kOrigin), 1u);  // the origin INDUCTION
+  EXPECT_EQ(counters().hook_calls.get(), 1u);
+  EXPECT_EQ(counters().hook_allowed.get(), 1u);
+  from_origin(origin_induction_answer(last_sent()));
+  from_origin(origin_conclusion_answer(last_sent()));
+  EXPECT_EQ(counters().established.get(), 1u);
+  EXPECT_EQ(counters().rejected_total(), 0u);
+}
+
+TEST_F(HookTest, TheBodyCarriesSrsFields) {
+  caller_waits_for_hook("#!::h=example.com,r=live/cam1?token=abc,m=request");
+  const auto j = nlohmann::json::parse(env.hook_calls[0].body);
+  EXPECT_EQ(env.hook_calls[0].url, "http://127.0.0.1:8085/api/v1/play");
+  EXPECT_EQ(j["action"], "on_play");
+  EXPECT_EQ(j["ip"], "198.18.10.2");
+  EXPECT_EQ(j["vhost"], "example.com");
+  EXPECT_EQ(j["app"], "live");
+  EXPECT_EQ(j["stream"], "cam1");
+  EXPECT_EQ(j["param"], "?vhost=example.com&token=abc");  // as SRS builds it
+  EXPECT_EQ(j["stream_url"], "example.com/live/cam1");
+  EXPECT_EQ(j["stream_id"], "#!::h=example.com,r=live/cam1?token=abc,m=request");
+  EXPECT_EQ(j["server_id"], "edge-1");
+  EXPECT_EQ(j["tcUrl"], "srt://example.com/live");
+  EXPECT_TRUE(j.contains("pageUrl"));
+  EXPECT_FALSE(j["client_id"].get<std::string>().empty());
+}
+
+TEST_F(HookTest, PublisherBodyOnTheDefaultVhost) {
+  caller_waits_for_hook();
+  const auto j = nlohmann::json::parse(env.hook_calls[0].body);
+  EXPECT_EQ(j["action"], "on_publish");
+  EXPECT_EQ(j["vhost"], "__defaultVhost__");
+  EXPECT_EQ(j["stream_url"], "/live/livestream");
+  EXPECT_EQ(j["param"], "");
+  EXPECT_FALSE(j.contains("pageUrl"));
+}
+
+TEST_F(HookTest, DeniedIs1403AndTheOriginNeverHearsOfIt) {
+  caller_waits_for_hook();
+  env.answer_hook(HookVerdict::kDenied);
+  expect_rejected(srt::kRejXForbidden, "forbidden");
+  EXPECT_EQ(counters().hook_denied.get(), 1u);
+  EXPECT_TRUE(balancer.picked.empty());
+  EXPECT_EQ(sent_to(kOrigin), 0u);
+  EXPECT_EQ(proxy().in_flight(), 0u);
+  // A retransmission gets the cached rejection, no second call.
+  from_caller(conclusion(cookie_for()));
+  EXPECT_EQ(rejection_to_caller(), srt::kRejXForbidden);
+  EXPECT_EQ(env.hook_calls.size(), 1u);
+  EXPECT_EQ(counters().cached_answers.get(), 1u);
+}
+
+TEST_F(HookTest, ErrorRejectsWith1503ByDefault) {
+  caller_waits_for_hook();
+  env.answer_hook(HookVerdict::kError);
+  expect_rejected(srt::kRejXDown, "hook_down");
+  EXPECT_EQ(counters().hook_errors.get(), 1u);
+  EXPECT_TRUE(balancer.picked.empty());
+}
+
+TEST_F(HookTest, ErrorLetsTheCallerInWithOnErrorAllow) {
+  env.opt.hooks.allow_on_error = true;
+  caller_waits_for_hook();
+  env.answer_hook(HookVerdict::kError);
+  EXPECT_EQ(balancer.picked.size(), 1u);
+  EXPECT_EQ(sent_to(kOrigin), 1u);
+  EXPECT_EQ(counters().rejected_total(), 0u);
+}
+
+TEST_F(HookTest, TimeoutFollowsOnErrorAndTheLateAnswerIsIgnored) {
+  env.opt.hooks.timeout_ms = 500;
+  caller_waits_for_hook();
+  advance(ms(500) - 1);
+  tick();
+  EXPECT_EQ(counters().rejected_total(), 0u);
+  advance(1);
+  tick();
+  expect_rejected(srt::kRejXDown, "hook_down");
+  EXPECT_EQ(counters().hook_timeouts.get(), 1u);
+  // The hook answers after all: too late, nothing changes.
+  env.sent.clear();
+  env.answer_hook(HookVerdict::kAllowed);
+  EXPECT_EQ(counters().hook_late.get(), 1u);
+  EXPECT_TRUE(env.sent.empty());
+  EXPECT_TRUE(balancer.picked.empty());
+}
+
+TEST_F(HookTest, TimeoutWithOnErrorAllowGoesOnAndALateDenialIsIgnored) {
+  env.opt.hooks.allow_on_error = true;
+  caller_waits_for_hook();
+  advance(ms(env.opt.hooks.timeout_ms));
+  tick();
+  EXPECT_EQ(counters().hook_timeouts.get(), 1u);
+  EXPECT_EQ(balancer.picked.size(), 1u);
+  env.answer_hook(HookVerdict::kDenied);
+  EXPECT_EQ(counters().hook_late.get(), 1u);
+  EXPECT_EQ(counters().rejected_total(), 0u);
+  from_origin(origin_induction_answer(last_sent()));
+  from_origin(origin_conclusion_answer(last_sent()));
+  EXPECT_EQ(counters().established.get(), 1u);
+}
+
+TEST_F(HookTest, AnswerAfterTheAttemptEndedIsIgnored) {
+  env.opt.hooks.allow_on_error = true;
+  caller_waits_for_hook();
+  advance(ms(env.opt.hooks.timeout_ms));
+  tick();  // let in on time-out
+  from_origin(origin_induction_answer(last_sent()));
+  from_origin(origin_conclusion_answer(last_sent()));
+  ASSERT_EQ(env.live.size(), 1u);
+  env.end_session(env.live.front(), EndReason::kIdle);  // the attempt is gone
+  EXPECT_EQ(proxy().tracked(), 0u);
+  env.answer_hook(HookVerdict::kDenied);
+  EXPECT_EQ(counters().hook_late.get(), 1u);
+  EXPECT_EQ(counters().rejected_total(), 0u);
+}
+
+TEST_F(HookTest, NoRoomForACallIs1402) {
+  env.hook_room = 1;
+  caller_concludes(kPublish, kCallerPort, kSocket);
+  caller_concludes(kPublish, kCallerPort + 1, kSocket + 1);
+  EXPECT_EQ(rejection_to_caller(), srt::kRejXOverload);
+  EXPECT_EQ(counters().rejected_for(label_of("hook_busy")).get(), 1u);
+  EXPECT_EQ(counters().hook_overflow.get(), 1u);
+  EXPECT_EQ(counters().hook_calls.get(), 1u);
+  EXPECT_EQ(proxy().in_flight(), 1u);
+}
+
+TEST_F(HookTest, AModeWithoutAHookIsNotAsked) {
+  env.opt.hooks.on_play.clear();
+  caller_concludes("#!::r=live/livestream,m=request");
+  EXPECT_TRUE(env.hook_calls.empty());
+  EXPECT_EQ(balancer.picked.size(), 1u);
+}
+
+TEST(HookAnswer, ReadAsSrsReadsIt) {
+  EXPECT_EQ(read_hook_answer(200, "0"), HookVerdict::kAllowed);
+  EXPECT_EQ(read_hook_answer(200, "0\n"), HookVerdict::kAllowed);
+  EXPECT_EQ(read_hook_answer(200, R"({"code": 0})"), HookVerdict::kAllowed);
+  EXPECT_EQ(read_hook_answer(200, R"({"code": 0, "data": "ok"})"), HookVerdict::kAllowed);
+  EXPECT_EQ(read_hook_answer(200, R"({"code": 1})"), HookVerdict::kDenied);
+  EXPECT_EQ(read_hook_answer(200, R"({"code": "0"})"), HookVerdict::kDenied);
+  EXPECT_EQ(read_hook_answer(200, R"({"data": 0})"), HookVerdict::kDenied);
+  EXPECT_EQ(read_hook_answer(200, "[0]"), HookVerdict::kDenied);
+  EXPECT_EQ(read_hook_answer(200, ""), HookVerdict::kDenied);
+  EXPECT_EQ(read_hook_answer(200, "1"), HookVerdict::kDenied);
+  EXPECT_EQ(read_hook_answer(200, "{not json"), HookVerdict::kDenied);
+  EXPECT_EQ(read_hook_answer(403, "0"), HookVerdict::kDenied);
+  EXPECT_EQ(read_hook_answer(500, R"({"code": 0})"), HookVerdict::kDenied);
 }
 
 }  // namespace

@@ -3,8 +3,9 @@
 // script of caller packets (well-formed handshakes and raw bytes), origin
 // packets (answers, rejections, raw bytes, from the right or a wrong
 // source), balancer answers (now, later, never; ok or rejected, with or
-// without a claim), installs (now, later, failed), session ends, drain and
-// clock steps. After every step the state must stay within its limits; at
+// without a claim), installs (now, later, failed), hook answers (allowed,
+// denied, failed, late or never, under either on_error), session ends, drain
+// and clock steps, with [limits] caps drawn from the input. After every step the state must stay within its limits; at
 // the end, once the clock has passed every deadline and every session has
 // ended, every attempt and every leg port must be free. Any violation aborts.
 #include <fuzzer/FuzzedDataProvider.h>
@@ -66,6 +67,16 @@ class Run {
     env_.addresses = {kLeg4};
     if (in_.ConsumeBool()) env_.addresses.push_back(kLeg6);
     if (in_.ConsumeBool()) env_.unroutable.push_back(kOrigins[3]);
+    if (in_.ConsumeBool()) o.hooks.on_publish = "http://127.0.0.1:1/publish";
+    if (in_.ConsumeBool()) o.hooks.on_play = "http://127.0.0.1:1/play";
+    o.hooks.allow_on_error = in_.ConsumeBool();
+    o.hooks.timeout_ms = in_.ConsumeIntegralInRange<uint32_t>(10, 900);
+    env_.hook_room = in_.ConsumeIntegralInRange<size_t>(0, 4);
+    o.limits.max_handshakes_per_source = in_.ConsumeIntegralInRange<uint32_t>(0, 3);
+    o.limits.max_sessions_per_source = in_.ConsumeIntegralInRange<uint32_t>(0, 3);
+    o.limits.inductions_per_source_s = in_.ConsumeIntegralInRange<uint32_t>(0, 5);
+    o.limits.source_slots = in_.ConsumeIntegralInRange<uint32_t>(1, 4);
+    if (in_.ConsumeBool()) o.limits.deny.push_back(net::Prefix{kCallers[1], 32});
     legs_total_ = env_.addresses.size() * (o.leg_port_max - o.leg_port_min + 1u);
     proxy_ = std::make_unique<control::SrtProxy>(env_, balancer_);
     env_.proxy = proxy_.get();
@@ -85,7 +96,7 @@ class Run {
 
  private:
   void step() {
-    switch (in_.ConsumeIntegralInRange<int>(0, 12)) {
+    switch (in_.ConsumeIntegralInRange<int>(0, 13)) {
       case 0: caller_induction(); break;
       case 1:
       case 2: caller_conclusion(); break;
@@ -97,6 +108,7 @@ class Run {
       case 8: installs(); break;
       case 9: end_a_session(); break;
       case 10: proxy_->set_draining(in_.ConsumeIntegralInRange<int>(0, 7) == 0); break;
+      case 11: hook_answers(); break;
       default: advance(in_.ConsumeIntegralInRange<uint64_t>(0, 3000)); break;
     }
   }
@@ -284,6 +296,14 @@ class Run {
     note_rejections(before);
   }
 
+  void hook_answers() {
+    if (env_.hooks.empty()) return;
+    const uint64_t before = proxy_->counters().rejected_total();
+    const auto v = static_cast<control::HookVerdict>(in_.ConsumeIntegralInRange<int>(0, 2));
+    env_.answer_hook(v, in_.ConsumeIntegralInRange<size_t>(0, env_.hooks.size() - 1));
+    note_rejections(before);
+  }
+
   void end_a_session() {
     if (env_.live.empty()) return;
     env_.end_session(env_.live[in_.ConsumeIntegralInRange<size_t>(0, env_.live.size() - 1)],
@@ -308,10 +328,13 @@ class Run {
     note_rejections(before);
     invariants();
     const uint64_t past = env_.ms_to_tsc(env_.opt.backend_timeout_ms + 500 + 5000 + 1);
-    env_.clock += past;
-    proxy_->on_tick(env_.clock);
-    env_.clock += past;  // rejections of that tick are forgotten on the next
-    proxy_->on_tick(env_.clock);
+    // Hooks time out (and on_error = "allow" goes on to the balancer and
+    // the origin), then those time out, then their rejections are forgotten.
+    for (int i = 0; i < 3; ++i) {
+      env_.clock += past;
+      proxy_->on_tick(env_.clock);
+      while (!env_.held.empty()) env_.complete_held();
+    }
     check(proxy_->in_flight() == 0);
     while (!env_.live.empty()) env_.end_session(env_.live.back(), control::EndReason::kIdle);
     check(proxy_->tracked() == 0);
@@ -325,6 +348,9 @@ class Run {
       p.port = kOriginPort;
       balancer_.answer(p);
     }
+    // Nor do hook answers.
+    while (!env_.hooks.empty())
+      env_.answer_hook(static_cast<control::HookVerdict>(in_.ConsumeIntegralInRange<int>(0, 2)));
     check(env_.sent.empty());
     check(proxy_->tracked() == 0 && proxy_->legs_in_use() == 0);
   }

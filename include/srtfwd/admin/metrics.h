@@ -60,6 +60,7 @@ enum class Dim : uint8_t {
   kSlotState,     // state="live|retired|free"
   kPort,          // port="<port id>", one per MetricsInput::ports entry
   kLcore,         // lcore="<lcore id>", one per MetricsInput::workers entry
+  kHookOutcome,   // outcome="allowed|denied|error|timeout|late"
 };
 
 // Where a metric sits in the exit JSON ("final counters: {...}").

@@ -5,10 +5,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <unordered_map>
+#include <vector>
 
 #include "srtfwd/control/balancer.h"
 #include "srtfwd/control/control_plane.h"
 #include "srtfwd/control/handshake_env.h"
+#include "srtfwd/control/hook_client.h"
 #include "srtfwd/control/srt_proxy.h"
 
 namespace srtfwd::control {
@@ -37,11 +40,17 @@ class ControlPlaneHost final : public HandshakeEnv, public SrtHandler {
                 std::optional<uint16_t> port_hint) override;
   void install_session(const SessionRequest& req, InstallDone done) override;
   void end_session(uint32_t session, EndReason why) override;
+  bool call_hook(const HookCall& call, HookDone done) override;
   void end_caller_session(const net::IpAddr& caller_ip, uint16_t caller_udp, const net::IpAddr& vip,
                           uint16_t vip_udp, EndReason why) override;
 
  private:
   ControlPlane& cp_;
+  // [hooks]: the calls out, by ticket, and their verdicts polled each tick.
+  std::unique_ptr<HookClient> hooks_;
+  std::unordered_map<uint64_t, HookDone> hook_done_;
+  uint64_t next_hook_ticket_ = 1;
+  std::vector<HookClient::Result> hook_results_;
   std::unique_ptr<SrtProxy> proxy_;  // built once this env is whole
 };
 

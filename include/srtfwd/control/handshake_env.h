@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "srtfwd/control/hooks.h"
 #include "srtfwd/control/options.h"
 #include "srtfwd/net/addr.h"
 
@@ -73,6 +74,11 @@ class HandshakeEnv {
   virtual void install_session(const SessionRequest& req, InstallDone done) = 0;
   // Ends the session at this index (from InstallDone), if still installed.
   virtual void end_session(uint32_t session, EndReason why) = 0;
+  // Posts an HTTP hook call and returns at once: done runs later on the
+  // control lcore (never inside call_hook), at most once, maybe never (the
+  // caller keeps its own deadline). False: no room ([hooks] max_in_flight
+  // calls are out), done never runs.
+  virtual bool call_hook(const HookCall& call, HookDone done) = 0;
   // Ends the session of the caller 4-tuple (caller -> our vip), if any.
   virtual void end_caller_session(const net::IpAddr& caller_ip, uint16_t caller_udp,
                                   const net::IpAddr& vip, uint16_t vip_udp, EndReason why) = 0;

@@ -40,6 +40,38 @@ struct BalancerOptions {
   std::string key_prefix;
 };
 
+// [limits]: who may call, and how much of the listener one source may take.
+// A source is an IPv4 address or an IPv6 /64 (one host's share of a
+// subnet: a single IPv6 host can send from every address of its /64).
+struct LimitsOptions {
+  std::vector<net::Prefix> allow;  // non-empty: only these sources (then deny applies)
+  std::vector<net::Prefix> deny;   // never these (1403 at INDUCTION)
+  uint32_t max_handshakes_per_source = 0;  // handshakes in flight; beyond: 1402. 0: no cap
+  uint32_t max_sessions_per_source = 0;    // sessions live or being set up; beyond: 1402. 0: no cap
+  uint32_t inductions_per_source_s = 0;    // INDUCTIONs answered a second (burst: as many); 0: no cap
+  // Per-source counts live in this many hashed slots (a fixed table, so a
+  // flood of spoofed sources costs no memory); sources sharing a slot share
+  // its caps.
+  uint32_t source_slots = 65536;
+
+  bool per_source() const {
+    return max_handshakes_per_source != 0 || max_sessions_per_source != 0 || inductions_per_source_s != 0;
+  }
+};
+
+// [hooks]: SRS's http_hooks on_publish / on_play, asked before any origin
+// is contacted (control/hooks.h).
+struct HookOptions {
+  std::string on_publish;       // http:// URL; empty: publishers are not checked
+  std::string on_play;          // likewise for players
+  uint32_t timeout_ms = 500;    // no answer by then: an error (on_error)
+  bool allow_on_error = false;  // on_error = "allow": a hook that fails lets callers in
+  uint32_t max_in_flight = 64;  // calls queued or running; beyond: 1402
+  std::string server_id;        // the body's server_id (default: the host name)
+
+  bool any() const { return !on_publish.empty() || !on_play.empty(); }
+};
+
 struct Options {
   std::vector<uint16_t> listen_ports{10080};  // UDP ports that accept SRT callers
   uint16_t leg_port_min = 20000;              // our ports toward backends
@@ -61,6 +93,8 @@ struct Options {
   uint32_t neighbour_queue = 16;              // packets held per unresolved neighbour
   std::vector<PortRoute> routes;              // per DPDK port, same order as the ports
   BalancerOptions balancer;
+  LimitsOptions limits;
+  HookOptions hooks;
 };
 
 }  // namespace srtfwd::control

@@ -20,12 +20,22 @@
 //   no route / no address of the     1502 GW    (before the origin is contacted; the
 //     origin's family on our side               caller's family may differ: translated)
 //   too many handshakes / no leg     1402 OVERLOAD
+//   source not in [limits] allow,    1403 FORBIDDEN (at INDUCTION, and again at CONCLUSION)
+//     or in deny
+//   source over its handshake cap    1402 OVERLOAD (at INDUCTION, and again at CONCLUSION)
+//   source over its session cap      1402 OVERLOAD
+//   [hooks] on_publish / on_play     1403 FORBIDDEN (before any origin is contacted)
+//     refused the caller
+//   the hook failed or timed out     1503 DOWN      (on_error = "reject"; "allow" lets it in)
+//   hook calls at max_in_flight      1402 OVERLOAD
 //   draining, balancer store down    1503 DOWN
 //   HSv4-only caller                 8    SRT_REJ_VERSION
 //   rendezvous handshake             1405 BAD_MODE  (a listener never does rendezvous)
 //   bonding (GROUP extension)        15   SRT_REJ_GROUP (groups need the origin to see
 //                                         every member link, which a per-link relay hides)
 //   the backend's own rejection      relayed unchanged
+// A source over its INDUCTION rate gets no answer at all (counted as
+// dropped): a flood is not answered packet for packet.
 // A CONCLUSION whose cookie is neither the current nor the previous bucket's
 // is ignored, as libsrt's listener does: it proves nothing about its source.
 //
@@ -49,6 +59,7 @@
 #include "srtfwd/control/balancer.h"
 #include "srtfwd/control/handshake_env.h"
 #include "srtfwd/control/log_limiter.h"
+#include "srtfwd/control/source_limits.h"
 #include "srtfwd/dataplane/counters.h"
 #include "srtfwd/net/parse.h"
 #include "srtfwd/srt/handshake.h"
@@ -70,6 +81,15 @@ enum class RejectReason : uint8_t {
   kGroup,       // bonding
   kBackend,     // the origin's own rejection, relayed
   kNoRoute,     // no route or no address of the origin's family on our side
+  // [limits]: the source is not allowed, or is over its handshake or session cap.
+  kSourceDenied,
+  kSourceHandshakes,
+  kSourceSessions,
+  // [hooks]: refused by the hook, the hook failed (on_error = "reject"), too
+  // many hook calls out.
+  kForbidden,
+  kHookDown,
+  kHookBusy,
   kCount
 };
 
@@ -80,7 +100,8 @@ struct RejectReasonInfo {
 inline constexpr std::array<RejectReasonInfo, static_cast<size_t>(RejectReason::kCount)> kRejectReasons = {{
     {"bad_request", 1400}, {"not_found", 1404}, {"gateway", 1502}, {"overload", 1402},
     {"down", 1503}, {"version", 8}, {"bad_mode", 1405}, {"group", 15}, {"backend", 0},
-    {"no_route", 1502},
+    {"no_route", 1502}, {"source_denied", 1403}, {"source_handshakes", 1402},
+    {"source_sessions", 1402}, {"forbidden", 1403}, {"hook_down", 1503}, {"hook_busy", 1402},
 }};
 static_assert(!kRejectReasons.back().name.empty(), "a RejectReason has no name");
 
@@ -103,6 +124,11 @@ struct SrtProxyCounters {
   dataplane::Counter established;
   dataplane::Counter backend_rejected;    // relayed rejections of an origin
   dataplane::Counter stray_backend;       // backend packets for no handshake
+  dataplane::Counter dropped_inductions;  // over the source's INDUCTION rate: no answer
+  // [hooks]: calls made, and how each ended (late: an answer after the
+  // caller's deadline or end, ignored); overflow: no room to make one.
+  dataplane::Counter hook_calls, hook_allowed, hook_denied, hook_errors, hook_timeouts, hook_late,
+      hook_overflow;
   // Levels published every tick for the admin thread (gauges).
   dataplane::Counter in_flight, tracked, legs_in_use;
   // Rejections we sent, by reason.
@@ -166,7 +192,7 @@ class SrtProxy {
       return net::IpAddrHash{}(k.ip) ^ (size_t{k.port} * 0x9E3779B97F4A7C15ull);
     }
   };
-  enum class State : uint8_t { kPicking, kInduction, kConclusion, kInstalling, kEstablished, kRejected };
+  enum class State : uint8_t { kHooking, kPicking, kInduction, kConclusion, kInstalling, kEstablished, kRejected };
 
   struct Attempt {
     uint64_t id = 0;
@@ -192,12 +218,20 @@ class SrtProxy {
     uint32_t answer_ts = 0;
     uint64_t answer_rx = 0;
     uint64_t forget_at = 0;            // kRejected: drop the cache then
+    // Its source's slot in limits_, and what it counts there: a handshake
+    // until it is established or ends, a session until it ends.
+    uint32_t source_slot = 0;
+    bool counts_handshake = false, counts_session = false;
   };
 
   void on_caller(const net::FrameInfo& fi, const net::MacAddr& mac, uint16_t port_id,
                  const srt::Handshake& hs, uint64_t now);
   void on_backend(const net::FrameInfo& fi, const net::MacAddr& src_mac, const srt::Handshake& hs,
                   uint64_t now);
+  void start_hook(Attempt& a, const srt::StreamId& id, const std::string& sid, uint64_t now);
+  void on_hook(uint64_t id, const CallerKey& key, HookVerdict v, const std::string& detail);
+  void hook_failed(Attempt& a, const std::string& why);
+  void start_pick(Attempt& a, uint64_t now);
   void on_pick(uint64_t id, const CallerKey& key, const Pick& pick, uint64_t now);
   void send_backend_induction(Attempt& a);
   void send_backend_conclusion(Attempt& a);
@@ -213,6 +247,10 @@ class SrtProxy {
   bool alloc_leg(Attempt& a);
   void free_leg(Attempt& a);
   void erase(const CallerKey& k);
+  // The source's counts in limits_ drop as the attempt's handshake ends
+  // (established or not) and as the attempt ends.
+  void source_handshake_over(Attempt& a);
+  void source_release(Attempt& a);
   bool is_listen_port(uint16_t p) const;
   uint64_t now_ms(uint64_t tsc) const { return tsc / (hz_ / 1000); }
   std::array<uint8_t, 16> peer_wire(const net::IpAddr& ip) const;
@@ -222,6 +260,7 @@ class SrtProxy {
   const Options& opt_;
   uint64_t hz_;
   srt::SynCookieJar cookies_;
+  SourceLimits limits_;
   bool draining_ = false;
   uint64_t next_id_ = 1;
   std::unordered_map<CallerKey, std::unique_ptr<Attempt>, CallerKeyHash> by_caller_;
