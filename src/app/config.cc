@@ -19,6 +19,7 @@
 #include "srtfwd/control/hook_client.h"
 #include "srtfwd/srt/stream_id.h"
 
+#include "srtfwd/net/endpoint.h"
 #include "srtfwd/net/vlan.h"
 
 namespace srtfwd::app {
@@ -112,16 +113,11 @@ void parse_range(const std::string& key, const std::string& s, uint16_t* lo, uin
 
 void parse_host_port(const std::string& key, const std::string& s, std::string* host,
                      uint16_t* port) {
-  const auto colon = s.rfind(':');
-  if (colon == std::string::npos || colon == 0) fail(key, "\"" + s + "\" is not HOST:PORT");
-  std::string h = s.substr(0, colon);
-  if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
-  int p = 0;
-  auto r = std::from_chars(s.data() + colon + 1, s.data() + s.size(), p);
-  if (r.ec != std::errc() || r.ptr != s.data() + s.size() || p < 1 || p > 65535)
-    fail(key, "\"" + s + "\" has no valid port");
-  *host = h;
-  *port = static_cast<uint16_t>(p);
+  std::string error;
+  auto ep = net::parse_endpoint(s, {}, &error);
+  if (!ep) fail(key, "\"" + s + "\" " + error);
+  *host = std::move(ep->host);
+  *port = ep->port;
 }
 
 Config build(const toml::value& doc) {
@@ -447,15 +443,10 @@ int64_t env_int(const char* name, const std::string& v, int64_t lo, int64_t hi, 
 // "20080", ":20080" or "HOST:20080" (Go's net.Listen forms); host empty
 // when not given.
 std::pair<std::string, uint16_t> env_listen(const char* name, const std::string& v) {
-  std::string host;
-  std::string port = v;
-  if (const auto colon = v.rfind(':'); colon != std::string::npos) {
-    host = v.substr(0, colon);
-    port = v.substr(colon + 1);
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  }
-  const auto p = env_int(name, port, 1, 65535, "is not PORT, :PORT or HOST:PORT with a port 1-65535");
-  return {host, static_cast<uint16_t>(p)};
+  std::string error;
+  auto ep = net::parse_endpoint(v, {.empty_host = true, .port_only = true}, &error);
+  if (!ep) env_fail(name, v, error + " (give PORT, :PORT or HOST:PORT)");
+  return {std::move(ep->host), ep->port};
 }
 
 bool env_bool(const char* name, const std::string& v) {

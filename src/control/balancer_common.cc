@@ -5,13 +5,13 @@
 // Everything here parses input someone else wrote (an origin's heartbeat, a
 // Redis value another proxy wrote), so nothing throws: nlohmann's parser
 // runs without exceptions and every field is type-checked before use.
-#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "srtfwd/control/balancer.h"
+#include "srtfwd/net/endpoint.h"
 
 namespace srtfwd::control {
 
@@ -102,14 +102,6 @@ std::optional<Json> parse_object(const std::string& text, std::string* error) {
   return j;
 }
 
-std::optional<uint16_t> parse_port(std::string_view s) {
-  if (s.empty() || s.size() > 5) return std::nullopt;
-  unsigned v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size() || v == 0 || v > 65535) return std::nullopt;
-  return static_cast<uint16_t>(v);
-}
-
 bool valid_scheme(std::string_view s) {
   if (s.empty()) return false;
   for (char c : s)
@@ -121,27 +113,9 @@ bool valid_scheme(std::string_view s) {
 
 // "host:port", ":port", "[v6]:port" or "port" (what follows "scheme://").
 std::optional<std::pair<std::string, uint16_t>> parse_host_port(std::string_view s) {
-  if (!s.empty() && s.front() == '[') {
-    const size_t close = s.find(']');
-    if (close == std::string_view::npos || close + 1 >= s.size() || s[close + 1] != ':')
-      return std::nullopt;
-    auto port = parse_port(s.substr(close + 2));
-    if (!port) return std::nullopt;
-    return std::pair{std::string(s.substr(1, close - 1)), *port};
-  }
-  const size_t colon = s.rfind(':');
-  if (colon == std::string_view::npos) {
-    auto port = parse_port(s);
-    if (!port) return std::nullopt;
-    return std::pair{std::string(), *port};
-  }
-  const std::string_view host = s.substr(0, colon);
-  // An unbracketed IPv6 address has more colons: ambiguous, refused (Go's
-  // net.SplitHostPort refuses it too).
-  if (host.find(':') != std::string_view::npos) return std::nullopt;
-  auto port = parse_port(s.substr(colon + 1));
-  if (!port) return std::nullopt;
-  return std::pair{std::string(host), *port};
+  auto ep = net::parse_endpoint(s, {.empty_host = true, .port_only = true});
+  if (!ep) return std::nullopt;
+  return std::pair{std::move(ep->host), ep->port};
 }
 
 // RFC 3339 with nanoseconds in UTC, which Go's time.Time unmarshals.

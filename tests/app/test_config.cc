@@ -140,6 +140,10 @@ TEST(Config, ErrorsNameTheKeyInOneLine) {
       {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[[backend]]\nsrt = 1\n", "backend[0].ip: is required"},
       {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[[backend]]\nip = \"nope\"\n", "backend[0].ip:"},
       {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[admin]\nlisten = \"127.0.0.1\"\n", "admin.listen:"},
+      {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[admin]\nlisten = \"::1:12025\"\n",
+       "admin.listen: \"::1:12025\" has an IPv6 address without brackets"},
+      {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[balancer]\nredis = \"127.0.0.1:0\"\n",
+       "balancer.redis: \"127.0.0.1:0\" has no port 1-65535"},
       {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[dataplane]\ncontrol_ring = 1000\n", "dataplane.control_ring: must be a power of two"},
       {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[typo]\n", "typo: unknown key"},
       {"[[port]\n", "config:"},  // TOML syntax error
@@ -417,6 +421,7 @@ TEST(ConfigEnvironment, BadValuesAreOneLineNamingTheVariable) {
       {"PROXY_SRT_SERVER", "198.18.0.1:10090"},
       {"PROXY_SYSTEM_API", "abc"},
       {"PROXY_SYSTEM_API", "example.com:12025"},
+      {"PROXY_SYSTEM_API", "::1:12025"},  // IPv6 without brackets
       {"PROXY_LOAD_BALANCER_TYPE", "dns"},
       {"PROXY_REDIS_PORT", "x"},
       {"PROXY_REDIS_DB", "-1"},

@@ -23,12 +23,14 @@ import os
 import re
 import shutil
 import signal
+import socket
 import struct
 import subprocess
 import sys
 import tempfile
 import time
 import unittest
+import urllib.request
 
 from scapy.all import (ARP, ICMP, IP, TCP, UDP, Dot1AD, Dot1Q, Ether, IPv6, Padding,  # type: ignore
                        Raw, rdpcap)
@@ -62,12 +64,50 @@ idle_timeout_ms = 60000
 shutdown_grace_ms = 200
 drain_timeout_ms = 0
 [admin]
-listen = ""
+listen = "{admin}"
 """
 
 
-def config(vlans=(None, None)):
-    return CONFIG.format(**{f"vlan{i}": f"vlan = {v}" if v is not None else "" for i, v in enumerate(vlans)})
+def config(vlans=(None, None), admin_port=0):
+    return CONFIG.format(admin=f"127.0.0.1:{admin_port}" if admin_port else "",
+                         **{f"vlan{i}": f"vlan = {v}" if v is not None else "" for i, v in enumerate(vlans)})
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def metrics(port):
+    """The admin API's /metrics as {name: value}, labelled samples summed
+    and also kept under name{labels}."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    m = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        key, value = line.rsplit(" ", 1)
+        m[key] = float(value)
+        name = key.split("{", 1)[0]
+        if name != key:
+            m[name] = m.get(name, 0) + float(value)
+    return m
+
+
+def settled(m, frames):
+    """Every frame of the input pcaps received and given its fate, everything
+    handed to the control lcore taken by it, and every SHUTDOWN reported
+    acted on (its session ended after the grace period, slots reclaimed)."""
+    g = lambda k: m.get(k, 0)  # noqa: E731
+    return (g("srtfwd_rx_packets_total") == frames and
+            g("srtfwd_forwarded_packets_total") + g("srtfwd_to_control_packets_total") +
+            g("srtfwd_dropped_packets_total") == frames and
+            g("srtfwd_slow_path_packets_total") == g("srtfwd_to_control_packets_total") and
+            g("srtfwd_session_events_total") == g('srtfwd_sessions_ended_total{reason="shutdown"}') +
+            g("srtfwd_session_events_stale_total") and
+            g('srtfwd_session_slots{state="retired"}') == 0)
 
 
 SESSION4 = (f"caller={CALLER}:{CPORT} vip={VIP}:{VPORT} backend={BACKEND}:{BPORT} leg={LEG}:{LPORT} "
@@ -243,8 +283,9 @@ _run_ids = itertools.count()
 
 
 class Run:
-    """One testbed run over two input pcaps: started, given 1.5 s after
-    'srtfwd ready', stopped with SIGTERM. Never leaves a process behind."""
+    """One testbed run over two input pcaps: started, stopped with SIGTERM
+    once its admin API's counters say every frame was handled (settled()).
+    Never leaves a process behind."""
 
     def __init__(self, in0, in1, sessions=(SESSION4, SESSION6), vlans=(None, None)):
         self.proc = None
@@ -252,8 +293,10 @@ class Run:
         p = lambda n: os.path.join(self.dir, n)  # noqa: E731
         write_pcap(p("in0.pcap"), in0 or [FILLER])
         write_pcap(p("in1.pcap"), in1 or [FILLER])
+        frames = len(in0 or [FILLER]) + len(in1 or [FILLER])
+        admin_port = free_port()
         with open(p("t.toml"), "w") as f:
-            f.write(config(vlans))
+            f.write(config(vlans, admin_port))
         self.prefix = f"srtfwd-replay-{os.getpid()}-{next(_run_ids)}"
         argv = [TESTBED, "-l", "0-1", "--no-huge", "-m", "1024", "--no-pci",
                 f"--file-prefix={self.prefix}",
@@ -270,7 +313,11 @@ class Run:
                 if self.proc.poll() is not None or time.time() > deadline:
                     raise AssertionError("testbed did not start:\n" + self.log()[-3000:])
                 time.sleep(0.1)
-            time.sleep(1.5)  # replay takes microseconds; leave the control lcore time too
+            deadline = time.time() + 30
+            while not settled(m := metrics(admin_port), frames):
+                if self.proc.poll() is not None or time.time() > deadline:
+                    raise AssertionError(f"testbed did not settle: {m}\n" + self.log()[-3000:])
+                time.sleep(0.02)
             self.proc.send_signal(signal.SIGTERM)
             self.rc = self.proc.wait(timeout=30)
         finally:
@@ -634,7 +681,7 @@ class Replay(unittest.TestCase):
         self.assert_forwarded(in0, r.out1, to_backend=True)
         self.assertEqual(bytes(r.out1[1][UDP].payload), shutdown)
         self.assertEqual(r.c["session_events"], 1)
-        # The session ends after the grace period (200 ms < the 1.5 s run).
+        # The session ends after the grace period (Run waits for it).
         self.assertEqual(r.c["control"]["sessions_ended_shutdown"], 1)
         self.assertEqual(r.c["sessions_active"], 1)
         # The ended session's two slots were given back after the grace
@@ -926,17 +973,26 @@ class Replay(unittest.TestCase):
 
 
 # Sends the frames of argv[1] on argv[3] and writes what arrives meanwhile on
-# argv[4] to argv[2]; run inside the test's network namespace.
+# argv[4] to argv[2], once argv[5] UDP datagrams from argv[6] or argv[7]
+# came (10 s at most); run inside the test's network namespace.
 _TAP_PEER = """
-import sys, time
-from scapy.all import AsyncSniffer, rdpcap, sendp, wrpcap
+import sys, threading, time
+from scapy.all import IP, UDP, AsyncSniffer, IPv6, rdpcap, sendp, wrpcap
 frames = rdpcap(sys.argv[1])
-sniffer = AsyncSniffer(iface=sys.argv[4], store=True)
+want, leg, leg6 = int(sys.argv[5]), sys.argv[6], sys.argv[7]
+started, done, count = threading.Event(), threading.Event(), [0]
+def seen(p):
+    if UDP in p and (IP in p and p[IP].src == leg or IPv6 in p and p[IPv6].src == leg6):
+        count[0] += 1
+        if count[0] >= want:
+            done.set()
+sniffer = AsyncSniffer(iface=sys.argv[4], store=True, prn=seen, started_callback=started.set)
 sniffer.start()
-time.sleep(1.0)
+if not started.wait(10):
+    sys.exit("sniffer did not start")
 for f in frames:
     sendp(f, iface=sys.argv[3], verbose=False)
-time.sleep(1.0)
+done.wait(10)
 got = sniffer.stop()
 wrpcap(sys.argv[2], list(got))
 """
@@ -994,7 +1050,8 @@ class TapOffload(unittest.TestCase):
                 time.sleep(0.1)
             self.assertEqual(len(re.findall(r"checksum offload on", read_log())), 2, read_log()[-3000:])
             subprocess.run(["ip", "netns", "exec", ns, "/usr/bin/python3", "-c", _TAP_PEER,
-                            p("in0.pcap"), p("out1.pcap"), "sfoff0", "sfoff1"], check=True, timeout=60)
+                            p("in0.pcap"), p("out1.pcap"), "sfoff0", "sfoff1", str(len(in0)), LEG, LEG6],
+                           check=True, timeout=60)
             proc.send_signal(signal.SIGTERM)
             self.assertEqual(proc.wait(timeout=30), 0, read_log()[-3000:])
             log.close()

@@ -19,6 +19,7 @@
 
 #include "srtfwd/app/run.h"
 #include "srtfwd/control/control_plane.h"
+#include "srtfwd/net/endpoint.h"
 
 using srtfwd::control::ControlPlane;
 using srtfwd::control::InstallStatus;
@@ -29,22 +30,12 @@ using srtfwd::net::MacAddr;
 namespace {
 
 std::pair<IpAddr, uint16_t> endpoint(const std::string& s) {
-  std::string host, port;
-  if (!s.empty() && s[0] == '[') {
-    const auto close = s.find(']');
-    if (close == std::string::npos || close + 1 >= s.size() || s[close + 1] != ':')
-      throw std::runtime_error("bad endpoint " + s);
-    host = s.substr(1, close - 1);
-    port = s.substr(close + 2);
-  } else {
-    const auto colon = s.rfind(':');
-    if (colon == std::string::npos) throw std::runtime_error("bad endpoint " + s);
-    host = s.substr(0, colon);
-    port = s.substr(colon + 1);
-  }
-  auto ip = IpAddr::parse(host);
-  if (!ip) throw std::runtime_error("bad address " + host);
-  return {*ip, static_cast<uint16_t>(std::stoi(port))};
+  std::string error;
+  const auto ep = srtfwd::net::parse_endpoint(s, {}, &error);
+  if (!ep) throw std::runtime_error("endpoint \"" + s + "\" " + error);
+  auto ip = IpAddr::parse(ep->host);
+  if (!ip) throw std::runtime_error("bad address " + ep->host);
+  return {*ip, ep->port};
 }
 
 SessionRequest parse_session(const std::string& text) {

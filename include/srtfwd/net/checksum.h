@@ -95,18 +95,6 @@ inline uint32_t pseudo_header_sum(const IpAddr& src, const IpAddr& dst, uint8_t 
                      : ipv6_pseudo_header_sum(src, dst, proto, l4_len);
 }
 
-// What DPDK expects in the UDP checksum field when the NIC computes the
-// checksum (RTE_MBUF_F_TX_UDP_CKSUM): the folded pseudo-header sum, not
-// complemented, as rte_ipv4_phdr_cksum() / rte_ipv6_phdr_cksum() return it.
-inline uint16_t ipv4_pseudo_header_csum(const IpAddr& src, const IpAddr& dst, uint8_t proto,
-                                        uint32_t l4_len) noexcept {
-  return csum_fold(ipv4_pseudo_header_sum(src, dst, proto, l4_len));
-}
-inline uint16_t ipv6_pseudo_header_csum(const IpAddr& src, const IpAddr& dst, uint8_t proto,
-                                        uint32_t l4_len) noexcept {
-  return csum_fold(ipv6_pseudo_header_sum(src, dst, proto, l4_len));
-}
-
 // Checksum of a transport segment of len bytes under a pseudo header, with the
 // checksum field at csum_off counted as zero. For UDP use udp_checksum(),
 // which also applies UDP's zero rule.
@@ -148,10 +136,6 @@ inline uint16_t icmp6_checksum(const IpAddr& src, const IpAddr& dst, const uint8
 
 constexpr uint32_t csum_delta16(uint16_t old_v, uint16_t new_v) noexcept {
   return uint32_t{static_cast<uint16_t>(~old_v)} + new_v;
-}
-constexpr uint32_t csum_delta32(uint32_t old_v, uint32_t new_v) noexcept {
-  return csum_delta16(static_cast<uint16_t>(old_v >> 16), static_cast<uint16_t>(new_v >> 16)) +
-         csum_delta16(static_cast<uint16_t>(old_v), static_cast<uint16_t>(new_v));
 }
 // Delta for n bytes (n even) changing from old_p to new_p.
 inline uint32_t csum_delta_bytes(const uint8_t* old_p, const uint8_t* new_p, size_t n) noexcept {
@@ -206,19 +190,6 @@ constexpr uint16_t udp4_csum_update_ndelta(uint16_t hc, uint16_t ndelta) noexcep
   uint16_t s = 0;
   const bool carry = __builtin_add_overflow(hc, ndelta, &s);
   return static_cast<uint16_t>(s + carry);
-}
-
-// Update the checksum field at csum_field (in a frame, network order) for a
-// 16-bit, 32-bit or 16-byte value changing from old to new. Values are host
-// order; csum_replace16 takes the network-order bytes.
-inline void csum_replace2(uint8_t* csum_field, uint16_t old_v, uint16_t new_v) noexcept {
-  store_be16(csum_field, csum_update(load_be16(csum_field), csum_delta16(old_v, new_v)));
-}
-inline void csum_replace4(uint8_t* csum_field, uint32_t old_v, uint32_t new_v) noexcept {
-  store_be16(csum_field, csum_update(load_be16(csum_field), csum_delta32(old_v, new_v)));
-}
-inline void csum_replace16(uint8_t* csum_field, const uint8_t* old16, const uint8_t* new16) noexcept {
-  store_be16(csum_field, csum_update(load_be16(csum_field), csum_delta_bytes(old16, new16, 16)));
 }
 
 }  // namespace srtfwd::net
