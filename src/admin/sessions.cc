@@ -2,14 +2,28 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <unordered_map>
 #include <vector>
 
 #include "srtfwd/dataplane/dataplane.h"
 
 namespace srtfwd::admin {
 
-std::string sessions_json(dataplane::Dataplane& dp, uint64_t hz, uint64_t now) {
+std::string_view api_mode(srt::Mode m) {
+  switch (m) {
+    case srt::Mode::Request: return "play";
+    case srt::Mode::Publish: return "publish";
+    case srt::Mode::Bidirectional: return "bidirectional";
+  }
+  return "unknown";
+}
+
+std::string sessions_json(dataplane::Dataplane& dp, uint64_t hz, uint64_t now,
+                          const std::vector<control::SessionStream>& streams) {
   constexpr uint32_t kMaxListed = 10000;
+  std::unordered_map<uint32_t, const control::SessionStream*> by_index;
+  by_index.reserve(streams.size());
+  for (const auto& ss : streams) by_index.emplace(ss.session, &ss);
   auto& t = dp.sessions();
   nlohmann::json list = nlohmann::json::array();
   // The live sessions, not every record of the capacity; listed by index.
@@ -31,7 +45,7 @@ std::string sessions_json(dataplane::Dataplane& dp, uint64_t hz, uint64_t now) {
                             {"bytes", d.bytes.get()},
                             {"idle_ms", now > last ? (now - last) / (hz / 1000) : 0}};
     };
-    list.push_back({{"id", s.index},
+    nlohmann::json j = {{"id", s.index},
                     {"caller", sp.caller_ip.to_string() + ":" + std::to_string(sp.caller_udp)},
                     {"vip", sp.vip.to_string() + ":" + std::to_string(sp.vip_udp)},
                     {"backend", sp.backend_ip.to_string() + ":" + std::to_string(sp.backend_udp)},
@@ -40,9 +54,34 @@ std::string sessions_json(dataplane::Dataplane& dp, uint64_t hz, uint64_t now) {
                     {"backend_socket_id", sp.backend_socket_id},
                     {"age_ms", now > s.installed_tsc ? (now - s.installed_tsc) / (hz / 1000) : 0},
                     {"from_caller", dir(dataplane::kFromCaller)},
-                    {"from_backend", dir(dataplane::kFromBackend)}});
+                    {"from_backend", dir(dataplane::kFromBackend)}};
+    // A session installed by other means than a handshake has no stream.
+    const auto it = by_index.find(s.index);
+    j["stream_url"] = it == by_index.end() ? nlohmann::json() : nlohmann::json(it->second->url);
+    j["mode"] = it == by_index.end() ? nlohmann::json() : nlohmann::json(api_mode(it->second->mode));
+    j["origin"] = it == by_index.end() ? nlohmann::json() : nlohmann::json(it->second->server_key);
+    list.push_back(std::move(j));
   }
-  return nlohmann::json{{"active", t.active()}, {"listed", live.size()}, {"sessions", list}}.dump();
+  return nlohmann::json{{"active", t.active()}, {"listed", live.size()}, {"sessions", list}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::vector<control::StreamSession> stream_sessions(dataplane::Dataplane& dp, uint64_t hz, uint64_t now,
+                                                    uint64_t now_unix_ms,
+                                                    const std::vector<control::SessionStream>& streams) {
+  auto& t = dp.sessions();
+  std::vector<control::StreamSession> out;
+  out.reserve(streams.size());
+  for (const auto& ss : streams) {
+    if (ss.session >= t.capacity()) continue;
+    const auto& s = *t.at(ss.session);
+    const auto& sp = s.spec;
+    const uint64_t age_ms = now > s.installed_tsc ? (now - s.installed_tsc) / (hz / 1000) : 0;
+    out.push_back({ss.session, ss.url, ss.mode, ss.server_key,
+                   sp.caller_ip.to_string() + ":" + std::to_string(sp.caller_udp),
+                   now_unix_ms > age_ms ? now_unix_ms - age_ms : 0});
+  }
+  return out;
 }
 
 }  // namespace srtfwd::admin

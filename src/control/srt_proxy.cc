@@ -381,6 +381,7 @@ void SrtProxy::established(Attempt& a, const srt::Handshake& backend_answer,
       return;
     }
     at.state = State::kEstablished;
+    at.session = *s;
     at.answer = std::move(answer);
     at.conclusion.reset();  // the cache needs only the answer
     active_.erase(&at);
@@ -393,6 +394,13 @@ void SrtProxy::established(Attempt& a, const srt::Handshake& backend_answer,
                    at.backend_port, at.leg_ip.to_string(), at.leg_port, at.server_key);
     answer_caller(at);
   });
+}
+
+std::vector<SessionStream> SrtProxy::session_streams() const {
+  std::vector<SessionStream> out;
+  for (const auto& [key, a] : by_caller_)
+    if (a->state == State::kEstablished) out.push_back({a->session, a->url, a->mode, a->server_key});
+  return out;
 }
 
 void SrtProxy::reject(Attempt& a, RejectReason label, uint32_t reason, const std::string& why) {

@@ -119,6 +119,15 @@ struct SrtProxyCounters {
   }
 };
 
+// An established session's stream, as the control plane knew it at install:
+// kept here, beside the handshake state, never in the data path's records.
+struct SessionStream {
+  uint32_t session = 0;  // the session table index
+  std::string url;       // the stream URL the balancer picked for
+  srt::Mode mode = srt::Mode::Request;
+  std::string server_key;  // the origin's key (srs-proxy-server:...)
+};
+
 class SrtProxy {
  public:
   SrtProxy(HandshakeEnv& env, Balancer& balancer);
@@ -141,6 +150,8 @@ class SrtProxy {
   size_t tracked() const { return by_caller_.size(); }
   size_t legs_in_use() const { return by_leg_.size(); }
   const SrtProxyCounters& counters() const { return counters_; }
+  // Every established session's stream (for the admin API; O(tracked)).
+  std::vector<SessionStream> session_streams() const;
 
  private:
   // Rejection lines: at most 20 a second, then a count of those left out.
@@ -192,6 +203,7 @@ class SrtProxy {
     uint32_t answer_ts = 0;
     uint64_t answer_rx = 0;
     uint64_t forget_at = 0;            // kRejected: drop the cache then
+    uint32_t session = 0;              // kEstablished: its session table index
   };
 
   void on_caller(const net::FrameInfo& fi, const net::MacAddr& mac, uint16_t port_id,
