@@ -77,13 +77,17 @@ void AdminServer::start() {
     spdlog::warn("admin API: POST /api/v1/srs/register is open: anyone who reaches {}:{} can register an "
                  "origin and have streams sent to it; set [admin] register_token",
                  host_, port_);
-  svr.Post("/api/v1/srs/register", [this](const httplib::Request& req, httplib::Response& res) {
+  // The token in the path is for SRS origins, whose heartbeat drops the
+  // url's query: url http://HOST:PORT/api/v1/srs/register/TOKEN.
+  auto register_handler = [this](const httplib::Request& req, httplib::Response& res, bool in_path) {
     if (!register_token_.empty()) {
       const bool has_query = req.has_param("token");
       const std::string query = has_query ? req.get_param_value("token") : std::string();
       const bool has_auth = req.has_header("Authorization");
       const std::string auth = has_auth ? req.get_header_value("Authorization") : std::string();
-      if (!register_authorized(register_token_, has_query ? &query : nullptr, has_auth ? &auth : nullptr)) {
+      const std::string path_token = in_path ? req.matches[1].str() : std::string();
+      if (!register_authorized(register_token_, has_query ? &query : nullptr, has_auth ? &auth : nullptr,
+                               in_path ? &path_token : nullptr)) {
         uint64_t left_out = 0;
         bool log = false;
         {
@@ -93,7 +97,7 @@ void AdminServer::start() {
         }
         if (log)
           spdlog::warn("admin API: /register from {}:{} refused (401): {}{}", req.remote_addr,
-                       req.remote_port, has_query || has_auth ? "wrong token" : "no token",
+                       req.remote_port, has_query || has_auth || in_path ? "wrong token" : "no token",
                        left_out ? fmt::format(" ({} more refused since the last line)", left_out) : "");
         res.status = 401;
         res.set_header("WWW-Authenticate", "Bearer");
@@ -122,7 +126,14 @@ void AdminServer::start() {
     j["code"] = 0;
     j["pid"] = std::to_string(::getpid());
     res.set_content(j.dump(), kJson);
+  };
+  svr.Post("/api/v1/srs/register", [register_handler](const httplib::Request& req, httplib::Response& res) {
+    register_handler(req, res, false);
   });
+  svr.Post(R"(/api/v1/srs/register/([^/]+))",
+           [register_handler](const httplib::Request& req, httplib::Response& res) {
+             register_handler(req, res, true);
+           });
   svr.Get("/api/v1/versions", [](const httplib::Request&, httplib::Response& res) {
     nlohmann::json j;
     j["signature"] = "srtfwd";
@@ -154,10 +165,12 @@ void AdminServer::start() {
       res.set_content(error_json(503, e.what()), kJson);
     }
   });
-  svr.Get("/api/v1/origins", [this, source](const httplib::Request&, httplib::Response& res) {
-    const auto snap = bridge_.fresh_snapshot(kFreshWait);
+  svr.Get("/api/v1/origins", [this](const httplib::Request&, httplib::Response& res) {
     try {
-      res.set_content(origins_json(source(snap)), kJson);
+      // No session in it: Redis alone answers in redis mode.
+      res.set_content(origins_json(redis_ ? read_redis(*redis_, kRedisTimeout)
+                                          : memory_source(*bridge_.fresh_snapshot(kFreshWait).streams)),
+                      kJson);
     } catch (const std::exception& e) {
       res.status = 503;
       res.set_content(error_json(503, e.what()), kJson);

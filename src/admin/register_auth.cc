@@ -33,11 +33,12 @@ std::string_view bearer_token(std::string_view h) noexcept {
 }
 
 bool register_authorized(const std::string& want, const std::string* query_token,
-                         const std::string* authorization) noexcept {
+                         const std::string* authorization, const std::string* path_token) noexcept {
   if (want.empty()) return true;
   bool ok = false;
-  // Both checked, whichever matches: the time does not tell which was tried.
+  // All checked, whichever matches: the time does not tell which was tried.
   if (query_token != nullptr) ok |= constant_time_equal(want, *query_token);
+  if (path_token != nullptr) ok |= constant_time_equal(want, *path_token);
   if (authorization != nullptr) {
     const std::string_view t = bearer_token(*authorization);
     ok |= !t.empty() && constant_time_equal(want, t);

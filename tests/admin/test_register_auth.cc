@@ -53,6 +53,11 @@ TEST(RegisterAuthorized, TheTokenInTheQueryOrTheHeader) {
   EXPECT_TRUE(register_authorized(want, &bad, &bearer));
   EXPECT_TRUE(register_authorized(want, &good, &wrong_bearer));
   EXPECT_FALSE(register_authorized(want, &bad, &wrong_bearer));
+  // The path form (an SRS heartbeat's url).
+  EXPECT_TRUE(register_authorized(want, nullptr, nullptr, &good));
+  EXPECT_FALSE(register_authorized(want, nullptr, nullptr, &bad));
+  EXPECT_FALSE(register_authorized(want, nullptr, nullptr, &empty));
+  EXPECT_TRUE(register_authorized(want, &bad, &wrong_bearer, &good));
 }
 
 }  // namespace

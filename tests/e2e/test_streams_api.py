@@ -2,8 +2,9 @@
 
   - POST /api/v1/srs/register with [admin] register_token: refused (401,
     counted, logged) without the token or with a wrong one, taken with it in
-    the query (?token=, as SRS's heartbeat url carries it) or as
-    "Authorization: Bearer"; only then are streams routed to the origin;
+    the query (?token=), as "Authorization: Bearer" or in the path
+    (/api/v1/srs/register/TOKEN, the form an SRS heartbeat url can carry);
+    only then are streams routed to the origin;
   - GET /api/v1/streams and /api/v1/origins during a live publish and play
     (libsrt peers, and ffmpeg), in memory and in Redis mode, where keys
     written straight into Redis, as another proxy would, show too;
@@ -39,7 +40,8 @@ VHOST = "__defaultVhost__/"
 
 
 def post_register(fwd, body, query="", headers=None):
-    """(HTTP status, JSON answer) of a /register POST."""
+    """(HTTP status, JSON answer) of a /register POST; query: what follows
+    the path ("?token=...", or "/TOKEN" for the path form)."""
     req = urllib.request.Request(admin_base(fwd) + "/api/v1/srs/register" + query,
                                  data=json.dumps(body).encode(),
                                  headers={"Content-Type": "application/json", **(headers or {})},
@@ -124,10 +126,10 @@ class StreamsApiE2E(unittest.TestCase):
 
     def test_1_register_token(self):
         """Memory balancer, no static origin, register_token set. A heartbeat
-        without the token, with a wrong one in the query or in a Bearer header,
-        or with another scheme is refused with 401 and counted, and no origin is
-        registered (a publisher gets 1404). With the token in the query (as
-        SRS's heartbeat url carries it) origin #1 registers and a publish and
+        without the token, with a wrong one in the query, in a Bearer header or
+        in the path, or with another scheme is refused with 401 and counted, and no origin is
+        registered (a publisher gets 1404). With the token in the query
+        origin #1 registers and a publish and
         play are routed to it; with the token as a Bearer it stays registered.
         /api/v1/streams and /api/v1/origins show the live stream meanwhile."""
         with self.lab() as lab:
@@ -136,7 +138,7 @@ class StreamsApiE2E(unittest.TestCase):
             o1 = self.origin(lab, 1)
             body = register_body(1, ORIGIN_IPS[0])
             refused = [("", None), ("?token=wrong", None), ("?token=", None),
-                       ("", {"Authorization": "Bearer wrong"}),
+                       ("", {"Authorization": "Bearer wrong"}), ("/wrong", None),
                        ("", {"Authorization": f"Basic {TOKEN}"}),
                        (f"?token={TOKEN}x", {"Authorization": f"Bearer {TOKEN[:-1]}"})]
             for query, headers in refused:
@@ -240,8 +242,8 @@ class StreamsApiE2E(unittest.TestCase):
     # -- 3 ---------------------------------------------------------------------------
 
     def test_3_redis_shows_every_proxy(self):
-        """Redis balancer. Origin #1 registers through this forwarder (Bearer
-        token); origin #2 as the Go proxy writes it, with a stream of its own
+        """Redis balancer. Origin #1 registers through this forwarder (the
+        token in the path, as an SRS heartbeat url carries it); origin #2 as the Go proxy writes it, with a stream of its own
         (live/elsewhere) mapped to it by another proxy; origin #3 is listed but
         its record has expired. During a publish and play of live/red here,
         /api/v1/streams shows both streams (only live/red with sessions) and
@@ -254,8 +256,8 @@ class StreamsApiE2E(unittest.TestCase):
             status, _ = post_register(fwd, register_body(1, ORIGIN_IPS[0]), "?token=nope")
             self.assertEqual(status, 401)
             self.assertEqual(redis.cmd("GET", ALL_SERVERS), None)
-            status, answer = post_register(fwd, register_body(1, ORIGIN_IPS[0]), "",
-                                           {"Authorization": f"Bearer {TOKEN}"})
+            # As an SRS origin sends it: the token in the heartbeat url's path.
+            status, answer = post_register(fwd, register_body(1, ORIGIN_IPS[0]), f"/{TOKEN}")
             self.assertEqual((status, answer["code"]), (200, 0), answer)
             self.redis_wait(redis, ALL_SERVERS, lambda v: v is not None and server_key(1) in json.loads(v))
             # Another proxy's writes.
