@@ -157,6 +157,7 @@ void AdminServer::start() {
     return redis_ ? read_redis(*redis_, kRedisTimeout) : memory_source(*snap.streams);
   };
   svr.Get("/api/v1/streams", [this, source](const httplib::Request&, httplib::Response& res) {
+    bridge_.request_streams();
     const auto snap = bridge_.fresh_snapshot(kFreshWait);
     try {
       res.set_content(streams_json(source(snap), snap.streams->sessions), kJson);
@@ -168,6 +169,7 @@ void AdminServer::start() {
   svr.Get("/api/v1/origins", [this](const httplib::Request&, httplib::Response& res) {
     try {
       // No session in it: Redis alone answers in redis mode.
+      if (!redis_) bridge_.request_streams();
       res.set_content(origins_json(redis_ ? read_redis(*redis_, kRedisTimeout)
                                           : memory_source(*bridge_.fresh_snapshot(kFreshWait).streams)),
                       kJson);

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
-#include <unordered_map>
 #include <vector>
 
 #include "srtfwd/dataplane/dataplane.h"
@@ -19,11 +18,8 @@ std::string_view api_mode(srt::Mode m) {
 }
 
 std::string sessions_json(dataplane::Dataplane& dp, uint64_t hz, uint64_t now,
-                          const std::vector<control::SessionStream>& streams) {
+                          const control::SrtProxy* streams) {
   constexpr uint32_t kMaxListed = 10000;
-  std::unordered_map<uint32_t, const control::SessionStream*> by_index;
-  by_index.reserve(streams.size());
-  for (const auto& ss : streams) by_index.emplace(ss.session, &ss);
   auto& t = dp.sessions();
   nlohmann::json list = nlohmann::json::array();
   // The live sessions, not every record of the capacity; listed by index.
@@ -56,10 +52,10 @@ std::string sessions_json(dataplane::Dataplane& dp, uint64_t hz, uint64_t now,
                     {"from_caller", dir(dataplane::kFromCaller)},
                     {"from_backend", dir(dataplane::kFromBackend)}};
     // A session installed by other means than a handshake has no stream.
-    const auto it = by_index.find(s.index);
-    j["stream_url"] = it == by_index.end() ? nlohmann::json() : nlohmann::json(it->second->url);
-    j["mode"] = it == by_index.end() ? nlohmann::json() : nlohmann::json(api_mode(it->second->mode));
-    j["origin"] = it == by_index.end() ? nlohmann::json() : nlohmann::json(it->second->server_key);
+    const auto ss = streams != nullptr ? streams->session_stream(s.index) : std::nullopt;
+    j["stream_url"] = ss ? nlohmann::json(ss->url) : nlohmann::json();
+    j["mode"] = ss ? nlohmann::json(api_mode(ss->mode)) : nlohmann::json();
+    j["origin"] = ss ? nlohmann::json(ss->server_key) : nlohmann::json();
     list.push_back(std::move(j));
   }
   return nlohmann::json{{"active", t.active()}, {"listed", live.size()}, {"sessions", list}}.dump(

@@ -81,8 +81,7 @@ std::string streams_json(const StreamsSource& src, const std::vector<control::St
     if (s.mode == srt::Mode::Request) {
       st.players.push_back(&s);
     } else if (st.publisher == nullptr || s.since_unix_ms < st.publisher->since_unix_ms) {
-      // One publisher per stream on an origin; a second one (about to be
-      // refused by it) shows among the players' peers only in /sessions.
+      // An origin takes one publisher per stream: the first one here.
       st.publisher = &s;
     }
     if (st.since == 0 || s.since_unix_ms < st.since) st.since = s.since_unix_ms;

@@ -236,14 +236,16 @@ int run(int argc, char** argv, const Hooks& hooks) {
       if (!due) return;
       last_publish = now;
       const uint64_t as_of = bridge.requests();
-      const auto streams = proxy.session_streams();
-      const uint64_t wall_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                         std::chrono::system_clock::now().time_since_epoch())
-                                                         .count());
-      bridge.set_streams({admin::stream_sessions(dp, hz, now, wall_ms, streams), balancer->streams(),
-                          balancer->servers(now / (hz / 1000))});
-      bridge.publish(admin::sessions_json(dp, hz, now, streams),
-                     control::servers_to_json(balancer->servers(now / (hz / 1000))),
+      auto servers = balancer->servers(now / (hz / 1000));
+      std::string backends = control::servers_to_json(servers);
+      if (bridge.take_streams_request()) {
+        const uint64_t wall_ms = static_cast<uint64_t>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+                .count());
+        bridge.set_streams({admin::stream_sessions(dp, hz, now, wall_ms, proxy.session_streams()),
+                            balancer->streams(), std::move(servers)});
+      }
+      bridge.publish(admin::sessions_json(dp, hz, now, &proxy), std::move(backends),
                      balancer->state(), as_of);
     });
     std::unique_ptr<admin::AdminServer> admin_server;

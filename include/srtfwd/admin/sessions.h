@@ -19,11 +19,12 @@ namespace srtfwd::admin {
 
 // {"active": n, "listed": m, "sessions": [...]}: every live session up to a
 // cap (the table can hold millions), by index, with its addresses, socket
-// IDs, age and per-direction counters, and with `streams` (the handshake's
-// record of each session) its stream_url, mode and origin key. hz is the TSC
+// IDs, age and per-direction counters, and with `streams` (the handshake
+// relay, which records each session's stream) its stream_url, mode and
+// origin key. hz is the TSC
 // rate, now a TSC. Call on the control lcore only.
 std::string sessions_json(dataplane::Dataplane& dp, uint64_t hz, uint64_t now,
-                          const std::vector<control::SessionStream>& streams = {});
+                          const control::SrtProxy* streams = nullptr);
 
 // The live sessions of `streams` with their caller and wall-clock install
 // time (now_unix_ms is the wall clock at TSC now), for /api/v1/streams.

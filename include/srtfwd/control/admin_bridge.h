@@ -84,6 +84,13 @@ class AdminBridge {
   // admin threads waiting in fresh_snapshot() for requests up to as_of.
   void publish(std::string sessions_json, std::string backends_json, std::string balancer_state,
                uint64_t as_of);
+  // Admin thread: asks for the streams state in the next snapshot (call
+  // before fresh_snapshot()). The control lcore builds it on demand only:
+  // it lists every session, which the periodic snapshots cap.
+  void request_streams() noexcept { streams_wanted_.store(true, std::memory_order_release); }
+  // Control lcore: whether one was asked for since the last call; read
+  // after requests(), so that a snapshot answering a request has it.
+  bool take_streams_request() noexcept { return streams_wanted_.exchange(false, std::memory_order_acq_rel); }
   // Control lcore: the streams state the next publish() carries.
   void set_streams(StreamsState s);
   // Admin thread: a snapshot published after this call began, waiting up
@@ -101,6 +108,7 @@ class AdminBridge {
   std::condition_variable published_cv_;
   std::atomic<uint64_t> requested_{0};  // fresh_snapshot() calls so far
   std::atomic<uint64_t> served_{0};     // as_of of the latest snapshot
+  std::atomic<bool> streams_wanted_{false};
   std::vector<ServerInfo> registrations_;
   std::shared_ptr<const StreamsState> next_streams_;
   Snapshot snap_;

@@ -39,6 +39,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -150,8 +151,10 @@ class SrtProxy {
   size_t tracked() const { return by_caller_.size(); }
   size_t legs_in_use() const { return by_leg_.size(); }
   const SrtProxyCounters& counters() const { return counters_; }
-  // Every established session's stream (for the admin API; O(tracked)).
+  // Every established session's stream (for the admin API; O(sessions)).
   std::vector<SessionStream> session_streams() const;
+  // The stream of the established session at this session table index.
+  std::optional<SessionStream> session_stream(uint32_t session) const;
 
  private:
   // Rejection lines: at most 20 a second, then a count of those left out.
@@ -238,6 +241,7 @@ class SrtProxy {
   uint64_t next_id_ = 1;
   std::unordered_map<CallerKey, std::unique_ptr<Attempt>, CallerKeyHash> by_caller_;
   std::unordered_map<LegKey, Attempt*, LegKeyHash> by_leg_;
+  std::unordered_map<uint32_t, const Attempt*> by_session_;  // kEstablished, by session index
   std::unordered_set<Attempt*> active_;     // in flight: retried and timed out on tick
   std::deque<CallerKey> rejected_;          // cached rejections, oldest first
   std::unordered_map<net::IpAddr, std::deque<uint16_t>, net::IpAddrHash> leg_free_;
