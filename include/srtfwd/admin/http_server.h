@@ -11,7 +11,9 @@
 //
 // It reads counters (relaxed atomics, safe from any thread) and the
 // AdminBridge snapshots; registrations go to the control lcore through the
-// bridge. Nothing here touches the balancer or the session table.
+// bridge. Nothing here touches the balancer or the session table; in redis
+// mode /api/v1/streams and /api/v1/origins read Redis on a connection of
+// their own (admin/streams.h).
 #pragma once
 
 #include <cstdint>
