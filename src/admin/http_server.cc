@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "srtfwd/admin/register_auth.h"
+#include "srtfwd/admin/streams.h"
 #include "srtfwd/control/admin_bridge.h"
 #include "srtfwd/control/balancer.h"
 #include "srtfwd/dataplane/dataplane.h"
@@ -31,6 +33,8 @@ constexpr const char* kJson = "application/json";
 // How long a GET waits for the control lcore's snapshot of its own moment
 // (normally <= AdminBridge::kMinDemandGapMs + 10 ms); then it gets the latest.
 constexpr std::chrono::milliseconds kFreshWait{1000};
+// Each round trip of a Redis read for /api/v1/streams and /api/v1/origins.
+constexpr std::chrono::milliseconds kRedisTimeout{1000};
 constexpr const char* kPrometheus = "text/plain; version=0.0.4; charset=utf-8";
 
 std::string error_json(int code, const std::string& message) {
@@ -52,7 +56,11 @@ AdminServer::AdminServer(std::string host, uint16_t port, const dataplane::Datap
 
 AdminServer::~AdminServer() { stop(); }
 
-std::string AdminServer::metrics_text() const { return prometheus_text(gather_metrics(dp_, cp_, srt_)); }
+std::string AdminServer::metrics_text() const {
+  MetricsInput in = gather_metrics(dp_, cp_, srt_);
+  in.admin = &counters_;
+  return prometheus_text(in);
+}
 
 void AdminServer::start() {
   if (impl_) return;
@@ -65,7 +73,38 @@ void AdminServer::start() {
   // As the Go proxy's apiResponse: the server names itself.
   svr.set_default_headers({{"Server", std::string("srtfwd/") + SRTFWD_VERSION}});
 
-  svr.Post("/api/v1/srs/register", [this](const httplib::Request& req, httplib::Response& res) {
+  if (register_token_.empty())
+    spdlog::warn("admin API: POST /api/v1/srs/register is open: anyone who reaches {}:{} can register an "
+                 "origin and have streams sent to it; set [admin] register_token",
+                 host_, port_);
+  // The token in the path is for SRS origins, whose heartbeat drops the
+  // url's query: url http://HOST:PORT/api/v1/srs/register/TOKEN.
+  auto register_handler = [this](const httplib::Request& req, httplib::Response& res, bool in_path) {
+    if (!register_token_.empty()) {
+      const bool has_query = req.has_param("token");
+      const std::string query = has_query ? req.get_param_value("token") : std::string();
+      const bool has_auth = req.has_header("Authorization");
+      const std::string auth = has_auth ? req.get_header_value("Authorization") : std::string();
+      const std::string path_token = in_path ? req.matches[1].str() : std::string();
+      if (!register_authorized(register_token_, has_query ? &query : nullptr, has_auth ? &auth : nullptr,
+                               in_path ? &path_token : nullptr)) {
+        uint64_t left_out = 0;
+        bool log = false;
+        {
+          std::lock_guard lock(counters_mu_);
+          counters_.register_unauthorized.add();
+          log = unauthorized_log_.allow(&left_out);
+        }
+        if (log)
+          spdlog::warn("admin API: /register from {}:{} refused (401): {}{}", req.remote_addr,
+                       req.remote_port, has_query || has_auth || in_path ? "wrong token" : "no token",
+                       left_out ? fmt::format(" ({} more refused since the last line)", left_out) : "");
+        res.status = 401;
+        res.set_header("WWW-Authenticate", "Bearer");
+        res.set_content(error_json(401, "register token missing or wrong"), kJson);
+        return;
+      }
+    }
     std::string error;
     auto s = control::server_from_register_body(req.body, &error);
     if (!s) {
@@ -78,12 +117,23 @@ void AdminServer::start() {
       res.set_content(error_json(503, "too many registrations queued"), kJson);
       return;
     }
+    {
+      std::lock_guard lock(counters_mu_);
+      counters_.registered.add();
+    }
     // The Go proxy answers its own pid, as a string.
     nlohmann::json j;
     j["code"] = 0;
     j["pid"] = std::to_string(::getpid());
     res.set_content(j.dump(), kJson);
+  };
+  svr.Post("/api/v1/srs/register", [register_handler](const httplib::Request& req, httplib::Response& res) {
+    register_handler(req, res, false);
   });
+  svr.Post(R"(/api/v1/srs/register/([^/]+))",
+           [register_handler](const httplib::Request& req, httplib::Response& res) {
+             register_handler(req, res, true);
+           });
   svr.Get("/api/v1/versions", [](const httplib::Request&, httplib::Response& res) {
     nlohmann::json j;
     j["signature"] = "srtfwd";
@@ -100,6 +150,33 @@ void AdminServer::start() {
     res.set_content("{\"balancer\":" + state.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
                         ",\"backends\":" + snap.backends_json + "}",
                     kJson);
+  });
+  // Where streams are: the mappings and origins from the balancer's store,
+  // the sessions from this host's snapshot.
+  auto source = [this](const control::AdminBridge::Snapshot& snap) {
+    return redis_ ? read_redis(*redis_, kRedisTimeout) : memory_source(*snap.streams);
+  };
+  svr.Get("/api/v1/streams", [this, source](const httplib::Request&, httplib::Response& res) {
+    bridge_.request_streams();
+    const auto snap = bridge_.fresh_snapshot(kFreshWait);
+    try {
+      res.set_content(streams_json(source(snap), snap.streams->sessions), kJson);
+    } catch (const std::exception& e) {
+      res.status = 503;
+      res.set_content(error_json(503, e.what()), kJson);
+    }
+  });
+  svr.Get("/api/v1/origins", [this](const httplib::Request&, httplib::Response& res) {
+    try {
+      // No session in it: Redis alone answers in redis mode.
+      if (!redis_) bridge_.request_streams();
+      res.set_content(origins_json(redis_ ? read_redis(*redis_, kRedisTimeout)
+                                          : memory_source(*bridge_.fresh_snapshot(kFreshWait).streams)),
+                      kJson);
+    } catch (const std::exception& e) {
+      res.status = 503;
+      res.set_content(error_json(503, e.what()), kJson);
+    }
   });
   svr.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(metrics_text(), kPrometheus);

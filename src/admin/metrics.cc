@@ -40,6 +40,10 @@ template <Counter SrtProxyCounters::*F>
 uint64_t proxy(const MetricsInput& in, size_t) {
   return (in.srt->*F).get();
 }
+template <Counter AdminCounters::*F>
+uint64_t adm(const MetricsInput& in, size_t) {
+  return (in.admin->*F).get();
+}
 template <uint64_t PortStats::*F>
 uint64_t port(const MetricsInput& in, size_t i) {
   return in.ports[i].*F;
@@ -195,6 +199,13 @@ constexpr Metric kMetrics[] = {
      D::kNone, S::kSrt, J::kSrt, "tracked", false, {}, input<&MetricsInput::srt_tracked>},
     {"srtfwd_srt_legs_in_use", "Leg ports allocated.", G, D::kNone, S::kSrt, J::kSrt, "legs_in_use",
      false, {}, input<&MetricsInput::srt_legs_in_use>},
+
+    // The admin API: origins' heartbeats, and the ones refused for their token.
+    {"srtfwd_admin_registered_total", "Origin heartbeats (POST /api/v1/srs/register) accepted.", C,
+     D::kNone, S::kAdmin, J::kAdmin, "registered", false, {}, adm<&AdminCounters::registered>},
+    {"srtfwd_admin_register_unauthorized_total",
+     "Origin heartbeats refused with 401: register_token missing or wrong.", C, D::kNone, S::kAdmin,
+     J::kAdmin, "register_unauthorized", false, {}, adm<&AdminCounters::register_unauthorized>},
 
     // The drivers' own counters, per port: what the NIC lost before a worker
     // saw it (a worker that cannot keep up shows as rx_missed) is only here.
@@ -354,6 +365,7 @@ bool present(const Metric& m, const MetricsInput& in) {
     case Source::kControl: return in.control != nullptr;
     case Source::kNeighbours: return in.neighbours != nullptr;
     case Source::kSrt: return in.srt != nullptr;
+    case Source::kAdmin: return in.admin != nullptr;
     case Source::kPorts: return !in.ports.empty();
     case Source::kWorkers: return !in.workers.empty();
   }
@@ -397,6 +409,7 @@ std::string counters_json(const MetricsInput& in) {
       case JsonSection::kControl: obj = &j["control"]; break;
       case JsonSection::kNeighbours: obj = &j["neighbours"]; break;
       case JsonSection::kSrt: obj = &j["srt"]; break;
+      case JsonSection::kAdmin: obj = &j["admin"]; break;
       default: break;
     }
     if (m.dim == Dim::kNone) {

@@ -8,7 +8,17 @@
 
 namespace srtfwd::admin {
 
-std::string sessions_json(dataplane::Dataplane& dp, uint64_t hz, uint64_t now) {
+std::string_view api_mode(srt::Mode m) {
+  switch (m) {
+    case srt::Mode::Request: return "play";
+    case srt::Mode::Publish: return "publish";
+    case srt::Mode::Bidirectional: return "bidirectional";
+  }
+  return "unknown";
+}
+
+std::string sessions_json(dataplane::Dataplane& dp, uint64_t hz, uint64_t now,
+                          const control::SrtProxy* streams) {
   constexpr uint32_t kMaxListed = 10000;
   auto& t = dp.sessions();
   nlohmann::json list = nlohmann::json::array();
@@ -31,7 +41,7 @@ std::string sessions_json(dataplane::Dataplane& dp, uint64_t hz, uint64_t now) {
                             {"bytes", d.bytes.get()},
                             {"idle_ms", now > last ? (now - last) / (hz / 1000) : 0}};
     };
-    list.push_back({{"id", s.index},
+    nlohmann::json j = {{"id", s.index},
                     {"caller", sp.caller_ip.to_string() + ":" + std::to_string(sp.caller_udp)},
                     {"vip", sp.vip.to_string() + ":" + std::to_string(sp.vip_udp)},
                     {"backend", sp.backend_ip.to_string() + ":" + std::to_string(sp.backend_udp)},
@@ -40,9 +50,34 @@ std::string sessions_json(dataplane::Dataplane& dp, uint64_t hz, uint64_t now) {
                     {"backend_socket_id", sp.backend_socket_id},
                     {"age_ms", now > s.installed_tsc ? (now - s.installed_tsc) / (hz / 1000) : 0},
                     {"from_caller", dir(dataplane::kFromCaller)},
-                    {"from_backend", dir(dataplane::kFromBackend)}});
+                    {"from_backend", dir(dataplane::kFromBackend)}};
+    // A session installed by other means than a handshake has no stream.
+    const auto ss = streams != nullptr ? streams->session_stream(s.index) : std::nullopt;
+    j["stream_url"] = ss ? nlohmann::json(ss->url) : nlohmann::json();
+    j["mode"] = ss ? nlohmann::json(api_mode(ss->mode)) : nlohmann::json();
+    j["origin"] = ss ? nlohmann::json(ss->server_key) : nlohmann::json();
+    list.push_back(std::move(j));
   }
-  return nlohmann::json{{"active", t.active()}, {"listed", live.size()}, {"sessions", list}}.dump();
+  return nlohmann::json{{"active", t.active()}, {"listed", live.size()}, {"sessions", list}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::vector<control::StreamSession> stream_sessions(dataplane::Dataplane& dp, uint64_t hz, uint64_t now,
+                                                    uint64_t now_unix_ms,
+                                                    const std::vector<control::SessionStream>& streams) {
+  auto& t = dp.sessions();
+  std::vector<control::StreamSession> out;
+  out.reserve(streams.size());
+  for (const auto& ss : streams) {
+    if (ss.session >= t.capacity()) continue;
+    const auto& s = *t.at(ss.session);
+    const auto& sp = s.spec;
+    const uint64_t age_ms = now > s.installed_tsc ? (now - s.installed_tsc) / (hz / 1000) : 0;
+    out.push_back({ss.session, ss.url, ss.mode, ss.server_key,
+                   sp.caller_ip.to_string() + ":" + std::to_string(sp.caller_udp),
+                   now_unix_ms > age_ms ? now_unix_ms - age_ms : 0});
+  }
+  return out;
 }
 
 }  // namespace srtfwd::admin

@@ -113,7 +113,9 @@ int Telemetry::stats(void* p) const {
   rte_tel_data* d = td(p);
   // The same gathering and table as /metrics, so the names and sums match.
   rte_tel_data_start_dict(d);
-  for (const auto& [key, v] : telemetry_stats(gather_metrics(dp_, cp_, srt_)))
+  MetricsInput in = gather_metrics(dp_, cp_, srt_);
+  in.admin = admin_;
+  for (const auto& [key, v] : telemetry_stats(in))
     rte_tel_data_add_dict_u64(d, key.c_str(), v);
   return 0;
 }

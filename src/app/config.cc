@@ -294,8 +294,15 @@ Config build(const toml::value& doc) {
 
   // [admin]
   if (const Table* t = get_table(root, "admin")) {
-    only_keys(*t, "admin", {"listen"});
+    only_keys(*t, "admin", {"listen", "register_token"});
     const std::string l = get_str(*t, "admin", "listen", "127.0.0.1:12025");
+    c.admin.register_token = get_str(*t, "admin", "register_token", "");
+    // It travels in a URL (path or query) and an HTTP header: printable
+    // ASCII that needs no escaping there.
+    for (const unsigned char ch : c.admin.register_token)
+      if (ch <= 0x20 || ch >= 0x7f || std::strchr("&#%+/?", ch) != nullptr)
+        fail("admin.register_token",
+             "must be printable ASCII without spaces or any of & # % + / ? (it goes in a URL)");
     if (l.empty()) {
       c.admin.enabled = false;
     } else {

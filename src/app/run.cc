@@ -10,6 +10,7 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -235,19 +236,30 @@ int run(int argc, char** argv, const Hooks& hooks) {
       if (!due) return;
       last_publish = now;
       const uint64_t as_of = bridge.requests();
-      bridge.publish(admin::sessions_json(dp, hz, now),
-                     control::servers_to_json(balancer->servers(now / (hz / 1000))),
+      auto servers = balancer->servers(now / (hz / 1000));
+      std::string backends = control::servers_to_json(servers);
+      if (bridge.take_streams_request()) {
+        const uint64_t wall_ms = static_cast<uint64_t>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+                .count());
+        bridge.set_streams({admin::stream_sessions(dp, hz, now, wall_ms, proxy.session_streams()),
+                            balancer->streams(), std::move(servers)});
+      }
+      bridge.publish(admin::sessions_json(dp, hz, now, &proxy), std::move(backends),
                      balancer->state(), as_of);
     });
     std::unique_ptr<admin::AdminServer> admin_server;
     if (cfg.admin.enabled) {
       admin_server = std::make_unique<admin::AdminServer>(cfg.admin.host, cfg.admin.port, dp, cp, bridge);
       admin_server->set_srt_counters(&proxy.counters());
+      admin_server->set_register_token(cfg.admin.register_token);
+      if (cfg.control.balancer.type == "redis") admin_server->set_redis(cfg.control.balancer);
       admin_server->start();
       spdlog::info("admin API on http://{}:{}", cfg.admin.host, admin_server->port());
     }
     // The same counters and snapshots on DPDK's telemetry socket.
     admin::Telemetry telemetry(dp, cp, bridge, &proxy.counters());
+    if (admin_server) telemetry.set_admin_counters(&admin_server->counters());
     if (telemetry.start())
       spdlog::info("telemetry: /srtfwd/stats, /srtfwd/lcores, /srtfwd/sessions, /srtfwd/backends");
     std::signal(SIGTERM, on_signal);
@@ -299,6 +311,7 @@ int run(int argc, char** argv, const Hooks& hooks) {
     final_in.srt_in_flight = proxy.in_flight();
     final_in.srt_tracked = proxy.tracked();
     final_in.srt_legs_in_use = proxy.legs_in_use();
+    if (admin_server) final_in.admin = &admin_server->counters();
     spdlog::info("final counters: {}", admin::counters_json(final_in));
     const unsigned leaked = dp.mbufs_in_use();
     if (leaked != 0) {

@@ -19,10 +19,17 @@ std::vector<ServerInfo> AdminBridge::take_registrations() {
   return out;
 }
 
+void AdminBridge::set_streams(StreamsState s) {
+  auto p = std::make_shared<const StreamsState>(std::move(s));
+  std::lock_guard lock(mu_);
+  next_streams_ = std::move(p);
+}
+
 void AdminBridge::publish(std::string sessions_json, std::string backends_json,
                           std::string balancer_state, uint64_t as_of) {
   {
     std::lock_guard lock(mu_);
+    if (next_streams_) snap_.streams = std::move(next_streams_);
     snap_.sessions_json = std::move(sessions_json);
     snap_.backends_json = std::move(backends_json);
     snap_.balancer_state = std::move(balancer_state);

@@ -104,6 +104,13 @@ class MemoryBalancer final : public Balancer {
     return out;
   }
 
+  std::vector<StreamMapping> streams() const override {
+    std::vector<StreamMapping> out;
+    out.reserve(streams_.size());
+    for (const auto& [url, m] : streams_) out.push_back({url, m.server});
+    return out;
+  }
+
   std::string state() const override { return "memory"; }
 
  private:

@@ -494,6 +494,8 @@ void SrtProxy::established(Attempt& a, const srt::Handshake& backend_answer,
       return;
     }
     at.state = State::kEstablished;
+    at.session = *s;
+    by_session_[*s] = &at;
     at.answer = std::move(answer);
     at.conclusion.reset();  // the cache needs only the answer
     active_.erase(&at);
@@ -507,6 +509,20 @@ void SrtProxy::established(Attempt& a, const srt::Handshake& backend_answer,
                    at.backend_port, at.leg_ip.to_string(), at.leg_port, at.server_key);
     answer_caller(at);
   });
+}
+
+std::vector<SessionStream> SrtProxy::session_streams() const {
+  std::vector<SessionStream> out;
+  out.reserve(by_session_.size());
+  for (const auto& [session, a] : by_session_) out.push_back({session, a->url, a->mode, a->server_key});
+  return out;
+}
+
+std::optional<SessionStream> SrtProxy::session_stream(uint32_t session) const {
+  const auto it = by_session_.find(session);
+  if (it == by_session_.end()) return std::nullopt;
+  const Attempt& a = *it->second;
+  return SessionStream{session, a.url, a.mode, a.server_key};
 }
 
 void SrtProxy::reject(Attempt& a, RejectReason label, uint32_t reason, const std::string& why) {
@@ -541,6 +557,10 @@ void SrtProxy::erase(const CallerKey& k) {
   free_leg(*it->second);
   active_.erase(it->second.get());
   source_release(*it->second);
+  if (it->second->state == State::kEstablished) {
+    const auto s = by_session_.find(it->second->session);
+    if (s != by_session_.end() && s->second == it->second.get()) by_session_.erase(s);
+  }
   by_caller_.erase(it);
 }
 

@@ -165,6 +165,8 @@ class MetricsTable : public ::testing::Test {
     n_control_ = fill<control::ControlCounters, dataplane::Counter>(control_, 2000);
     n_neighbours_ = fill<control::NeighbourCounters, dataplane::Counter>(neighbours_, 3000);
     n_srt_ = fill<control::SrtProxyCounters, dataplane::Counter>(srt_, 4000);
+    n_admin_ = fill<AdminCounters, dataplane::Counter>(admin_, 8000);
+    in_.admin = &admin_;
     in_.control = &control_;
     in_.neighbours = &neighbours_;
     in_.srt = &srt_;
@@ -208,7 +210,8 @@ class MetricsTable : public ::testing::Test {
   control::ControlCounters control_;
   control::NeighbourCounters neighbours_;
   control::SrtProxyCounters srt_;
-  size_t n_totals_ = 0, n_control_ = 0, n_neighbours_ = 0, n_srt_ = 0;
+  AdminCounters admin_;
+  size_t n_totals_ = 0, n_control_ = 0, n_neighbours_ = 0, n_srt_ = 0, n_admin_ = 0;
 };
 
 // Done when every row of the table shows in /metrics, in the exit JSON and
@@ -241,6 +244,7 @@ TEST_F(MetricsTable, EveryRowInEveryRendering) {
       case JsonSection::kControl: obj = &exit_json.at("control"); break;
       case JsonSection::kNeighbours: obj = &exit_json.at("neighbours"); break;
       case JsonSection::kSrt: obj = &exit_json.at("srt"); break;
+      case JsonSection::kAdmin: obj = &exit_json.at("admin"); break;
       default: break;
     }
     const std::string key(m.json_key);
@@ -334,6 +338,7 @@ TEST_F(MetricsTable, EveryWrittenCounterIsExported) {
   check("ControlCounters", 2000, n_control_);
   check("NeighbourCounters", 3000, n_neighbours_);
   check("SrtProxyCounters", 4000, n_srt_);
+  check("AdminCounters", 8000, n_admin_);
   // The exit line's srt.rejected is every rejection: in /metrics,
   // sum(srtfwd_srt_rejected_total).
   EXPECT_EQ(nlohmann::json::parse(counters_json(in_))["srt"]["rejected"], srt_.rejected_total());
@@ -341,6 +346,7 @@ TEST_F(MetricsTable, EveryWrittenCounterIsExported) {
 
 TEST_F(MetricsTable, AbsentSourcesLeftOut) {
   in_.srt = nullptr;
+  in_.admin = nullptr;
   in_.neighbours = nullptr;
   in_.control = nullptr;
   const std::string text = prometheus_text(in_);
@@ -349,6 +355,8 @@ TEST_F(MetricsTable, AbsentSourcesLeftOut) {
   EXPECT_EQ(text.find("srtfwd_sessions_installed_total"), std::string::npos);
   const auto j = nlohmann::json::parse(counters_json(in_));
   EXPECT_FALSE(j.contains("srt"));
+  EXPECT_FALSE(j.contains("admin"));
+  EXPECT_EQ(text.find("srtfwd_admin_"), std::string::npos);
   EXPECT_FALSE(j.contains("control"));
   EXPECT_FALSE(j.contains("neighbours"));
   EXPECT_EQ(j.at("rx_packets"), 1000u);

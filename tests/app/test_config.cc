@@ -229,6 +229,21 @@ TEST(Config, AdminCanBeDisabled) {
   EXPECT_FALSE(c.admin.enabled);
 }
 
+TEST(Config, RegisterToken) {
+  const std::string base = "[[port]]\nipv4 = \"198.18.0.1/24\"\n[admin]\n";
+  EXPECT_EQ(parse_config(base).admin.register_token, "");
+  EXPECT_EQ(parse_config(base + "register_token = \"s3cret-T0k.en_~\"\n").admin.register_token,
+            "s3cret-T0k.en_~");
+  for (const char* bad : {"a b", "a&b", "a#b", "a%20", "a+b", "a/b", "a?b", "\\u00e9"}) {
+    try {
+      parse_config(base + "register_token = \"" + bad + "\"\n");
+      ADD_FAILURE() << "accepted " << bad;
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("admin.register_token"), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(Config, RedisEnvironmentOverridesAsTheGoProxy) {
   Config c = parse_config(kMinimal);
   setenv("PROXY_REDIS_HOST", "198.18.5.5", 1);

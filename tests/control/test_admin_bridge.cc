@@ -82,6 +82,33 @@ TEST(AdminBridge, FreshSnapshotGivesTheLatestWhenControlDoesNotPublish) {
   EXPECT_TRUE(bridge.wanted());
 }
 
+// The streams state is built on request only, travels with the next
+// publish, and stays until a newer one replaces it.
+TEST(AdminBridge, StreamsStateOnRequest) {
+  AdminBridge b;
+  EXPECT_FALSE(b.take_streams_request());
+  EXPECT_TRUE(b.snapshot().streams->sessions.empty());
+  b.request_streams();
+  b.request_streams();  // two requests before the control lcore looks: one build
+  EXPECT_TRUE(b.take_streams_request());
+  EXPECT_FALSE(b.take_streams_request());
+
+  StreamsState st;
+  st.sessions.push_back({7, "__defaultVhost__/live/a", srt::Mode::Publish, "srs-proxy-server:o", "198.18.0.2:5000", 1});
+  st.mappings.push_back({"__defaultVhost__/live/a", "srs-proxy-server:o"});
+  b.set_streams(std::move(st));
+  EXPECT_TRUE(b.snapshot().streams->sessions.empty());  // not before the publish
+  b.publish("[]", "[]", "memory", b.requests());
+  auto snap = b.snapshot();
+  ASSERT_EQ(snap.streams->sessions.size(), 1u);
+  EXPECT_EQ(snap.streams->sessions[0].session, 7u);
+  ASSERT_EQ(snap.streams->mappings.size(), 1u);
+  // A publish without a new streams state keeps the last one.
+  b.publish("[]", "[]", "memory", b.requests());
+  EXPECT_EQ(b.snapshot().streams->sessions.size(), 1u);
+  EXPECT_EQ(b.snapshot().streams, snap.streams);
+}
+
 TEST(AdminBridge, ServersToJson) {
   EXPECT_EQ(servers_to_json({}), "[]");
   ServerInfo a, b;

@@ -743,6 +743,28 @@ TEST_F(SrtProxyTest, SessionEndForgetsItsAttemptAndFreesTheLeg) {
   EXPECT_TRUE(balancer.unclaims.empty());  // the mapping outlives a session
 }
 
+// The admin API's view of a session: its stream, mode and origin, kept
+// while the session lives and gone with it.
+TEST_F(SrtProxyTest, SessionStreamKnownWhileTheSessionLives) {
+  establish();
+  ASSERT_EQ(env.live.size(), 1u);
+  const uint32_t index = env.live[0];
+  const auto ss = proxy().session_stream(index);
+  ASSERT_TRUE(ss.has_value());
+  EXPECT_EQ(ss->session, index);
+  EXPECT_EQ(ss->url, "__defaultVhost__/live/livestream");
+  EXPECT_EQ(ss->mode, srt::Mode::Publish);
+  EXPECT_EQ(ss->server_key, "srs-proxy-server:origin-a");
+  EXPECT_FALSE(proxy().session_stream(index + 1).has_value());
+  const auto all = proxy().session_streams();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].url, ss->url);
+  const SessionRequest r = env.installed.at(0);
+  proxy().on_session_end(kCaller, kCallerPort, kSocket, r.leg_ip, r.leg_udp);
+  EXPECT_FALSE(proxy().session_stream(index).has_value());
+  EXPECT_TRUE(proxy().session_streams().empty());
+}
+
 TEST_F(SrtProxyTest, NewSocketOnTheSameCallerPortEndsTheOldSession) {
   establish();
   EXPECT_TRUE(env.ended_callers.empty());

@@ -27,6 +27,13 @@ struct SrtProxyCounters;
 
 namespace srtfwd::admin {
 
+// The admin API's own counters. Its handler threads add under the server's
+// mutex (Counter::add is single-writer); anyone reads.
+struct AdminCounters {
+  dataplane::Counter registered;             // heartbeats queued for the balancer
+  dataplane::Counter register_unauthorized;  // /register refused: token missing or wrong (401)
+};
+
 // One gathering of every value the table reads, from any thread.
 struct MetricsInput {
   dataplane::CounterTotals totals;
@@ -34,6 +41,7 @@ struct MetricsInput {
   const control::ControlCounters* control = nullptr;       // omitted when null
   const control::NeighbourCounters* neighbours = nullptr;  // omitted when null
   const control::SrtProxyCounters* srt = nullptr;          // omitted when null
+  const AdminCounters* admin = nullptr;                    // omitted when null
   // The handshake levels; gather_metrics takes the gauges the control lcore
   // publishes each tick, the exit line the exact sizes once it has stopped.
   uint64_t srt_in_flight = 0, srt_tracked = 0, srt_legs_in_use = 0;
@@ -69,13 +77,14 @@ enum class JsonSection : uint8_t {
   kControl,     // {"control": {"<key>": v}}
   kNeighbours,  // {"neighbours": {"<key>": v}}
   kSrt,         // {"srt": {"<key>": v}}
+  kAdmin,       // {"admin": {"<key>": v}}
   kPort,        // {"ports": [{"port": id, "<key>": v}, ...]}
   kWorker,      // {"workers": [{"lcore": id, "<key>": v}, ...]}
 };
 
 // The source a metric is read from: absent sources (a null pointer, no port,
 // no worker) leave their metrics out of every rendering.
-enum class Source : uint8_t { kDataplane, kControl, kNeighbours, kSrt, kPorts, kWorkers };
+enum class Source : uint8_t { kDataplane, kControl, kNeighbours, kSrt, kAdmin, kPorts, kWorkers };
 
 struct Metric {
   std::string_view name;  // Prometheus family name, "srtfwd_..."

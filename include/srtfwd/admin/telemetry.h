@@ -30,6 +30,8 @@ struct SrtProxyCounters;
 
 namespace srtfwd::admin {
 
+struct AdminCounters;
+
 // The commands are registered once per process (rte_telemetry cannot
 // unregister); they answer from the Telemetry object attached at the time,
 // and with an error when none is (before start, after stop).
@@ -45,6 +47,8 @@ class Telemetry {
   // object. Returns false (and logs why) when rte_telemetry refused them;
   // srtfwd runs on without them.
   bool start();
+  // Adds the admin API's counters to /srtfwd/stats (before start()).
+  void set_admin_counters(const AdminCounters* c) { admin_ = c; }
   // Detaches: waits for a callback in progress, later ones answer an error.
   // Call before the objects it reads go away. Idempotent.
   void stop();
@@ -60,6 +64,7 @@ class Telemetry {
   const control::ControlPlane& cp_;
   control::AdminBridge& bridge_;
   const control::SrtProxyCounters* srt_;
+  const AdminCounters* admin_ = nullptr;
   bool attached_ = false;
 };
 

@@ -21,6 +21,9 @@ struct AdminOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 12025;
   bool enabled = true;  // listen = "" disables the admin listener
+  // What POST /api/v1/srs/register must carry (?token= or Authorization:
+  // Bearer); empty: the endpoint is open.
+  std::string register_token;
 };
 
 // The Go proxy's debugging origin (PROXY_DEFAULT_BACKEND_*): a static

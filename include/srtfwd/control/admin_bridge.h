@@ -21,6 +21,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -28,6 +29,25 @@
 #include "srtfwd/control/balancer.h"
 
 namespace srtfwd::control {
+
+// A local session as GET /api/v1/streams lists it under its stream.
+struct StreamSession {
+  uint32_t session = 0;  // the session table index (its "id" in /api/v1/sessions)
+  std::string url;
+  srt::Mode mode = srt::Mode::Request;
+  std::string server_key;
+  std::string caller;          // "ip:port"
+  uint64_t since_unix_ms = 0;  // wall clock at install
+};
+
+// What the control lcore knows of streams: its sessions' streams, and in
+// memory mode the balancer's mappings and origins (the Redis balancer's are
+// read from Redis by the admin thread).
+struct StreamsState {
+  std::vector<StreamSession> sessions;
+  std::vector<StreamMapping> mappings;
+  std::vector<ServerInfo> servers;
+};
 
 class AdminBridge {
  public:
@@ -39,6 +59,7 @@ class AdminBridge {
     std::string sessions_json = "[]";
     std::string backends_json = "[]";
     std::string balancer_state;
+    std::shared_ptr<const StreamsState> streams = std::make_shared<StreamsState>();
     uint64_t published = 0;  // how many snapshots so far (0: none yet)
     bool fresh = true;       // false: fresh_snapshot() timed out
   };
@@ -63,6 +84,15 @@ class AdminBridge {
   // admin threads waiting in fresh_snapshot() for requests up to as_of.
   void publish(std::string sessions_json, std::string backends_json, std::string balancer_state,
                uint64_t as_of);
+  // Admin thread: asks for the streams state in the next snapshot (call
+  // before fresh_snapshot()). The control lcore builds it on demand only:
+  // it lists every session, which the periodic snapshots cap.
+  void request_streams() noexcept { streams_wanted_.store(true, std::memory_order_release); }
+  // Control lcore: whether one was asked for since the last call; read
+  // after requests(), so that a snapshot answering a request has it.
+  bool take_streams_request() noexcept { return streams_wanted_.exchange(false, std::memory_order_acq_rel); }
+  // Control lcore: the streams state the next publish() carries.
+  void set_streams(StreamsState s);
   // Admin thread: a snapshot published after this call began, waiting up
   // to max_wait for it; the latest one if the control lcore did not publish
   // in time (it is stuck or stopping), with .fresh = false.
@@ -78,7 +108,9 @@ class AdminBridge {
   std::condition_variable published_cv_;
   std::atomic<uint64_t> requested_{0};  // fresh_snapshot() calls so far
   std::atomic<uint64_t> served_{0};     // as_of of the latest snapshot
+  std::atomic<bool> streams_wanted_{false};
   std::vector<ServerInfo> registrations_;
+  std::shared_ptr<const StreamsState> next_streams_;
   Snapshot snap_;
 };
 

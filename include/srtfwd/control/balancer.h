@@ -44,6 +44,12 @@ std::optional<ServerInfo> server_from_register_body(const std::string& body, std
 // "udp://1.2.3.4:10080" / "udp://:10080" / "10080" -> (host or "", port)
 std::optional<std::pair<std::string, uint16_t>> parse_listen_endpoint(const std::string& s);
 
+// A stream and the key of the origin that hosts it (srs-proxy-url:{url}).
+struct StreamMapping {
+  std::string url;
+  std::string server_key;
+};
+
 struct Pick {
   bool ok = false;
   net::IpAddr ip;
@@ -82,6 +88,9 @@ class Balancer {
   virtual void poll(uint64_t /*now_ms*/) {}
   // Live servers, for the admin API.
   virtual std::vector<ServerInfo> servers(uint64_t now_ms) const = 0;
+  // The stream -> origin mappings this process holds, for the admin API.
+  // The Redis balancer keeps none (they are in Redis): empty.
+  virtual std::vector<StreamMapping> streams() const { return {}; }
   // "memory", "redis connected", "redis down (...)": for logs and the API.
   virtual std::string state() const = 0;
   // Picks not answered yet (Redis round trips).

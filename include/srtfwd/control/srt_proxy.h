@@ -49,6 +49,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -145,6 +146,15 @@ struct SrtProxyCounters {
   }
 };
 
+// An established session's stream, as the control plane knew it at install:
+// kept here, beside the handshake state, never in the data path's records.
+struct SessionStream {
+  uint32_t session = 0;  // the session table index
+  std::string url;       // the stream URL the balancer picked for
+  srt::Mode mode = srt::Mode::Request;
+  std::string server_key;  // the origin's key (srs-proxy-server:...)
+};
+
 class SrtProxy {
  public:
   SrtProxy(HandshakeEnv& env, Balancer& balancer);
@@ -167,6 +177,10 @@ class SrtProxy {
   size_t tracked() const { return by_caller_.size(); }
   size_t legs_in_use() const { return by_leg_.size(); }
   const SrtProxyCounters& counters() const { return counters_; }
+  // Every established session's stream (for the admin API; O(sessions)).
+  std::vector<SessionStream> session_streams() const;
+  // The stream of the established session at this session table index.
+  std::optional<SessionStream> session_stream(uint32_t session) const;
 
  private:
   // Rejection lines: at most 20 a second, then a count of those left out.
@@ -222,6 +236,7 @@ class SrtProxy {
     // until it is established or ends, a session until it ends.
     uint32_t source_slot = 0;
     bool counts_handshake = false, counts_session = false;
+    uint32_t session = 0;              // kEstablished: its session table index
   };
 
   void on_caller(const net::FrameInfo& fi, const net::MacAddr& mac, uint16_t port_id,
@@ -265,6 +280,7 @@ class SrtProxy {
   uint64_t next_id_ = 1;
   std::unordered_map<CallerKey, std::unique_ptr<Attempt>, CallerKeyHash> by_caller_;
   std::unordered_map<LegKey, Attempt*, LegKeyHash> by_leg_;
+  std::unordered_map<uint32_t, const Attempt*> by_session_;  // kEstablished, by session index
   std::unordered_set<Attempt*> active_;     // in flight: retried and timed out on tick
   std::deque<CallerKey> rejected_;          // cached rejections, oldest first
   std::unordered_map<net::IpAddr, std::deque<uint16_t>, net::IpAddrHash> leg_free_;
