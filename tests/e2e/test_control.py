@@ -566,7 +566,7 @@ class ControlE2E(unittest.TestCase):
                               "a session forwarded nothing from its caller")
             t0 = time.monotonic()
             fwd.signal(signal.SIGTERM)
-            time.sleep(0.2)
+            fwd.wait_log(r"draining: \d+ session", timeout=5)
             self.assert_rejected(lab, "publish", pub_sid("live/late"), 1503, what="draining")
             rc = fwd.proc.wait(drain_ms / 1000 + 5)
             elapsed = time.monotonic() - t0
