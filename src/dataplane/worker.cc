@@ -9,6 +9,7 @@
 #include <cassert>
 #include <cstring>
 
+#include "srtfwd/dataplane/link_stats.h"
 #include "srtfwd/dataplane/vlan_egress.h"
 #include "srtfwd/net/parse.h"
 #include "srtfwd/net/rewrite.h"
@@ -295,6 +296,27 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
       c.event_ring_full.add();
   };
 
+  // A relayed control packet of a live session (off the data packets'
+  // path): an ACK's or NAK's report goes to the record of the data
+  // direction it describes, the other one.
+  SessionTable& table = *w.table;
+  auto observe_link = [&](const FlowSlot& f, const uint8_t* frame, unsigned j, unsigned l3,
+                          uint16_t word) {
+    LinkStats& st = table.link(f.session(), f.dir ^ 1u);
+    if (l3 != 0) {
+      const uint32_t udp_len = net::load_be16(frame + l3 + net::kIpv4MinHeaderLen + net::kUdpLenOff);
+      link_observe_control(st, word, frame + l3 + kV4PayloadOff, udp_len - net::kUdpHeaderLen);
+    } else {
+      link_observe_control(st, word, frame + fi[j].payload_off, fi[j].payload_len);
+    }
+  };
+  // A data packet's R flag, off the IPv4 fast path (those test it inline).
+  auto count_rexmit = [&](const FlowSlot& f, const uint8_t* frame, unsigned j, unsigned l3) {
+    const unsigned off = l3 != 0 ? l3 + kV4PayloadOff : fi[j].payload_off;
+    if (unlikely((frame[off + kSrtMsgWordOff] & kSrtRexmitBit) != 0))
+      table.link(f.session(), f.dir).retransmitted.add();
+  };
+
   uint64_t sent = 0, fwd = 0, fwd_bytes = 0;
   // Single writer per direction (RSS keeps a 4-tuple on one queue); added
   // once per run, not chained per packet on one line.
@@ -325,6 +347,9 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
           continue;
         }
         if (word == kSrtShutdownWord) report_shutdown(f);
+        observe_link(f, frame, j, l3, word);
+      } else {
+        count_rexmit(f, frame, j, l3);
       }
       // The egress port's tag or none first (the L2 header only), then the
       // IP header of the other family behind it.
@@ -406,7 +431,10 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
         // as when many sessions interleave: none of the run bookkeeping
         // below, and the patch goes from the slot's line to the frame.
         rte_mbuf* const m = lk[begin];
-        if (unlikely(!v4_patch(f->h4, out.mac).apply(rte_pktmbuf_mtod(m, uint8_t*), l3))) {
+        uint8_t* const frame = rte_pktmbuf_mtod(m, uint8_t*);
+        if (unlikely((frame[l3 + kV4PayloadOff + kSrtMsgWordOff] & kSrtRexmitBit) != 0))
+          table.link(f->h4.session, f->dir).retransmitted.add();
+        if (unlikely(!v4_patch(f->h4, out.mac).apply(frame, l3))) {
           c.drop(DropReason::kTtlExpired);
           rte_pktmbuf_free(m);
           continue;
@@ -439,12 +467,15 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
       }
       // Packets of the run not forwarded (to control, TTL expired).
       unsigned skipped = 0;
+      // Data packets of the run with the R flag, times kSrtRexmitBit.
+      unsigned rexmit = 0;
       // The buffer's next free entry as a pointer: one store and one add
       // per packet, not a widening of the fill level to index with.
       rte_mbuf** out_next = tb->pkts + tb_len;
       // L3: the header offset when the caller knows it at compile time (0: l3).
       auto forward = [&]<uint32_t L3 = 0>(rte_mbuf* m, uint8_t* frame)
                          __attribute__((always_inline)) {
+        rexmit += frame[(L3 != 0 ? L3 : l3) + kV4PayloadOff + kSrtMsgWordOff] & kSrtRexmitBit;
         if (unlikely(!patch.apply(frame, L3 != 0 ? L3 : l3))) {
           c.drop(DropReason::kTtlExpired);
           rte_pktmbuf_free(m);
@@ -479,12 +510,16 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
               continue;
             }
             if (word == kSrtShutdownWord) report_shutdown(*f);
+            observe_link(*f, frame, j, l3, word);
+            // Not a data packet: no R flag (forward() adds the bit's place).
+            rexmit -= frame[l3 + kV4PayloadOff + kSrtMsgWordOff] & kSrtRexmitBit;
           }
           forward(m, frame);
         }
       }
       tb->length = static_cast<uint16_t>(out_next - tb->pkts);
       count_run(ctr, end - begin - skipped, run_bytes);
+      if (unlikely(rexmit != 0)) table.link(f->h4.session, f->dir).retransmitted.add(rexmit / kSrtRexmitBit);
     } else {
       if (unlikely(f->translates())) {  // 6->4
         translate_run(*f, begin, end, l3);
@@ -502,6 +537,9 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
             continue;
           }
           if (word == kSrtShutdownWord) report_shutdown(*f);
+          observe_link(*f, frame, j, l3, word);
+        } else {
+          count_rexmit(*f, frame, j, l3);
         }
         if (l3 != 0) fast_frame_info(frame, l3, info);  // the rewrite takes a FrameInfo
         // The egress port's tag or none, whatever the packet came with.
