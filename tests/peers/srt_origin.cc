@@ -13,6 +13,7 @@
 //   listening IP:PORT
 //   accept PEER STREAMID MODE
 //   close PEER STREAMID MODE msgs=N drops=D      (N received or sent, D not sent)
+//   stats PEER rtt_ms=... (libsrt's view of that connection, peer_common.h)
 //   reject PEER STREAMID code=CODE               (--reject)
 //   exit
 // An empty stream ID is printed as "-". SIGTERM/SIGINT: close everything, exit 0.
@@ -223,6 +224,7 @@ private:
                 if (pit->second.empty()) players_.erase(pit);
             }
         }
+        say("stats " + c.peer + " " + peers::link_stats_text(s));
         say("close " + c.peer + " " + show(c.sid) + " " + c.id.mode() +
             " msgs=" + std::to_string(c.msgs) + " drops=" + std::to_string(c.drops) +
             (why && *why ? std::string(" ") + why : std::string()));
