@@ -94,7 +94,8 @@ class ReplayLinkQuality(unittest.TestCase):
                         metrics = r.read().decode()
                     got = sum(float(l.split()[-1]) for l in metrics.splitlines()
                               if l.startswith("srtfwd_rx_packets_total "))
-                    if got >= want:
+                    # and the histograms built after that (once a second at most)
+                    if got >= want and "srtfwd_session_rtt_seconds_count 2" in metrics:
                         break
                     time.sleep(0.1)
                 proc.send_signal(signal.SIGTERM)

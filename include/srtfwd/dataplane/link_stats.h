@@ -149,10 +149,10 @@ inline void link_observe_control(LinkStats& st, uint16_t word, const uint8_t* sr
 // The live sessions' link quality as two histograms (/metrics), over the
 // data directions whose receiver has sent a full ACK: RTT, and loss (NAK'd
 // sequence numbers over the packets relayed) in percent. Built by the
-// control lcore with each session list (sessions_json), read by the admin
-// thread at a scrape: a gauge-style histogram of the sessions as they are
-// now, not of events. The mutex keeps buckets, count and sum of one build
-// together; neither side is on the data path.
+// control lcore with the session list (sessions_json, once a second at
+// most), read by the admin thread at a scrape: a gauge-style histogram of
+// the sessions as they are now, not of events. The mutex keeps buckets,
+// count and sum of one build together; neither side is on the data path.
 struct LinkHistograms {
   // Upper bounds (le) of the buckets; +Inf follows.
   static constexpr std::array<uint64_t, 10> kRttBoundsUs = {1000,  2000,   5000,   10000,  20000,
@@ -187,6 +187,8 @@ struct LinkHistograms {
     std::lock_guard lock(mu_);
     return snap_;
   }
+  // When the control lcore last built them (its own field).
+  uint64_t walked_tsc = 0;
 
  private:
   mutable std::mutex mu_;
