@@ -26,6 +26,19 @@ def get(port, path):
         return r.read().decode()
 
 
+def link_line(s):
+    """One session's link quality, each data direction its receiver reports on."""
+    parts = []
+    for name, d in (("caller->origin", s["from_caller"]), ("origin->caller", s["from_backend"])):
+        if d["acks"] == 0:
+            continue  # no receiver reports on it: no data that way (ACKACKs, keep-alives)
+        parts.append(f"{name} {d['rate_pps']} pkt/s {d['rate_bps'] / 1e6:.2f} Mbit/s "
+                     f"rtt {d['rtt_us'] / 1000:.2f} ms (var {d['rtt_var_us'] / 1000:.2f}) "
+                     f"lost {d['lost']} ({d['loss_percent']:.2f} %) rexmit {d['retransmitted']} "
+                     f"buf {d['avail_buf']}")
+    return f"{s['caller']} [{s['id']}]: " + ("; ".join(parts) or "no data yet")
+
+
 def say(text):
     print(f"demo: {text}", flush=True)
 
@@ -74,7 +87,13 @@ with NetLab(prefix="demo", caller_addrs=3, srtfwd_bin=SRTFWD, keep_logs=False) a
             f"{st.get('nb_read_frames')} frames in 3 s")
     except (ValueError, KeyError, IndexError):
         say(f"ffprobe could not play live/demo: {ffplay.stderr.strip()[:300]}")
-    rc = play.wait(timeout=seconds + 10)
+    # Link quality, live: what srtfwd reads from the ACKs and NAKs it relays.
+    deadline = time.monotonic() + seconds + 10
+    while play.poll() is None and time.monotonic() < deadline:
+        for s in json.loads(get(admin, "/api/v1/sessions"))["sessions"]:
+            say("  " + link_line(s))
+        time.sleep(1)
+    rc = play.wait(timeout=max(1, deadline - time.monotonic()))
     say(f"srt-peer player: {play.out_text().strip().splitlines()[-1] if play.out_text().strip() else ''} (exit {rc})")
     # A player of a stream nobody publishes yet is routed and held at an
     # origin, as through the Go proxy; a stream ID without a resource is
@@ -88,11 +107,14 @@ with NetLab(prefix="demo", caller_addrs=3, srtfwd_bin=SRTFWD, keep_logs=False) a
     for s in sessions["sessions"]:
         say(f"  {s['caller']} -> {s['vip']} => leg {s['leg']} -> {s['backend']}: "
             f"{s['from_caller']['packets']} packets in, {s['from_backend']['packets']} back")
+        say("    " + link_line(s))
     metrics = get(admin, "/metrics")
     say("/metrics (excerpt):")
     for line in metrics.splitlines():
         if line.startswith(("srtfwd_rx_packets_total", "srtfwd_forwarded_packets_total",
-                            "srtfwd_sessions_", "srtfwd_to_control", "srtfwd_mbufs")):
+                            "srtfwd_sessions_", "srtfwd_to_control", "srtfwd_mbufs",
+                            "srtfwd_session_rtt_seconds_count", "srtfwd_session_rtt_seconds_sum",
+                            "srtfwd_session_loss_percent_count", "srtfwd_session_loss_percent_sum")):
             print("    " + line)
     for p in (pub, ff):
         p.stop()

@@ -16,6 +16,8 @@ packages=(
   # real SRT peers, Redis, captures and test hosts
   libsrt-openssl-dev srt-tools ffmpeg redis-server tshark
   python3 python3-scapy iproute2 ethtool iputils-ping procps
+  # loss for the link quality test (numgen random drop: no netem here)
+  nftables
   # benchmarks (instruction counts)
   valgrind
   # operations checks: promtool (alerting rules), systemd-analyze (the unit)

@@ -1,6 +1,7 @@
 #include "srtfwd/admin/metrics.h"
 
 #include <cctype>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "srtfwd/control/control_plane.h"
@@ -307,6 +308,41 @@ class Writer {
     out_ += std::to_string(v);
     out_ += '\n';
   }
+  // A histogram family: cumulative buckets from per-bucket counts.
+  template <typename Bounds, typename Counts>
+  void histogram(std::string_view name, std::string_view help, const Bounds& le,
+                 const Counts& counts, uint64_t count, double sum) {
+    out_ += "# HELP ";
+    out_ += name;
+    out_ += ' ';
+    out_ += help;
+    out_ += "\n# TYPE ";
+    out_ += name;
+    out_ += " histogram\n";
+    uint64_t acc = 0;
+    for (size_t i = 0; i <= le.size(); ++i) {
+      acc += counts[i];
+      out_ += name;
+      out_ += "_bucket{le=\"";
+      out_ += i < le.size() ? number(le[i]) : std::string("+Inf");
+      out_ += "\"} ";
+      out_ += std::to_string(acc);
+      out_ += '\n';
+    }
+    out_ += name;
+    out_ += "_sum ";
+    out_ += number(sum);
+    out_ += '\n';
+    out_ += name;
+    out_ += "_count ";
+    out_ += std::to_string(count);
+    out_ += '\n';
+  }
+  static std::string number(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.9g", v);
+    return buf;
+  }
   std::string take() { return std::move(out_); }
 
  private:
@@ -380,6 +416,19 @@ std::string prometheus_text(const MetricsInput& in) {
     const size_t n = dim_size(m.dim, in);
     for (size_t i = 0; i < n; ++i) w.sample(m.name, dim_label(m.dim), dim_value(m.dim, in, i), m.value(in, i));
   }
+  // The live sessions' link quality (link_stats.h): one observation per
+  // data direction whose receiver has sent a full ACK, as of the control
+  // lcore's last session list; the bucket bounds are LinkHistograms'.
+  using H = dataplane::LinkHistograms;
+  const H::Snapshot& h = in.link_hist;
+  std::array<double, H::kRttBoundsUs.size()> rtt_le{};
+  for (size_t i = 0; i < rtt_le.size(); ++i) rtt_le[i] = static_cast<double>(H::kRttBoundsUs[i]) / 1e6;
+  w.histogram("srtfwd_session_rtt_seconds",
+              "Live sessions' round-trip time, per data direction, from the receiver's ACKs.", rtt_le,
+              h.rtt, h.rtt_count, h.rtt_sum_s);
+  w.histogram("srtfwd_session_loss_percent",
+              "Live sessions' loss, per data direction: sequence numbers NAKed over packets relayed.",
+              H::kLossBoundsPct, h.loss, h.loss_count, h.loss_sum_pct);
   return w.take();
 }
 
@@ -495,6 +544,7 @@ MetricsInput gather_metrics(const dataplane::Dataplane& dp, const control::Contr
   }
   in.ports = dp.port_stats();
   in.rx_queue_map = dp.rx_queue_map();
+  in.link_hist = dp.sessions().link_histograms().get();
   return in;
 }
 

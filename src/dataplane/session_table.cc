@@ -35,12 +35,16 @@ SessionTable::SessionTable(const std::string& name, uint32_t capacity,
   records_ = static_cast<Session*>(
       rte_zmalloc_socket((name + "_records").c_str(), sizeof(Session) * size_t{capacity},
                          alignof(Session), socket_id));
-  if (slot_mem_ == nullptr || records_ == nullptr) {
+  link_ = static_cast<LinkStats*>(
+      rte_zmalloc_socket((name + "_link").c_str(), sizeof(LinkStats) * 2 * size_t{capacity},
+                         alignof(LinkStats), socket_id));
+  if (slot_mem_ == nullptr || records_ == nullptr || link_ == nullptr) {
     rte_free(slot_mem_);
     rte_free(records_);
+    rte_free(link_);
     throw std::runtime_error(
         "cannot allocate " + std::to_string(capacity) + " sessions (" +
-        std::to_string((slot_bytes + sizeof(Session) * size_t{capacity}) >> 20) +
+        std::to_string((slot_bytes + (sizeof(Session) + 2 * sizeof(LinkStats)) * size_t{capacity}) >> 20) +
         " MiB): lower [dataplane] sessions or give more memory (-m)");
   }
   flows_.init(slot_mem_, slots, random_hash_seed());
@@ -56,6 +60,7 @@ SessionTable::SessionTable(const std::string& name, uint32_t capacity,
 
 SessionTable::~SessionTable() {
   rte_free(slot_mem_);  // FlowSlots are trivially destructible apart from atomics
+  rte_free(link_);      // so are LinkStats
   if (records_ != nullptr) {
     for (uint32_t i = 0; i < capacity_; ++i) records_[i].~Session();
     rte_free(records_);
@@ -107,6 +112,11 @@ Session* SessionTable::install(const SessionSpec& spec, uint64_t now_tsc,
     return fail(InstallError::kKeyExists);
 
   Session* s = &records_[free_.back()];
+  // The previous session's figures go before any worker can find the new
+  // keys (the inserts below publish them with release semantics).
+  link(s->index, kFromCaller).reset();
+  link(s->index, kFromBackend).reset();
+  s->rate[0] = s->rate[1] = LinkRate{};
   // Caller -> backend: the caller's packet leaves from our leg toward the backend.
   // A caller of one family and an origin of the other: both directions
   // translate.

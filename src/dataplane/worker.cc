@@ -9,6 +9,7 @@
 #include <cassert>
 #include <cstring>
 
+#include "srtfwd/dataplane/link_stats.h"
 #include "srtfwd/dataplane/vlan_egress.h"
 #include "srtfwd/net/parse.h"
 #include "srtfwd/net/rewrite.h"
@@ -129,9 +130,23 @@ struct Burst {
     else
       c.event_ring_full.add();
   }
+  // A relayed control packet of a live session (off the data packets'
+  // path): an ACK's or NAK's report goes to the record of the data
+  // direction it describes, the other one.
+  void observe_link(const FlowSlot& f, const uint8_t* frame, unsigned j, unsigned l3,
+                    uint16_t word) noexcept {
+    LinkStats& st = w.table->link(f.session(), f.dir ^ 1u);
+    if (l3 != 0) {
+      const uint32_t udp_len =
+          net::load_be16(frame + l3 + net::kIpv4MinHeaderLen + net::kUdpLenOff);
+      link_observe_control(st, word, frame + l3 + kV4PayloadOff, udp_len - net::kUdpHeaderLen);
+    } else {
+      link_observe_control(st, word, frame + fi()[j].payload_off, fi()[j].payload_len);
+    }
+  }
   // A live session's lookup j with the SRT control bit: a handshake (a
   // caller retransmitting its CONCLUSION) goes to control, true; a SHUTDOWN
-  // is reported and forwarded.
+  // is reported, an ACK or NAK recorded, and each forwarded.
   [[gnu::always_inline]] bool to_control_if_handshake(rte_mbuf* m, const uint8_t* frame,
                                                       unsigned j, unsigned l3,
                                                       const FlowSlot& f) noexcept {
@@ -142,7 +157,20 @@ struct Burst {
       return true;
     }
     if (word == kSrtShutdownWord) report_shutdown(f);
+    observe_link(f, frame, j, l3, word);
     return false;
+  }
+  // As to_control_if_handshake, and a data packet's R flag counted: the
+  // paths other than the IPv4 run's, which counts it per run.
+  [[gnu::always_inline]] bool relay_checks(rte_mbuf* m, const uint8_t* frame, unsigned j,
+                                           unsigned l3, const FlowSlot& f) noexcept {
+    if ((ctl_mask >> j & 1) == 0) {
+      const unsigned off = l3 != 0 ? l3 + kV4PayloadOff : fi()[j].payload_off;
+      if (unlikely((frame[off + kSrtMsgWordOff] & kSrtRexmitBit) != 0))
+        w.table->link(f.session(), f.dir).retransmitted.add();
+      return false;
+    }
+    return to_control_if_handshake(m, frame, j, l3, f);
   }
   // Single writer per direction (RSS keeps a 4-tuple on one queue); added
   // once per run, not chained per packet on one line.
@@ -368,7 +396,10 @@ class Classifier {
     // when many sessions interleave: none of the run bookkeeping below, and
     // the patch goes from the slot's line to the frame.
     rte_mbuf* const m = b.lk[begin];
-    if (unlikely(!v4_patch(f.h4, out.mac).apply(rte_pktmbuf_mtod(m, uint8_t*), l3))) {
+    uint8_t* const frame = rte_pktmbuf_mtod(m, uint8_t*);
+    if (unlikely((frame[l3 + kV4PayloadOff + kSrtMsgWordOff] & kSrtRexmitBit) != 0))
+      b.w.table->link(f.h4.session, f.dir).retransmitted.add();
+    if (unlikely(!v4_patch(f.h4, out.mac).apply(frame, l3))) {
       b.drop(m, DropReason::kTtlExpired);
       return;
     }
@@ -401,12 +432,15 @@ class Classifier {
   // Packets of the run not forwarded (to control, TTL expired).
   unsigned skipped = 0;
   uint32_t run_bytes = 0;
+  // Data packets of the run with the R flag, times kSrtRexmitBit.
+  unsigned rexmit = 0;
   // The buffer's next free entry as a pointer: one store and one add per
   // packet, not a widening of the fill level to index with.
   rte_mbuf** out_next = tb->pkts + tb_len;
   // L3: the header offset when the caller knows it at compile time (0: l3).
   auto forward = [&]<uint32_t L3 = 0>(rte_mbuf* m, uint8_t* frame)
                      __attribute__((always_inline)) {
+    rexmit += frame[(L3 != 0 ? L3 : l3) + kV4PayloadOff + kSrtMsgWordOff] & kSrtRexmitBit;
     if (unlikely(!patch.apply(frame, L3 != 0 ? L3 : l3))) {
       b.drop(m, DropReason::kTtlExpired);
       ++skipped;
@@ -436,11 +470,16 @@ class Classifier {
         ++skipped;
         continue;
       }
+      // A control packet has no R flag (forward() adds the bit's place).
+      if ((ctl_mask >> j & 1) != 0)
+        rexmit -= frame[l3 + kV4PayloadOff + kSrtMsgWordOff] & kSrtRexmitBit;
       forward(m, frame);
     }
   }
   tb->length = static_cast<uint16_t>(out_next - tb->pkts);
   b.count_run(ctr, end - begin - skipped, run_bytes);
+  if (unlikely(rexmit != 0))
+    b.w.table->link(f.h4.session, f.dir).retransmitted.add(rexmit / kSrtRexmitBit);
 }
 
 // Stage 4, the generic path: IPv6, a parse_frame() run, or a change of
@@ -456,7 +495,7 @@ class Classifier {
     rte_mbuf* m = b.lk[j];
     uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
     net::FrameInfo& info = b.fi()[j];
-    if (b.to_control_if_handshake(m, frame, j, l3, f)) continue;
+    if (b.relay_checks(m, frame, j, l3, f)) continue;
     if (l3 != 0) fast_frame_info(frame, l3, info);  // the rewrite takes a FrameInfo
     // The egress port's tag or none, whatever the packet came with.
     frame = retag_mbuf(m, info, out.vlan);
@@ -502,7 +541,7 @@ class Classifier {
   for (unsigned j = begin; j < end; ++j) {
     rte_mbuf* m = lk[j];
     uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
-    if (to_control_if_handshake(m, frame, j, l3, f)) continue;
+    if (relay_checks(m, frame, j, l3, f)) continue;
     // The egress port's tag or none first (the L2 header only), then the IP
     // header of the other family behind it.
     net::FrameInfo& info = fi()[j];

@@ -56,11 +56,15 @@ TEST(Metrics, EveryFamilyHasHelpTypeAndSamples) {
   w2.counters.dropped[static_cast<size_t>(dataplane::DropReason::kNotUdp)] = 2;
   w3.lcore = 3;  // idle
   in.workers = {w1, w2, w3};
+  // Three session directions' link quality: 0.5 ms / 0 %, 30 ms / 1.5 %, 2 s / 60 %.
+  in.link_hist.add(500, 0);
+  in.link_hist.add(30000, 1.5);
+  in.link_hist.add(2000000, 60);
   const std::string text = prometheus_text(in);
 
   std::istringstream lines(text);
   std::string line;
-  std::set<std::string> typed;
+  std::set<std::string> typed, histograms;
   std::map<std::string, std::string> samples;
   while (std::getline(lines, line)) {
     ASSERT_FALSE(line.empty());
@@ -68,7 +72,8 @@ TEST(Metrics, EveryFamilyHasHelpTypeAndSamples) {
       auto rest = line.substr(7);
       auto name = rest.substr(0, rest.find(' '));
       auto type = rest.substr(rest.find(' ') + 1);
-      EXPECT_TRUE(type == "counter" || type == "gauge") << line;
+      EXPECT_TRUE(type == "counter" || type == "gauge" || type == "histogram") << line;
+      if (type == "histogram") histograms.insert(name);
       EXPECT_TRUE(type != "counter" || name.ends_with("_total")) << line;
       EXPECT_TRUE(typed.insert(name).second) << "TYPE twice: " << name;
       continue;
@@ -77,7 +82,12 @@ TEST(Metrics, EveryFamilyHasHelpTypeAndSamples) {
     ASSERT_NE(line[0], '#') << line;
     const auto sp = line.rfind(' ');
     const std::string series = line.substr(0, sp);
-    const std::string family = series.substr(0, series.find('{'));
+    std::string family = series.substr(0, series.find('{'));
+    // A histogram's series: <family>_bucket{le=...}, _sum, _count.
+    for (std::string_view suffix : {"_bucket", "_sum", "_count"})
+      if (family.ends_with(suffix) &&
+          histograms.count(family.substr(0, family.size() - suffix.size())))
+        family = family.substr(0, family.size() - suffix.size());
     EXPECT_TRUE(typed.count(family)) << "sample before its TYPE: " << line;
     samples[series] = line.substr(sp + 1);
   }
@@ -96,6 +106,19 @@ TEST(Metrics, EveryFamilyHasHelpTypeAndSamples) {
   EXPECT_EQ(samples["srtfwd_session_slots{state=\"live\"}"], "6");
   EXPECT_EQ(samples["srtfwd_session_slots{state=\"retired\"}"], "2");
   EXPECT_EQ(samples["srtfwd_session_slots{state=\"free\"}"], "1");
+  // The link quality histograms: cumulative buckets, sum, count.
+  EXPECT_EQ(samples["srtfwd_session_rtt_seconds_bucket{le=\"0.001\"}"], "1");
+  EXPECT_EQ(samples["srtfwd_session_rtt_seconds_bucket{le=\"0.02\"}"], "1");
+  EXPECT_EQ(samples["srtfwd_session_rtt_seconds_bucket{le=\"0.05\"}"], "2");
+  EXPECT_EQ(samples["srtfwd_session_rtt_seconds_bucket{le=\"1\"}"], "2");
+  EXPECT_EQ(samples["srtfwd_session_rtt_seconds_bucket{le=\"+Inf\"}"], "3");
+  EXPECT_EQ(samples["srtfwd_session_rtt_seconds_count"], "3");
+  EXPECT_EQ(samples["srtfwd_session_rtt_seconds_sum"], "2.0305");
+  EXPECT_EQ(samples["srtfwd_session_loss_percent_bucket{le=\"0.1\"}"], "1");
+  EXPECT_EQ(samples["srtfwd_session_loss_percent_bucket{le=\"2\"}"], "2");
+  EXPECT_EQ(samples["srtfwd_session_loss_percent_bucket{le=\"50\"}"], "2");
+  EXPECT_EQ(samples["srtfwd_session_loss_percent_bucket{le=\"100\"}"], "3");
+  EXPECT_EQ(samples["srtfwd_session_loss_percent_sum"], "61.5");
   // The drivers' counters, one series per port.
   EXPECT_EQ(samples["srtfwd_port_rx_packets_total{port=\"0\"}"], "1000");
   EXPECT_EQ(samples["srtfwd_port_rx_missed_total{port=\"0\"}"], "17");
@@ -218,7 +241,15 @@ class MetricsTable : public ::testing::Test {
 // in /srtfwd/stats, with the value its accessor reads, and nothing else does.
 TEST_F(MetricsTable, EveryRowInEveryRendering) {
   size_t families = 0;
-  const auto prom = parse_prometheus(prometheus_text(in_), &families);
+  auto prom = parse_prometheus(prometheus_text(in_), &families);
+  // The link quality histograms follow the table (their buckets are not
+  // counters of it; Metrics.EveryFamilyHasHelpTypeAndSamples checks them):
+  // /metrics only, two families.
+  families -= 2;
+  std::erase_if(prom, [](const auto& kv) {
+    return kv.first.starts_with("srtfwd_session_rtt_seconds") ||
+           kv.first.starts_with("srtfwd_session_loss_percent");
+  });
   const auto exit_json = nlohmann::json::parse(counters_json(in_));
   std::map<std::string, uint64_t> tel;
   for (const auto& [k, v] : telemetry_stats(in_)) EXPECT_TRUE(tel.emplace(k, v).second) << "twice: " << k;

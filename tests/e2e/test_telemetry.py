@@ -59,13 +59,16 @@ class TelemetryClient:
 def metrics_samples(text: str) -> dict:
     """/metrics as telemetry names its samples: the metric name without
     "srtfwd_", label values after '/', summed over an lcore label unless the
-    metric also has a total without it."""
+    metric also has a total without it. The link quality histograms are
+    left out: /metrics alone has them."""
     total, per_lcore = {}, {}
     for line in text.splitlines():
         if not line or line.startswith("#"):
             continue
         series, value = line.rsplit(" ", 1)
         name, _, labels = series.partition("{")
+        if name.startswith(("srtfwd_session_rtt_seconds", "srtfwd_session_loss_percent")):
+            continue  # the link quality histograms: /metrics only (not table rows)
         key = name[len("srtfwd_"):] if name.startswith("srtfwd_") else name
         lcore = False
         for k, v in re.findall(r'(\w+)="([^"]*)"', labels):

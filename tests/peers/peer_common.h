@@ -53,6 +53,19 @@ inline StreamId parse_stream_id(std::string_view sid) {
 // Every message: "SRTF" | seq (u64 BE) | size (u32 BE) | body, where the body is
 // a splitmix64 stream seeded from (key, seq). key is the stream's resource, so a
 // publisher (m=publish) and a player (m=request) of one stream agree on it.
+// libsrt's own view of a connection (srt_bstats), one line's fields, for
+// tests that check srtfwd's link statistics against it:
+//   rtt_ms=R snd_loss=N rcv_loss=N retrans=N sent=N recv=N
+inline std::string link_stats_text(SRTSOCKET s) {
+    SRT_TRACEBSTATS st{};
+    if (srt_bstats(s, &st, 0) < 0) return "rtt_ms=? (srt_bstats failed)";
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "rtt_ms=%.3f snd_loss=%d rcv_loss=%d retrans=%d sent=%lld recv=%lld",
+                  st.msRTT, st.pktSndLossTotal, st.pktRcvLossTotal, st.pktRetransTotal,
+                  static_cast<long long>(st.pktSentTotal), static_cast<long long>(st.pktRecvTotal));
+    return buf;
+}
+
 inline constexpr size_t kHeaderSize = 16;
 inline constexpr size_t kMaxPayload = 1456;  // live mode, 1500-byte MTU
 

@@ -13,6 +13,8 @@
 //   listening IP:PORT
 //   accept PEER STREAMID MODE
 //   close PEER STREAMID MODE msgs=N drops=D      (N received or sent, D not sent)
+//   stats PEER rtt_ms=... (libsrt's view of that connection, peer_common.h;
+//                          a publisher's as of its last message)
 //   reject PEER STREAMID code=CODE               (--reject)
 //   exit
 // An empty stream ID is printed as "-". SIGTERM/SIGINT: close everything, exit 0.
@@ -21,6 +23,7 @@
 #include "peer_common.h"
 #include "srt_wrap.h"
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <map>
@@ -41,6 +44,11 @@ struct Conn {
     peers::StreamId id;
     uint64_t msgs = 0;
     uint64_t drops = 0;
+    // libsrt's statistics as of the last message (every 100 ms at most): a
+    // publisher's socket is already broken when its close is seen, and
+    // srt_bstats no longer answers then.
+    std::string stats;
+    std::chrono::steady_clock::time_point stats_at{};
 };
 
 struct Config {
@@ -191,6 +199,11 @@ private:
             }
             if (n == 0) continue;
             ++c.msgs;
+            const auto now = std::chrono::steady_clock::now();
+            if (now - c.stats_at >= std::chrono::milliseconds(100)) {
+                c.stats = peers::link_stats_text(c.sock.get());
+                c.stats_at = now;
+            }
             relay(c.id.resource, buf, n);
         }
     }
@@ -223,6 +236,9 @@ private:
                 if (pit->second.empty()) players_.erase(pit);
             }
         }
+        std::string stats = peers::link_stats_text(s);
+        if (stats.starts_with("rtt_ms=?") && !c.stats.empty()) stats = c.stats;
+        say("stats " + c.peer + " " + stats);
         say("close " + c.peer + " " + show(c.sid) + " " + c.id.mode() +
             " msgs=" + std::to_string(c.msgs) + " drops=" + std::to_string(c.drops) +
             (why && *why ? std::string(" ") + why : std::string()));

@@ -10,7 +10,8 @@
 //   default 1316) at PPS messages/s (default 100; 0 = unpaced), each carrying its
 //   sequence number and content derived from (key, seq); waits until the peer
 //   has acknowledged everything and its latency has passed, closes, prints
-//   "sent N/N". --first-seq N numbers the messages from N (an encoder that
+//   "sent N/N", then libsrt's statistics of the connection ("stats rtt_ms=..."
+//   as peer_common.h's link_stats_text). --first-seq N numbers the messages from N (an encoder that
 //   reconnects and carries on, so a player that waited sees one sequence).
 // play: receives until N messages arrived (default 100) or T ms passed (default
 //   10000), checks every message byte-exact and in order from seq 0 (or from the
@@ -166,6 +167,7 @@ int do_publish(const Args& a, srtw::Socket& s, const std::string& key) {
     }
     std::this_thread::sleep_for(milliseconds(peer_latency + 200));
     out("sent " + std::to_string(seq) + "/" + std::to_string(a.count == 0 ? seq : a.count));
+    out("stats " + peers::link_stats_text(s.get()));
     return 0;
 }
 

@@ -54,6 +54,10 @@ struct MetricsInput {
   std::vector<dataplane::WorkerStats> workers;  // per worker lcore; they add up to totals
   // Which worker polls which RX queue (the exit line lists them per worker).
   std::vector<dataplane::RxQueueOwner> rx_queue_map;
+  // The live sessions' RTT and loss (link_stats.h), as of the control
+  // lcore's last session list: /metrics renders them as histograms after
+  // the table (kLinkHistograms in metrics.cc).
+  dataplane::LinkHistograms::Snapshot link_hist;
 };
 
 enum class MetricType : uint8_t { kCounter, kGauge };

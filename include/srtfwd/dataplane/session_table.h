@@ -28,6 +28,7 @@
 #include "srtfwd/net/rewrite.h"
 
 #include "srtfwd/dataplane/flow_table.h"
+#include "srtfwd/dataplane/link_stats.h"
 
 struct rte_rcu_qsbr;
 
@@ -67,6 +68,9 @@ struct alignas(64) Session {
   // by the control lcore; atomics so the admin thread may read them.
   uint64_t seen_packets[2] = {0, 0};
   std::atomic<uint64_t> active_tsc[2] = {0, 0};
+  // Per direction, the packet and byte rates the session list shows (the
+  // control lcore's, from counter deltas between its snapshots).
+  LinkRate rate[2];
   uint32_t index = 0;
   bool in_use = false;
 };
@@ -92,6 +96,16 @@ class SessionTable {
   // ---- Workers (lock-free readers) ----
   FlowTable& flows() noexcept { return flows_; }
   const FlowTable& flows() const noexcept { return flows_; }
+  // The link quality record of a session's data direction (link_stats.h):
+  // a worker writes the fields its queue owns; anyone reads them. Reset by
+  // install() before the session's keys are published.
+  LinkStats& link(uint32_t session, uint32_t dir) noexcept { return link_[size_t{session} * 2 + dir]; }
+  const LinkStats& link(uint32_t session, uint32_t dir) const noexcept {
+    return link_[size_t{session} * 2 + dir];
+  }
+  // The live sessions' RTT and loss histograms (sessions_json builds them).
+  LinkHistograms& link_histograms() noexcept { return link_hist_; }
+  const LinkHistograms& link_histograms() const noexcept { return link_hist_; }
 
   // ---- Control lcore only (single writer) ----
   Session* install(const SessionSpec& spec, uint64_t now_tsc, InstallError* err);
@@ -124,6 +138,8 @@ class SessionTable {
   void* slot_mem_ = nullptr;    // rte_malloc'd FlowSlots (FlowTable::init sets them up)
   FlowTable flows_;
   Session* records_ = nullptr;  // rte_zmalloc'd array, capacity_ long
+  LinkStats* link_ = nullptr;   // rte_zmalloc'd, two per record (by direction)
+  LinkHistograms link_hist_;
   uint32_t capacity_ = 0;
   std::vector<uint32_t> free_;  // free record indexes (stack)
   std::vector<uint32_t> live_;      // record indexes in use
