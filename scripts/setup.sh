@@ -20,6 +20,8 @@ packages=(
   nftables
   # benchmarks (instruction counts)
   valgrind
+  # the layout check (scripts/check-format.sh, test 'format')
+  clang-format
   # operations checks: promtool (alerting rules), systemd-analyze (the unit)
   prometheus systemd
 )

@@ -74,20 +74,22 @@ void AdminServer::start() {
   svr.set_default_headers({{"Server", std::string("srtfwd/") + SRTFWD_VERSION}});
 
   if (register_token_.empty())
-    spdlog::warn("admin API: POST /api/v1/srs/register is open: anyone who reaches {}:{} can register an "
-                 "origin and have streams sent to it; set [admin] register_token",
-                 host_, port_);
+    spdlog::warn(
+        "admin API: POST /api/v1/srs/register is open: anyone who reaches {}:{} can register an "
+        "origin and have streams sent to it; set [admin] register_token",
+        host_, port_);
   // The token in the path is for SRS origins, whose heartbeat drops the
   // url's query: url http://HOST:PORT/api/v1/srs/register/TOKEN.
-  auto register_handler = [this](const httplib::Request& req, httplib::Response& res, bool in_path) {
+  auto register_handler = [this](const httplib::Request& req, httplib::Response& res,
+                                 bool in_path) {
     if (!register_token_.empty()) {
       const bool has_query = req.has_param("token");
       const std::string query = has_query ? req.get_param_value("token") : std::string();
       const bool has_auth = req.has_header("Authorization");
       const std::string auth = has_auth ? req.get_header_value("Authorization") : std::string();
       const std::string path_token = in_path ? req.matches[1].str() : std::string();
-      if (!register_authorized(register_token_, has_query ? &query : nullptr, has_auth ? &auth : nullptr,
-                               in_path ? &path_token : nullptr)) {
+      if (!register_authorized(register_token_, has_query ? &query : nullptr,
+                               has_auth ? &auth : nullptr, in_path ? &path_token : nullptr)) {
         uint64_t left_out = 0;
         bool log = false;
         {
@@ -96,9 +98,10 @@ void AdminServer::start() {
           log = unauthorized_log_.allow(&left_out);
         }
         if (log)
-          spdlog::warn("admin API: /register from {}:{} refused (401): {}{}", req.remote_addr,
-                       req.remote_port, has_query || has_auth || in_path ? "wrong token" : "no token",
-                       left_out ? fmt::format(" ({} more refused since the last line)", left_out) : "");
+          spdlog::warn(
+              "admin API: /register from {}:{} refused (401): {}{}", req.remote_addr,
+              req.remote_port, has_query || has_auth || in_path ? "wrong token" : "no token",
+              left_out ? fmt::format(" ({} more refused since the last line)", left_out) : "");
         res.status = 401;
         res.set_header("WWW-Authenticate", "Bearer");
         res.set_content(error_json(401, "register token missing or wrong"), kJson);
@@ -127,9 +130,10 @@ void AdminServer::start() {
     j["pid"] = std::to_string(::getpid());
     res.set_content(j.dump(), kJson);
   };
-  svr.Post("/api/v1/srs/register", [register_handler](const httplib::Request& req, httplib::Response& res) {
-    register_handler(req, res, false);
-  });
+  svr.Post("/api/v1/srs/register",
+           [register_handler](const httplib::Request& req, httplib::Response& res) {
+             register_handler(req, res, false);
+           });
   svr.Post(R"(/api/v1/srs/register/([^/]+))",
            [register_handler](const httplib::Request& req, httplib::Response& res) {
              register_handler(req, res, true);
@@ -147,9 +151,10 @@ void AdminServer::start() {
     const auto snap = bridge_.fresh_snapshot(kFreshWait);
     // The list is already JSON: wrap it without re-parsing.
     nlohmann::json state = snap.balancer_state;
-    res.set_content("{\"balancer\":" + state.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
-                        ",\"backends\":" + snap.backends_json + "}",
-                    kJson);
+    res.set_content(
+        "{\"balancer\":" + state.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+            ",\"backends\":" + snap.backends_json + "}",
+        kJson);
   });
   // Where streams are: the mappings and origins from the balancer's store,
   // the sessions from this host's snapshot.
@@ -170,9 +175,10 @@ void AdminServer::start() {
     try {
       // No session in it: Redis alone answers in redis mode.
       if (!redis_) bridge_.request_streams();
-      res.set_content(origins_json(redis_ ? read_redis(*redis_, kRedisTimeout)
-                                          : memory_source(*bridge_.fresh_snapshot(kFreshWait).streams)),
-                      kJson);
+      res.set_content(
+          origins_json(redis_ ? read_redis(*redis_, kRedisTimeout)
+                              : memory_source(*bridge_.fresh_snapshot(kFreshWait).streams)),
+          kJson);
     } catch (const std::exception& e) {
       res.status = 503;
       res.set_content(error_json(503, e.what()), kJson);

@@ -79,16 +79,20 @@ class Sync {
       argv.push_back(a.data());
       lens.push_back(a.size());
     }
-    if (redisAppendCommandArgv(c_.get(), static_cast<int>(argv.size()), argv.data(), lens.data()) != REDIS_OK)
+    if (redisAppendCommandArgv(c_.get(), static_cast<int>(argv.size()), argv.data(), lens.data()) !=
+        REDIS_OK)
       fail(c_->errstr);
   }
   Reply reply() {
     void* r = nullptr;
-    if (redisGetReply(c_.get(), &r) != REDIS_OK || r == nullptr) fail(c_->err != 0 ? c_->errstr : "no reply");
+    if (redisGetReply(c_.get(), &r) != REDIS_OK || r == nullptr)
+      fail(c_->err != 0 ? c_->errstr : "no reply");
     return Reply(static_cast<redisReply*>(r));
   }
 
-  [[noreturn]] void fail(const std::string& why) const { throw std::runtime_error(where_ + ": " + why); }
+  [[noreturn]] void fail(const std::string& why) const {
+    throw std::runtime_error(where_ + ": " + why);
+  }
 
  private:
   void expect_ok(const Reply& r, const char* what) {
@@ -101,7 +105,9 @@ class Sync {
 }  // namespace
 
 StreamsSource read_redis(const control::BalancerOptions& opt, std::chrono::milliseconds timeout) {
-  auto prefixed = [&](const std::string& k) { return opt.key_prefix.empty() ? k : opt.key_prefix + ":" + k; };
+  auto prefixed = [&](const std::string& k) {
+    return opt.key_prefix.empty() ? k : opt.key_prefix + ":" + k;
+  };
   Sync r(opt, timeout);
   StreamsSource src;
   src.source = r.where();
@@ -113,7 +119,8 @@ StreamsSource read_redis(const control::BalancerOptions& opt, std::chrono::milli
   do {
     Reply sc = r.cmd({"SCAN", cursor, "MATCH", glob_escape(url_prefix) + "*", "COUNT", "1000"});
     if (sc->type == REDIS_REPLY_ERROR) r.fail("SCAN: " + text(sc.get()));
-    if (sc->type != REDIS_REPLY_ARRAY || sc->elements != 2 || sc->element[1]->type != REDIS_REPLY_ARRAY)
+    if (sc->type != REDIS_REPLY_ARRAY || sc->elements != 2 ||
+        sc->element[1]->type != REDIS_REPLY_ARRAY)
       r.fail("SCAN: unexpected reply");
     cursor = text(sc->element[0]);
     for (size_t i = 0; i < sc->element[1]->elements; ++i) {

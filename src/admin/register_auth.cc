@@ -26,7 +26,8 @@ std::string_view bearer_token(std::string_view h) noexcept {
   };
   h = trim(h);
   constexpr std::string_view kScheme = "bearer";
-  if (h.size() <= kScheme.size() || (h[kScheme.size()] != ' ' && h[kScheme.size()] != '\t')) return {};
+  if (h.size() <= kScheme.size() || (h[kScheme.size()] != ' ' && h[kScheme.size()] != '\t'))
+    return {};
   for (size_t i = 0; i < kScheme.size(); ++i)
     if (std::tolower(static_cast<unsigned char>(h[i])) != kScheme[i]) return {};
   return trim(h.substr(kScheme.size()));

@@ -36,7 +36,8 @@ std::string sessions_json(dataplane::Dataplane& dp, uint64_t hz, uint64_t now,
       const uint64_t pkts = d.packets.get();
       s.rate[k].update(now, hz, pkts, d.bytes.get());
       const dataplane::LinkStats& l = t.link(s.index, k);
-      if (l.acks.get() != 0) hist.add(l.rtt_us.get(), dataplane::link_loss_percent(l.lost.get(), pkts));
+      if (l.acks.get() != 0)
+        hist.add(l.rtt_us.get(), dataplane::link_loss_percent(l.lost.get(), pkts));
     }
   }
   if (walk) lh.publish(hist);
@@ -76,16 +77,17 @@ std::string sessions_json(dataplane::Dataplane& dp, uint64_t hz, uint64_t now,
                             {"loss_percent", dataplane::link_loss_percent(l.lost.get(), pkts)},
                             {"retransmitted", l.retransmitted.get()}};
     };
-    nlohmann::json j = {{"id", s.index},
-                    {"caller", sp.caller_ip.to_string() + ":" + std::to_string(sp.caller_udp)},
-                    {"vip", sp.vip.to_string() + ":" + std::to_string(sp.vip_udp)},
-                    {"backend", sp.backend_ip.to_string() + ":" + std::to_string(sp.backend_udp)},
-                    {"leg", sp.leg_ip.to_string() + ":" + std::to_string(sp.leg_udp)},
-                    {"caller_socket_id", sp.caller_socket_id},
-                    {"backend_socket_id", sp.backend_socket_id},
-                    {"age_ms", now > s.installed_tsc ? (now - s.installed_tsc) / (hz / 1000) : 0},
-                    {"from_caller", dir(dataplane::kFromCaller)},
-                    {"from_backend", dir(dataplane::kFromBackend)}};
+    nlohmann::json j = {
+        {"id", s.index},
+        {"caller", sp.caller_ip.to_string() + ":" + std::to_string(sp.caller_udp)},
+        {"vip", sp.vip.to_string() + ":" + std::to_string(sp.vip_udp)},
+        {"backend", sp.backend_ip.to_string() + ":" + std::to_string(sp.backend_udp)},
+        {"leg", sp.leg_ip.to_string() + ":" + std::to_string(sp.leg_udp)},
+        {"caller_socket_id", sp.caller_socket_id},
+        {"backend_socket_id", sp.backend_socket_id},
+        {"age_ms", now > s.installed_tsc ? (now - s.installed_tsc) / (hz / 1000) : 0},
+        {"from_caller", dir(dataplane::kFromCaller)},
+        {"from_backend", dir(dataplane::kFromBackend)}};
     // A session installed by other means than a handshake has no stream.
     const auto ss = streams != nullptr ? streams->session_stream(s.index) : std::nullopt;
     j["stream_url"] = ss ? nlohmann::json(ss->url) : nlohmann::json();
@@ -97,9 +99,9 @@ std::string sessions_json(dataplane::Dataplane& dp, uint64_t hz, uint64_t now,
       -1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-std::vector<control::StreamSession> stream_sessions(dataplane::Dataplane& dp, uint64_t hz, uint64_t now,
-                                                    uint64_t now_unix_ms,
-                                                    const std::vector<control::SessionStream>& streams) {
+std::vector<control::StreamSession> stream_sessions(
+    dataplane::Dataplane& dp, uint64_t hz, uint64_t now, uint64_t now_unix_ms,
+    const std::vector<control::SessionStream>& streams) {
   auto& t = dp.sessions();
   std::vector<control::StreamSession> out;
   out.reserve(streams.size());

@@ -62,7 +62,8 @@ StreamsSource memory_source(const control::StreamsState& s) {
   return src;
 }
 
-std::string streams_json(const StreamsSource& src, const std::vector<control::StreamSession>& local) {
+std::string streams_json(const StreamsSource& src,
+                         const std::vector<control::StreamSession>& local) {
   std::map<std::string, const OriginState*> origins;
   for (const auto& o : src.origins) origins.emplace(o.key, &o);
   struct Stream {
@@ -92,16 +93,15 @@ std::string streams_json(const StreamsSource& src, const std::vector<control::St
     const OriginState* o = it == origins.end() ? nullptr : it->second;
     json players = json::array();
     for (const auto* p : st.players) players.push_back(session_json(*p));
-    list.push_back({{"url", url},
-                    {"origin",
-                     {{"key", st.origin_key},
-                      {"address", address(o)},
-                      {"alive", o != nullptr && o->alive}}},
-                    {"publisher", st.publisher ? session_json(*st.publisher) : json()},
-                    {"players", std::move(players)},
-                    // Redis keeps no time for a mapping: only a stream with
-                    // a session here has one.
-                    {"since", st.since ? json(iso_utc(st.since)) : json()}});
+    list.push_back(
+        {{"url", url},
+         {"origin",
+          {{"key", st.origin_key}, {"address", address(o)}, {"alive", o != nullptr && o->alive}}},
+         {"publisher", st.publisher ? session_json(*st.publisher) : json()},
+         {"players", std::move(players)},
+         // Redis keeps no time for a mapping: only a stream with
+         // a session here has one.
+         {"since", st.since ? json(iso_utc(st.since)) : json()}});
   }
   return dump({{"source", src.source},
                {"sessions", "this host's"},

@@ -84,8 +84,7 @@ bool Telemetry::start() {
         {"/srtfwd/stats", cb_stats, "srtfwd counters and gauges, as /metrics. No parameters"},
         {"/srtfwd/lcores", cb_lcores,
          "Per worker lcore counters. Parameters: none (all, as arrays) or an lcore id"},
-        {"/srtfwd/sessions", cb_sessions,
-         "Sessions (first 100). Parameters: none or a session id"},
+        {"/srtfwd/sessions", cb_sessions, "Sessions (first 100). Parameters: none or a session id"},
         {"/srtfwd/backends", cb_backends, "The balancer's state and origins. No parameters"},
     };
     g_register_ok = true;
@@ -115,8 +114,7 @@ int Telemetry::stats(void* p) const {
   rte_tel_data_start_dict(d);
   MetricsInput in = gather_metrics(dp_, cp_, srt_);
   in.admin = admin_;
-  for (const auto& [key, v] : telemetry_stats(in))
-    rte_tel_data_add_dict_u64(d, key.c_str(), v);
+  for (const auto& [key, v] : telemetry_stats(in)) rte_tel_data_add_dict_u64(d, key.c_str(), v);
   return 0;
 }
 
@@ -139,7 +137,8 @@ int Telemetry::lcores(const char* params, void* p) const {
         rte_tel_data_add_dict_u64(d, std::string(fields[f]).c_str(), values[f]);
       for (size_t i = 0; i < l.counters.dropped.size(); ++i)
         rte_tel_data_add_dict_u64(
-            d, ("dropped/" + std::string(dataplane::kDropReasonNames[i])).c_str(), l.counters.dropped[i]);
+            d, ("dropped/" + std::string(dataplane::kDropReasonNames[i])).c_str(),
+            l.counters.dropped[i]);
       return 0;
     }
     return -ENOENT;  // not a worker lcore
@@ -228,7 +227,8 @@ int Telemetry::backends(void* p) const {
   for (const auto& s : j) {
     if (listed++ == kMaxListed) break;
     std::string line = s.value("server_id", std::string()) + " " + s.value("ip", std::string());
-    if (auto it = s.find("srt"); it != s.end() && it->is_array() && !it->empty() && (*it)[0].is_string())
+    if (auto it = s.find("srt");
+        it != s.end() && it->is_array() && !it->empty() && (*it)[0].is_string())
       line += ":" + (*it)[0].get<std::string>();
     rte_tel_data_add_array_string(arr, line.c_str());
   }

@@ -45,8 +45,8 @@ const toml::value* find(const Table& t, const char* key) {
   return it == t.end() ? nullptr : &it->second;
 }
 
-int64_t get_int(const Table& t, const std::string& where, const char* key, int64_t def,
-                int64_t lo, int64_t hi) {
+int64_t get_int(const Table& t, const std::string& where, const char* key, int64_t def, int64_t lo,
+                int64_t hi) {
   const toml::value* v = find(t, key);
   if (v == nullptr) return def;
   const std::string name = where + "." + key;
@@ -123,7 +123,8 @@ void parse_host_port(const std::string& key, const std::string& s, std::string* 
 Config build(const toml::value& doc) {
   if (!doc.is_table()) fail("config", "not a TOML table");
   const Table& root = doc.as_table();
-  only_keys(root, "", {"port", "srt", "balancer", "backend", "admin", "dataplane", "limits", "hooks"});
+  only_keys(root, "",
+            {"port", "srt", "balancer", "backend", "admin", "dataplane", "limits", "hooks"});
   Config c;
 
   // [[port]]
@@ -137,26 +138,30 @@ Config build(const toml::value& doc) {
     control::PortRoute route;
     if (auto s = get_str(t, w, "ipv4", ""); !s.empty()) {
       auto p = net::Prefix::parse(s);
-      if (!p || !p->addr.is_v4()) fail(w + ".ipv4", "\"" + s + "\" is not an IPv4 address/prefix like \"198.18.0.1/24\"");
+      if (!p || !p->addr.is_v4())
+        fail(w + ".ipv4", "\"" + s + "\" is not an IPv4 address/prefix like \"198.18.0.1/24\"");
       po.ipv4 = *p;
     }
     if (auto s = get_str(t, w, "ipv6", ""); !s.empty()) {
       auto p = net::Prefix::parse(s);
-      if (!p || p->addr.is_v4()) fail(w + ".ipv6", "\"" + s + "\" is not an IPv6 address/prefix like \"2001:db8::1/64\"");
+      if (!p || p->addr.is_v4())
+        fail(w + ".ipv6", "\"" + s + "\" is not an IPv6 address/prefix like \"2001:db8::1/64\"");
       po.ipv6 = *p;
     }
     if (!po.ipv4 && !po.ipv6) fail(w, "needs ipv4 or ipv6 (or both)");
     if (const toml::value* v = find(t, "vlan")) {
       // 0 and 4095 are reserved VIDs (priority tag, implementation use).
       if (!v->is_integer() || v->as_integer() < 1 || v->as_integer() > net::kVlanIdMax)
-        fail(w + ".vlan", "must be an 802.1Q VLAN ID from 1 to 4094 (leave it out for an untagged port)");
+        fail(w + ".vlan",
+             "must be an 802.1Q VLAN ID from 1 to 4094 (leave it out for an untagged port)");
       po.vlan = static_cast<uint16_t>(v->as_integer());
     }
     if (auto s = get_str(t, w, "gateway", ""); !s.empty()) {
       auto g = parse_ip(w + ".gateway", s);
       if (!g.is_v4()) fail(w + ".gateway", "must be an IPv4 address (use gateway6 for IPv6)");
       if (!po.ipv4) fail(w + ".gateway", "given without ipv4");
-      if (!po.ipv4->contains(g)) fail(w + ".gateway", "\"" + s + "\" is outside " + po.ipv4->to_string());
+      if (!po.ipv4->contains(g))
+        fail(w + ".gateway", "\"" + s + "\" is outside " + po.ipv4->to_string());
       route.gateway4 = g;
     }
     if (auto s = get_str(t, w, "gateway6", ""); !s.empty()) {
@@ -171,9 +176,10 @@ Config build(const toml::value& doc) {
 
   // [srt]
   if (const Table* t = get_table(root, "srt")) {
-    only_keys(*t, "srt", {"listen", "leg_ports", "idle_timeout_ms", "shutdown_grace_ms",
-                          "backend_retry_ms", "backend_timeout_ms", "max_handshakes",
-                          "cookie_bucket_s", "drain_timeout_ms", "default_streamid"});
+    only_keys(*t, "srt",
+              {"listen", "leg_ports", "idle_timeout_ms", "shutdown_grace_ms", "backend_retry_ms",
+               "backend_timeout_ms", "max_handshakes", "cookie_bucket_s", "drain_timeout_ms",
+               "default_streamid"});
     if (const toml::value* v = find(*t, "listen")) {
       c.control.listen_ports.clear();
       if (v->is_integer()) {
@@ -190,18 +196,27 @@ Config build(const toml::value& doc) {
     }
     parse_range("srt.leg_ports", get_str(*t, "srt", "leg_ports", "20000-59999"),
                 &c.control.leg_port_min, &c.control.leg_port_max);
-    c.control.idle_timeout_ms = static_cast<uint32_t>(get_int(*t, "srt", "idle_timeout_ms", c.control.idle_timeout_ms, 100, 3600000));
-    c.control.shutdown_grace_ms = static_cast<uint32_t>(get_int(*t, "srt", "shutdown_grace_ms", c.control.shutdown_grace_ms, 0, 60000));
-    c.control.backend_retry_ms = static_cast<uint32_t>(get_int(*t, "srt", "backend_retry_ms", c.control.backend_retry_ms, 10, 10000));
-    c.control.backend_timeout_ms = static_cast<uint32_t>(get_int(*t, "srt", "backend_timeout_ms", c.control.backend_timeout_ms, 50, 60000));
-    c.control.max_handshakes = static_cast<uint32_t>(get_int(*t, "srt", "max_handshakes", c.control.max_handshakes, 1, 1 << 20));
-    c.control.cookie_bucket_s = static_cast<uint32_t>(get_int(*t, "srt", "cookie_bucket_s", c.control.cookie_bucket_s, 1, 3600));
-    c.control.drain_timeout_ms = static_cast<uint32_t>(get_int(*t, "srt", "drain_timeout_ms", c.control.drain_timeout_ms, 0, 3600000));
+    c.control.idle_timeout_ms = static_cast<uint32_t>(
+        get_int(*t, "srt", "idle_timeout_ms", c.control.idle_timeout_ms, 100, 3600000));
+    c.control.shutdown_grace_ms = static_cast<uint32_t>(
+        get_int(*t, "srt", "shutdown_grace_ms", c.control.shutdown_grace_ms, 0, 60000));
+    c.control.backend_retry_ms = static_cast<uint32_t>(
+        get_int(*t, "srt", "backend_retry_ms", c.control.backend_retry_ms, 10, 10000));
+    c.control.backend_timeout_ms = static_cast<uint32_t>(
+        get_int(*t, "srt", "backend_timeout_ms", c.control.backend_timeout_ms, 50, 60000));
+    c.control.max_handshakes = static_cast<uint32_t>(
+        get_int(*t, "srt", "max_handshakes", c.control.max_handshakes, 1, 1 << 20));
+    c.control.cookie_bucket_s = static_cast<uint32_t>(
+        get_int(*t, "srt", "cookie_bucket_s", c.control.cookie_bucket_s, 1, 3600));
+    c.control.drain_timeout_ms = static_cast<uint32_t>(
+        get_int(*t, "srt", "drain_timeout_ms", c.control.drain_timeout_ms, 0, 3600000));
     c.control.default_streamid = get_str(*t, "srt", "default_streamid", c.control.default_streamid);
     if (!c.control.default_streamid.empty()) {
       srt::StreamId id;
-      if (auto e = srt::parse_stream_id(c.control.default_streamid, id); e != srt::StreamIdError::Ok)
-        fail("srt.default_streamid", "\"" + c.control.default_streamid + "\": " + std::string(srt::to_string(e)));
+      if (auto e = srt::parse_stream_id(c.control.default_streamid, id);
+          e != srt::StreamIdError::Ok)
+        fail("srt.default_streamid",
+             "\"" + c.control.default_streamid + "\": " + std::string(srt::to_string(e)));
     }
   }
   for (uint16_t p : c.control.listen_ports)
@@ -210,31 +225,38 @@ Config build(const toml::value& doc) {
 
   // [balancer]
   if (const Table* t = get_table(root, "balancer")) {
-    only_keys(*t, "balancer", {"type", "redis", "password", "db", "server_ttl_s", "unknown_stream_players"});
+    only_keys(*t, "balancer",
+              {"type", "redis", "password", "db", "server_ttl_s", "unknown_stream_players"});
     c.control.balancer.type = get_str(*t, "balancer", "type", "memory");
     if (c.control.balancer.type != "memory" && c.control.balancer.type != "redis")
-      fail("balancer.type", "\"" + c.control.balancer.type + "\" is neither \"memory\" nor \"redis\"");
+      fail("balancer.type",
+           "\"" + c.control.balancer.type + "\" is neither \"memory\" nor \"redis\"");
     if (auto s = get_str(*t, "balancer", "redis", ""); !s.empty())
-      parse_host_port("balancer.redis", s, &c.control.balancer.redis_host, &c.control.balancer.redis_port);
+      parse_host_port("balancer.redis", s, &c.control.balancer.redis_host,
+                      &c.control.balancer.redis_port);
     c.control.balancer.redis_password = get_str(*t, "balancer", "password", "");
     c.control.balancer.redis_db = static_cast<int>(get_int(*t, "balancer", "db", 0, 0, 1 << 16));
-    c.control.balancer.server_ttl_s = static_cast<uint32_t>(get_int(*t, "balancer", "server_ttl_s", c.control.balancer.server_ttl_s, 1, 86400));
+    c.control.balancer.server_ttl_s = static_cast<uint32_t>(
+        get_int(*t, "balancer", "server_ttl_s", c.control.balancer.server_ttl_s, 1, 86400));
     const std::string players = get_str(*t, "balancer", "unknown_stream_players", "route");
     if (players != "route" && players != "reject")
-      fail("balancer.unknown_stream_players", "\"" + players + "\" is neither \"route\" nor \"reject\"");
+      fail("balancer.unknown_stream_players",
+           "\"" + players + "\" is neither \"route\" nor \"reject\"");
     c.control.balancer.route_unknown_players = players == "route";
   }
 
   // [limits]
   if (const Table* t = get_table(root, "limits")) {
-    only_keys(*t, "limits", {"allow", "deny", "max_handshakes_per_source", "max_sessions_per_source",
-                             "inductions_per_source_s", "source_slots"});
+    only_keys(*t, "limits",
+              {"allow", "deny", "max_handshakes_per_source", "max_sessions_per_source",
+               "inductions_per_source_s", "source_slots"});
     auto& l = c.control.limits;
     auto prefixes = [&](const char* key, std::vector<net::Prefix>* out) {
       const toml::value* v = find(*t, key);
       if (v == nullptr) return;
       const std::string name = std::string("limits.") + key;
-      if (!v->is_array()) fail(name, "must be a list of CIDR prefixes like [\"198.18.0.0/15\", \"2001:2::/48\"]");
+      if (!v->is_array())
+        fail(name, "must be a list of CIDR prefixes like [\"198.18.0.0/15\", \"2001:2::/48\"]");
       for (const auto& e : v->as_array()) {
         if (!e.is_string()) fail(name, "must be a list of CIDR prefixes (strings)");
         const std::string text = e.as_string().str;
@@ -245,10 +267,14 @@ Config build(const toml::value& doc) {
     };
     prefixes("allow", &l.allow);
     prefixes("deny", &l.deny);
-    l.max_handshakes_per_source = static_cast<uint32_t>(get_int(*t, "limits", "max_handshakes_per_source", l.max_handshakes_per_source, 0, 1 << 20));
-    l.max_sessions_per_source = static_cast<uint32_t>(get_int(*t, "limits", "max_sessions_per_source", l.max_sessions_per_source, 0, 1 << 26));
-    l.inductions_per_source_s = static_cast<uint32_t>(get_int(*t, "limits", "inductions_per_source_s", l.inductions_per_source_s, 0, 1000000));
-    l.source_slots = static_cast<uint32_t>(get_int(*t, "limits", "source_slots", l.source_slots, 1, 1 << 24));
+    l.max_handshakes_per_source = static_cast<uint32_t>(get_int(
+        *t, "limits", "max_handshakes_per_source", l.max_handshakes_per_source, 0, 1 << 20));
+    l.max_sessions_per_source = static_cast<uint32_t>(
+        get_int(*t, "limits", "max_sessions_per_source", l.max_sessions_per_source, 0, 1 << 26));
+    l.inductions_per_source_s = static_cast<uint32_t>(
+        get_int(*t, "limits", "inductions_per_source_s", l.inductions_per_source_s, 0, 1000000));
+    l.source_slots =
+        static_cast<uint32_t>(get_int(*t, "limits", "source_slots", l.source_slots, 1, 1 << 24));
   }
 
   // [hooks]
@@ -258,13 +284,15 @@ Config build(const toml::value& doc) {
     h.server_id = gethostname(host, sizeof host - 1) == 0 && host[0] != '\0' ? host : "srtfwd";
   }
   if (const Table* t = get_table(root, "hooks")) {
-    only_keys(*t, "hooks", {"on_publish", "on_play", "timeout_ms", "on_error", "max_in_flight", "server_id"});
+    only_keys(*t, "hooks",
+              {"on_publish", "on_play", "timeout_ms", "on_error", "max_in_flight", "server_id"});
     auto& h = c.control.hooks;
     auto url = [&](const char* key) {
       const std::string u = get_str(*t, "hooks", key, "");
       std::string origin, path;
       if (!u.empty() && !control::HookClient::split_url(u, &origin, &path))
-        fail(std::string("hooks.") + key, "\"" + u + "\" is not an http:// URL (https is not supported)");
+        fail(std::string("hooks.") + key,
+             "\"" + u + "\" is not an http:// URL (https is not supported)");
       return u;
     };
     h.on_publish = url("on_publish");
@@ -275,7 +303,8 @@ Config build(const toml::value& doc) {
     if (on_error != "reject" && on_error != "allow")
       fail("hooks.on_error", "\"" + on_error + "\" is neither \"reject\" nor \"allow\"");
     h.allow_on_error = on_error == "allow";
-    h.max_in_flight = static_cast<uint32_t>(get_int(*t, "hooks", "max_in_flight", h.max_in_flight, 1, 65536));
+    h.max_in_flight =
+        static_cast<uint32_t>(get_int(*t, "hooks", "max_in_flight", h.max_in_flight, 1, 65536));
     h.server_id = get_str(*t, "hooks", "server_id", h.server_id);
   }
 
@@ -312,18 +341,25 @@ Config build(const toml::value& doc) {
 
   // [dataplane]: sizing and back-off (optional; defaults fit 1 GiB).
   if (const Table* t = get_table(root, "dataplane")) {
-    only_keys(*t, "dataplane", {"sessions", "mbufs", "rx_descriptors", "tx_descriptors",
-                                "control_ring", "idle_polls", "idle_sleep_us"});
+    only_keys(*t, "dataplane",
+              {"sessions", "mbufs", "rx_descriptors", "tx_descriptors", "control_ring",
+               "idle_polls", "idle_sleep_us"});
     auto& d = c.dataplane;
-    d.sessions = static_cast<uint32_t>(get_int(*t, "dataplane", "sessions", d.sessions, 1, 1 << 26));
+    d.sessions =
+        static_cast<uint32_t>(get_int(*t, "dataplane", "sessions", d.sessions, 1, 1 << 26));
     d.mbufs = static_cast<uint32_t>(get_int(*t, "dataplane", "mbufs", d.mbufs, 1023, 1 << 24));
-    d.rx_descriptors = static_cast<uint16_t>(get_int(*t, "dataplane", "rx_descriptors", d.rx_descriptors, 64, 16384));
-    d.tx_descriptors = static_cast<uint16_t>(get_int(*t, "dataplane", "tx_descriptors", d.tx_descriptors, 64, 16384));
-    d.control_ring = static_cast<uint32_t>(get_int(*t, "dataplane", "control_ring", d.control_ring, 64, 1 << 20));
+    d.rx_descriptors = static_cast<uint16_t>(
+        get_int(*t, "dataplane", "rx_descriptors", d.rx_descriptors, 64, 16384));
+    d.tx_descriptors = static_cast<uint16_t>(
+        get_int(*t, "dataplane", "tx_descriptors", d.tx_descriptors, 64, 16384));
+    d.control_ring = static_cast<uint32_t>(
+        get_int(*t, "dataplane", "control_ring", d.control_ring, 64, 1 << 20));
     if ((d.control_ring & (d.control_ring - 1)) != 0)
       fail("dataplane.control_ring", "must be a power of two");
-    d.idle_polls = static_cast<uint32_t>(get_int(*t, "dataplane", "idle_polls", d.idle_polls, 1, 1 << 30));
-    d.idle_sleep_us = static_cast<uint32_t>(get_int(*t, "dataplane", "idle_sleep_us", d.idle_sleep_us, 0, 100000));
+    d.idle_polls =
+        static_cast<uint32_t>(get_int(*t, "dataplane", "idle_polls", d.idle_polls, 1, 1 << 30));
+    d.idle_sleep_us = static_cast<uint32_t>(
+        get_int(*t, "dataplane", "idle_sleep_us", d.idle_sleep_us, 0, 100000));
   }
   return c;
 }
@@ -348,9 +384,7 @@ Config parse_config(const std::string& text, const std::string& origin) {
   try {
     std::istringstream in(text);
     doc = toml::parse(in, origin);
-  } catch (const std::exception& e) {
-    throw ConfigError(origin + ": " + one_line(e.what()));
-  }
+  } catch (const std::exception& e) { throw ConfigError(origin + ": " + one_line(e.what())); }
   return build(doc);
 }
 
@@ -443,7 +477,8 @@ std::optional<std::string> env_value(const char* name) {
 int64_t env_int(const char* name, const std::string& v, int64_t lo, int64_t hi, const char* what) {
   int64_t x = 0;
   auto r = std::from_chars(v.data(), v.data() + v.size(), x);
-  if (r.ec != std::errc() || r.ptr != v.data() + v.size() || x < lo || x > hi) env_fail(name, v, what);
+  if (r.ec != std::errc() || r.ptr != v.data() + v.size() || x < lo || x > hi)
+    env_fail(name, v, what);
   return x;
 }
 
@@ -468,8 +503,8 @@ bool env_bool(const char* name, const std::string& v) {
 // in nanoseconds; nullopt when it is not one.
 std::optional<double> go_duration_ns(const std::string& v) {
   static const std::pair<const char*, double> kUnits[] = {
-      {"ns", 1}, {"us", 1e3}, {"\xc2\xb5s", 1e3}, {"\xce\xbcs", 1e3}, {"ms", 1e6},
-      {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
+      {"ns", 1},   {"us", 1e3}, {"\xc2\xb5s", 1e3}, {"\xce\xbcs", 1e3},
+      {"ms", 1e6}, {"s", 1e9},  {"m", 60e9},        {"h", 3600e9}};
   std::string_view s = v;
   if (!s.empty() && (s.front() == '+' || s.front() == '-')) {
     if (s.front() == '-') return std::nullopt;  // negative: never a TTL
@@ -516,7 +551,8 @@ std::optional<double> go_duration_ns(const std::string& v) {
 std::string env_token(const char* name, const std::string& v) {
   if (v.size() > 64) env_fail(name, v, "is longer than 64 bytes");
   for (unsigned char ch : v)
-    if (ch <= 0x20 || ch >= 0x7f || ch == '"' || ch == '\\') env_fail(name, v, "has a character that is not printable ASCII");
+    if (ch <= 0x20 || ch >= 0x7f || ch == '"' || ch == '\\')
+      env_fail(name, v, "has a character that is not printable ASCII");
   return v;
 }
 
@@ -533,7 +569,8 @@ std::vector<std::string> apply_environment(Config& c) {
     const auto [host, port] = env_listen("PROXY_SRT_SERVER", *v);
     // srtfwd listens on every [[port]] address; only a wildcard host says so.
     if (!host.empty() && host != "0.0.0.0" && host != "::")
-      env_fail("PROXY_SRT_SERVER", *v, "names a host; srtfwd listens on every [[port]] address, give PORT");
+      env_fail("PROXY_SRT_SERVER", *v,
+               "names a host; srtfwd listens on every [[port]] address, give PORT");
     if (port >= c.control.leg_port_min && port <= c.control.leg_port_max)
       env_fail("PROXY_SRT_SERVER", *v,
                "is inside srt.leg_ports " + std::to_string(c.control.leg_port_min) + "-" +
@@ -553,7 +590,8 @@ std::vector<std::string> apply_environment(Config& c) {
     took("PROXY_SYSTEM_API", *v, "admin.listen = \"" + host + ":" + std::to_string(port) + "\"");
   }
   if (auto v = env_value("PROXY_LOAD_BALANCER_TYPE")) {
-    if (*v != "memory" && *v != "redis") env_fail("PROXY_LOAD_BALANCER_TYPE", *v, "is neither \"memory\" nor \"redis\"");
+    if (*v != "memory" && *v != "redis")
+      env_fail("PROXY_LOAD_BALANCER_TYPE", *v, "is neither \"memory\" nor \"redis\"");
     b.type = *v;
     took("PROXY_LOAD_BALANCER_TYPE", *v, "balancer.type");
   }
@@ -562,7 +600,8 @@ std::vector<std::string> apply_environment(Config& c) {
     took("PROXY_REDIS_HOST", *v, "balancer.redis host");
   }
   if (auto v = env_value("PROXY_REDIS_PORT")) {
-    b.redis_port = static_cast<uint16_t>(env_int("PROXY_REDIS_PORT", *v, 1, 65535, "is not a TCP port"));
+    b.redis_port =
+        static_cast<uint16_t>(env_int("PROXY_REDIS_PORT", *v, 1, 65535, "is not a TCP port"));
     took("PROXY_REDIS_PORT", *v, "balancer.redis port");
   }
   // Set but empty clears a password from the config: a Redis without AUTH.
@@ -571,12 +610,14 @@ std::vector<std::string> apply_environment(Config& c) {
     took("PROXY_REDIS_PASSWORD", "***", "balancer.password");
   }
   if (auto v = env_value("PROXY_REDIS_DB")) {
-    b.redis_db = static_cast<int>(env_int("PROXY_REDIS_DB", *v, 0, 1 << 16, "is not a database number"));
+    b.redis_db =
+        static_cast<int>(env_int("PROXY_REDIS_DB", *v, 0, 1 << 16, "is not a database number"));
     took("PROXY_REDIS_DB", *v, "balancer.db");
   }
   if (auto v = env_value("PROXY_REDIS_KEY_PREFIX")) {
     // Part of every key; the keys appear in logs and the admin API.
-    if (v->size() > 128 || std::any_of(v->begin(), v->end(), [](unsigned char ch) { return ch < 0x20 || ch == 0x7f; }))
+    if (v->size() > 128 ||
+        std::any_of(v->begin(), v->end(), [](unsigned char ch) { return ch < 0x20 || ch == 0x7f; }))
       env_fail("PROXY_REDIS_KEY_PREFIX", *v, "is longer than 128 bytes or has a control character");
     b.key_prefix = *v;
     took("PROXY_REDIS_KEY_PREFIX", *v, "Redis keys \"" + *v + ":srs-proxy-...\"");
@@ -584,16 +625,19 @@ std::vector<std::string> apply_environment(Config& c) {
   if (auto v = env_value("PROXY_ORIGIN_SERVER_TTL")) {
     const auto ns = go_duration_ns(*v);
     if (!ns || *ns < 1e9 || *ns > 86400e9)
-      env_fail("PROXY_ORIGIN_SERVER_TTL", *v, "is not a duration from 1s to 24h like \"45s\" or \"2m\"");
+      env_fail("PROXY_ORIGIN_SERVER_TTL", *v,
+               "is not a duration from 1s to 24h like \"45s\" or \"2m\"");
     // Redis TTLs are whole seconds: round up, never shorter than asked.
     b.server_ttl_s = static_cast<uint32_t>((*ns + 1e9 - 1) / 1e9);
-    took("PROXY_ORIGIN_SERVER_TTL", *v, "balancer.server_ttl_s = " + std::to_string(b.server_ttl_s));
+    took("PROXY_ORIGIN_SERVER_TTL", *v,
+         "balancer.server_ttl_s = " + std::to_string(b.server_ttl_s));
   }
 
   // The default backend: every variable checked when set, used when enabled.
   DefaultBackend d;
   bool enabled = false;
-  if (auto v = env_value("PROXY_DEFAULT_BACKEND_ENABLED")) enabled = env_bool("PROXY_DEFAULT_BACKEND_ENABLED", *v);
+  if (auto v = env_value("PROXY_DEFAULT_BACKEND_ENABLED"))
+    enabled = env_bool("PROXY_DEFAULT_BACKEND_ENABLED", *v);
   const auto ip_text = env_value("PROXY_DEFAULT_BACKEND_IP");
   std::optional<net::IpAddr> ip;
   if (ip_text) {
@@ -602,11 +646,16 @@ std::vector<std::string> apply_environment(Config& c) {
   }
   const auto srt_text = env_value("PROXY_DEFAULT_BACKEND_SRT");
   if (srt_text)
-    d.srt_port = static_cast<uint16_t>(env_int("PROXY_DEFAULT_BACKEND_SRT", *srt_text, 1, 65535, "is not a UDP port"));
-  if (auto v = env_value("PROXY_DEFAULT_BACKEND_RTMP")) d.rtmp = env_token("PROXY_DEFAULT_BACKEND_RTMP", *v);
-  if (auto v = env_value("PROXY_DEFAULT_BACKEND_API")) d.api = env_token("PROXY_DEFAULT_BACKEND_API", *v);
-  if (auto v = env_value("PROXY_DEFAULT_BACKEND_RTC")) d.rtc = env_token("PROXY_DEFAULT_BACKEND_RTC", *v);
-  if (auto v = env_value("PROXY_DEFAULT_BACKEND_HTTP")) d.http = env_token("PROXY_DEFAULT_BACKEND_HTTP", *v);
+    d.srt_port = static_cast<uint16_t>(
+        env_int("PROXY_DEFAULT_BACKEND_SRT", *srt_text, 1, 65535, "is not a UDP port"));
+  if (auto v = env_value("PROXY_DEFAULT_BACKEND_RTMP"))
+    d.rtmp = env_token("PROXY_DEFAULT_BACKEND_RTMP", *v);
+  if (auto v = env_value("PROXY_DEFAULT_BACKEND_API"))
+    d.api = env_token("PROXY_DEFAULT_BACKEND_API", *v);
+  if (auto v = env_value("PROXY_DEFAULT_BACKEND_RTC"))
+    d.rtc = env_token("PROXY_DEFAULT_BACKEND_RTC", *v);
+  if (auto v = env_value("PROXY_DEFAULT_BACKEND_HTTP"))
+    d.http = env_token("PROXY_DEFAULT_BACKEND_HTTP", *v);
   if (enabled) {
     // The Go proxy's default IP; an origin srtfwd reaches through a
     // [[port]] wants PROXY_DEFAULT_BACKEND_IP.

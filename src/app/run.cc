@@ -89,22 +89,29 @@ void reload(const std::string& path, const std::string& running_text, const Conf
     (void)apply_environment(next);  // logged at start; the same values now
     restart_only = restart_only_changes(running_text, text);
   } catch (const std::exception& e) {
-    spdlog::error("SIGHUP: {} not reloaded, the running configuration stays (fix the file and "
-                  "send SIGHUP again): {}", path, e.what());
+    spdlog::error(
+        "SIGHUP: {} not reloaded, the running configuration stays (fix the file and "
+        "send SIGHUP again): {}",
+        path, e.what());
     return;
   }
   for (const auto& key : restart_only)
-    spdlog::warn("SIGHUP: {} changed in {}; it needs a restart, the running value stays", key, path);
+    spdlog::warn("SIGHUP: {} changed in {}; it needs a restart, the running value stays", key,
+                 path);
   cp.set_idle_timeout_ms(next.control.idle_timeout_ms);
   if (running.control.balancer.type == "memory") {
     balancer.set_static_backends(next.control.balancer.backends);
   } else if (!next.control.balancer.backends.empty()) {
-    spdlog::warn("SIGHUP: balancer redis: {} static [[backend]] entries ignored (origins register "
-                 "in Redis)", next.control.balancer.backends.size());
+    spdlog::warn(
+        "SIGHUP: balancer redis: {} static [[backend]] entries ignored (origins register "
+        "in Redis)",
+        next.control.balancer.backends.size());
   }
-  spdlog::info("SIGHUP: reloaded {}: {} static backend(s), idle_timeout_ms {}, {} key(s) waiting "
-               "for a restart", path, next.control.balancer.backends.size(),
-               next.control.idle_timeout_ms, restart_only.size());
+  spdlog::info(
+      "SIGHUP: reloaded {}: {} static backend(s), idle_timeout_ms {}, {} key(s) waiting "
+      "for a restart",
+      path, next.control.balancer.backends.size(), next.control.idle_timeout_ms,
+      restart_only.size());
 }
 
 // `--check-config FILE` as the only argument, or as the only one after
@@ -131,7 +138,8 @@ int check_config(int argc, char** argv, int at) {
     apply_environment(cfg);
   } catch (const ConfigError& e) {
     const std::string what = e.what();
-    std::fprintf(stderr, "%s%s\n", what.rfind(path, 0) == 0 ? "" : (path + ": ").c_str(), what.c_str());
+    std::fprintf(stderr, "%s%s\n", what.rfind(path, 0) == 0 ? "" : (path + ": ").c_str(),
+                 what.c_str());
     return 2;
   }
   std::printf("%s: OK\n", path.c_str());
@@ -214,7 +222,8 @@ int run(int argc, char** argv, const Hooks& hooks) {
       cp.add_timer(1000, [&, body](uint64_t now) {
         const uint64_t now_ms = now / (hz / 1000);
         const bool connected = balancer->state().ends_with(" connected");
-        if (connected && default_written && now_ms - default_written_ms < kDefaultBackendRefreshMs) return;
+        if (connected && default_written && now_ms - default_written_ms < kDefaultBackendRefreshMs)
+          return;
         auto s = control::server_from_register_body(body, nullptr);  // update_at: now
         if (!s) return;
         balancer->register_server(*s, now_ms);
@@ -231,17 +240,19 @@ int run(int argc, char** argv, const Hooks& hooks) {
     const bool periodic = cfg.admin.enabled;
     cp.add_timer(10, [&](uint64_t now) {
       const uint64_t since = now - last_publish;
-      const bool due = (periodic && since >= 500 * (hz / 1000)) ||
-                       (bridge.wanted() && since >= control::AdminBridge::kMinDemandGapMs * (hz / 1000));
+      const bool due =
+          (periodic && since >= 500 * (hz / 1000)) ||
+          (bridge.wanted() && since >= control::AdminBridge::kMinDemandGapMs * (hz / 1000));
       if (!due) return;
       last_publish = now;
       const uint64_t as_of = bridge.requests();
       auto servers = balancer->servers(now / (hz / 1000));
       std::string backends = control::servers_to_json(servers);
       if (bridge.take_streams_request()) {
-        const uint64_t wall_ms = static_cast<uint64_t>(
-            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-                .count());
+        const uint64_t wall_ms =
+            static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count());
         bridge.set_streams({admin::stream_sessions(dp, hz, now, wall_ms, proxy.session_streams()),
                             balancer->streams(), std::move(servers)});
       }
@@ -250,7 +261,8 @@ int run(int argc, char** argv, const Hooks& hooks) {
     });
     std::unique_ptr<admin::AdminServer> admin_server;
     if (cfg.admin.enabled) {
-      admin_server = std::make_unique<admin::AdminServer>(cfg.admin.host, cfg.admin.port, dp, cp, bridge);
+      admin_server =
+          std::make_unique<admin::AdminServer>(cfg.admin.host, cfg.admin.port, dp, cp, bridge);
       admin_server->set_srt_counters(&proxy.counters());
       admin_server->set_register_token(cfg.admin.register_token);
       if (cfg.control.balancer.type == "redis") admin_server->set_redis(cfg.control.balancer);
@@ -265,13 +277,15 @@ int run(int argc, char** argv, const Hooks& hooks) {
     std::signal(SIGTERM, on_signal);
     std::signal(SIGINT, on_signal);
     std::signal(SIGHUP, on_signal);
-    std::signal(SIGPIPE, SIG_IGN);  // a Redis or HTTP peer that went away is an error value, not a kill
+    std::signal(SIGPIPE,
+                SIG_IGN);  // a Redis or HTTP peer that went away is an error value, not a kill
     if (hooks.on_ready) hooks.on_ready(cp);
     dp.launch_workers();
-    spdlog::info("srtfwd ready: {} port(s), {} worker(s) forwarding of {} worker lcore(s), "
-                 "control on lcore {}, balancer {}",
-                 dp.ports().size(), dp.active_workers(), dp.worker_lcores(), rte_lcore_id(),
-                 balancer->state());
+    spdlog::info(
+        "srtfwd ready: {} port(s), {} worker(s) forwarding of {} worker lcore(s), "
+        "control on lcore {}, balancer {}",
+        dp.ports().size(), dp.active_workers(), dp.worker_lcores(), rte_lcore_id(),
+        balancer->state());
     // Under systemd (Type=notify) the unit is started now: the ports are up
     // and the control loop, which answers ARP and NDP, starts next.
     notify("READY=1\nSTATUS=forwarding");

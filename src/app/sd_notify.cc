@@ -43,8 +43,8 @@ bool sd_notify(std::string_view state, std::string* error) {
 std::string sd_reloading_message() {
   timespec ts{};
   ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  const unsigned long long usec =
-      static_cast<unsigned long long>(ts.tv_sec) * 1000000ULL + static_cast<unsigned long long>(ts.tv_nsec) / 1000;
+  const unsigned long long usec = static_cast<unsigned long long>(ts.tv_sec) * 1000000ULL +
+                                  static_cast<unsigned long long>(ts.tv_nsec) / 1000;
   return "RELOADING=1\nMONOTONIC_USEC=" + std::to_string(usec);
 }
 

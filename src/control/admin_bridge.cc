@@ -34,7 +34,8 @@ void AdminBridge::publish(std::string sessions_json, std::string backends_json,
     snap_.backends_json = std::move(backends_json);
     snap_.balancer_state = std::move(balancer_state);
     ++snap_.published;
-    served_.store(std::max(as_of, served_.load(std::memory_order_relaxed)), std::memory_order_relaxed);
+    served_.store(std::max(as_of, served_.load(std::memory_order_relaxed)),
+                  std::memory_order_relaxed);
   }
   published_cv_.notify_all();
 }

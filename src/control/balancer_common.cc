@@ -61,7 +61,8 @@ bool read_string(const Json& obj, const char* name, std::string* out, std::strin
   return true;
 }
 
-bool read_list(const Json& obj, const char* name, std::vector<std::string>* out, std::string* error) {
+bool read_list(const Json& obj, const char* name, std::vector<std::string>* out,
+               std::string* error) {
   auto it = obj.find(name);
   if (it == obj.end() || it->is_null()) return true;
   if (!it->is_array()) {
@@ -121,7 +122,8 @@ std::optional<std::pair<std::string, uint16_t>> parse_host_port(std::string_view
 // RFC 3339 with nanoseconds in UTC, which Go's time.Time unmarshals.
 std::string rfc3339_now() {
   const auto now = std::chrono::system_clock::now();
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
+  const auto ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
   const std::time_t secs = static_cast<std::time_t>(ns / 1000000000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
@@ -188,10 +190,11 @@ std::optional<ServerInfo> server_from_json(const std::string& text, std::string*
   ServerInfo s;
   if (!read_string(*j, "ip", &s.ip, error) || !read_string(*j, "device_id", &s.device_id, error) ||
       !read_string(*j, "server_id", &s.server_id, error) ||
-      !read_string(*j, "service_id", &s.service_id, error) || !read_string(*j, "pid", &s.pid, error) ||
-      !read_list(*j, "rtmp", &s.rtmp, error) || !read_list(*j, "http", &s.http, error) ||
-      !read_list(*j, "api", &s.api, error) || !read_list(*j, "srt", &s.srt, error) ||
-      !read_list(*j, "rtc", &s.rtc, error) || !read_string(*j, "update_at", &s.update_at, error))
+      !read_string(*j, "service_id", &s.service_id, error) ||
+      !read_string(*j, "pid", &s.pid, error) || !read_list(*j, "rtmp", &s.rtmp, error) ||
+      !read_list(*j, "http", &s.http, error) || !read_list(*j, "api", &s.api, error) ||
+      !read_list(*j, "srt", &s.srt, error) || !read_list(*j, "rtc", &s.rtc, error) ||
+      !read_string(*j, "update_at", &s.update_at, error))
     return std::nullopt;
   return s;
 }
@@ -218,11 +221,16 @@ std::optional<ServerInfo> server_from_register_body(const std::string& body, std
   // mandatory there because its RTMP proxy reads RTMP[0] of any server it
   // picks: a record without it, written by us into a shared Redis, would
   // break the Go proxies beside us.
-  if (s.ip.empty()) *error = "empty ip";
-  else if (s.server_id.empty()) *error = "empty server";
-  else if (s.service_id.empty()) *error = "empty service";
-  else if (s.pid.empty()) *error = "empty pid";
-  else if (s.rtmp.empty()) *error = "empty rtmp";
+  if (s.ip.empty())
+    *error = "empty ip";
+  else if (s.server_id.empty())
+    *error = "empty server";
+  else if (s.service_id.empty())
+    *error = "empty service";
+  else if (s.pid.empty())
+    *error = "empty pid";
+  else if (s.rtmp.empty())
+    *error = "empty rtmp";
   else {
     s.update_at = rfc3339_now();
     return s;

@@ -26,11 +26,12 @@ ControlPlane::ControlPlane(dataplane::Dataplane& dp, const Options& opt)
     : dp_(dp),
       opt_(opt),
       hz_(rte_get_tsc_hz()),
-      neighbours_(static_cast<unsigned>(dp.ports().size()),
-                  Neighbours::Params{rte_get_tsc_hz(), opt.neighbour_retry_ms, opt.neighbour_attempts,
-                                     opt.neighbour_reachable_ms, opt.neighbour_queue},
-                  [this](uint16_t port, const net::IpAddr& ip) { solicit(port, ip); },
-                  [this](uint16_t port, rte_mbuf* m, const net::MacAddr& mac) { transmit(port, m, mac); }) {
+      neighbours_(
+          static_cast<unsigned>(dp.ports().size()),
+          Neighbours::Params{rte_get_tsc_hz(), opt.neighbour_retry_ms, opt.neighbour_attempts,
+                             opt.neighbour_reachable_ms, opt.neighbour_queue},
+          [this](uint16_t port, const net::IpAddr& ip) { solicit(port, ip); },
+          [this](uint16_t port, rte_mbuf* m, const net::MacAddr& mac) { transmit(port, m, mac); }) {
   opt_.routes.resize(dp.ports().size());
 }
 
@@ -121,7 +122,8 @@ void ControlPlane::solicit(uint16_t port, const net::IpAddr& ip) {
   const size_t cap = rte_pktmbuf_tailroom(m);
   size_t len = 0;
   if (ip.is_v4() && pi->ipv4)
-    len = net::build_arp_request(out, cap, pi->mac, pi->ipv4->addr, ip, net::port_vlan_tci(pi->vlan));
+    len =
+        net::build_arp_request(out, cap, pi->mac, pi->ipv4->addr, ip, net::port_vlan_tci(pi->vlan));
   else if (!ip.is_v4() && pi->ipv6)
     len = net::build_neighbor_solicitation(out, cap, pi->mac, pi->ipv6->addr, ip,
                                            net::port_vlan_tci(pi->vlan));
@@ -135,7 +137,8 @@ void ControlPlane::solicit(uint16_t port, const net::IpAddr& ip) {
 
 bool ControlPlane::send_udp(const net::IpAddr& src, uint16_t sport, const net::IpAddr& dst,
                             uint16_t dport, std::span<const uint8_t> payload,
-                            std::optional<net::MacAddr> dst_mac, std::optional<uint16_t> port_hint) {
+                            std::optional<net::MacAddr> dst_mac,
+                            std::optional<uint16_t> port_hint) {
   std::optional<Route> r;
   if (port_hint && dp_.port(*port_hint)) {
     r = Route{*port_hint, dst, src};
@@ -165,7 +168,11 @@ bool ControlPlane::send_udp(const net::IpAddr& src, uint16_t sport, const net::I
 
 void ControlPlane::install_session(const SessionRequest& req, InstallDone done) {
   const uint64_t now = rte_rdtsc();
-  Pending p{req, std::move(done), {}, {}, now + ms_to_tsc(opt_.neighbour_retry_ms * opt_.neighbour_attempts + 100)};
+  Pending p{req,
+            std::move(done),
+            {},
+            {},
+            now + ms_to_tsc(opt_.neighbour_retry_ms * opt_.neighbour_attempts + 100)};
   auto rc = route(req.caller_ip);
   auto rb = route(req.backend_ip);
   if (req.caller_mac) rc = Route{req.caller_port_id, req.caller_ip, req.vip};
@@ -231,8 +238,9 @@ void ControlPlane::try_pending(uint64_t now) {
     Pending& p = pending_[i];
     auto cm = p.req.caller_mac ? p.req.caller_mac
                                : neighbours_.lookup(p.caller_route.port, p.caller_route.next_hop);
-    auto bm = p.req.backend_mac ? p.req.backend_mac
-                                : neighbours_.lookup(p.backend_route.port, p.backend_route.next_hop);
+    auto bm = p.req.backend_mac
+                  ? p.req.backend_mac
+                  : neighbours_.lookup(p.backend_route.port, p.backend_route.next_hop);
     bool done = false;
     if (cm && bm) {
       finish_install(p, *cm, *bm, now);
@@ -311,8 +319,9 @@ void ControlPlane::handle_arp(rte_mbuf* m, const net::FrameInfo& fi, uint64_t no
   if (arp.op == 1 && for_us) {
     rte_mbuf* r = alloc();
     if (r != nullptr) {
-      const size_t len = net::build_arp_reply(rte_pktmbuf_mtod(r, uint8_t*), rte_pktmbuf_tailroom(r),
-                                              arp, pi->mac, net::port_vlan_tci(pi->vlan));
+      const size_t len =
+          net::build_arp_reply(rte_pktmbuf_mtod(r, uint8_t*), rte_pktmbuf_tailroom(r), arp, pi->mac,
+                               net::port_vlan_tci(pi->vlan));
       if (len != 0) {
         r->data_len = r->pkt_len = static_cast<uint32_t>(len);
         dp_.control_send(port, r);
@@ -367,16 +376,15 @@ void ControlPlane::handle_icmp6(rte_mbuf* m, const net::FrameInfo& fi, uint64_t 
     rte_pktmbuf_free(m);
     return;
   }
-  if (nd.lladdr && !nd.src.is_unspecified() && nd.type == 135 &&
-      nd.target == pi->ipv6->addr)
+  if (nd.lladdr && !nd.src.is_unspecified() && nd.type == 135 && nd.target == pi->ipv6->addr)
     neighbours_.learn(port, nd.src, *nd.lladdr, now);
   if (nd.type == 136 && nd.lladdr) neighbours_.learn(port, nd.target, *nd.lladdr, now);
   if (nd.type == 135 && nd.target == pi->ipv6->addr) {
     rte_mbuf* r = alloc();
     if (r != nullptr) {
-      const size_t len = net::build_neighbor_advertisement(
-          rte_pktmbuf_mtod(r, uint8_t*), rte_pktmbuf_tailroom(r), nd, pi->mac,
-          net::port_vlan_tci(pi->vlan));
+      const size_t len =
+          net::build_neighbor_advertisement(rte_pktmbuf_mtod(r, uint8_t*), rte_pktmbuf_tailroom(r),
+                                            nd, pi->mac, net::port_vlan_tci(pi->vlan));
       if (len != 0) {
         r->data_len = r->pkt_len = static_cast<uint32_t>(len);
         dp_.control_send(port, r);

@@ -48,8 +48,8 @@ bool ControlPlaneHost::call_hook(const HookCall& call, HookDone done) {
 }
 
 void ControlPlaneHost::on_session_end(dataplane::Session& s, EndReason /*why*/) {
-  proxy_->on_session_end(s.spec.caller_ip, s.spec.caller_udp, s.spec.caller_socket_id, s.spec.leg_ip,
-                         s.spec.leg_udp);
+  proxy_->on_session_end(s.spec.caller_ip, s.spec.caller_udp, s.spec.caller_socket_id,
+                         s.spec.leg_ip, s.spec.leg_udp);
 }
 
 uint64_t ControlPlaneHost::now() const { return rte_rdtsc(); }
@@ -65,7 +65,8 @@ std::vector<net::IpAddr> ControlPlaneHost::local_addresses() const {
 
 bool ControlPlaneHost::send_udp(const net::IpAddr& src, uint16_t sport, const net::IpAddr& dst,
                                 uint16_t dport, std::span<const uint8_t> payload,
-                                std::optional<net::MacAddr> dst_mac, std::optional<uint16_t> port_hint) {
+                                std::optional<net::MacAddr> dst_mac,
+                                std::optional<uint16_t> port_hint) {
   return cp_.send_udp(src, sport, dst, dport, payload, dst_mac, port_hint);
 }
 

@@ -91,7 +91,8 @@ class MemoryBalancer final : public Balancer {
   // replaced again by the next claim.
   void unclaim(const std::string& url, const std::string& server_key, uint64_t claim) override {
     auto m = streams_.find(url);
-    if (claim == 0 || m == streams_.end() || m->second.claim != claim || m->second.server != server_key)
+    if (claim == 0 || m == streams_.end() || m->second.claim != claim ||
+        m->second.server != server_key)
       return;
     unmap(m->second.server);
     streams_.erase(m);
@@ -218,9 +219,9 @@ class MemoryBalancer final : public Balancer {
   bool route_players_;
   uint64_t next_expiry_ms_ = 0;
   uint64_t next_claim_ = 0;
-  std::map<std::string, Entry> servers_;                   // by redis_key()
-  std::unordered_map<std::string, Mapping> streams_;       // stream URL -> its origin
-  std::unordered_map<std::string, size_t> load_;            // server key -> streams mapped
+  std::map<std::string, Entry> servers_;              // by redis_key()
+  std::unordered_map<std::string, Mapping> streams_;  // stream URL -> its origin
+  std::unordered_map<std::string, size_t> load_;      // server key -> streams mapped
 
   void unmap(const std::string& server_key) {
     auto it = load_.find(server_key);

@@ -16,7 +16,8 @@ std::optional<net::MacAddr> Neighbours::lookup(uint16_t port, const net::IpAddr&
   return it->second.mac;
 }
 
-void Neighbours::learn(uint16_t port, const net::IpAddr& ip, const net::MacAddr& mac, uint64_t now) {
+void Neighbours::learn(uint16_t port, const net::IpAddr& ip, const net::MacAddr& mac,
+                       uint64_t now) {
   if (port >= tables_.size() || mac.is_multicast() || mac.is_zero()) return;
   Entry& e = tables_[port][ip];
   if (e.is_static) return;

@@ -175,8 +175,9 @@ class RedisConnection {
       lens.push_back(a.size());
     }
     auto* holder = new Pending{this, std::move(cb)};
-    if (redisAsyncCommandArgv(ac_, &RedisConnection::on_reply, holder, static_cast<int>(argv.size()),
-                              argv.data(), lens.data()) != REDIS_OK) {
+    if (redisAsyncCommandArgv(ac_, &RedisConnection::on_reply, holder,
+                              static_cast<int>(argv.size()), argv.data(),
+                              lens.data()) != REDIS_OK) {
       delete holder;
       return false;
     }
@@ -243,8 +244,8 @@ std::string resolve_once(const std::string& host) {
   addrinfo* res = nullptr;
   if (getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0 || res == nullptr) return host;
   char buf[NI_MAXHOST] = {};
-  const bool ok = getnameinfo(res->ai_addr, res->ai_addrlen, buf, sizeof buf, nullptr, 0,
-                              NI_NUMERICHOST) == 0;
+  const bool ok =
+      getnameinfo(res->ai_addr, res->ai_addrlen, buf, sizeof buf, nullptr, 0, NI_NUMERICHOST) == 0;
   freeaddrinfo(res);
   return ok ? std::string(buf) : host;
 }
@@ -261,10 +262,12 @@ class RedisBalancer final : public Balancer {
     // would otherwise kill the process with SIGPIPE. Only the default
     // action is replaced; a handler someone installed stays.
     struct sigaction sa {};
-    if (sigaction(SIGPIPE, nullptr, &sa) == 0 && sa.sa_handler == SIG_DFL) std::signal(SIGPIPE, SIG_IGN);
+    if (sigaction(SIGPIPE, nullptr, &sa) == 0 && sa.sa_handler == SIG_DFL)
+      std::signal(SIGPIPE, SIG_IGN);
     if (!opt.backends.empty())
-      spdlog::warn("balancer redis: {} static [[backend]] entries ignored (origins register in Redis)",
-                   opt.backends.size());
+      spdlog::warn(
+          "balancer redis: {} static [[backend]] entries ignored (origins register in Redis)",
+          opt.backends.size());
   }
 
   ~RedisBalancer() override {
@@ -279,7 +282,8 @@ class RedisBalancer final : public Balancer {
     if (link_ != Link::kReady) {
       Pick p;
       p.reject_reason = srt::kRejXDown;
-      p.why = "redis unavailable: " + (last_error_.empty() ? std::string("connecting") : last_error_);
+      p.why =
+          "redis unavailable: " + (last_error_.empty() ? std::string("connecting") : last_error_);
       done(p);
       return;
     }
@@ -306,7 +310,8 @@ class RedisBalancer final : public Balancer {
            if (r == nullptr) return;
            if (r->type == REDIS_REPLY_ERROR) {
              if (!register_failing_)
-               spdlog::warn("balancer redis {}: cannot register {}: {}", endpoint_, key, reply_text(r));
+               spdlog::warn("balancer redis {}: cannot register {}: {}", endpoint_, key,
+                            reply_text(r));
              register_failing_ = true;
            } else {
              register_failing_ = false;
@@ -345,7 +350,8 @@ class RedisBalancer final : public Balancer {
       case Link::kConnecting: return "redis " + endpoint_ + " connecting";
       case Link::kDown: break;
     }
-    return "redis " + endpoint_ + " down (" + (last_error_.empty() ? "not connected" : last_error_) + ")";
+    return "redis " + endpoint_ + " down (" +
+           (last_error_.empty() ? "not connected" : last_error_) + ")";
   }
 
   size_t in_flight() const override { return jobs_.size(); }
@@ -361,7 +367,8 @@ class RedisBalancer final : public Balancer {
                                spdlog::warn("balancer redis {}: cannot undo the claim of {}: {}",
                                             endpoint_, url, reply_text(r));
                            });
-    if (!sent) spdlog::warn("balancer: {}: the failed claim of {} on {} stays", state(), url, server_key);
+    if (!sent)
+      spdlog::warn("balancer: {}: the failed claim of {} on {} stays", state(), url, server_key);
   }
 
  private:
@@ -470,7 +477,8 @@ class RedisBalancer final : public Balancer {
             if (k.is_string() && keys.size() < kMaxServerKeys) keys.push_back(k.get<std::string>());
           }
         } else if (!list_garbled_logged_) {
-          spdlog::warn("balancer: redis {}: {} is not a JSON list; ignored", endpoint_, kAllServersKey);
+          spdlog::warn("balancer: redis {}: {} is not a JSON list; ignored", endpoint_,
+                       kAllServersKey);
           list_garbled_logged_ = true;
         }
       }
@@ -521,8 +529,10 @@ class RedisBalancer final : public Balancer {
 
   // The origin stored under key: from a fresh cache entry, else read now.
   // cb(nullopt) means dead; a failed read answers the pick itself.
-  void resolve(uint64_t id, const std::string& key, std::function<void(std::optional<ServerInfo>)> cb) {
-    if (auto it = cache_.find(key); it != cache_.end() && now_ms_ < it->second.fetched_ms + kCacheFreshMs) {
+  void resolve(uint64_t id, const std::string& key,
+               std::function<void(std::optional<ServerInfo>)> cb) {
+    if (auto it = cache_.find(key);
+        it != cache_.end() && now_ms_ < it->second.fetched_ms + kCacheFreshMs) {
       cb(it->second.info);
       return;
     }
@@ -551,7 +561,8 @@ class RedisBalancer final : public Balancer {
       const bool claims = it->second.mode != srt::Mode::Request || opt_.route_unknown_players;
       if (r->type != REDIS_REPLY_STRING || r->len == 0) {
         if (!claims) {
-          if (cache_loaded_ && cache_.empty()) return reject(id, srt::kRejXNotFound, "no origin registered");
+          if (cache_loaded_ && cache_.empty())
+            return reject(id, srt::kRejXNotFound, "no origin registered");
           return reject(id, srt::kRejXNotFound, "stream " + it->second.url + " is not published");
         }
         return claim(id, "");
@@ -589,26 +600,26 @@ class RedisBalancer final : public Balancer {
       std::uniform_int_distribution<size_t> d(0, candidates.size() - 1);
       const std::string chosen = *candidates[d(rng_)];
       ++it->second.claims;
-      const bool sent = send({"EVAL", kClaimScript, "1", prefixed(kUrlKeyPrefix + it->second.url), chosen, dead},
-                             [this, id](const redisReply* r) {
-                               if (!jobs_.count(id)) return;
-                               if (r == nullptr || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-                                   r->element[0]->type != REDIS_REPLY_STRING)
-                                 return answer_down(id, r);
-                               const std::string winner = reply_text(r->element[0]);
-                               const bool ours = r->element[1]->type == REDIS_REPLY_INTEGER &&
-                                                 r->element[1]->integer == 1;
-                               resolve(id, winner, [this, id, winner, ours](std::optional<ServerInfo> s) {
-                                 auto j = jobs_.find(id);
-                                 if (j == jobs_.end()) return;
-                                 if (s) return use(id, winner, *s, ours);
-                                 if (j->second.claims >= kClaimAttempts)
-                                   return reject(id, srt::kRejXDown,
-                                                 "redis: every origin claimed for " + j->second.url +
-                                                     " is gone");
-                                 claim(id, winner);
-                               });
-                             });
+      const bool sent =
+          send({"EVAL", kClaimScript, "1", prefixed(kUrlKeyPrefix + it->second.url), chosen, dead},
+               [this, id](const redisReply* r) {
+                 if (!jobs_.count(id)) return;
+                 if (r == nullptr || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+                     r->element[0]->type != REDIS_REPLY_STRING)
+                   return answer_down(id, r);
+                 const std::string winner = reply_text(r->element[0]);
+                 const bool ours =
+                     r->element[1]->type == REDIS_REPLY_INTEGER && r->element[1]->integer == 1;
+                 resolve(id, winner, [this, id, winner, ours](std::optional<ServerInfo> s) {
+                   auto j = jobs_.find(id);
+                   if (j == jobs_.end()) return;
+                   if (s) return use(id, winner, *s, ours);
+                   if (j->second.claims >= kClaimAttempts)
+                     return reject(id, srt::kRejXDown,
+                                   "redis: every origin claimed for " + j->second.url + " is gone");
+                   claim(id, winner);
+                 });
+               });
       if (!sent) answer_down(id, nullptr);
     });
   }
@@ -651,8 +662,9 @@ class RedisBalancer final : public Balancer {
   }
 
   void answer_down(uint64_t id, const redisReply* r) {
-    std::string why = r != nullptr && r->type == REDIS_REPLY_ERROR ? "redis error: " + reply_text(r)
-                                                                    : "redis unavailable: " + last_error_;
+    std::string why = r != nullptr && r->type == REDIS_REPLY_ERROR
+                          ? "redis error: " + reply_text(r)
+                          : "redis unavailable: " + last_error_;
     reject(id, srt::kRejXDown, std::move(why));
   }
 
@@ -683,7 +695,7 @@ class RedisBalancer final : public Balancer {
   std::unique_ptr<RedisConnection> conn_;
   Link link_ = Link::kDown;
   std::string last_error_;
-  std::string drop_reason_;   // set inside a callback, acted on in poll()
+  std::string drop_reason_;  // set inside a callback, acted on in poll()
   bool closing_ = false;
   bool down_logged_ = false;
   bool up_logged_ = false;

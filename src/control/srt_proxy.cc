@@ -148,12 +148,14 @@ void SrtProxy::on_caller(const net::FrameInfo& fi, const net::MacAddr& mac, uint
       // learns its reason one round trip earlier; the CONCLUSION checks
       // again, an INDUCTION keeps nothing.
       if (limits_.handshakes_full(slot)) {
-        reject_stateless(fi, mac, port_id, hs, RejectReason::kSourceHandshakes, "too many handshakes from this source");
+        reject_stateless(fi, mac, port_id, hs, RejectReason::kSourceHandshakes,
+                         "too many handshakes from this source");
         return;
       }
     }
     if (!limits_.permitted(fi.src)) {
-      reject_stateless(fi, mac, port_id, hs, RejectReason::kSourceDenied, "source not allowed ([limits])");
+      reject_stateless(fi, mac, port_id, hs, RejectReason::kSourceDenied,
+                       "source not allowed ([limits])");
       return;
     }
     // Stateless: the cookie is all we give, nothing is kept.
@@ -164,8 +166,10 @@ void SrtProxy::on_caller(const net::FrameInfo& fi, const net::MacAddr& mac, uint
       counters_.inductions.add();
     return;
   }
-  if (hs.type == srt::HandshakeType::kWaveahand || hs.type == srt::HandshakeType::kAgreement || hs.type == srt::HandshakeType::kDone) {
-    reject_stateless(fi, mac, port_id, hs, RejectReason::kBadMode, "rendezvous handshake to a listener");
+  if (hs.type == srt::HandshakeType::kWaveahand || hs.type == srt::HandshakeType::kAgreement ||
+      hs.type == srt::HandshakeType::kDone) {
+    reject_stateless(fi, mac, port_id, hs, RejectReason::kBadMode,
+                     "rendezvous handshake to a listener");
     return;
   }
   if (hs.type != srt::HandshakeType::kConclusion) {
@@ -193,7 +197,8 @@ void SrtProxy::on_caller(const net::FrameInfo& fi, const net::MacAddr& mac, uint
     return;
   }
   if (hs.find_extension(srt::kExtGroup) != nullptr) {
-    reject_stateless(fi, mac, port_id, hs, RejectReason::kGroup, "socket groups (bonding) are not relayed");
+    reject_stateless(fi, mac, port_id, hs, RejectReason::kGroup,
+                     "socket groups (bonding) are not relayed");
     return;
   }
   if (draining_) {
@@ -201,20 +206,24 @@ void SrtProxy::on_caller(const net::FrameInfo& fi, const net::MacAddr& mac, uint
     return;
   }
   if (!limits_.permitted(fi.src)) {
-    reject_stateless(fi, mac, port_id, hs, RejectReason::kSourceDenied, "source not allowed ([limits])");
+    reject_stateless(fi, mac, port_id, hs, RejectReason::kSourceDenied,
+                     "source not allowed ([limits])");
     return;
   }
   const uint32_t slot = limits_.per_source() ? limits_.slot(fi.src) : 0;
   if (limits_.per_source() && limits_.handshakes_full(slot)) {
-    reject_stateless(fi, mac, port_id, hs, RejectReason::kSourceHandshakes, "too many handshakes from this source");
+    reject_stateless(fi, mac, port_id, hs, RejectReason::kSourceHandshakes,
+                     "too many handshakes from this source");
     return;
   }
   if (limits_.per_source() && limits_.sessions_full(slot)) {
-    reject_stateless(fi, mac, port_id, hs, RejectReason::kSourceSessions, "too many sessions from this source");
+    reject_stateless(fi, mac, port_id, hs, RejectReason::kSourceSessions,
+                     "too many sessions from this source");
     return;
   }
   if (active_.size() >= opt_.max_handshakes) {
-    reject_stateless(fi, mac, port_id, hs, RejectReason::kOverload, "too many handshakes in flight");
+    reject_stateless(fi, mac, port_id, hs, RejectReason::kOverload,
+                     "too many handshakes in flight");
     return;
   }
   auto sid = srt::find_stream_id(hs);
@@ -269,7 +278,8 @@ void SrtProxy::on_caller(const net::FrameInfo& fi, const net::MacAddr& mac, uint
     start_pick(*ap, now);
 }
 
-void SrtProxy::start_hook(Attempt& a, const srt::StreamId& id, const std::string& sid, uint64_t now) {
+void SrtProxy::start_hook(Attempt& a, const srt::StreamId& id, const std::string& sid,
+                          uint64_t now) {
   HookRequest r;
   r.publish = id.mode != srt::Mode::Request;
   r.client_id = fmt::format("{:08x}-{}", a.caller.socket_id, a.id);
@@ -293,7 +303,8 @@ void SrtProxy::start_hook(Attempt& a, const srt::StreamId& id, const std::string
   counters_.hook_calls.add();
 }
 
-void SrtProxy::on_hook(uint64_t id, const CallerKey& key, HookVerdict v, const std::string& detail) {
+void SrtProxy::on_hook(uint64_t id, const CallerKey& key, HookVerdict v,
+                       const std::string& detail) {
   auto it = by_caller_.find(key);
   if (it == by_caller_.end() || it->second->id != id || it->second->state != State::kHooking) {
     counters_.hook_late.add();  // timed out meanwhile (decided), or the attempt is gone
@@ -308,7 +319,8 @@ void SrtProxy::on_hook(uint64_t id, const CallerKey& key, HookVerdict v, const s
       return;
     case HookVerdict::kDenied:
       counters_.hook_denied.add();
-      reject(a, RejectReason::kForbidden, srt::kRejXForbidden, fmt::format("{} hook refused ({})", action, detail));
+      reject(a, RejectReason::kForbidden, srt::kRejXForbidden,
+             fmt::format("{} hook refused ({})", action, detail));
       return;
     case HookVerdict::kError:
       counters_.hook_errors.add();
@@ -331,12 +343,12 @@ void SrtProxy::hook_failed(Attempt& a, const std::string& why) {
 
 void SrtProxy::start_pick(Attempt& a, uint64_t now) {
   a.state = State::kPicking;
-  a.deadline = now + env_.ms_to_tsc(opt_.backend_timeout_ms + 500);  // the balancer's own bound is shorter
+  a.deadline =
+      now + env_.ms_to_tsc(opt_.backend_timeout_ms + 500);  // the balancer's own bound is shorter
   const uint64_t aid = a.id;
   const CallerKey key = a.caller;
-  balancer_.pick(a.url, a.mode, now_ms(now), [this, aid, key](const Pick& p) {
-    on_pick(aid, key, p, env_.now());
-  });
+  balancer_.pick(a.url, a.mode, now_ms(now),
+                 [this, aid, key](const Pick& p) { on_pick(aid, key, p, env_.now()); });
 }
 
 void SrtProxy::on_pick(uint64_t id, const CallerKey& key, const Pick& pick, uint64_t now) {
@@ -363,7 +375,8 @@ void SrtProxy::on_pick(uint64_t id, const CallerKey& key, const Pick& pick, uint
   }
   a.leg_ip = route->source;
   if (!alloc_leg(a)) {
-    reject(a, RejectReason::kOverload, srt::kRejXOverload, "no free leg port on " + a.leg_ip.to_string());
+    reject(a, RejectReason::kOverload, srt::kRejXOverload,
+           "no free leg port on " + a.leg_ip.to_string());
     return;
   }
   a.state = State::kInduction;
@@ -390,7 +403,8 @@ void SrtProxy::free_leg(Attempt& a) {
 void SrtProxy::send_backend_induction(Attempt& a) {
   const srt::Handshake& c = *a.conclusion;
   srt::Handshake ind;
-  ind.timestamp = aged(c.timestamp, a.conclusion_rx);  // unused by the listener; as the caller's clock
+  ind.timestamp =
+      aged(c.timestamp, a.conclusion_rx);  // unused by the listener; as the caller's clock
   ind.dest_socket_id = 0;
   ind.version = srt::kHandshakeVersion4;
   ind.encryption = 0;
@@ -505,8 +519,8 @@ void SrtProxy::established(Attempt& a, const srt::Handshake& backend_answer,
     // line each cost about 4 us of control-lcore time; counters tell the rate.
     if (spdlog::should_log(spdlog::level::debug))  // to_string() arguments cost even unlogged
       spdlog::debug("session {}: {}:{} -> {} on {}:{} (leg {}:{}, origin {})", *s,
-                   at.caller.ip.to_string(), at.caller.port, at.url, at.backend_ip.to_string(),
-                   at.backend_port, at.leg_ip.to_string(), at.leg_port, at.server_key);
+                    at.caller.ip.to_string(), at.caller.port, at.url, at.backend_ip.to_string(),
+                    at.backend_port, at.leg_ip.to_string(), at.leg_port, at.server_key);
     answer_caller(at);
   });
 }
@@ -514,7 +528,8 @@ void SrtProxy::established(Attempt& a, const srt::Handshake& backend_answer,
 std::vector<SessionStream> SrtProxy::session_streams() const {
   std::vector<SessionStream> out;
   out.reserve(by_session_.size());
-  for (const auto& [session, a] : by_session_) out.push_back({session, a->url, a->mode, a->server_key});
+  for (const auto& [session, a] : by_session_)
+    out.push_back({session, a->url, a->mode, a->server_key});
   return out;
 }
 
@@ -533,8 +548,8 @@ void SrtProxy::reject(Attempt& a, RejectReason label, uint32_t reason, const std
                  a.caller.port, a.url, reason, srt::reject_name(reason), why,
                  suppressed_note(left_out));
   if (a.conclusion) {
-    const auto r = srt::make_rejection(*a.conclusion, reason, peer_wire(a.caller.ip),
-                                       a.conclusion->timestamp);
+    const auto r =
+        srt::make_rejection(*a.conclusion, reason, peer_wire(a.caller.ip), a.conclusion->timestamp);
     a.answer = srt::serialize(r);
     a.conclusion.reset();
   }
@@ -576,7 +591,8 @@ void SrtProxy::source_release(Attempt& a) {
 }
 
 void SrtProxy::on_session_end(const net::IpAddr& caller_ip, uint16_t caller_udp,
-                              uint32_t caller_socket_id, const net::IpAddr& leg_ip, uint16_t leg_udp) {
+                              uint32_t caller_socket_id, const net::IpAddr& leg_ip,
+                              uint16_t leg_udp) {
   const CallerKey k{caller_ip, caller_udp, caller_socket_id};
   // Only the attempt that owns this session (same leg): a session ended
   // because its attempt was already gone must not take a newer attempt of
@@ -603,8 +619,8 @@ void SrtProxy::on_tick(uint64_t now) {
   // a rejection and free the leg of a session about to go live.
   for (Attempt* a : active_) {
     if (a->state == State::kInstalling) continue;
-    if (now >= a->deadline || ((a->state == State::kInduction || a->state == State::kConclusion) &&
-                               now >= a->next_retry))
+    if (now >= a->deadline ||
+        ((a->state == State::kInduction || a->state == State::kConclusion) && now >= a->next_retry))
       due.push_back(a);
   }
   for (Attempt* a : due) {

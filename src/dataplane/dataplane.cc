@@ -69,16 +69,17 @@ Dataplane::Dataplane(const Options& opt) : opt_(opt) {
 
   unsigned nb_workers = 0;
   unsigned lcore;
-  RTE_LCORE_FOREACH_WORKER(lcore) ++nb_workers;
+  RTE_LCORE_FOREACH_WORKER(lcore)++ nb_workers;
   if (nb_workers == 0)
-    throw std::runtime_error("no worker lcore: give at least two lcores (e.g. -l 0-1); "
-                             "the main lcore runs the control loop");
+    throw std::runtime_error(
+        "no worker lcore: give at least two lcores (e.g. -l 0-1); "
+        "the main lcore runs the control loop");
   if (nb_workers > kMaxWorkers)
     throw std::runtime_error("at most " + std::to_string(kMaxWorkers) + " worker lcores");
 
   const int socket = static_cast<int>(rte_socket_id());
-  pool_ = rte_pktmbuf_pool_create("srtfwd_mbufs", opt.mbufs, 256, 0,
-                                  RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+  pool_ =
+      rte_pktmbuf_pool_create("srtfwd_mbufs", opt.mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, socket);
   if (pool_ == nullptr)
     throw std::runtime_error("cannot create mbuf pool of " + std::to_string(opt.mbufs) +
                              " mbufs: " + rte_strerror(rte_errno) +
@@ -112,7 +113,8 @@ Dataplane::Dataplane(const Options& opt) : opt_(opt) {
   spdlog::info("session table: {} sessions, {} flow slots ({} MiB with the records)", opt.sessions,
                table_->flows().size(),
                (size_t{table_->flows().size()} * sizeof(FlowSlot) +
-                size_t{opt.sessions} * sizeof(Session)) >> 20);
+                size_t{opt.sessions} * sizeof(Session)) >>
+                   20);
 
   for (uint16_t p = 0; p < opt.ports.size(); ++p)
     setup_port(p, opt.ports[p], fixed[p] != 0 ? fixed[p] : static_cast<uint16_t>(active_workers_),
@@ -141,7 +143,8 @@ Dataplane::Dataplane(const Options& opt) : opt_(opt) {
     w->events = rte_ring_create(("srtfwd_ev" + suffix).c_str(), opt.event_ring, socket,
                                 RING_F_SP_ENQ | RING_F_SC_DEQ);
     if (w->to_control == nullptr || w->events == nullptr)
-      throw std::runtime_error(std::string("cannot create worker rings: ") + rte_strerror(rte_errno));
+      throw std::runtime_error(std::string("cannot create worker rings: ") +
+                               rte_strerror(rte_errno));
     for (auto& pi : ports_) {
       auto& wp = w->ports[pi.port_id];
       wp.port_id = pi.port_id;
@@ -153,8 +156,9 @@ Dataplane::Dataplane(const Options& opt) : opt_(opt) {
       // onto a tagged one (same VLAN: process_burst checks). Offloaded
       // checksums and every other layout take the generic path.
       wp.fast_l3 = pi.tx_cksum_offload ? kNoFastL3
-                   : pi.vlan != net::kNoVlan ? static_cast<uint8_t>(net::kEthHeaderLen + net::kVlanTagLen)
-                                             : static_cast<uint8_t>(net::kEthHeaderLen);
+                   : pi.vlan != net::kNoVlan
+                       ? static_cast<uint8_t>(net::kEthHeaderLen + net::kVlanTagLen)
+                       : static_cast<uint8_t>(net::kEthHeaderLen);
       wp.mac = pi.mac;
       wp.has_v4 = pi.ipv4.has_value();
       if (wp.has_v4) wp.v4 = pi.ipv4->addr;
@@ -203,8 +207,10 @@ void Dataplane::assign_rx_queues() {
   }
   for (const auto* w : workers_)
     if (w->nb_rxq == 0)
-      spdlog::warn("lcore {} idles: no RX queue for it ({} worker lcores, {} forwarding: the "
-                   "ports offer fewer queues)", w->lcore, workers_.size(), active_workers_);
+      spdlog::warn(
+          "lcore {} idles: no RX queue for it ({} worker lcores, {} forwarding: the "
+          "ports offer fewer queues)",
+          w->lcore, workers_.size(), active_workers_);
 }
 
 void Dataplane::setup_port(uint16_t port_id, const PortOptions& po, uint16_t rx_queues,
@@ -236,9 +242,10 @@ void Dataplane::setup_port(uint16_t port_id, const PortOptions& po, uint16_t rx_
       conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
       conf.rx_adv_conf.rss_conf.rss_hf = hf;
     } else {
-      spdlog::warn("port {} ({}): no UDP RSS; {} RX queues are filled by the driver's own "
-                   "spreading, the shared session table keeps that correct",
-                   port_id, pi.name, pi.rx_queues);
+      spdlog::warn(
+          "port {} ({}): no UDP RSS; {} RX queues are filled by the driver's own "
+          "spreading, the shared session table keeps that correct",
+          port_id, pi.name, pi.rx_queues);
     }
   }
   const uint64_t csum = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
@@ -251,9 +258,10 @@ void Dataplane::setup_port(uint16_t port_id, const PortOptions& po, uint16_t rx_
     // Some drivers take only as many TX queues as RX queues (net_tap): the
     // control lcore then sends through worker 0's queue, as on a port with
     // too few TX queues.
-    spdlog::warn("port {} ({}): driver refused {} RX + {} TX queues ({}); retrying with {} TX "
-                 "queue(s), control packets through a worker's", port_id, pi.name, pi.rx_queues,
-                 pi.tx_queues, rte_strerror(-rc), workers);
+    spdlog::warn(
+        "port {} ({}): driver refused {} RX + {} TX queues ({}); retrying with {} TX "
+        "queue(s), control packets through a worker's",
+        port_id, pi.name, pi.rx_queues, pi.tx_queues, rte_strerror(-rc), workers);
     pi.control_has_txq = false;
     pi.tx_queues = static_cast<uint16_t>(workers);
     rc = rte_eth_dev_configure(port_id, pi.rx_queues, pi.tx_queues, &conf);
@@ -274,12 +282,15 @@ void Dataplane::setup_port(uint16_t port_id, const PortOptions& po, uint16_t rx_
     if (rc != 0) throw port_error(port_id, "cannot set up TX queue " + std::to_string(q), rc);
   }
   if (!pi.control_has_txq) {
-    pi.ctl_tx = rte_ring_create(("srtfwd_ctltx" + std::to_string(port_id)).c_str(), 1024,
-                                socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    pi.ctl_tx = rte_ring_create(("srtfwd_ctltx" + std::to_string(port_id)).c_str(), 1024, socket,
+                                RING_F_SP_ENQ | RING_F_SC_DEQ);
     if (pi.ctl_tx == nullptr)
-      throw std::runtime_error(std::string("cannot create control TX ring: ") + rte_strerror(rte_errno));
-    spdlog::info("port {} ({}): {} TX queue(s); the control lcore sends through worker 0's "
-                 "TX queue via a ring", port_id, pi.name, pi.tx_queues);
+      throw std::runtime_error(std::string("cannot create control TX ring: ") +
+                               rte_strerror(rte_errno));
+    spdlog::info(
+        "port {} ({}): {} TX queue(s); the control lcore sends through worker 0's "
+        "TX queue via a ring",
+        port_id, pi.name, pi.tx_queues);
   }
   pi.mac = port_mac(port_id);
   spdlog::info("port {} ({}): mac {} rxq {} txq {} checksum offload {}{}{}{}", port_id, pi.name,
@@ -298,7 +309,8 @@ void Dataplane::launch_workers() {
   if (launched_) return;
   for (auto* w : workers_) {
     int rc = rte_eal_remote_launch(worker_main, w, w->lcore);
-    if (rc != 0) throw std::runtime_error("cannot launch worker on lcore " + std::to_string(w->lcore));
+    if (rc != 0)
+      throw std::runtime_error("cannot launch worker on lcore " + std::to_string(w->lcore));
   }
   launched_ = true;
 }
@@ -315,8 +327,8 @@ unsigned Dataplane::poll_slow_path(rte_mbuf** out, unsigned n) noexcept {
   unsigned got = 0;
   for (auto* w : workers_) {
     if (got == n) break;
-    got += rte_ring_sc_dequeue_burst(w->to_control, reinterpret_cast<void**>(out + got),
-                                     n - got, nullptr);
+    got += rte_ring_sc_dequeue_burst(w->to_control, reinterpret_cast<void**>(out + got), n - got,
+                                     nullptr);
   }
   return got;
 }

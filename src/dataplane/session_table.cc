@@ -23,28 +23,29 @@ const char* to_string(InstallError e) noexcept {
   return "?";
 }
 
-SessionTable::SessionTable(const std::string& name, uint32_t capacity,
-                           int socket_id, rte_rcu_qsbr* qsv)
+SessionTable::SessionTable(const std::string& name, uint32_t capacity, int socket_id,
+                           rte_rcu_qsbr* qsv)
     : qsv_(qsv), capacity_(capacity) {
   if (capacity == 0) throw std::runtime_error("session capacity must be > 0");
   // Two keys per session, at most one key per two slots.
   const uint32_t slots = FlowTable::slots_for(capacity * 2);
   const size_t slot_bytes = sizeof(FlowSlot) * size_t{slots};
-  slot_mem_ = rte_malloc_socket((name + "_flows").c_str(), slot_bytes, alignof(FlowSlot),
-                                socket_id);
-  records_ = static_cast<Session*>(
-      rte_zmalloc_socket((name + "_records").c_str(), sizeof(Session) * size_t{capacity},
-                         alignof(Session), socket_id));
-  link_ = static_cast<LinkStats*>(
-      rte_zmalloc_socket((name + "_link").c_str(), sizeof(LinkStats) * 2 * size_t{capacity},
-                         alignof(LinkStats), socket_id));
+  slot_mem_ =
+      rte_malloc_socket((name + "_flows").c_str(), slot_bytes, alignof(FlowSlot), socket_id);
+  records_ = static_cast<Session*>(rte_zmalloc_socket((name + "_records").c_str(),
+                                                      sizeof(Session) * size_t{capacity},
+                                                      alignof(Session), socket_id));
+  link_ = static_cast<LinkStats*>(rte_zmalloc_socket((name + "_link").c_str(),
+                                                     sizeof(LinkStats) * 2 * size_t{capacity},
+                                                     alignof(LinkStats), socket_id));
   if (slot_mem_ == nullptr || records_ == nullptr || link_ == nullptr) {
     rte_free(slot_mem_);
     rte_free(records_);
     rte_free(link_);
     throw std::runtime_error(
         "cannot allocate " + std::to_string(capacity) + " sessions (" +
-        std::to_string((slot_bytes + (sizeof(Session) + 2 * sizeof(LinkStats)) * size_t{capacity}) >> 20) +
+        std::to_string(
+            (slot_bytes + (sizeof(Session) + 2 * sizeof(LinkStats)) * size_t{capacity}) >> 20) +
         " MiB): lower [dataplane] sessions or give more memory (-m)");
   }
   flows_.init(slot_mem_, slots, random_hash_seed());
@@ -92,8 +93,7 @@ SessionKey SessionTable::backend_key(const SessionSpec& s) noexcept {
   return k;
 }
 
-Session* SessionTable::install(const SessionSpec& spec, uint64_t now_tsc,
-                               InstallError* err) {
+Session* SessionTable::install(const SessionSpec& spec, uint64_t now_tsc, InstallError* err) {
   auto fail = [err](InstallError e) -> Session* {
     if (err) *err = e;
     return nullptr;
@@ -121,7 +121,7 @@ Session* SessionTable::install(const SessionSpec& spec, uint64_t now_tsc,
   // A caller of one family and an origin of the other: both directions
   // translate.
   auto make = spec.caller_ip.is_v4() == spec.backend_ip.is_v4() ? net::make_rewrite
-                                                                 : net::make_xlat_rewrite;
+                                                                : net::make_xlat_rewrite;
   auto rw0 = make(spec.caller_ip, spec.vip, spec.caller_udp, spec.vip_udp, spec.leg_ip,
                   spec.backend_ip, spec.leg_udp, spec.backend_udp, spec.backend_next_hop);
   // Backend -> caller: the backend's packet leaves from the VIP toward the caller.

@@ -89,8 +89,8 @@ struct Burst {
     uint64_t addrs;  // a fast-classifier run's key: addresses and ports as loaded
     uint32_t ports;
     uint32_t hash;
-    FlowSlot* hit;   // the probe's result
-    uint8_t begin;   // its first lookup
+    FlowSlot* hit;  // the probe's result
+    uint8_t begin;  // its first lookup
     // The IPv4 header offset of a run from the fast classifier (14, or 18
     // behind a tag), 0 for a run of parse_frame's packets (key in keys[k],
     // lookup j's FrameInfo in fi[j]).
@@ -106,7 +106,7 @@ struct Burst {
   Run runs[kBurst + 1];  // the last one's begin ends the burst
   rte_mbuf* lk[kBurst];
   rte_mbuf* slow[kBurst];
-  uint32_t ctl_mask = 0;  // bit j: lookup j's SRT header has the control bit
+  uint32_t ctl_mask = 0;            // bit j: lookup j's SRT header has the control bit
   unsigned n_keys = 0, n_slow = 0;  // runs (set by Classifier::finish), slow-path packets
   uint64_t sent = 0, fwd = 0, fwd_bytes = 0;
 
@@ -147,9 +147,8 @@ struct Burst {
   // A live session's lookup j with the SRT control bit: a handshake (a
   // caller retransmitting its CONCLUSION) goes to control, true; a SHUTDOWN
   // is reported, an ACK or NAK recorded, and each forwarded.
-  [[gnu::always_inline]] bool to_control_if_handshake(rte_mbuf* m, const uint8_t* frame,
-                                                      unsigned j, unsigned l3,
-                                                      const FlowSlot& f) noexcept {
+  [[gnu::always_inline]] bool to_control_if_handshake(rte_mbuf* m, const uint8_t* frame, unsigned j,
+                                                      unsigned l3, const FlowSlot& f) noexcept {
     if ((ctl_mask >> j & 1) == 0) return false;
     const uint16_t word = srt_word(frame, j, l3);
     if (word == kSrtHandshakeWord) {
@@ -332,12 +331,8 @@ class Classifier {
       case net::Verdict::Icmp6:
       case net::Verdict::Fragment:
       case net::Verdict::IpOptions:
-      case net::Verdict::Ipv6ExtHeaders:
-        b_.slow[b_.n_slow++] = m;
-        break;
-      default:
-        b_.drop(m, drop_reason(v));
-        break;
+      case net::Verdict::Ipv6ExtHeaders: b_.slow[b_.n_slow++] = m; break;
+      default: b_.drop(m, drop_reason(v)); break;
     }
   }
 
@@ -375,8 +370,8 @@ class Classifier {
   }
   for (unsigned k = 0; k < n_keys; ++k) {
     Burst::Run& r = b.runs[k];
-    r.hit = r.l3 != 0 ? b.flows.find_v4(r.addrs, r.ports, r.hash)
-                      : b.flows.find(b.keys()[k], r.hash);
+    r.hit =
+        r.l3 != 0 ? b.flows.find_v4(r.addrs, r.ports, r.hash) : b.flows.find(b.keys()[k], r.hash);
   }
 }
 
@@ -385,9 +380,8 @@ class Classifier {
 // VLAN), RFC 1624 incremental checksums, the slot's own counters. (Every TX
 // buffer holds kBurst packets, as Dataplane sets them up.)
 [[gnu::always_inline]] inline void forward_v4_run(Burst& b, FlowSlot& f,
-                                                  const WorkerContext::Port& out,
-                                                  unsigned begin, unsigned end,
-                                                  unsigned l3) noexcept {
+                                                  const WorkerContext::Port& out, unsigned begin,
+                                                  unsigned end, unsigned l3) noexcept {
   DirCounters& ctr = f.h4.c;
   rte_eth_dev_tx_buffer* const tb = out.txbuf;
   const uint32_t ctl_mask = b.ctl_mask;
@@ -438,8 +432,11 @@ class Classifier {
   // packet, not a widening of the fill level to index with.
   rte_mbuf** out_next = tb->pkts + tb_len;
   // L3: the header offset when the caller knows it at compile time (0: l3).
+  // (clang-format 14 reads a templated lambda's parameters as products.)
+  // clang-format off
   auto forward = [&]<uint32_t L3 = 0>(rte_mbuf* m, uint8_t* frame)
-                     __attribute__((always_inline)) {
+      __attribute__((always_inline)) {
+    // clang-format on
     rexmit += frame[(L3 != 0 ? L3 : l3) + kV4PayloadOff + kSrtMsgWordOff] & kSrtRexmitBit;
     if (unlikely(!patch.apply(frame, L3 != 0 ? L3 : l3))) {
       b.drop(m, DropReason::kTtlExpired);
@@ -562,8 +559,8 @@ class Classifier {
       if (res == net::XlatResult::kOk) rte_pktmbuf_adj(m, net::kXlatGrowth);
     }
     if (unlikely(res != net::XlatResult::kOk)) {
-      drop(m, res == net::XlatResult::kTtlExpired ? DropReason::kTtlExpired
-                                                  : DropReason::kXlatFailed);
+      drop(m,
+           res == net::XlatResult::kTtlExpired ? DropReason::kTtlExpired : DropReason::kXlatFailed);
       continue;
     }
     ++run_pkts;
@@ -684,8 +681,8 @@ unsigned poll_once(WorkerContext& w) noexcept {
   for (unsigned p = 0; p < w.nb_ports; ++p) {
     WorkerContext::Port& port = w.ports[p];
     if (port.ctl_tx != nullptr) {
-      const unsigned n = rte_ring_sc_dequeue_burst(port.ctl_tx, reinterpret_cast<void**>(pkts),
-                                                   kBurst, nullptr);
+      const unsigned n =
+          rte_ring_sc_dequeue_burst(port.ctl_tx, reinterpret_cast<void**>(pkts), kBurst, nullptr);
       for (unsigned i = 0; i < n; ++i)
         w.counters.tx_packets.add(rte_eth_tx_buffer(port.port_id, port.queue, port.txbuf, pkts[i]));
       w.counters.control_tx.add(n);

@@ -14,7 +14,9 @@ namespace {
 // The shortest frame we send: 60 bytes (without FCS) plus the 802.1Q tag if
 // there is one, so that a switch that strips the tag still forwards a legal
 // 60-byte frame (the reason Linux has VLAN_ETH_ZLEN).
-constexpr size_t min_frame_len(bool vlan) noexcept { return kMinFrameLen + (vlan ? kVlanTagLen : 0); }
+constexpr size_t min_frame_len(bool vlan) noexcept {
+  return kMinFrameLen + (vlan ? kVlanTagLen : 0);
+}
 constexpr size_t padded(size_t n, bool vlan) noexcept { return std::max(n, min_frame_len(vlan)); }
 
 // Zero-pads a frame of n bytes in a buffer of at least padded(n, vlan) bytes.
@@ -54,8 +56,8 @@ void write_ipv6_header(uint8_t* ip, uint16_t payload_len, uint8_t next_header, u
   std::memcpy(ip + kIpv6DstOff, dst.b.data(), 16);
 }
 
-void write_arp(uint8_t* arp, uint16_t op, const MacAddr& sha, const IpAddr& spa,
-               const MacAddr& tha, const IpAddr& tpa) noexcept {
+void write_arp(uint8_t* arp, uint16_t op, const MacAddr& sha, const IpAddr& spa, const MacAddr& tha,
+               const IpAddr& tpa) noexcept {
   store_be16(arp + kArpHtypeOff, ARP_HTYPE_ETHERNET);
   store_be16(arp + kArpPtypeOff, ETHER_TYPE_IPV4);
   arp[kArpHlenOff] = 6;
@@ -123,7 +125,8 @@ std::string_view to_string(ArpVerdict v) noexcept {
   return "unknown";
 }
 
-ArpVerdict parse_arp(const uint8_t* frame, uint32_t len, const FrameInfo& fi, ArpInfo& out) noexcept {
+ArpVerdict parse_arp(const uint8_t* frame, uint32_t len, const FrameInfo& fi,
+                     ArpInfo& out) noexcept {
   if (len < fi.l3_off || len - fi.l3_off < kArpLen) return ArpVerdict::Truncated;
   const uint8_t* arp = frame + fi.l3_off;
   if (load_be16(arp + kArpHtypeOff) != ARP_HTYPE_ETHERNET || arp[kArpHlenOff] != 6)
@@ -151,7 +154,8 @@ size_t build_arp_reply(uint8_t* out, size_t cap, const ArpInfo& req, const MacAd
 size_t build_arp_request(uint8_t* out, size_t cap, const MacAddr& our_mac, const IpAddr& our_ip,
                          const IpAddr& target_ip, std::optional<uint16_t> vlan_tci) noexcept {
   const size_t l2 = eth_header_len(vlan_tci);
-  if (cap < padded(l2 + kArpLen, vlan_tci.has_value()) || !our_ip.is_v4() || !target_ip.is_v4()) return 0;
+  if (cap < padded(l2 + kArpLen, vlan_tci.has_value()) || !our_ip.is_v4() || !target_ip.is_v4())
+    return 0;
   build_eth_header(out, cap, our_mac, MacAddr::broadcast(), vlan_tci, ETHER_TYPE_ARP);
   write_arp(out + l2, ARP_OP_REQUEST, our_mac, our_ip, MacAddr{}, target_ip);
   return pad(out, l2 + kArpLen, vlan_tci.has_value());
@@ -197,7 +201,8 @@ size_t icmp_echo_reply_in_place(uint8_t* frame, uint32_t len, const FrameInfo& f
     store_be16(icmp + kIcmpCsumOff, icmp6_checksum(fi.dst, fi.src, icmp, icmp_len));
   }
   // Keep the reply a legal Ethernet frame when the request was padded.
-  if (end < min_frame_len(fi.vlan) && len >= min_frame_len(fi.vlan)) return pad(frame, end, fi.vlan);
+  if (end < min_frame_len(fi.vlan) && len >= min_frame_len(fi.vlan))
+    return pad(frame, end, fi.vlan);
   return end;
 }
 
@@ -229,7 +234,8 @@ std::string_view to_string(NdpVerdict v) noexcept {
 }
 
 IpAddr solicited_node_multicast(const IpAddr& ip) noexcept {
-  IpAddr g = IpAddr::from_v6(std::array<uint8_t, 16>{0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0xff});
+  IpAddr g =
+      IpAddr::from_v6(std::array<uint8_t, 16>{0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0xff});
   std::memcpy(g.b.data() + 13, ip.b.data() + 13, 3);
   return g;
 }
@@ -240,7 +246,8 @@ MacAddr ipv6_multicast_mac(const IpAddr& group) noexcept {
   return m;
 }
 
-NdpVerdict parse_ndp(const uint8_t* frame, uint32_t len, const FrameInfo& fi, NdpInfo& out) noexcept {
+NdpVerdict parse_ndp(const uint8_t* frame, uint32_t len, const FrameInfo& fi,
+                     NdpInfo& out) noexcept {
   out = NdpInfo{};
   const uint32_t end = fi.ip_end();
   if (fi.ip_version != 6 || fi.l4_proto != IP_PROTO_ICMPV6) return NdpVerdict::NotNdp;
@@ -291,8 +298,8 @@ size_t build_neighbor_advertisement(uint8_t* out, size_t cap, const NdpInfo& ns,
                                     bool router) noexcept {
   if (ns.type != ICMPV6_NEIGHBOR_SOLICITATION || ns.target.is_v4()) return 0;
   const bool dad = ns.src.is_unspecified();
-  static const IpAddr kAllNodes =
-      IpAddr::from_v6(std::array<uint8_t, 16>{0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1});
+  static const IpAddr kAllNodes = IpAddr::from_v6(
+      std::array<uint8_t, 16>{0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1});
   const IpAddr dst = dad ? kAllNodes : ns.src;
   const MacAddr dst_mac = dad ? ipv6_multicast_mac(kAllNodes) : ns.lladdr.value_or(ns.eth_src);
   uint8_t flags = kNdpFlagOverride;
@@ -309,8 +316,8 @@ size_t build_neighbor_solicitation(uint8_t* out, size_t cap, const MacAddr& our_
   if (our_ip.is_v4() || target.is_v4()) return 0;
   const IpAddr dst = unicast_mac ? target : solicited_node_multicast(target);
   const MacAddr dst_mac = unicast_mac ? *unicast_mac : ipv6_multicast_mac(dst);
-  return build_ndp(out, cap, our_mac, dst_mac, vlan_tci, our_ip, dst,
-                   ICMPV6_NEIGHBOR_SOLICITATION, 0, target, NDP_OPT_SOURCE_LLADDR);
+  return build_ndp(out, cap, our_mac, dst_mac, vlan_tci, our_ip, dst, ICMPV6_NEIGHBOR_SOLICITATION,
+                   0, target, NDP_OPT_SOURCE_LLADDR);
 }
 
 // ---- UDP ----

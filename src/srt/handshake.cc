@@ -37,12 +37,14 @@ void reverse_words(const std::uint8_t* in, std::uint8_t* out, std::size_t size) 
   }
 }
 
-std::optional<std::string> decode_limited(std::span<const std::uint8_t> contents, std::size_t limit) {
+std::optional<std::string> decode_limited(std::span<const std::uint8_t> contents,
+                                          std::size_t limit) {
   if (contents.empty() || contents.size() > limit) return std::nullopt;
   return decode_reversed_words(contents);
 }
 
-std::optional<Extension> encode_limited(std::uint16_t type, std::string_view text, std::size_t limit) {
+std::optional<Extension> encode_limited(std::uint16_t type, std::string_view text,
+                                        std::size_t limit) {
   if (text.empty() || text.size() > limit) return std::nullopt;
   return Extension{type, encode_reversed_words(text)};
 }
@@ -139,8 +141,8 @@ std::size_t serialize(const Handshake& hs, std::span<std::uint8_t> out) {
   if (size == 0 || out.size() < size) return 0;
 
   std::uint8_t* p = out.data();
-  write_control_header(out, ControlHeader{ControlType::Handshake, 0, hs.type_info, hs.timestamp,
-                                          hs.dest_socket_id});
+  write_control_header(
+      out, ControlHeader{ControlType::Handshake, 0, hs.type_info, hs.timestamp, hs.dest_socket_id});
   wire::store_be32(p + kOffVersion, hs.version);
   wire::store_be16(p + kOffEncryption, hs.encryption);
   wire::store_be16(p + kOffExtensionField, hs.extension_field);
@@ -295,7 +297,8 @@ Handshake make_induction_response(const Handshake& caller_induction, std::uint32
 }
 
 Handshake make_rejection(const Handshake& request, std::uint32_t reason,
-                         const std::array<std::uint8_t, 16>& peer_ip_wire, std::uint32_t timestamp) {
+                         const std::array<std::uint8_t, 16>& peer_ip_wire,
+                         std::uint32_t timestamp) {
   Handshake response = request;
   response.peer_ip = peer_ip_wire;
   response.type_info = 0;

@@ -50,8 +50,8 @@ std::uint64_t siphash24(const SipHashKey& key, std::span<const std::uint8_t> dat
   const std::uint64_t k0 = load_le64(key.data());
   const std::uint64_t k1 = load_le64(key.data() + 8);
   // "somepseudorandomlygeneratedbytes", the constants of the paper.
-  SipState s{k0 ^ 0x736f6d6570736575ull, k1 ^ 0x646f72616e646f6dull,
-             k0 ^ 0x6c7967656e657261ull, k1 ^ 0x7465646279746573ull};
+  SipState s{k0 ^ 0x736f6d6570736575ull, k1 ^ 0x646f72616e646f6dull, k0 ^ 0x6c7967656e657261ull,
+             k1 ^ 0x7465646279746573ull};
 
   const std::size_t whole = data.size() - data.size() % 8;
   for (std::size_t i = 0; i < whole; i += 8) s.absorb(load_le64(data.data() + i));

@@ -219,7 +219,8 @@ StreamIdError parse_stream_id(std::string_view sid, StreamId& out) {
 }
 
 std::string stream_url(const StreamId& id) {
-  const std::string_view host = id.vhost.empty() ? std::string_view{"localhost"} : std::string_view{id.vhost};
+  const std::string_view host =
+      id.vhost.empty() ? std::string_view{"localhost"} : std::string_view{id.vhost};
 
   // The host name without its port, as Go's URL.Hostname(); IPv6 literals
   // ("[::1]:80", or a bare "2001:db8::1") are IP addresses.

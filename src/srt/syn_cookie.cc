@@ -37,7 +37,8 @@ std::uint32_t SynCookieJar::make_for_bucket(const CookieAddress& addr, std::uint
   std::memcpy(message.data(), addr.data(), addr.size());
   message[16] = static_cast<std::uint8_t>(port >> 8);
   message[17] = static_cast<std::uint8_t>(port);
-  for (std::size_t i = 0; i < 8; ++i) message[18 + i] = static_cast<std::uint8_t>(bucket >> (8 * i));
+  for (std::size_t i = 0; i < 8; ++i)
+    message[18 + i] = static_cast<std::uint8_t>(bucket >> (8 * i));
 
   const std::uint64_t hash = siphash24(secret_, message);
   const auto cookie = static_cast<std::uint32_t>(hash ^ (hash >> 32));

@@ -97,7 +97,8 @@ TEST(Metrics, EveryFamilyHasHelpTypeAndSamples) {
   EXPECT_EQ(samples["srtfwd_to_control_packets_total"], "4");
   EXPECT_EQ(samples["srtfwd_dropped_packets_total{reason=\"not_udp\"}"], "6");
   for (auto name : dataplane::kDropReasonNames)
-    EXPECT_TRUE(samples.count("srtfwd_dropped_packets_total{reason=\"" + std::string(name) + "\"}")) << name;
+    EXPECT_TRUE(samples.count("srtfwd_dropped_packets_total{reason=\"" + std::string(name) + "\"}"))
+        << name;
   EXPECT_EQ(samples["srtfwd_sessions_installed_total"], "7");
   EXPECT_EQ(samples["srtfwd_sessions_ended_total{reason=\"idle\"}"], "2");
   EXPECT_EQ(samples["srtfwd_sessions_ended_total{reason=\"shutdown\"}"], "0");
@@ -252,7 +253,8 @@ TEST_F(MetricsTable, EveryRowInEveryRendering) {
   });
   const auto exit_json = nlohmann::json::parse(counters_json(in_));
   std::map<std::string, uint64_t> tel;
-  for (const auto& [k, v] : telemetry_stats(in_)) EXPECT_TRUE(tel.emplace(k, v).second) << "twice: " << k;
+  for (const auto& [k, v] : telemetry_stats(in_))
+    EXPECT_TRUE(tel.emplace(k, v).second) << "twice: " << k;
 
   const auto table = metrics_table();
   EXPECT_EQ(families, table.size()) << "a family /metrics shows that the table has not, or twice";
@@ -267,7 +269,8 @@ TEST_F(MetricsTable, EveryRowInEveryRendering) {
     EXPECT_FALSE(m.help.empty());
     ASSERT_NE(m.value, nullptr);
     ASSERT_TRUE(present(m, in_));
-    EXPECT_TRUE(json_keys.insert(std::to_string(int(m.section)) + "/" + std::string(m.json_key)).second)
+    EXPECT_TRUE(
+        json_keys.insert(std::to_string(int(m.section)) + "/" + std::string(m.json_key)).second)
         << "exit JSON key twice in its section: " << m.json_key;
 
     const nlohmann::json* obj = &exit_json;
@@ -289,7 +292,8 @@ TEST_F(MetricsTable, EveryRowInEveryRendering) {
       ++series;
       const std::string label = dim_value(m.dim, in_, i);
       const std::string s =
-          m.dim == Dim::kNone ? name : name + "{" + std::string(dim_label(m.dim)) + "=\"" + label + "\"}";
+          m.dim == Dim::kNone ? name
+                              : name + "{" + std::string(dim_label(m.dim)) + "=\"" + label + "\"}";
       ASSERT_TRUE(prom.count(s)) << "not in /metrics: " << s;
       EXPECT_EQ(prom.at(s), v) << s;
       switch (m.section) {
@@ -320,9 +324,7 @@ TEST_F(MetricsTable, EveryRowInEveryRendering) {
       ASSERT_TRUE(tel.count(tel_key)) << tel_key;
       EXPECT_EQ(tel.at(tel_key), sum);
     }
-    if (!m.json_total.empty()) {
-      EXPECT_EQ(obj->at(std::string(m.json_total)), sum);
-    }
+    if (!m.json_total.empty()) { EXPECT_EQ(obj->at(std::string(m.json_total)), sum); }
   }
   EXPECT_EQ(prom.size(), series) << "a series /metrics shows that the table has not";
   // /srtfwd/stats: one entry per series, the lcore ones summed into one.
@@ -357,7 +359,8 @@ TEST_F(MetricsTable, EveryWrittenCounterIsExported) {
   // CounterTotals::control_tx (the control lcore's packets the workers
   // relayed) is shown per worker only; the top-level control_tx is the
   // control lcore's own count of what it sent.
-  constexpr size_t kTotalsControlTx = offsetof(dataplane::CounterTotals, control_tx) / sizeof(uint64_t);
+  constexpr size_t kTotalsControlTx =
+      offsetof(dataplane::CounterTotals, control_tx) / sizeof(uint64_t);
   check("CounterTotals", 1000, n_totals_, {kTotalsControlTx});
   // Per worker, the drops are one sum (srtfwd_worker_dropped_packets_total);
   // by reason they are the totals' (srtfwd_dropped_packets_total).
@@ -397,31 +400,33 @@ TEST_F(MetricsTable, AbsentSourcesLeftOut) {
 // tests/dataplane, scripts/bench.sh): renaming one breaks them.
 TEST_F(MetricsTable, ExitJsonKeepsItsKeys) {
   const auto j = nlohmann::json::parse(counters_json(in_));
-  for (const char* k : {"rx_packets", "rx_bytes", "forwarded", "forwarded_bytes", "tx_packets", "tx_dropped",
-                        "to_control", "session_events", "event_ring_full", "control_tx",
-                        "control_tx_dropped", "sessions_active", "dropped", "session_slots", "ports",
-                        "workers", "control", "srt"})
+  for (const char* k :
+       {"rx_packets", "rx_bytes", "forwarded", "forwarded_bytes", "tx_packets", "tx_dropped",
+        "to_control", "session_events", "event_ring_full", "control_tx", "control_tx_dropped",
+        "sessions_active", "dropped", "session_slots", "ports", "workers", "control", "srt"})
     EXPECT_TRUE(j.contains(k)) << k;
   for (const char* k : {"slow_path_packets", "arp_replies_sent", "arp_ignored", "icmp_echo_replies",
                         "icmp_ignored", "ndp_adverts_sent", "ndp_ignored", "fragments_dropped",
-                        "ip_options_dropped", "srt_unhandled", "sessions_installed", "install_failed",
-                        "sessions_ended_shutdown", "sessions_ended_idle"})
+                        "ip_options_dropped", "srt_unhandled", "sessions_installed",
+                        "install_failed", "sessions_ended_shutdown", "sessions_ended_idle"})
     EXPECT_TRUE(j["control"].contains(k)) << k;
-  for (const char* k : {"inductions", "conclusions", "bad_cookie", "established", "rejected",
-                        "cached_answers", "backend_retries", "rejected_gateway", "rejected_overload",
-                        "rejected_no_route", "rejected_backend", "in_flight", "tracked", "legs_in_use"})
+  for (const char* k :
+       {"inductions", "conclusions", "bad_cookie", "established", "rejected", "cached_answers",
+        "backend_retries", "rejected_gateway", "rejected_overload", "rejected_no_route",
+        "rejected_backend", "in_flight", "tracked", "legs_in_use"})
     EXPECT_TRUE(j["srt"].contains(k)) << k;
-  for (const char* k : {"live", "retired", "free"}) EXPECT_TRUE(j["session_slots"].contains(k)) << k;
+  for (const char* k : {"live", "retired", "free"})
+    EXPECT_TRUE(j["session_slots"].contains(k)) << k;
   EXPECT_TRUE(j["dropped"].contains("no_session"));
   const auto& w = j["workers"][0];
-  for (const char* k : {"lcore", "rx_queues", "rx_packets", "rx_bytes", "forwarded", "forwarded_bytes",
-                        "tx_packets", "tx_dropped", "to_control", "session_events", "event_ring_full",
-                        "control_tx", "dropped"})
+  for (const char* k : {"lcore", "rx_queues", "rx_packets", "rx_bytes", "forwarded",
+                        "forwarded_bytes", "tx_packets", "tx_dropped", "to_control",
+                        "session_events", "event_ring_full", "control_tx", "dropped"})
     EXPECT_TRUE(w.contains(k)) << k;
   EXPECT_EQ(w["rx_queues"], nlohmann::json::parse("[[0, 0]]"));
   const auto& p = j["ports"][1];
-  for (const char* k : {"port", "rx_packets", "rx_bytes", "tx_packets", "tx_bytes", "rx_missed", "rx_errors",
-                        "rx_nombuf", "tx_errors", "rx_queue_packets"})
+  for (const char* k : {"port", "rx_packets", "rx_bytes", "tx_packets", "tx_bytes", "rx_missed",
+                        "rx_errors", "rx_nombuf", "tx_errors", "rx_queue_packets"})
     EXPECT_TRUE(p.contains(k)) << k;
 }
 

@@ -41,7 +41,8 @@ TEST(RegisterAuthorized, OpenWithoutAToken) {
 TEST(RegisterAuthorized, TheTokenInTheQueryOrTheHeader) {
   const std::string want = "tok-123";
   const std::string good = "tok-123", bad = "tok-124", empty;
-  const std::string bearer = "Bearer tok-123", wrong_bearer = "Bearer tok-12", basic = "Basic tok-123";
+  const std::string bearer = "Bearer tok-123", wrong_bearer = "Bearer tok-12",
+                    basic = "Basic tok-123";
   EXPECT_FALSE(register_authorized(want, nullptr, nullptr));
   EXPECT_TRUE(register_authorized(want, &good, nullptr));
   EXPECT_FALSE(register_authorized(want, &bad, nullptr));

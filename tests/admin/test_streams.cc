@@ -24,8 +24,8 @@ control::ServerInfo origin(const std::string& id, const std::string& ip, const s
   return s;
 }
 
-control::StreamSession session(uint32_t id, const std::string& url, srt::Mode m, const std::string& key,
-                               uint64_t since) {
+control::StreamSession session(uint32_t id, const std::string& url, srt::Mode m,
+                               const std::string& key, uint64_t since) {
   return {id, url, m, key, "198.18.0.10:" + std::to_string(5000 + id), since};
 }
 
@@ -135,7 +135,8 @@ TEST(StreamsViewEmpty, NoStreamsNoOrigins) {
 
 // Whatever a shared store holds (another proxy's bytes), the JSON is valid.
 TEST(StreamsViewEmpty, BadBytesStayValidJson) {
-  StreamsSource src{"redis 127.0.0.1:6379", {{"live/\xff\xfe", "srs-proxy-server:\xc0"}}, {}, false};
+  StreamsSource src{
+      "redis 127.0.0.1:6379", {{"live/\xff\xfe", "srs-proxy-server:\xc0"}}, {}, false};
   OriginState o;
   o.key = "srs-proxy-server:\xc0";
   src.origins.push_back(o);

@@ -36,9 +36,7 @@ listen = "127.0.0.1:12025"
 std::string error_of(const std::string& text) {
   try {
     parse_config(text);
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
+  } catch (const ConfigError& e) { return e.what(); }
   return "";
 }
 
@@ -122,17 +120,24 @@ TEST(Config, ErrorsNameTheKeyInOneLine) {
       {"[[port]]\n", "port[0]: needs ipv4 or ipv6"},
       {"[[port]]\nipv4 = \"198.18.0.1/24\"\nipv4x = 1\n", "port[0].ipv4x: unknown key"},
       {"[[port]]\nipv4 = \"198.18.0.1/24\"\ngateway = \"198.19.9.1\"\n", "port[0].gateway:"},
-      {"[[port]]\nipv4 = \"198.18.0.1/24\"\nvlan = 0\n", "port[0].vlan: must be an 802.1Q VLAN ID from 1 to 4094"},
-      {"[[port]]\nipv4 = \"198.18.0.1/24\"\nvlan = 4095\n", "port[0].vlan: must be an 802.1Q VLAN ID from 1 to 4094"},
-      {"[[port]]\nipv4 = \"198.18.0.1/24\"\nvlan = -3\n", "port[0].vlan: must be an 802.1Q VLAN ID"},
-      {"[[port]]\nipv4 = \"198.18.0.1/24\"\nvlan = \"100\"\n", "port[0].vlan: must be an 802.1Q VLAN ID"},
+      {"[[port]]\nipv4 = \"198.18.0.1/24\"\nvlan = 0\n",
+       "port[0].vlan: must be an 802.1Q VLAN ID from 1 to 4094"},
+      {"[[port]]\nipv4 = \"198.18.0.1/24\"\nvlan = 4095\n",
+       "port[0].vlan: must be an 802.1Q VLAN ID from 1 to 4094"},
+      {"[[port]]\nipv4 = \"198.18.0.1/24\"\nvlan = -3\n",
+       "port[0].vlan: must be an 802.1Q VLAN ID"},
+      {"[[port]]\nipv4 = \"198.18.0.1/24\"\nvlan = \"100\"\n",
+       "port[0].vlan: must be an 802.1Q VLAN ID"},
       {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[srt]\nlisten = [0]\n", "srt.listen:"},
       {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[srt]\nlisten = \"x\"\n", "srt.listen:"},
       {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[srt]\nleg_ports = \"9-2\"\n", "srt.leg_ports:"},
-      {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[srt]\nlisten = [20001]\n", "srt.leg_ports: overlaps listen port 20001"},
-      {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[srt]\nidle_timeout_ms = 5\n", "srt.idle_timeout_ms: 5 is out of range"},
+      {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[srt]\nlisten = [20001]\n",
+       "srt.leg_ports: overlaps listen port 20001"},
+      {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[srt]\nidle_timeout_ms = 5\n",
+       "srt.idle_timeout_ms: 5 is out of range"},
       {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[balancer]\ntype = \"dns\"\n", "balancer.type:"},
-      {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[balancer]\nredis = \"localhost\"\n", "balancer.redis:"},
+      {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[balancer]\nredis = \"localhost\"\n",
+       "balancer.redis:"},
       {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[balancer]\nunknown_stream_players = \"drop\"\n",
        "balancer.unknown_stream_players: \"drop\" is neither \"route\" nor \"reject\""},
       {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[balancer]\nunknown_stream_players = 1\n",
@@ -144,7 +149,8 @@ TEST(Config, ErrorsNameTheKeyInOneLine) {
        "admin.listen: \"::1:12025\" has an IPv6 address without brackets"},
       {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[balancer]\nredis = \"127.0.0.1:0\"\n",
        "balancer.redis: \"127.0.0.1:0\" has no port 1-65535"},
-      {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[dataplane]\ncontrol_ring = 1000\n", "dataplane.control_ring: must be a power of two"},
+      {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[dataplane]\ncontrol_ring = 1000\n",
+       "dataplane.control_ring: must be a power of two"},
       {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[typo]\n", "typo: unknown key"},
       {"[[port]\n", "config:"},  // TOML syntax error
   };
@@ -200,14 +206,18 @@ server_id = "edge-1"
     const char* expect;
   } cases[] = {
       {"[limits]\nallow = \"198.18.0.0/15\"\n", "limits.allow: must be a list of CIDR prefixes"},
-      {"[limits]\ndeny = [\"198.18.0.0/33\"]\n", "limits.deny: \"198.18.0.0/33\" is not an IPv4 or IPv6 prefix"},
+      {"[limits]\ndeny = [\"198.18.0.0/33\"]\n",
+       "limits.deny: \"198.18.0.0/33\" is not an IPv4 or IPv6 prefix"},
       {"[limits]\ndeny = [1]\n", "limits.deny: must be a list of CIDR prefixes"},
-      {"[limits]\nmax_sessions_per_source = -1\n", "limits.max_sessions_per_source: -1 is out of range"},
+      {"[limits]\nmax_sessions_per_source = -1\n",
+       "limits.max_sessions_per_source: -1 is out of range"},
       {"[limits]\nsource_slots = 0\n", "limits.source_slots: 0 is out of range"},
-      {"[hooks]\non_publish = \"https://h/x\"\n", "hooks.on_publish: \"https://h/x\" is not an http:// URL"},
+      {"[hooks]\non_publish = \"https://h/x\"\n",
+       "hooks.on_publish: \"https://h/x\" is not an http:// URL"},
       {"[hooks]\non_play = \"h:80/x\"\n", "hooks.on_play:"},
       {"[hooks]\ntimeout_ms = 1000\n", "hooks.timeout_ms: 1000 is out of range"},
-      {"[hooks]\non_error = \"ignore\"\n", "hooks.on_error: \"ignore\" is neither \"reject\" nor \"allow\""},
+      {"[hooks]\non_error = \"ignore\"\n",
+       "hooks.on_error: \"ignore\" is neither \"reject\" nor \"allow\""},
       {"[hooks]\nmax_in_flight = 0\n", "hooks.max_in_flight: 0 is out of range"},
       {"[hooks]\nurl = \"http://h/\"\n", "hooks.url: unknown key"},
   };
@@ -220,8 +230,10 @@ server_id = "edge-1"
 TEST(Config, UnknownStreamPlayersRouteByDefault) {
   const std::string base = "[[port]]\nipv4 = \"198.18.0.1/24\"\n[balancer]\n";
   EXPECT_TRUE(parse_config(base).control.balancer.route_unknown_players);
-  EXPECT_TRUE(parse_config(base + "unknown_stream_players = \"route\"\n").control.balancer.route_unknown_players);
-  EXPECT_FALSE(parse_config(base + "unknown_stream_players = \"reject\"\n").control.balancer.route_unknown_players);
+  EXPECT_TRUE(parse_config(base + "unknown_stream_players = \"route\"\n")
+                  .control.balancer.route_unknown_players);
+  EXPECT_FALSE(parse_config(base + "unknown_stream_players = \"reject\"\n")
+                   .control.balancer.route_unknown_players);
 }
 
 TEST(Config, AdminCanBeDisabled) {
@@ -266,11 +278,21 @@ TEST(Config, RedisEnvironmentOverridesAsTheGoProxy) {
 namespace {
 
 const char* const kProxyVariables[] = {
-    "PROXY_SRT_SERVER",          "PROXY_SYSTEM_API",           "PROXY_LOAD_BALANCER_TYPE",
-    "PROXY_REDIS_HOST",          "PROXY_REDIS_PORT",           "PROXY_REDIS_PASSWORD",
-    "PROXY_REDIS_DB",            "PROXY_REDIS_KEY_PREFIX",     "PROXY_ORIGIN_SERVER_TTL",
-    "PROXY_DEFAULT_BACKEND_ENABLED", "PROXY_DEFAULT_BACKEND_IP", "PROXY_DEFAULT_BACKEND_SRT",
-    "PROXY_DEFAULT_BACKEND_RTMP", "PROXY_DEFAULT_BACKEND_API",  "PROXY_DEFAULT_BACKEND_RTC",
+    "PROXY_SRT_SERVER",
+    "PROXY_SYSTEM_API",
+    "PROXY_LOAD_BALANCER_TYPE",
+    "PROXY_REDIS_HOST",
+    "PROXY_REDIS_PORT",
+    "PROXY_REDIS_PASSWORD",
+    "PROXY_REDIS_DB",
+    "PROXY_REDIS_KEY_PREFIX",
+    "PROXY_ORIGIN_SERVER_TTL",
+    "PROXY_DEFAULT_BACKEND_ENABLED",
+    "PROXY_DEFAULT_BACKEND_IP",
+    "PROXY_DEFAULT_BACKEND_SRT",
+    "PROXY_DEFAULT_BACKEND_RTMP",
+    "PROXY_DEFAULT_BACKEND_API",
+    "PROXY_DEFAULT_BACKEND_RTC",
     "PROXY_DEFAULT_BACKEND_HTTP",
 };
 
@@ -288,9 +310,7 @@ std::string env_error_of(const char* name, const char* value, Config c = parse_c
   setenv(name, value, 1);
   try {
     (void)srtfwd::app::apply_environment(c);
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
+  } catch (const ConfigError& e) { return e.what(); }
   return "";
 }
 
@@ -364,7 +384,8 @@ TEST(ConfigEnvironment, SrtServerTakesTheGoProxyForms) {
     EXPECT_EQ(c.control.listen_ports, std::vector<uint16_t>{10090}) << v;
   }
   // The Go proxy's default port is inside srtfwd's default leg ports.
-  EXPECT_NE(env_error_of("PROXY_SRT_SERVER", "20080").find("PROXY_SRT_SERVER: \"20080\" is inside srt.leg_ports"),
+  EXPECT_NE(env_error_of("PROXY_SRT_SERVER", "20080")
+                .find("PROXY_SRT_SERVER: \"20080\" is inside srt.leg_ports"),
             std::string::npos);
   Config moved = parse_config(std::string(kMinimal) + "");
   moved.control.leg_port_min = 21000;
@@ -375,7 +396,10 @@ TEST(ConfigEnvironment, SystemApiTakesTheGoProxyForms) {
   struct {
     const char* value;
     const char* host;
-  } cases[] = {{"12030", "0.0.0.0"}, {":12030", "0.0.0.0"}, {"127.0.0.1:12030", "127.0.0.1"}, {"[::1]:12030", "::1"}};
+  } cases[] = {{"12030", "0.0.0.0"},
+               {":12030", "0.0.0.0"},
+               {"127.0.0.1:12030", "127.0.0.1"},
+               {"[::1]:12030", "::1"}};
   for (const auto& k : cases) {
     CleanEnvironment clean;
     Config c = parse_config("[[port]]\nipv4 = \"198.18.0.1/24\"\n[admin]\nlisten = \"\"\n");
@@ -391,7 +415,8 @@ TEST(ConfigEnvironment, OriginServerTtlIsAGoDuration) {
   struct {
     const char* value;
     uint32_t seconds;
-  } cases[] = {{"45s", 45}, {"2m", 120}, {"1h30m", 5400}, {"1.5s", 2}, {"1500ms", 2}, {"+300s", 300}, {"24h", 86400}};
+  } cases[] = {{"45s", 45},   {"2m", 120},    {"1h30m", 5400}, {"1.5s", 2},
+               {"1500ms", 2}, {"+300s", 300}, {"24h", 86400}};
   for (const auto& k : cases) {
     CleanEnvironment clean;
     Config c = parse_config(kMinimal);
@@ -452,12 +477,14 @@ TEST(ConfigEnvironment, BadValuesAreOneLineNamingTheVariable) {
       {"PROXY_DEFAULT_BACKEND_SRT", "0"},
       {"PROXY_DEFAULT_BACKEND_RTMP", "19 35"},
       {"PROXY_DEFAULT_BACKEND_API", "\"1985\""},
-      {"PROXY_DEFAULT_BACKEND_RTC", "88888888888888888888888888888888888888888888888888888888888888888"},
+      {"PROXY_DEFAULT_BACKEND_RTC",
+       "88888888888888888888888888888888888888888888888888888888888888888"},
       {"PROXY_DEFAULT_BACKEND_HTTP", "80\x7f"},
   };
   for (const auto& k : cases) {
     const std::string e = env_error_of(k.name, k.value);
-    EXPECT_EQ(e.rfind(std::string(k.name) + ": \"", 0), 0u) << k.name << "=" << k.value << " -> " << e;
+    EXPECT_EQ(e.rfind(std::string(k.name) + ": \"", 0), 0u)
+        << k.name << "=" << k.value << " -> " << e;
     EXPECT_EQ(e.find('\n'), std::string::npos) << "not one line: " << e;
   }
 }
@@ -465,11 +492,13 @@ TEST(ConfigEnvironment, BadValuesAreOneLineNamingTheVariable) {
 TEST(ConfigEnvironment, DefaultStreamIdIsCheckedAndCanBeOff) {
   const Config c = parse_config(kMinimal);
   EXPECT_EQ(c.control.default_streamid, "#!::r=live/livestream,m=publish");  // SRS's
-  const Config off = parse_config("[[port]]\nipv4 = \"198.18.0.1/24\"\n[srt]\ndefault_streamid = \"\"\n");
+  const Config off =
+      parse_config("[[port]]\nipv4 = \"198.18.0.1/24\"\n[srt]\ndefault_streamid = \"\"\n");
   EXPECT_EQ(off.control.default_streamid, "");
-  EXPECT_NE(error_of("[[port]]\nipv4 = \"198.18.0.1/24\"\n[srt]\ndefault_streamid = \"#!::m=publish\"\n")
-                .find("srt.default_streamid: \"#!::m=publish\": no resource"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of("[[port]]\nipv4 = \"198.18.0.1/24\"\n[srt]\ndefault_streamid = \"#!::m=publish\"\n")
+          .find("srt.default_streamid: \"#!::m=publish\": no resource"),
+      std::string::npos);
 }
 
 // SIGHUP: which changed keys a reload cannot apply.
@@ -484,22 +513,30 @@ TEST(ConfigReload, RestartOnlyChangesNameTheKeysAReloadLeaves) {
   };
   EXPECT_TRUE(restart_only_changes(base, base).empty());
   // Comments, spacing and number spelling change no value.
-  EXPECT_TRUE(restart_only_changes(base, "# a comment\n" + replaced("listen = [10080]", "listen = [ 10_080 ]")).empty());
+  EXPECT_TRUE(restart_only_changes(
+                  base, "# a comment\n" + replaced("listen = [10080]", "listen = [ 10_080 ]"))
+                  .empty());
   // The reloadable keys: backends (changed, added, removed) and the idle timeout.
-  EXPECT_TRUE(restart_only_changes(base, replaced("ip = \"198.18.1.2\"", "ip = \"198.18.1.9\"")).empty());
+  EXPECT_TRUE(
+      restart_only_changes(base, replaced("ip = \"198.18.1.2\"", "ip = \"198.18.1.9\"")).empty());
   EXPECT_TRUE(restart_only_changes(base, base + "[[backend]]\nip = \"198.18.1.3\"\n").empty());
-  EXPECT_TRUE(restart_only_changes(base, replaced("idle_timeout_ms = 5000", "idle_timeout_ms = 900")).empty());
+  EXPECT_TRUE(
+      restart_only_changes(base, replaced("idle_timeout_ms = 5000", "idle_timeout_ms = 900"))
+          .empty());
   EXPECT_TRUE(restart_only_changes(base, replaced("idle_timeout_ms = 5000", "")).empty());
   // Everything else is named, key by key inside a table.
   using V = std::vector<std::string>;
-  EXPECT_EQ(restart_only_changes(base, replaced("leg_ports = \"20000-59999\"", "leg_ports = \"30000-39999\"")),
+  EXPECT_EQ(restart_only_changes(
+                base, replaced("leg_ports = \"20000-59999\"", "leg_ports = \"30000-39999\"")),
             V{"srt.leg_ports"});
   EXPECT_EQ(restart_only_changes(base, replaced("idle_timeout_ms = 5000",
                                                 "idle_timeout_ms = 900\ndrain_timeout_ms = 10")),
             V{"srt.drain_timeout_ms"});
   EXPECT_EQ(restart_only_changes(base, replaced("198.18.0.1/24", "198.18.0.7/24")), V{"port"});
-  EXPECT_EQ(restart_only_changes(base, replaced("type = \"memory\"", "type = \"redis\"")), V{"balancer.type"});
-  EXPECT_EQ(restart_only_changes(base, base + "[dataplane]\nsessions = 4096\n"), V{"dataplane.sessions"});
+  EXPECT_EQ(restart_only_changes(base, replaced("type = \"memory\"", "type = \"redis\"")),
+            V{"balancer.type"});
+  EXPECT_EQ(restart_only_changes(base, base + "[dataplane]\nsessions = 4096\n"),
+            V{"dataplane.sessions"});
 }
 
 TEST(ConfigReload, AnUnreadableFileIsOneLineNamingIt) {

@@ -25,8 +25,10 @@ class NotifySocket {
     sockaddr_un sa{};
     sa.sun_family = AF_UNIX;
     std::memcpy(sa.sun_path, name.data(), name.size());
-    if (name[0] == '@') sa.sun_path[0] = '\0';
-    else ::unlink(name.c_str());
+    if (name[0] == '@')
+      sa.sun_path[0] = '\0';
+    else
+      ::unlink(name.c_str());
     const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + name.size());
     bound_ = ::bind(fd_, reinterpret_cast<sockaddr*>(&sa), len) == 0;
     ::setenv("NOTIFY_SOCKET", name.c_str(), 1);

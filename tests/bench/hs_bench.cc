@@ -79,12 +79,15 @@ using FromRings = int (*)(const char*, rte_ring* const[], unsigned, rte_ring* co
 
 RingPort make_ring_port(const char* name, FromRings from_rings) {
   RingPort p;
-  p.to_fwd = rte_ring_create((std::string(name) + "_rx").c_str(), 8192, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+  p.to_fwd =
+      rte_ring_create((std::string(name) + "_rx").c_str(), 8192, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
   p.from_fwd = rte_ring_create((std::string(name) + "_tx").c_str(), 8192, 0, RING_F_SC_DEQ);
-  if (p.to_fwd == nullptr || p.from_fwd == nullptr) throw std::runtime_error("bench: cannot create rings");
+  if (p.to_fwd == nullptr || p.from_fwd == nullptr)
+    throw std::runtime_error("bench: cannot create rings");
   rte_ring* rx[] = {p.to_fwd};
   rte_ring* tx[] = {p.from_fwd};
-  if (from_rings(name, rx, 1, tx, 1, 0) < 0) throw std::runtime_error("bench: rte_eth_from_rings failed");
+  if (from_rings(name, rx, 1, tx, 1, 0) < 0)
+    throw std::runtime_error("bench: rte_eth_from_rings failed");
   return p;
 }
 
@@ -126,9 +129,9 @@ struct Generator {
   rte_mempool* pool = nullptr;
   net::MacAddr mac0, mac1;
   unsigned window = 256;
-  uint64_t hz = 1;  // TSC ticks per second
-  std::atomic<bool> stop{false};     // no new handshakes; keep freeing what arrives
-  std::atomic<bool> finished{false}; // the process is done
+  uint64_t hz = 1;                    // TSC ticks per second
+  std::atomic<bool> stop{false};      // no new handshakes; keep freeing what arrives
+  std::atomic<bool> finished{false};  // the process is done
   std::atomic<uint64_t> done{0}, rejected{0}, restarted{0};
 
   // Latency samples are kept while `measuring` (the timer's window).
@@ -159,9 +162,9 @@ struct Generator {
   // Flood mode (--flood): slot 0 is the good caller, whose session streams
   // numbered data packets once set up.
   bool flood = false;
-  uint64_t flood_rate = 0;   // spoofed INDUCTIONs per second; 0: as fast as it can
+  uint64_t flood_rate = 0;  // spoofed INDUCTIONs per second; 0: as fast as it can
   uint64_t good_rate = 10000;
-  unsigned good_size = 1316; // SRT payload bytes of a data packet
+  unsigned good_size = 1316;  // SRT payload bytes of a data packet
   std::atomic<bool> good_up{false};
   std::atomic<bool> quiet{false};  // the window is over: send nothing more, keep receiving
   std::atomic<uint64_t> flood_offered{0}, flood_accepted{0}, flood_answers{0};
@@ -181,7 +184,9 @@ struct Generator {
     return rng;
   }
 
-  uint64_t ns(uint64_t ticks) const { return static_cast<uint64_t>(double(ticks) * 1e9 / double(hz)); }
+  uint64_t ns(uint64_t ticks) const {
+    return static_cast<uint64_t>(double(ticks) * 1e9 / double(hz));
+  }
 
   // Which stamp of which handshake a sent packet sets once it is on its ring.
   struct Stamp {  // no member initializers: a default argument below
@@ -193,7 +198,8 @@ struct Generator {
   void set_stamp(const Stamp& st, uint64_t t) {
     if (st.field == nullptr || t == 0) return;
     Slot& s = slots[st.slot];
-    if (s.socket == st.socket && s.*st.field == 0) s.*st.field = t;  // not a handshake restarted since
+    if (s.socket == st.socket && s.*st.field == 0)
+      s.*st.field = t;  // not a handshake restarted since
   }
 
   // With --delay-ms every packet the generator sends waits that long first,
@@ -210,13 +216,14 @@ struct Generator {
   std::deque<Pending> pending;  // due times in order: one delay for all
 
   // Builds a frame and enqueues it now or, with a delay, once due.
-  void send(rte_ring* r, const net::MacAddr& src_mac, const net::MacAddr& dst_mac, const net::IpAddr& src,
-            uint16_t sport, const net::IpAddr& dst, uint16_t dport, const std::vector<uint8_t>& payload,
-            Stamp st = kNoStamp) {
+  void send(rte_ring* r, const net::MacAddr& src_mac, const net::MacAddr& dst_mac,
+            const net::IpAddr& src, uint16_t sport, const net::IpAddr& dst, uint16_t dport,
+            const std::vector<uint8_t>& payload, Stamp st = kNoStamp) {
     rte_mbuf* m = rte_pktmbuf_alloc(pool);
     if (m == nullptr) return;
-    const size_t len = net::build_udp_frame(rte_pktmbuf_mtod(m, uint8_t*), rte_pktmbuf_tailroom(m), src_mac,
-                                            dst_mac, std::nullopt, src, dst, sport, dport, payload);
+    const size_t len =
+        net::build_udp_frame(rte_pktmbuf_mtod(m, uint8_t*), rte_pktmbuf_tailroom(m), src_mac,
+                             dst_mac, std::nullopt, src, dst, sport, dport, payload);
     m->data_len = m->pkt_len = static_cast<uint32_t>(len);
     m->port = 0;
     if (delay != 0) {
@@ -275,8 +282,12 @@ struct Generator {
 
   void record(const Slot& s, uint64_t answer_out) {
     if (!measuring.load(std::memory_order_relaxed)) return;
-    if (s.concl_in == 0 || s.ind_out == 0 || s.oind_in == 0 || s.oconcl_out == 0 || s.oanswer_in == 0) return;
-    const auto clamp = [](uint64_t v) { return static_cast<uint32_t>(std::min<uint64_t>(v, UINT32_MAX)); };
+    if (s.concl_in == 0 || s.ind_out == 0 || s.oind_in == 0 || s.oconcl_out == 0 ||
+        s.oanswer_in == 0)
+      return;
+    const auto clamp = [](uint64_t v) {
+      return static_cast<uint32_t>(std::min<uint64_t>(v, UINT32_MAX));
+    };
     const uint64_t a = ns(s.ind_out - s.concl_in), b = ns(s.oconcl_out - s.oind_in),
                    c = ns(answer_out - s.oanswer_in);
     std::lock_guard lock(samples_mu);
@@ -293,13 +304,15 @@ struct Generator {
     srt::Handshake h;
     if (it == by_addr.end()) {
       // Under a flood: the answers to spoofed callers.
-      if (flood && srt::parse_handshake({f + fi.payload_off, fi.payload_len}, h) == srt::ParseError::Ok &&
+      if (flood &&
+          srt::parse_handshake({f + fi.payload_off, fi.payload_len}, h) == srt::ParseError::Ok &&
           h.type == srt::HandshakeType::kInduction)
         flood_answers.fetch_add(1, std::memory_order_relaxed);
       return;
     }
     Slot& s = slots[it->second];
-    if (srt::parse_handshake({f + fi.payload_off, fi.payload_len}, h) != srt::ParseError::Ok) return;
+    if (srt::parse_handshake({f + fi.payload_off, fi.payload_len}, h) != srt::ParseError::Ok)
+      return;
     if (h.type == srt::HandshakeType::kInduction) {
       srt::Handshake c;
       c.version = srt::kHandshakeVersion5;
@@ -310,7 +323,8 @@ struct Generator {
       c.type = srt::HandshakeType::kConclusion;
       c.socket_id = s.socket;
       c.cookie = h.cookie;
-      c.extensions.push_back(srt::encode_hs_ext(srt::kExtHsReq, srt::HsExt{0x00010501, 0xBF, 120, 120}));
+      c.extensions.push_back(
+          srt::encode_hs_ext(srt::kExtHsReq, srt::HsExt{0x00010501, 0xBF, 120, 120}));
       c.extensions.push_back(*srt::encode_sid("#!::r=live/s" + std::to_string(s.n) + ",m=publish"));
       send(p0.to_fwd, kCallerMac, mac0, s.ip, s.port, kVip, 10080, srt::serialize(c),
            Stamp{it->second, s.socket, &Slot::concl_in});
@@ -346,11 +360,13 @@ struct Generator {
     net::FrameInfo fi;
     if (net::parse_frame(f, len, fi) != net::Verdict::Udp) return;
     if (fi.payload_len >= 16 && (f[fi.payload_off] & 0x80) == 0) {
-      good_rx.fetch_add(1, std::memory_order_relaxed);  // a data packet: only the good session sends them
+      good_rx.fetch_add(
+          1, std::memory_order_relaxed);  // a data packet: only the good session sends them
       return;
     }
     srt::Handshake h;
-    if (srt::parse_handshake({f + fi.payload_off, fi.payload_len}, h) != srt::ParseError::Ok) return;
+    if (srt::parse_handshake({f + fi.payload_off, fi.payload_len}, h) != srt::ParseError::Ok)
+      return;
     // srtfwd's leg keeps the caller's socket ID: it names the handshake.
     auto it = by_socket.find(h.socket_id);
     Slot* s = it != by_socket.end() ? &slots[it->second] : nullptr;
@@ -363,12 +379,15 @@ struct Generator {
     if (h.type == srt::HandshakeType::kInduction) {
       r.extension_field = srt::kSrtMagic;
       r.cookie = 0x0C00C1E5;
-      if (s != nullptr && s->concl_in != 0 && s->ind_out == 0) out = &s->ind_out, in = &Slot::oind_in;
+      if (s != nullptr && s->concl_in != 0 && s->ind_out == 0)
+        out = &s->ind_out, in = &Slot::oind_in;
     } else if (h.type == srt::HandshakeType::kConclusion) {
       r.socket_id = 0x40000000u | (h.socket_id & 0x3fffffff);
       r.extension_field = srt::kExtFieldHsReq;
-      r.extensions.push_back(srt::encode_hs_ext(srt::kExtHsRsp, srt::HsExt{0x00010501, 0xBF, 120, 120}));
-      if (s != nullptr && s->oind_in != 0 && s->oconcl_out == 0) out = &s->oconcl_out, in = &Slot::oanswer_in;
+      r.extensions.push_back(
+          srt::encode_hs_ext(srt::kExtHsRsp, srt::HsExt{0x00010501, 0xBF, 120, 120}));
+      if (s != nullptr && s->oind_in != 0 && s->oconcl_out == 0)
+        out = &s->oconcl_out, in = &Slot::oanswer_in;
     } else {
       return;
     }
@@ -382,13 +401,15 @@ struct Generator {
     rte_mbuf* burst[64];
     unsigned seen = 0;
     for (int round = 0; round < 8; ++round) {
-      const unsigned n = rte_ring_sc_dequeue_burst(p0.from_fwd, reinterpret_cast<void**>(burst), 64, nullptr);
+      const unsigned n =
+          rte_ring_sc_dequeue_burst(p0.from_fwd, reinterpret_cast<void**>(burst), 64, nullptr);
       const uint64_t now = rte_rdtsc();
       for (unsigned i = 0; i < n; ++i) {
         on_caller_packet(rte_pktmbuf_mtod(burst[i], const uint8_t*), burst[i]->data_len, now);
         rte_pktmbuf_free(burst[i]);
       }
-      const unsigned b = rte_ring_sc_dequeue_burst(p1.from_fwd, reinterpret_cast<void**>(burst), 64, nullptr);
+      const unsigned b =
+          rte_ring_sc_dequeue_burst(p1.from_fwd, reinterpret_cast<void**>(burst), 64, nullptr);
       const uint64_t now1 = rte_rdtsc();
       for (unsigned i = 0; i < b; ++i) {
         on_backend_packet(rte_pktmbuf_mtod(burst[i], const uint8_t*), burst[i]->data_len, now1);
@@ -404,7 +425,8 @@ struct Generator {
     if (!measuring.load(std::memory_order_relaxed)) return;
     const uint64_t gap = ns(ticks);
     const uint64_t us = gap / 1000;
-    const unsigned b = us == 0 ? 0 : std::min(31u, 64u - static_cast<unsigned>(__builtin_clzll(us)));
+    const unsigned b =
+        us == 0 ? 0 : std::min(31u, 64u - static_cast<unsigned>(__builtin_clzll(us)));
     poll_gaps[b].fetch_add(1, std::memory_order_relaxed);
     if (gap > poll_gap_max_ns.load(std::memory_order_relaxed))
       poll_gap_max_ns.store(gap, std::memory_order_relaxed);
@@ -423,8 +445,9 @@ struct Generator {
       return;
     }
     const Slot& s = slots[0];
-    const size_t len = net::build_udp_frame(rte_pktmbuf_mtod(m, uint8_t*), rte_pktmbuf_tailroom(m), kCallerMac,
-                                            mac0, std::nullopt, s.ip, kVip, s.port, 10080, payload);
+    const size_t len =
+        net::build_udp_frame(rte_pktmbuf_mtod(m, uint8_t*), rte_pktmbuf_tailroom(m), kCallerMac,
+                             mac0, std::nullopt, s.ip, kVip, s.port, 10080, payload);
     m->data_len = m->pkt_len = static_cast<uint32_t>(len);
     m->port = 0;
     if (rte_ring_sp_enqueue(p0.to_fwd, m) != 0) {
@@ -443,12 +466,14 @@ struct Generator {
       const uint32_t host = 512 + static_cast<uint32_t>(r % ((1u << 17) - 512));
       const auto ip = net::IpAddr::from_v4_host((198u << 24) | (18u << 16) | host);
       const auto port = static_cast<uint16_t>(1024 + (r >> 32) % 64512);
-      const size_t len = net::build_udp_frame(rte_pktmbuf_mtod(ms[i], uint8_t*), rte_pktmbuf_tailroom(ms[i]),
-                                              kCallerMac, mac0, std::nullopt, ip, kVip, port, 10080, induction);
+      const size_t len =
+          net::build_udp_frame(rte_pktmbuf_mtod(ms[i], uint8_t*), rte_pktmbuf_tailroom(ms[i]),
+                               kCallerMac, mac0, std::nullopt, ip, kVip, port, 10080, induction);
       ms[i]->data_len = ms[i]->pkt_len = static_cast<uint32_t>(len);
       ms[i]->port = 0;  // as a NIC's receive sets it (net_ring leaves it)
     }
-    const unsigned q = rte_ring_sp_enqueue_burst(p0.to_fwd, reinterpret_cast<void**>(ms), n, nullptr);
+    const unsigned q =
+        rte_ring_sp_enqueue_burst(p0.to_fwd, reinterpret_cast<void**>(ms), n, nullptr);
     if (q < n) rte_pktmbuf_free_bulk(ms + q, n - q);
     flood_offered.fetch_add(n, std::memory_order_relaxed);
     flood_accepted.fetch_add(q, std::memory_order_relaxed);
@@ -489,7 +514,8 @@ struct Generator {
       if (stop.load(std::memory_order_relaxed)) {
         // The forwarder is draining: free what it still sends, start nothing.
         for (rte_ring* r : {p0.from_fwd, p1.from_fwd}) {
-          const unsigned k = rte_ring_sc_dequeue_burst(r, reinterpret_cast<void**>(burst), 64, nullptr);
+          const unsigned k =
+              rte_ring_sc_dequeue_burst(r, reinterpret_cast<void**>(burst), 64, nullptr);
           rte_pktmbuf_free_bulk(burst, k);
         }
         std::this_thread::sleep_for(std::chrono::microseconds(100));
@@ -499,7 +525,8 @@ struct Generator {
       note_poll_gap(t - last_poll);
       last_poll = t;
       unsigned busy = poll() + flush_pending();
-      if (flood && good_up.load(std::memory_order_relaxed) && !quiet.load(std::memory_order_relaxed)) {
+      if (flood && good_up.load(std::memory_order_relaxed) &&
+          !quiet.load(std::memory_order_relaxed)) {
         // Paced by the TSC: what is due since the stream began, 64 at most a turn.
         const double since = double(rte_rdtsc() - good_t0) / double(hz);
         const auto due = static_cast<uint64_t>(since * double(good_rate));
@@ -514,7 +541,8 @@ struct Generator {
         const uint64_t offered = flood_offered.load(std::memory_order_relaxed);
         uint64_t want = 64;
         if (flood_rate != 0) {
-          const auto fdue = static_cast<uint64_t>(double(rte_rdtsc() - flood_t0) / double(hz) * double(flood_rate));
+          const auto fdue = static_cast<uint64_t>(double(rte_rdtsc() - flood_t0) / double(hz) *
+                                                  double(flood_rate));
           want = fdue > offered ? fdue - offered : 0;
         }
         if (want != 0) {
@@ -526,7 +554,8 @@ struct Generator {
       if (now - last_check > std::chrono::milliseconds(200)) {
         last_check = now;
         for (unsigned k = 0; k < window; ++k)
-          if (now - slots[k].since > std::chrono::seconds(2) && !good_up.load(std::memory_order_relaxed)) {
+          if (now - slots[k].since > std::chrono::seconds(2) &&
+              !good_up.load(std::memory_order_relaxed)) {
             restarted.fetch_add(1, std::memory_order_relaxed);
             start(k);
           }
@@ -543,16 +572,23 @@ void print_latency(Generator& gen, unsigned window, double delay_ms) {
     std::lock_guard lock(gen.samples_mu);
     l = std::move(gen.samples);
   }
-  for (auto* v : {&l.total, &l.induction, &l.conclusion, &l.answer}) std::sort(v->begin(), v->end());
-  const auto us = [](const std::vector<uint32_t>& v, double q) { return percentile(v, q) / 1000.0; };
-  std::printf("  latency srtfwd adds per handshake (%zu handshakes, %u in flight, peers answering after %g ms): "
-              "p50 %.0f us, p99 %.0f us, p999 %.0f us, max %.0f us  target p99 <= 1000 us\n",
-              l.total.size(), window, delay_ms, us(l.total, 0.50), us(l.total, 0.99), us(l.total, 0.999),
-              l.total.empty() ? 0.0 : l.total.back() / 1000.0);
-  std::printf("  latency by step, p50/p99 us: caller CONCLUSION -> leg INDUCTION %.0f/%.0f, origin INDUCTION "
-              "answer -> leg CONCLUSION %.0f/%.0f, origin answer -> caller answer %.0f/%.0f\n",
-              us(l.induction, 0.5), us(l.induction, 0.99), us(l.conclusion, 0.5), us(l.conclusion, 0.99),
-              us(l.answer, 0.5), us(l.answer, 0.99));
+  for (auto* v : {&l.total, &l.induction, &l.conclusion, &l.answer})
+    std::sort(v->begin(), v->end());
+  const auto us = [](const std::vector<uint32_t>& v, double q) {
+    return percentile(v, q) / 1000.0;
+  };
+  std::printf(
+      "  latency srtfwd adds per handshake (%zu handshakes, %u in flight, peers answering after %g "
+      "ms): "
+      "p50 %.0f us, p99 %.0f us, p999 %.0f us, max %.0f us  target p99 <= 1000 us\n",
+      l.total.size(), window, delay_ms, us(l.total, 0.50), us(l.total, 0.99), us(l.total, 0.999),
+      l.total.empty() ? 0.0 : l.total.back() / 1000.0);
+  std::printf(
+      "  latency by step, p50/p99 us: caller CONCLUSION -> leg INDUCTION %.0f/%.0f, origin "
+      "INDUCTION "
+      "answer -> leg CONCLUSION %.0f/%.0f, origin answer -> caller answer %.0f/%.0f\n",
+      us(l.induction, 0.5), us(l.induction, 0.99), us(l.conclusion, 0.5), us(l.conclusion, 0.99),
+      us(l.answer, 0.5), us(l.answer, 0.99));
   // A packet waits on its ring until the generator's next poll: the gap
   // between polls bounds how much of the figures is the generator's.
   uint64_t total = 0;
@@ -566,9 +602,10 @@ void print_latency(Generator& gen, unsigned window, double delay_ms) {
       break;
     }
   }
-  std::printf("  generator: time between two polls of the rings p99 < %u us, max %.0f us (included in the "
-              "latency above)\n",
-              p99 == 0 ? 1u : 1u << p99, gen.poll_gap_max_ns.load() / 1000.0);
+  std::printf(
+      "  generator: time between two polls of the rings p99 < %u us, max %.0f us (included in the "
+      "latency above)\n",
+      p99 == 0 ? 1u : 1u << p99, gen.poll_gap_max_ns.load() / 1000.0);
 }
 
 // Flood mode's window: waits for the good session, lets the flood run a
@@ -592,9 +629,13 @@ void run_flood_window(Generator& gen, control::ControlPlane& cp, long control_ti
   };
   const auto snap = [&] {
     const auto c = cp.dataplane().totals();
-    return Snap{gen.flood_offered.load(), gen.flood_accepted.load(), gen.flood_answers.load(),
-                c.dropped_by(dataplane::DropReason::kControlRingFull), cp.dataplane().control_tx_dropped(),
-                sched_stat(control_tid), Clock::now()};
+    return Snap{gen.flood_offered.load(),
+                gen.flood_accepted.load(),
+                gen.flood_answers.load(),
+                c.dropped_by(dataplane::DropReason::kControlRingFull),
+                cp.dataplane().control_tx_dropped(),
+                sched_stat(control_tid),
+                Clock::now()};
   };
   const Snap a = snap();
   std::this_thread::sleep_for(std::chrono::seconds(seconds));
@@ -603,7 +644,8 @@ void run_flood_window(Generator& gen, control::ControlPlane& cp, long control_ti
   // The good packets still on their way: wait until all that entered the
   // RX ring have arrived, or they stop arriving.
   uint64_t seen = gen.good_rx.load();
-  for (int still = 0; still < 20 && gen.good_rx.load() + gen.good_ring_full.load() < gen.good_sent.load();) {
+  for (int still = 0;
+       still < 20 && gen.good_rx.load() + gen.good_ring_full.load() < gen.good_sent.load();) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
     const uint64_t now = gen.good_rx.load();
     still = now == seen ? still + 1 : 0;
@@ -611,24 +653,33 @@ void run_flood_window(Generator& gen, control::ControlPlane& cp, long control_ti
   }
   const double dt = std::chrono::duration<double>(b.t - a.t).count();
   const double answers = double(b.answers - a.answers);
-  const double on_cpu = (b.sched.on_cpu - a.sched.on_cpu) / 1e9, waiting = (b.sched.waiting - a.sched.waiting) / 1e9;
+  const double on_cpu = (b.sched.on_cpu - a.sched.on_cpu) / 1e9,
+               waiting = (b.sched.waiting - a.sched.waiting) / 1e9;
   const double us_each = answers > 0 ? on_cpu * 1e6 / answers : 0;
-  const uint64_t sent = gen.good_sent.load(), rx = gen.good_rx.load(), full = gen.good_ring_full.load();
-  std::printf("INDUCTION answers/s under a spoofed flood, one control lcore: %.0f  (flood offered %.0f/s%s, "
-              "onto the RX ring %.0f/s, dropped at the full control ring %.0f/s, control TX dropped %.0f/s; "
-              "generator sharing %d core(s) with the worker)\n",
-              answers / dt, double(b.offered - a.offered) / dt, gen.flood_rate == 0 ? " (as fast as it can)" : "",
-              double(b.accepted - a.accepted) / dt, double(b.ring_full - a.ring_full) / dt,
-              double(b.tx_dropped - a.tx_dropped) / dt, gen_cpus);
-  std::printf("  good session at %llu pkt/s through the flood: sent %llu, received %llu, lost %llu (%.3f%%; %llu "
-              "of them not taken by the full RX ring)\n",
-              static_cast<unsigned long long>(gen.good_rate), static_cast<unsigned long long>(sent),
-              static_cast<unsigned long long>(rx), static_cast<unsigned long long>(sent - std::min(rx, sent)),
-              sent ? 100.0 * double(sent - std::min(rx, sent)) / double(sent) : 0.0,
-              static_cast<unsigned long long>(full));
-  std::printf("  control lcore: on its CPU %.0f%% of the window, waiting for it %.0f%%; %.2f us of CPU per "
-              "INDUCTION answer = %.0f/s on a dedicated core\n",
-              100 * on_cpu / dt, 100 * waiting / dt, us_each, us_each > 0 ? 1e6 / us_each : 0.0);
+  const uint64_t sent = gen.good_sent.load(), rx = gen.good_rx.load(),
+                 full = gen.good_ring_full.load();
+  std::printf(
+      "INDUCTION answers/s under a spoofed flood, one control lcore: %.0f  (flood offered "
+      "%.0f/s%s, "
+      "onto the RX ring %.0f/s, dropped at the full control ring %.0f/s, control TX dropped "
+      "%.0f/s; "
+      "generator sharing %d core(s) with the worker)\n",
+      answers / dt, double(b.offered - a.offered) / dt,
+      gen.flood_rate == 0 ? " (as fast as it can)" : "", double(b.accepted - a.accepted) / dt,
+      double(b.ring_full - a.ring_full) / dt, double(b.tx_dropped - a.tx_dropped) / dt, gen_cpus);
+  std::printf(
+      "  good session at %llu pkt/s through the flood: sent %llu, received %llu, lost %llu "
+      "(%.3f%%; %llu "
+      "of them not taken by the full RX ring)\n",
+      static_cast<unsigned long long>(gen.good_rate), static_cast<unsigned long long>(sent),
+      static_cast<unsigned long long>(rx),
+      static_cast<unsigned long long>(sent - std::min(rx, sent)),
+      sent ? 100.0 * double(sent - std::min(rx, sent)) / double(sent) : 0.0,
+      static_cast<unsigned long long>(full));
+  std::printf(
+      "  control lcore: on its CPU %.0f%% of the window, waiting for it %.0f%%; %.2f us of CPU per "
+      "INDUCTION answer = %.0f/s on a dedicated core\n",
+      100 * on_cpu / dt, 100 * waiting / dt, us_each, us_each > 0 ? 1e6 / us_each : 0.0);
   std::fflush(stdout);
 }
 
@@ -650,12 +701,15 @@ int main(int argc, char** argv) {
     app.add_option("--seconds", seconds, "measured seconds");
     app.add_option("--window", window, "handshakes in flight");
     app.add_option("--label", label, "name printed with the figure");
-    app.add_option("--delay-ms", delay_ms, "every packet of the callers and the origin sent this late (a network)")
+    app.add_option("--delay-ms", delay_ms,
+                   "every packet of the callers and the origin sent this late (a network)")
         ->check(CLI::Range(0.0, 300.0));
-    flood_opt = app.add_option("--flood", flood_rate,
-                               "spoofed INDUCTIONs per second (0: as fast as the generator can) beside one "
-                               "good session, instead of the handshake figures");
-    app.add_option("--good-rate", gen.good_rate, "the good session's data packets per second (--flood)");
+    flood_opt =
+        app.add_option("--flood", flood_rate,
+                       "spoofed INDUCTIONs per second (0: as fast as the generator can) beside one "
+                       "good session, instead of the handshake figures");
+    app.add_option("--good-rate", gen.good_rate,
+                   "the good session's data packets per second (--flood)");
   };
   hooks.after_eal = [&] {
     gen.hz = rte_get_tsc_hz();
@@ -698,7 +752,8 @@ int main(int argc, char** argv) {
     gen_cpus = CPU_COUNT(&others) != 0 ? CPU_COUNT(&others) : static_cast<int>(ncpu);
     gen_thread = std::thread([&, others] {
       if (CPU_COUNT(&others) != 0) pthread_setaffinity_np(pthread_self(), sizeof others, &others);
-      if (rte_thread_register() != 0) spdlog::warn("bench: generator without an lcore id: no mempool cache");
+      if (rte_thread_register() != 0)
+        spdlog::warn("bench: generator without an lcore id: no mempool cache");
       gen.run();
       rte_thread_unregister();
     });
@@ -722,20 +777,23 @@ int main(int argc, char** argv) {
       // The control lcore's share of the window: on a CPU (working, or
       // polling before its idle sleeps), waiting for one (other threads), and
       // the CPU it spent per handshake.
-      const double on_cpu = (s1.on_cpu - s0.on_cpu) / 1e9, waiting = (s1.waiting - s0.waiting) / 1e9;
+      const double on_cpu = (s1.on_cpu - s0.on_cpu) / 1e9,
+                   waiting = (s1.waiting - s0.waiting) / 1e9;
       const double us_per_hs = d1 > d0 ? on_cpu * 1e6 / double(d1 - d0) : 0;
-      std::printf("handshakes/s through one control lcore (%s balancer): %.0f  (window %u, %llu rejected "
-                  "(+%llu in warm-up), %llu restarted; generator thread off the control lcore's core, "
-                  "sharing the other %d core(s) with the worker)\n",
-                  label.c_str(), (d1 - d0) / dt, window, static_cast<unsigned long long>(r1 - r0),
-                  static_cast<unsigned long long>(r0),
-                  static_cast<unsigned long long>(gen.restarted.load()), gen_cpus);
+      std::printf(
+          "handshakes/s through one control lcore (%s balancer): %.0f  (window %u, %llu rejected "
+          "(+%llu in warm-up), %llu restarted; generator thread off the control lcore's core, "
+          "sharing the other %d core(s) with the worker)\n",
+          label.c_str(), (d1 - d0) / dt, window, static_cast<unsigned long long>(r1 - r0),
+          static_cast<unsigned long long>(r0),
+          static_cast<unsigned long long>(gen.restarted.load()), gen_cpus);
       // Below saturation the CPU figure includes the control loop's polling
       // before its idle sleeps, so the rate derived from it is then an
       // underestimate of what a dedicated core could do.
-      std::printf("  control lcore: on its CPU %.0f%% of the window, waiting for it %.0f%% (other threads "
-                  "and processes); %.1f us of CPU per handshake = %.0f/s on a dedicated core\n",
-                  100 * on_cpu / dt, 100 * waiting / dt, us_per_hs, us_per_hs > 0 ? 1e6 / us_per_hs : 0.0);
+      std::printf(
+          "  control lcore: on its CPU %.0f%% of the window, waiting for it %.0f%% (other threads "
+          "and processes); %.1f us of CPU per handshake = %.0f/s on a dedicated core\n",
+          100 * on_cpu / dt, 100 * waiting / dt, us_per_hs, us_per_hs > 0 ? 1e6 / us_per_hs : 0.0);
       print_latency(gen, window, delay_ms);
       std::fflush(stdout);
       gen.stop.store(true);

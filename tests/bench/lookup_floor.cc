@@ -46,7 +46,8 @@ struct alignas(64) Entry {
   uint32_t src = 0, dst = 0, ports = 0, used = 0;  // key as on the wire
   uint8_t macs[12] = {};                           // new destination, then source MAC
   uint32_t new_src = 0, new_dst = 0, new_ports = 0;
-  uint16_t ip_delta = 0, udp_delta = 0;  // one's-complement deltas of the words as loaded (RFC 1071 2(B))
+  uint16_t ip_delta = 0,
+           udp_delta = 0;  // one's-complement deltas of the words as loaded (RFC 1071 2(B))
   uint64_t packets = 0, bytes = 0;
 };
 static_assert(sizeof(Entry) == 64, "one line per entry");
@@ -91,7 +92,8 @@ struct Table {
       x.new_dst = src ^ 0x01000000u;
       x.new_ports = ports ^ 0x00ff00ffu;
       const uint32_t a = sum32(~src) + sum32(~dst) + sum32(x.new_src) + sum32(x.new_dst);
-      x.ip_delta = fold(a + 0xfffe);  // and the TTL decrement: -0x0100 in the TTL|protocol word, byte-swapped as loaded
+      x.ip_delta = fold(a + 0xfffe);  // and the TTL decrement: -0x0100 in the TTL|protocol word,
+                                      // byte-swapped as loaded
       x.udp_delta = fold(a + sum32(~ports) + sum32(x.new_ports));
       ++learned;
       return &x;
@@ -239,7 +241,7 @@ int main(int argc, char** argv) {
   // table holds as many keys as srtfwd's and probe sequences are as long.
   for (uint32_t i = 0; i < sessions; ++i) {
     const uint32_t caller = rte_cpu_to_be_32(0xc6120002u + i / 50000);  // 198.18.0.2 + i / 50000
-    const uint32_t vip = rte_cpu_to_be_32(0xc6120001u);                  // 198.18.0.1
+    const uint32_t vip = rte_cpu_to_be_32(0xc6120001u);                 // 198.18.0.1
     const uint32_t ports = uint32_t{rte_cpu_to_be_16(static_cast<uint16_t>(10000 + i % 50000))} |
                            uint32_t{rte_cpu_to_be_16(10080)} << 16;
     c.t.learn(caller, vip, ports, hash(uint64_t{caller} | uint64_t{vip} << 32, ports));
@@ -265,11 +267,12 @@ int main(int argc, char** argv) {
   c.stop = true;
   rte_eal_wait_lcore(worker);
   const double s = static_cast<double>(t1 - t0) / static_cast<double>(rte_get_tsc_hz());
-  std::printf("lookup-floor: %.2f Mpps (%lu keys installed, %lu learned from the traffic, %u slots of 64 B, %lu dropped, %lu not learned, %lu forwarded in all)\n",
-              static_cast<double>(f1 - f0) / s / 1e6, static_cast<unsigned long>(installed),
-              static_cast<unsigned long>(c.t.learned), slots,
-              static_cast<unsigned long>(c.dropped), static_cast<unsigned long>(c.t.full),
-              static_cast<unsigned long>(c.forwarded.load()));
+  std::printf(
+      "lookup-floor: %.2f Mpps (%lu keys installed, %lu learned from the traffic, %u slots of 64 "
+      "B, %lu dropped, %lu not learned, %lu forwarded in all)\n",
+      static_cast<double>(f1 - f0) / s / 1e6, static_cast<unsigned long>(installed),
+      static_cast<unsigned long>(c.t.learned), slots, static_cast<unsigned long>(c.dropped),
+      static_cast<unsigned long>(c.t.full), static_cast<unsigned long>(c.forwarded.load()));
   for (uint16_t port = 0; port < 2; ++port) rte_eth_dev_stop(port);
   rte_free(c.t.e);
   rte_eal_cleanup();

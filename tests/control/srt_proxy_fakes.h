@@ -77,7 +77,8 @@ class Env : public HandshakeEnv {
   bool send_udp(const net::IpAddr& src, uint16_t sport, const net::IpAddr& dst, uint16_t dport,
                 std::span<const uint8_t> payload, std::optional<net::MacAddr> dst_mac,
                 std::optional<uint16_t> port_hint) override {
-    sent.push_back(Datagram{src, dst, sport, dport, {payload.begin(), payload.end()}, dst_mac, port_hint});
+    sent.push_back(
+        Datagram{src, dst, sport, dport, {payload.begin(), payload.end()}, dst_mac, port_hint});
     return true;
   }
   void install_session(const SessionRequest& req, InstallDone done) override {
@@ -111,7 +112,8 @@ class Env : public HandshakeEnv {
     if (std::find(live.begin(), live.end(), session) == live.end()) return;  // not one of ours
     std::erase(live, session);
     const SessionRequest& r = installed[session];
-    if (proxy != nullptr) proxy->on_session_end(r.caller_ip, r.caller_udp, r.caller_socket_id, r.leg_ip, r.leg_udp);
+    if (proxy != nullptr)
+      proxy->on_session_end(r.caller_ip, r.caller_udp, r.caller_socket_id, r.leg_ip, r.leg_udp);
   }
   // Ends the live session of this caller 4-tuple, as the session table
   // lookup does.
@@ -119,7 +121,8 @@ class Env : public HandshakeEnv {
                           uint16_t vip_udp, EndReason why) override {
     for (uint32_t index : live) {
       const SessionRequest& r = installed[index];
-      if (r.caller_ip == caller_ip && r.caller_udp == caller_udp && r.vip == vip && r.vip_udp == vip_udp) {
+      if (r.caller_ip == caller_ip && r.caller_udp == caller_udp && r.vip == vip &&
+          r.vip_udp == vip_udp) {
         ended_callers.emplace_back(caller_ip, caller_udp);
         end_session(index, why);
         return;

@@ -29,7 +29,8 @@ TEST(AdminBridge, RegistrationsCrossThreadsInOrder) {
 
 TEST(AdminBridge, QueueIsBounded) {
   AdminBridge bridge;
-  for (size_t i = 0; i < AdminBridge::kMaxQueuedRegistrations; ++i) ASSERT_TRUE(bridge.post_register({}));
+  for (size_t i = 0; i < AdminBridge::kMaxQueuedRegistrations; ++i)
+    ASSERT_TRUE(bridge.post_register({}));
   EXPECT_FALSE(bridge.post_register({}));
   EXPECT_EQ(bridge.take_registrations().size(), AdminBridge::kMaxQueuedRegistrations);
   EXPECT_TRUE(bridge.post_register({}));
@@ -94,7 +95,8 @@ TEST(AdminBridge, StreamsStateOnRequest) {
   EXPECT_FALSE(b.take_streams_request());
 
   StreamsState st;
-  st.sessions.push_back({7, "__defaultVhost__/live/a", srt::Mode::Publish, "srs-proxy-server:o", "198.18.0.2:5000", 1});
+  st.sessions.push_back({7, "__defaultVhost__/live/a", srt::Mode::Publish, "srs-proxy-server:o",
+                         "198.18.0.2:5000", 1});
   st.mappings.push_back({"__defaultVhost__/live/a", "srs-proxy-server:o"});
   b.set_streams(std::move(st));
   EXPECT_TRUE(b.snapshot().streams->sessions.empty());  // not before the publish

@@ -172,7 +172,8 @@ TEST(RegisterBody, MandatoryFieldsAsTheGoProxy) {
       {R"({"ip":"1.2.3.4","server":"s","service":"v","pid":"1"})", "empty rtmp"},
       {R"({"ip":"1.2.3.4","server":"s","service":"v","pid":"1","rtmp":[]})", "empty rtmp"},
       // The stored record's names are not the heartbeat's.
-      {R"({"ip":"1.2.3.4","server_id":"s","service_id":"v","pid":"1","rtmp":["1935"]})", "empty server"},
+      {R"({"ip":"1.2.3.4","server_id":"s","service_id":"v","pid":"1","rtmp":["1935"]})",
+       "empty server"},
   };
   for (const auto& c : cases) {
     std::string error;

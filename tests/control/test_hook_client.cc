@@ -22,10 +22,12 @@ class HookClientTest : public ::testing::Test {
       res.set_content("0", "text/plain");
     });
     server_.Post("/json", [](const httplib::Request& req, httplib::Response& res) {
-      res.set_content(req.body.find("\"allow\"") != std::string::npos ? R"({"code":0})" : R"({"code":403})",
-                      "application/json");
+      res.set_content(
+          req.body.find("\"allow\"") != std::string::npos ? R"({"code":0})" : R"({"code":403})",
+          "application/json");
     });
-    server_.Post("/forbidden", [](const httplib::Request&, httplib::Response& res) { res.status = 403; });
+    server_.Post("/forbidden",
+                 [](const httplib::Request&, httplib::Response& res) { res.status = 403; });
     server_.Post("/slow", [](const httplib::Request&, httplib::Response& res) {
       std::this_thread::sleep_for(400ms);
       res.set_content("0", "text/plain");
@@ -39,7 +41,9 @@ class HookClientTest : public ::testing::Test {
     server_.stop();
     if (thread_.joinable()) thread_.join();
   }
-  std::string url(const char* path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
+  std::string url(const char* path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
   // Polls until n results arrived (or 3 s).
   static std::vector<HookClient::Result> wait(HookClient& c, size_t n) {
     std::vector<HookClient::Result> out;

@@ -76,8 +76,8 @@ TEST(MemoryBalancer, PublisherClaimsTheLeastLoadedAndPlayersFollow) {
   ASSERT_EQ(load.size(), 2u);
   for (const auto& [k, n] : load) EXPECT_EQ(n, 5) << k;
   for (const auto& [url, key] : where) {
-    EXPECT_EQ(pick_now(*b, url, Mode::Request, 2000).server_key, key);   // player goes there
-    EXPECT_EQ(pick_now(*b, url, Mode::Publish, 2000).server_key, key);   // sticky
+    EXPECT_EQ(pick_now(*b, url, Mode::Request, 2000).server_key, key);  // player goes there
+    EXPECT_EQ(pick_now(*b, url, Mode::Publish, 2000).server_key, key);  // sticky
   }
 }
 
@@ -113,7 +113,8 @@ TEST(MemoryBalancer, PlayerOfUnknownStreamIs1404WhenRejecting) {
   const Pick pub = pick_now(*b, "__defaultVhost__/live/nobody", Mode::Publish, 1000);
   ASSERT_TRUE(pub.ok);
   EXPECT_NE(pub.claim, 0u);
-  EXPECT_EQ(pick_now(*b, "__defaultVhost__/live/nobody", Mode::Request, 1000).server_key, pub.server_key);
+  EXPECT_EQ(pick_now(*b, "__defaultVhost__/live/nobody", Mode::Request, 1000).server_key,
+            pub.server_key);
 }
 
 // A mapping lasts as long as its origin, not as long as a publisher's
@@ -127,7 +128,8 @@ TEST(MemoryBalancer, MappingOutlivesItsPublisher) {
   const Pick first = pick_now(*b, a, Mode::Publish, 1000);
   ASSERT_TRUE(first.ok);
   // More streams on the first origin than on the other one.
-  for (int i = 0; i < 3; ++i) ASSERT_TRUE(pick_now(*b, "v/other" + std::to_string(i), Mode::Publish, 1000).ok);
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE(pick_now(*b, "v/other" + std::to_string(i), Mode::Publish, 1000).ok);
   const uint64_t much_later = 1000ull * 3600;
   const Pick player = pick_now(*b, a, Mode::Request, much_later);
   ASSERT_TRUE(player.ok) << player.why;

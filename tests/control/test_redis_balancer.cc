@@ -58,9 +58,21 @@ bool drive(std::initializer_list<Balancer*> bs, const std::function<bool()>& con
 class RedisServer {
  public:
   explicit RedisServer(uint16_t port, std::vector<std::string> extra = {}) : port_(port) {
-    std::vector<std::string> args{SRTFWD_REDIS_SERVER, "--port", std::to_string(port), "--bind",
-                                  "127.0.0.1", "--save", "", "--appendonly", "no",
-                                  "--daemonize", "no", "--loglevel", "warning", "--logfile", "/dev/null"};
+    std::vector<std::string> args{SRTFWD_REDIS_SERVER,
+                                  "--port",
+                                  std::to_string(port),
+                                  "--bind",
+                                  "127.0.0.1",
+                                  "--save",
+                                  "",
+                                  "--appendonly",
+                                  "no",
+                                  "--daemonize",
+                                  "no",
+                                  "--loglevel",
+                                  "warning",
+                                  "--logfile",
+                                  "/dev/null"};
     args.insert(args.end(), extra.begin(), extra.end());
     pid_ = ::fork();
     if (pid_ == 0) {
@@ -121,8 +133,10 @@ class Cli {
         redisCommandArgv(c_, static_cast<int>(argv.size()), argv.data(), lens.data()));
     if (r == nullptr) return std::string("(io error)");
     std::optional<std::string> out;
-    if (r->type == REDIS_REPLY_INTEGER) out = std::to_string(r->integer);
-    else if (r->type != REDIS_REPLY_NIL && r->str != nullptr) out = std::string(r->str, r->len);
+    if (r->type == REDIS_REPLY_INTEGER)
+      out = std::to_string(r->integer);
+    else if (r->type != REDIS_REPLY_NIL && r->str != nullptr)
+      out = std::string(r->str, r->len);
     freeReplyObject(r);
     return out;
   }
@@ -133,8 +147,8 @@ class Cli {
 
 // As the Go proxy writes an origin: SET key json EX 300, key appended to the
 // JSON list.
-std::string go_register(Cli& cli, const std::string& id, const std::string& ip, const std::string& srt,
-                        int ttl_s = 300) {
+std::string go_register(Cli& cli, const std::string& id, const std::string& ip,
+                        const std::string& srt, int ttl_s = 300) {
   const std::string key = "srs-proxy-server:" + id + "-svc-100";
   nlohmann::ordered_json j;
   j["ip"] = ip;
@@ -157,7 +171,8 @@ class RedisBalancerTest : public ::testing::Test {
   void SetUp() override {
     if (std::string(SRTFWD_REDIS_SERVER).empty()) {
       // Under CI a test that cannot run fails; elsewhere it is reported as skipped.
-      if (const char* ci = std::getenv("CI"); ci && std::string(ci) == "true") FAIL() << "redis-server not installed";
+      if (const char* ci = std::getenv("CI"); ci && std::string(ci) == "true")
+        FAIL() << "redis-server not installed";
       GTEST_SKIP() << "redis-server not installed";
     }
     port_ = free_port();
@@ -175,10 +190,12 @@ class RedisBalancerTest : public ::testing::Test {
 
   std::unique_ptr<Balancer> connected(const BalancerOptions& o) {
     auto b = make_redis_balancer(o);
-    EXPECT_TRUE(drive({b.get()}, [&] { return b->state().ends_with(" connected"); }, 3000))
+    EXPECT_TRUE(drive(
+        {b.get()}, [&] { return b->state().ends_with(" connected"); }, 3000))
         << b->state();
     // Let the first origin list arrive.
-    drive({b.get()}, [] { return false; }, 20);
+    drive(
+        {b.get()}, [] { return false; }, 20);
     return b;
   }
   std::unique_ptr<Balancer> connected() { return connected(options()); }
@@ -193,7 +210,8 @@ class RedisBalancerTest : public ::testing::Test {
                                   uint64_t timeout_ms = 2000) {
     std::optional<Pick> out;
     b.pick(url, mode, now_ms(), [&](const Pick& p) { out = p; });
-    drive({&b}, [&] { return out.has_value(); }, timeout_ms);
+    drive(
+        {&b}, [&] { return out.has_value(); }, timeout_ms);
     return out;
   }
 
@@ -255,10 +273,13 @@ TEST_F(RedisBalancerTest, TwoProxiesRacingAgreeOnEveryStream) {
   for (int i = 0; i < 30; ++i) {
     const std::string url = "__defaultVhost__/live/race" + std::to_string(i);
     // Both ask before either's command is sent: a true race on Redis.
-    b1->pick(url, Mode::Publish, now_ms(), [&, url](const Pick& p) { first[url] = p.ok ? p.server_key : "!" + p.why; });
-    b2->pick(url, Mode::Publish, now_ms(), [&, url](const Pick& p) { second[url] = p.ok ? p.server_key : "!" + p.why; });
+    b1->pick(url, Mode::Publish, now_ms(),
+             [&, url](const Pick& p) { first[url] = p.ok ? p.server_key : "!" + p.why; });
+    b2->pick(url, Mode::Publish, now_ms(),
+             [&, url](const Pick& p) { second[url] = p.ok ? p.server_key : "!" + p.why; });
   }
-  ASSERT_TRUE(drive({b1.get(), b2.get()}, [&] { return first.size() == 30 && second.size() == 30; }, 3000));
+  ASSERT_TRUE(drive(
+      {b1.get(), b2.get()}, [&] { return first.size() == 30 && second.size() == 30; }, 3000));
   std::set<std::string> used;
   for (const auto& [url, key] : first) {
     EXPECT_EQ(key, second[url]) << url;
@@ -291,7 +312,8 @@ TEST_F(RedisBalancerTest, ExpiredOriginIsIgnored) {
   cli_->run({"SET", "srs-proxy-url:v/live/on-short", shortlived});
   auto b = rejecting();
   // Wait for the key to expire and a refresh to notice.
-  drive({b.get()}, [] { return false; }, 2600);
+  drive(
+      {b.get()}, [] { return false; }, 2600);
   EXPECT_EQ(b->servers(now_ms()).size(), 1u);
   for (int i = 0; i < 10; ++i) {
     auto p = pick(*b, "v/live/n" + std::to_string(i), Mode::Publish);
@@ -354,7 +376,8 @@ TEST_F(RedisBalancerTest, RacingPlayersAndPublishersAgree) {
     b1->pick(url, Mode::Request, now_ms(), [&, url](const Pick& p) { first[url] = p; });
     b2->pick(url, Mode::Publish, now_ms(), [&, url](const Pick& p) { second[url] = p; });
   }
-  ASSERT_TRUE(drive({b1.get(), b2.get()}, [&] { return first.size() == 20 && second.size() == 20; }, 3000));
+  ASSERT_TRUE(drive(
+      {b1.get(), b2.get()}, [&] { return first.size() == 20 && second.size() == 20; }, 3000));
   for (const auto& [url, p] : first) {
     ASSERT_TRUE(p.ok && second[url].ok) << url;
     EXPECT_EQ(p.server_key, second[url].server_key) << url;
@@ -374,7 +397,12 @@ TEST_F(RedisBalancerTest, UnclaimDeletesTheMapping) {
   ASSERT_NE(p->claim, 0u);
   ASSERT_EQ(cli_->run({"GET", url_key}), p->server_key);
   b->unclaim("v/live/u", p->server_key, p->claim);
-  EXPECT_TRUE(drive({b.get()}, [&] { return !cli_->run({"GET", url_key}); }, 2000));
+  EXPECT_TRUE(drive(
+      {b.get()},
+      [&] {
+        return !cli_->run({"GET", url_key});
+      },
+      2000));
   auto again = pick(*b, "v/live/u", Mode::Request);
   ASSERT_TRUE(again && again->ok);
   EXPECT_NE(again->claim, 0u) << "claimed anew";
@@ -437,7 +465,12 @@ TEST_F(RedisBalancerTest, RegisterWritesWhatTheGoProxyReads) {
   ASSERT_TRUE(s);
   b->register_server(*s, now_ms());
   const std::string key = "srs-proxy-server:vid-1-svc-2-33";
-  ASSERT_TRUE(drive({b.get()}, [&] { return cli_->run({"EXISTS", key}) == "1"; }, 2000));
+  ASSERT_TRUE(drive(
+      {b.get()},
+      [&] {
+        return cli_->run({"EXISTS", key}) == "1";
+      },
+      2000));
   auto ttl = std::stoi(*cli_->run({"TTL", key}));
   EXPECT_GT(ttl, 290);
   EXPECT_LE(ttl, 300);
@@ -453,8 +486,14 @@ TEST_F(RedisBalancerTest, RegisterWritesWhatTheGoProxyReads) {
   const std::string other = go_register(*cli_, "zz", "198.18.1.8", "10080");
   s->pid = "34";
   b->register_server(*s, now_ms());
-  ASSERT_TRUE(drive({b.get()}, [&] { return cli_->run({"EXISTS", "srs-proxy-server:vid-1-svc-2-34"}) == "1"; }, 2000));
-  drive({b.get()}, [] { return false; }, 50);
+  ASSERT_TRUE(drive(
+      {b.get()},
+      [&] {
+        return cli_->run({"EXISTS", "srs-proxy-server:vid-1-svc-2-34"}) == "1";
+      },
+      2000));
+  drive(
+      {b.get()}, [] { return false; }, 50);
   list = nlohmann::json::parse(*cli_->run({"GET", "srs-proxy-all-servers"}));
   EXPECT_EQ(list, nlohmann::json({key, other, "srs-proxy-server:vid-1-svc-2-34"}));
   // And it is pickable at once.
@@ -478,8 +517,14 @@ TEST_F(RedisBalancerTest, KeyPrefixAppliesToEveryKey) {
   ASSERT_TRUE(s);
   b->register_server(*s, now_ms());
   const std::string key = "tenant1:srs-proxy-server:vid-1-svc-2-33";
-  ASSERT_TRUE(drive({b.get()}, [&] { return cli_->run({"EXISTS", key}) == "1"; }, 2000));
-  EXPECT_EQ(nlohmann::json::parse(*cli_->run({"GET", "tenant1:srs-proxy-all-servers"})), nlohmann::json({key}));
+  ASSERT_TRUE(drive(
+      {b.get()},
+      [&] {
+        return cli_->run({"EXISTS", key}) == "1";
+      },
+      2000));
+  EXPECT_EQ(nlohmann::json::parse(*cli_->run({"GET", "tenant1:srs-proxy-all-servers"})),
+            nlohmann::json({key}));
   auto p = pick(*b, "__defaultVhost__/live/p", Mode::Publish);
   ASSERT_TRUE(p && p->ok) << (p ? p->why : "no answer");
   EXPECT_EQ(p->ip.to_string(), "198.18.1.7");
@@ -493,7 +538,9 @@ TEST_F(RedisBalancerTest, RedisDownIs1503AtOnceThenReconnects) {
   ASSERT_TRUE(pick(*b, "v/live/a", Mode::Publish)->ok);
   redis_->kill();
   // The loss is noticed at the next poll (the socket closes).
-  ASSERT_TRUE(drive({b.get()}, [&] { return !b->state().ends_with(" connected"); }, 1000)) << b->state();
+  ASSERT_TRUE(drive(
+      {b.get()}, [&] { return !b->state().ends_with(" connected"); }, 1000))
+      << b->state();
   std::optional<Pick> p;
   b->pick("v/live/a", Mode::Request, now_ms(), [&](const Pick& x) { p = x; });
   ASSERT_TRUE(p) << "answered before pick() returns";
@@ -503,11 +550,14 @@ TEST_F(RedisBalancerTest, RedisDownIs1503AtOnceThenReconnects) {
   EXPECT_EQ(b->in_flight(), 0u);
   EXPECT_NE(b->state().find("down"), std::string::npos) << b->state();
   // Stay down a while (several back-off rounds), then come back.
-  drive({b.get()}, [] { return false; }, 800);
+  drive(
+      {b.get()}, [] { return false; }, 800);
   redis_ = std::make_unique<RedisServer>(port_);
   cli_ = std::make_unique<Cli>(port_);
   go_register(*cli_, "a", "198.18.1.2", "10080");
-  ASSERT_TRUE(drive({b.get()}, [&] { return b->state().ends_with(" connected"); }, 7000)) << b->state();
+  ASSERT_TRUE(drive(
+      {b.get()}, [&] { return b->state().ends_with(" connected"); }, 7000))
+      << b->state();
   auto again = pick(*b, "v/live/a", Mode::Publish);
   ASSERT_TRUE(again && again->ok) << (again ? again->why : "");
   EXPECT_EQ(again->server_key, key);
@@ -518,10 +568,12 @@ TEST_F(RedisBalancerTest, PicksInFlightWhenRedisDiesGet1503) {
   auto b = connected();
   std::vector<Pick> answers;
   for (int i = 0; i < 5; ++i)
-    b->pick("v/live/" + std::to_string(i), Mode::Publish, now_ms(), [&](const Pick& p) { answers.push_back(p); });
+    b->pick("v/live/" + std::to_string(i), Mode::Publish, now_ms(),
+            [&](const Pick& p) { answers.push_back(p); });
   EXPECT_EQ(b->in_flight(), 5u);
   redis_->kill();
-  ASSERT_TRUE(drive({b.get()}, [&] { return answers.size() == 5; }, 600));
+  ASSERT_TRUE(drive(
+      {b.get()}, [&] { return answers.size() == 5; }, 600));
   for (const auto& p : answers) {
     EXPECT_FALSE(p.ok);
     EXPECT_EQ(p.reject_reason, srt::kRejXDown);
@@ -552,7 +604,8 @@ TEST_F(RedisBalancerTest, NothingListeningIs1503) {
   BalancerOptions o = options();
   o.redis_port = free_port();
   auto b = make_redis_balancer(o);
-  drive({b.get()}, [] { return false; }, 300);
+  drive(
+      {b.get()}, [] { return false; }, 300);
   EXPECT_NE(b->state().find("down"), std::string::npos) << b->state();
   std::optional<Pick> p;
   b->pick("v/live/a", Mode::Publish, now_ms(), [&](const Pick& x) { p = x; });
@@ -565,11 +618,13 @@ class RedisAuthTest : public RedisBalancerTest {
   void SetUp() override {
     if (std::string(SRTFWD_REDIS_SERVER).empty()) {
       // Under CI a test that cannot run fails; elsewhere it is reported as skipped.
-      if (const char* ci = std::getenv("CI"); ci && std::string(ci) == "true") FAIL() << "redis-server not installed";
+      if (const char* ci = std::getenv("CI"); ci && std::string(ci) == "true")
+        FAIL() << "redis-server not installed";
       GTEST_SKIP() << "redis-server not installed";
     }
     port_ = free_port();
-    redis_ = std::make_unique<RedisServer>(port_, std::vector<std::string>{"--requirepass", "s3cret"});
+    redis_ =
+        std::make_unique<RedisServer>(port_, std::vector<std::string>{"--requirepass", "s3cret"});
     cli_ = std::make_unique<Cli>(port_, "s3cret");
   }
 };
@@ -588,7 +643,8 @@ TEST_F(RedisAuthTest, PasswordAndDatabase) {
 
   o.redis_password = "wrong";
   auto bad = make_redis_balancer(o);
-  drive({bad.get()}, [] { return false; }, 300);
+  drive(
+      {bad.get()}, [] { return false; }, 300);
   EXPECT_NE(bad->state().find("down"), std::string::npos) << bad->state();
   EXPECT_NE(bad->state().find("AUTH"), std::string::npos) << bad->state();
 }

@@ -20,9 +20,9 @@ namespace {
 
 using net::IpAddr;
 
-const IpAddr kVip = IpAddr::from_v4_host(0xC6120001);      // 198.18.0.1: ours
-const IpAddr kCaller = IpAddr::from_v4_host(0xC6120A02);   // 198.18.10.2
-const IpAddr kOrigin = IpAddr::from_v4_host(0xC6130005);   // 198.19.0.5
+const IpAddr kVip = IpAddr::from_v4_host(0xC6120001);     // 198.18.0.1: ours
+const IpAddr kCaller = IpAddr::from_v4_host(0xC6120A02);  // 198.18.10.2
+const IpAddr kOrigin = IpAddr::from_v4_host(0xC6130005);  // 198.19.0.5
 const net::MacAddr kCallerMac{{0x02, 0, 0, 0, 0, 0x0a}};
 const net::MacAddr kOriginMac{{0x02, 0, 0, 0, 0, 0x0b}};
 constexpr uint16_t kListen = 10080;
@@ -105,7 +105,8 @@ class SrtProxyTest : public ::testing::Test {
     hs.socket_id = socket;
     return hs;
   }
-  static srt::Handshake conclusion(uint32_t cookie, const std::optional<std::string>& sid = kPublish,
+  static srt::Handshake conclusion(uint32_t cookie,
+                                   const std::optional<std::string>& sid = kPublish,
                                    uint32_t socket = kSocket) {
     srt::Handshake hs = induction(socket);
     hs.timestamp = 2000;
@@ -137,8 +138,8 @@ class SrtProxyTest : public ::testing::Test {
     return last_sent().cookie;
   }
   // A caller's INDUCTION and CONCLUSION (stream sid).
-  void caller_concludes(const std::optional<std::string>& sid = kPublish, uint16_t port = kCallerPort,
-                        uint32_t socket = kSocket) {
+  void caller_concludes(const std::optional<std::string>& sid = kPublish,
+                        uint16_t port = kCallerPort, uint32_t socket = kSocket) {
     const uint32_t cookie = cookie_for(port, socket);
     from_caller(conclusion(cookie, sid, socket), port);
   }
@@ -331,7 +332,7 @@ TEST_F(SrtProxyTest, DrainingIs1503) {
 
 TEST_F(SrtProxyTest, TooManyHandshakesIs1402) {
   env.opt.max_handshakes = 2;
-  caller_concludes(kPublish, kCallerPort, kSocket);          // both wait for the balancer
+  caller_concludes(kPublish, kCallerPort, kSocket);  // both wait for the balancer
   caller_concludes(kPublish, kCallerPort + 1, kSocket + 1);
   EXPECT_EQ(proxy().in_flight(), 2u);
   caller_concludes(kPublish, kCallerPort + 2, kSocket + 2);
@@ -673,7 +674,7 @@ TEST_F(SrtProxyTest, InstallThatCompletesLateIsStillAnswered) {
   tick();
   from_caller(conclusion(cookie_for()));  // while installing: ignored
   EXPECT_EQ(counters().in_progress_ignored.get(), 1u);
-  EXPECT_EQ(env.sent.size(), n + 1);      // only the INDUCTION answer
+  EXPECT_EQ(env.sent.size(), n + 1);  // only the INDUCTION answer
   EXPECT_EQ(counters().rejected_total(), 0u);
   EXPECT_EQ(proxy().legs_in_use(), 1u);
   env.complete_held();
@@ -735,7 +736,8 @@ TEST_F(SrtProxyTest, SessionEndForgetsItsAttemptAndFreesTheLeg) {
   establish();
   const SessionRequest r = env.installed.at(0);
   // A session of another leg (an older attempt's) leaves this one alone.
-  proxy().on_session_end(kCaller, kCallerPort, kSocket, r.leg_ip, static_cast<uint16_t>(r.leg_udp + 1));
+  proxy().on_session_end(kCaller, kCallerPort, kSocket, r.leg_ip,
+                         static_cast<uint16_t>(r.leg_udp + 1));
   EXPECT_EQ(proxy().tracked(), 1u);
   proxy().on_session_end(kCaller, kCallerPort, kSocket, r.leg_ip, r.leg_udp);
   EXPECT_EQ(proxy().tracked(), 0u);

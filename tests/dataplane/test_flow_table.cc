@@ -209,8 +209,9 @@ TEST(FlowTable, TranslatedDirectionsTakeAHeadAndTail) {
   Mem m(64);
   const net::MacAddr nh{{0x02, 0x00, 0x00, 0x00, 0x01, 0x02}};
   const SessionKey k4 = v4_key(40001);
-  const auto rw46 = net::make_xlat_rewrite(k4.src, k4.dst, 40001, 10080, *net::IpAddr::parse("2001:2::1"),
-                                           *net::IpAddr::parse("2001:2::7"), 20000, 10080, nh);
+  const auto rw46 =
+      net::make_xlat_rewrite(k4.src, k4.dst, 40001, 10080, *net::IpAddr::parse("2001:2::1"),
+                             *net::IpAddr::parse("2001:2::7"), 20000, 10080, nh);
   ASSERT_TRUE(rw46.has_value());
   const uint32_t h4 = m.t.hash(k4);
   const int64_t a = m.t.insert(k4, h4, 1, kFromCaller, *rw46, 1);
@@ -229,8 +230,9 @@ TEST(FlowTable, TranslatedDirectionsTakeAHeadAndTail) {
   EXPECT_EQ(std::memcmp(&back, &*rw46, sizeof back), 0);
 
   const SessionKey k6 = v6_key(40002);
-  const auto rw64 = net::make_xlat_rewrite(k6.src, k6.dst, 40002, 10080, *net::IpAddr::parse("198.18.1.1"),
-                                           *net::IpAddr::parse("198.18.1.2"), 20001, 10080, nh);
+  const auto rw64 =
+      net::make_xlat_rewrite(k6.src, k6.dst, 40002, 10080, *net::IpAddr::parse("198.18.1.1"),
+                             *net::IpAddr::parse("198.18.1.2"), 20001, 10080, nh);
   ASSERT_TRUE(rw64.has_value());
   ASSERT_NE(rw64->ip_csum_delta, 0);
   const uint32_t h6 = m.t.hash(k6);
@@ -316,8 +318,9 @@ TEST(FlowTable, V6KeyTakesAHeadAndATail) {
   Mem m(64);
   const SessionKey k = v6_key(40001);
   const net::MacAddr next_hop{{0x02, 0x00, 0x00, 0x00, 0x01, 0x02}};
-  const auto rw = net::make_rewrite(k.src, k.dst, 40001, 10080, *net::IpAddr::parse("2001:2:0:1::1"),
-                                    *net::IpAddr::parse("2001:2:0:1::2"), 20000, 10080, next_hop);
+  const auto rw =
+      net::make_rewrite(k.src, k.dst, 40001, 10080, *net::IpAddr::parse("2001:2:0:1::1"),
+                        *net::IpAddr::parse("2001:2:0:1::2"), 20000, 10080, next_hop);
   ASSERT_TRUE(rw.has_value());
   ASSERT_EQ(m.t.insert(k, 30, 9, kFromBackend, *rw, 2), 30);
   EXPECT_EQ(m.t.slot(30).state.load(), kSlotLive);
@@ -412,7 +415,8 @@ TEST(FlowTable, CollisionsProbeThroughRetiredAndFreeSlots) {
 TEST(FlowTable, ReleasingTheEndOfAClusterEmptiesItsFreeTail) {
   Mem m(64);
   const uint32_t h = 20;
-  for (uint32_t i = 0; i < 4; ++i) ASSERT_EQ(m.t.insert(key_of(i), h, i, kFromCaller, rewrite_of(0), 0), 20 + i);
+  for (uint32_t i = 0; i < 4; ++i)
+    ASSERT_EQ(m.t.insert(key_of(i), h, i, kFromCaller, rewrite_of(0), 0), 20 + i);
   // Middle ones first: they stay free while slot 23 lives.
   for (uint32_t s : {21u, 22u}) {
     m.t.retire(s);
@@ -479,8 +483,11 @@ TEST(FlowTable, PortsCraftedForAKnownSeedDoNotCollideUnderARandomOne) {
   {
     Mem m(kSlots, known);
     for (uint32_t i = 0; i < FlowTable::kMaxProbe; ++i)
-      ASSERT_EQ(m.t.insert(crafted[i], m.t.hash(crafted[i]), i, kFromCaller, rewrite_of(0), 0), int64_t{i});
-    EXPECT_EQ(m.t.insert(crafted.back(), m.t.hash(crafted.back()), 99, kFromCaller, rewrite_of(0), 0), -1);
+      ASSERT_EQ(m.t.insert(crafted[i], m.t.hash(crafted[i]), i, kFromCaller, rewrite_of(0), 0),
+                int64_t{i});
+    EXPECT_EQ(
+        m.t.insert(crafted.back(), m.t.hash(crafted.back()), 99, kFromCaller, rewrite_of(0), 0),
+        -1);
   }
   const HashSeed s1 = random_hash_seed(), s2 = random_hash_seed();
   EXPECT_FALSE(s1.a == s2.a && s1.b == s2.b);

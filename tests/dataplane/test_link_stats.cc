@@ -109,7 +109,8 @@ TEST(LinkStats, HugeRangesAreCapped) {
   // "before" its start: each counts kMaxNakRange at most, never 2^31.
   EXPECT_EQ(nak_lost_count(control(kSrtNakWord, {0x80000000u, 0x7fffffffu}).data() + 16, 8),
             kMaxNakRange);
-  EXPECT_EQ(nak_lost_count(control(kSrtNakWord, {0x80000000u | 100, 99}).data() + 16, 8), kMaxNakRange);
+  EXPECT_EQ(nak_lost_count(control(kSrtNakWord, {0x80000000u | 100, 99}).data() + 16, 8),
+            kMaxNakRange);
   // A jumbo frame full of such ranges stays far from overflowing.
   std::vector<uint8_t> big(16, 0);
   for (int i = 0; i < 1000; ++i)

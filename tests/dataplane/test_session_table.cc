@@ -142,8 +142,8 @@ TEST(SessionTable, MixedFamilySessionsTranslateBothDirections) {
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
   std::string prefix = "--file-prefix=srtfwd-st-" + std::to_string(getpid());
-  const char* eal[] = {"test_session_table", "--no-huge", "-m", "64", "--no-pci",
-                       "--log-level=error", "--no-telemetry", prefix.c_str()};
+  const char* eal[] = {"test_session_table", "--no-huge",      "-m",          "64", "--no-pci",
+                       "--log-level=error",  "--no-telemetry", prefix.c_str()};
   if (rte_eal_init(static_cast<int>(std::size(eal)), const_cast<char**>(eal)) < 0) {
     std::fprintf(stderr, "test_session_table: EAL init failed (run as root)\n");
     return 1;

@@ -21,12 +21,12 @@
 
 using namespace srtfwd::net;
 
-#define CHECK(cond)                                                        \
-  do {                                                                     \
-    if (!(cond)) {                                                         \
+#define CHECK(cond)                                                                 \
+  do {                                                                              \
+    if (!(cond)) {                                                                  \
       std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                        \
-    }                                                                      \
+      std::abort();                                                                 \
+    }                                                                               \
   } while (0)
 
 namespace {
@@ -202,8 +202,8 @@ void check_fast_path(const std::vector<uint8_t>& frame, const FrameInfo& fi, Ver
   // ... and its rewrite writes the very bytes apply_rewrite() does.
   const Tuple t = new_tuple(frame.data(), frame.size(), true);
   const MacAddr next_hop{{0x02, 0, 0, 0, 0x0b, 0x01}}, ours{{0x02, 0, 0, 0, 0, 0x02}};
-  const auto rw = make_rewrite(fi.src, fi.dst, fi.sport, fi.dport, t.src, t.dst, t.sport, t.dport,
-                               next_hop);
+  const auto rw =
+      make_rewrite(fi.src, fi.dst, fi.sport, fi.dport, t.src, t.dst, t.sport, t.dport, next_hop);
   CHECK(rw.has_value());
   std::vector<uint8_t> a = frame, b = frame;
   const bool ra = apply_rewrite(a.data(), fi, *rw, ours);

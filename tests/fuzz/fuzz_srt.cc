@@ -45,9 +45,10 @@ void fuzz_packet(std::span<const std::uint8_t> bytes) {
   if (!view) return;
   // Touch every accessor: ASan and UBSan watch the loads.
   volatile std::uint64_t sink = 0;
-  sink = sink + view->seqno() + static_cast<unsigned>(view->position()) + view->in_order() + view->key() +
-         view->retransmitted() + view->msgno() + static_cast<unsigned>(view->control_type()) + view->subtype() +
-         view->type_info() + view->timestamp() + view->dest_socket_id() + view->payload().size();
+  sink = sink + view->seqno() + static_cast<unsigned>(view->position()) + view->in_order() +
+         view->key() + view->retransmitted() + view->msgno() +
+         static_cast<unsigned>(view->control_type()) + view->subtype() + view->type_info() +
+         view->timestamp() + view->dest_socket_id() + view->payload().size();
   (void)to_string(view->control_type());
 
   Handshake hs;

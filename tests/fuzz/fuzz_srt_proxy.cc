@@ -5,8 +5,8 @@
 // source), balancer answers (now, later, never; ok or rejected, with or
 // without a claim), installs (now, later, failed), hook answers (allowed,
 // denied, failed, late or never, under either on_error), session ends, drain
-// and clock steps, with [limits] caps drawn from the input. After every step the state must stay within its limits; at
-// the end, once the clock has passed every deadline and every session has
+// and clock steps, with [limits] caps drawn from the input. After every step the state must stay
+// within its limits; at the end, once the clock has passed every deadline and every session has
 // ended, every attempt and every leg port must be free. Any violation aborts.
 #include <fuzzer/FuzzedDataProvider.h>
 #include <spdlog/sinks/null_sink.h>
@@ -45,8 +45,14 @@ const IpAddr kCallers[] = {IpAddr::from_v4_host(0xC6120A02), IpAddr::from_v4_hos
 const IpAddr kOrigins[] = {IpAddr::from_v4_host(0xC6130005), IpAddr::from_v4_host(0xC6130006),
                            *IpAddr::parse("2001:2:1::5"), IpAddr::from_v4_host(0xC6130007)};
 const char* const kStreamIds[] = {
-    "#!::r=live/a,m=publish", "#!::r=live/a,m=request", "#!::r=live/b",  "live/c",
-    "#!::m=publish",          "#!::r=live/a,m=bogus",   "",              "#!::h=x,r=app/s,m=publish",
+    "#!::r=live/a,m=publish",
+    "#!::r=live/a,m=request",
+    "#!::r=live/b",
+    "live/c",
+    "#!::m=publish",
+    "#!::r=live/a,m=bogus",
+    "",
+    "#!::h=x,r=app/s,m=publish",
 };
 const uint32_t kReasons[] = {0, 1, 8, 15, 16, 17, 999, 1000, 1403, 1404, 1503, 0x7fffffff};
 constexpr uint16_t kListen = 10080;
@@ -145,9 +151,15 @@ class Run {
     if (!bytes.empty()) deliver(src, sport, dst, dport, bytes);
   }
 
-  const IpAddr& caller() { return kCallers[in_.ConsumeIntegralInRange<size_t>(0, std::size(kCallers) - 1)]; }
-  const IpAddr& vip_for(const IpAddr& c) { return c.is_v4() || env_.addresses.size() < 2 ? kLeg4 : kLeg6; }
-  uint16_t caller_port() { return static_cast<uint16_t>(40000 + in_.ConsumeIntegralInRange<int>(0, 3)); }
+  const IpAddr& caller() {
+    return kCallers[in_.ConsumeIntegralInRange<size_t>(0, std::size(kCallers) - 1)];
+  }
+  const IpAddr& vip_for(const IpAddr& c) {
+    return c.is_v4() || env_.addresses.size() < 2 ? kLeg4 : kLeg6;
+  }
+  uint16_t caller_port() {
+    return static_cast<uint16_t>(40000 + in_.ConsumeIntegralInRange<int>(0, 3));
+  }
   uint32_t socket() { return 0x100 + in_.ConsumeIntegralInRange<uint32_t>(0, 3); }
 
   srt::Handshake induction(uint32_t sock) {
@@ -195,7 +207,10 @@ class Run {
       case 0: hs.cookie += 1 + in_.ConsumeIntegral<uint16_t>(); break;  // bad cookie
       case 1: hs.version = srt::kHandshakeVersion4; break;
       case 2: hs.extensions.push_back(srt::Extension{srt::kExtGroup, {0, 0, 0, 1}}); break;
-      case 3: hs.type = in_.ConsumeBool() ? srt::HandshakeType::kWaveahand : srt::HandshakeType::kAgreement; break;
+      case 3:
+        hs.type =
+            in_.ConsumeBool() ? srt::HandshakeType::kWaveahand : srt::HandshakeType::kAgreement;
+        break;
       case 4: hs.type = srt::handshake_type_for_reject(1404); break;
       case 5: advance(in_.ConsumeIntegralInRange<uint64_t>(0, 250000)); break;  // cookie ages
       default: break;
@@ -223,7 +238,9 @@ class Run {
     if (!last_to_origin(d, ours)) return;
     srt::Handshake a = ours;
     switch (in_.ConsumeIntegralInRange<int>(0, 3)) {
-      case 0: a = srt::make_induction_response(ours, in_.ConsumeIntegral<uint32_t>(), ours.peer_ip, 1); break;
+      case 0:
+        a = srt::make_induction_response(ours, in_.ConsumeIntegral<uint32_t>(), ours.peer_ip, 1);
+        break;
       case 1:
         a.type = srt::HandshakeType::kConclusion;
         a.dest_socket_id = ours.socket_id;
@@ -231,14 +248,16 @@ class Run {
         a.timestamp = in_.ConsumeIntegral<uint32_t>();
         break;
       case 2:
-        a = srt::make_rejection(ours, kReasons[in_.ConsumeIntegralInRange<size_t>(0, std::size(kReasons) - 1)],
-                                ours.peer_ip, 0);
+        a = srt::make_rejection(
+            ours, kReasons[in_.ConsumeIntegralInRange<size_t>(0, std::size(kReasons) - 1)],
+            ours.peer_ip, 0);
         break;
       default: a.type = in_.ConsumeIntegral<uint32_t>(); break;
     }
     IpAddr src = d.dst;
     uint16_t sport = d.dport;
-    if (in_.ConsumeIntegralInRange<int>(0, 7) == 0) sport = static_cast<uint16_t>(sport + 1);  // wrong source
+    if (in_.ConsumeIntegralInRange<int>(0, 7) == 0)
+      sport = static_cast<uint16_t>(sport + 1);  // wrong source
     deliver(src, sport, d.src, d.sport, a);
   }
 
@@ -368,7 +387,8 @@ class Run {
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   // Every log line formatted (debug included), none written.
-  auto logger = std::make_shared<spdlog::logger>("fuzz", std::make_shared<spdlog::sinks::null_sink_mt>());
+  auto logger =
+      std::make_shared<spdlog::logger>("fuzz", std::make_shared<spdlog::sinks::null_sink_mt>());
   logger->set_level(spdlog::level::debug);
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::debug);

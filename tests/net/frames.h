@@ -50,7 +50,8 @@ inline std::vector<uint8_t> ref_pseudo_header(const IpAddr& src, const IpAddr& d
   } else {
     p.insert(p.end(), src.b.begin(), src.b.end());
     p.insert(p.end(), dst.b.begin(), dst.b.end());
-    p.insert(p.end(), {uint8_t(len >> 24), uint8_t(len >> 16), uint8_t(len >> 8), uint8_t(len), 0, 0, 0, proto});
+    p.insert(p.end(), {uint8_t(len >> 24), uint8_t(len >> 16), uint8_t(len >> 8), uint8_t(len), 0,
+                       0, 0, proto});
   }
   return p;
 }
@@ -97,7 +98,10 @@ struct FrameSpec {
 
 inline std::vector<uint8_t> build_frame(const FrameSpec& s) {
   std::vector<uint8_t> f;
-  auto put16 = [&f](uint16_t v) { f.push_back(uint8_t(v >> 8)); f.push_back(uint8_t(v)); };
+  auto put16 = [&f](uint16_t v) {
+    f.push_back(uint8_t(v >> 8));
+    f.push_back(uint8_t(v));
+  };
   f.insert(f.end(), s.dst_mac.b.begin(), s.dst_mac.b.end());
   f.insert(f.end(), s.src_mac.b.begin(), s.src_mac.b.end());
   const uint16_t type = s.ethertype.value_or(s.src.is_v4() ? ETHER_TYPE_IPV4 : ETHER_TYPE_IPV6);
@@ -119,8 +123,14 @@ inline std::vector<uint8_t> build_frame(const FrameSpec& s) {
   bool has_csum = true;
   if (s.proto == IP_PROTO_UDP) {
     const uint16_t ulen = static_cast<uint16_t>(kUdpHeaderLen + s.payload.size());
-    l4 = {uint8_t(s.sport >> 8), uint8_t(s.sport), uint8_t(s.dport >> 8), uint8_t(s.dport),
-          uint8_t(s.udp_len.value_or(ulen) >> 8), uint8_t(s.udp_len.value_or(ulen)), 0, 0};
+    l4 = {uint8_t(s.sport >> 8),
+          uint8_t(s.sport),
+          uint8_t(s.dport >> 8),
+          uint8_t(s.dport),
+          uint8_t(s.udp_len.value_or(ulen) >> 8),
+          uint8_t(s.udp_len.value_or(ulen)),
+          0,
+          0};
     l4.insert(l4.end(), s.payload.begin(), s.payload.end());
     csum_off = kUdpCsumOff;
     has_csum = s.udp_csum;
@@ -138,7 +148,11 @@ inline std::vector<uint8_t> build_frame(const FrameSpec& s) {
     if (s.proto == IP_PROTO_UDP && s.udp_len && *s.udp_len >= 8 && *s.udp_len < l4.size())
       covered.resize(*s.udp_len);
     uint16_t c = s.proto == IP_PROTO_ICMP
-                     ? ref_checksum([&] { auto t = l4; t[2] = t[3] = 0; return t; }())
+                     ? ref_checksum([&] {
+                         auto t = l4;
+                         t[2] = t[3] = 0;
+                         return t;
+                       }())
                      : ref_l4_checksum(s.src, s.dst, s.proto, covered, csum_off);
     if (s.proto == IP_PROTO_UDP && c == 0) c = 0xffff;
     if (s.bad_l4_csum) c ^= 0x0101;
@@ -153,22 +167,25 @@ inline std::vector<uint8_t> build_frame(const FrameSpec& s) {
     ip[0] = uint8_t(s.version.value_or(4) << 4 | (s.ihl & 0xf));
     ip[1] = s.tos;
     const uint16_t tl = s.ip_len.value_or(total);
-    ip[2] = uint8_t(tl >> 8); ip[3] = uint8_t(tl);
-    ip[4] = uint8_t(s.ip_id >> 8); ip[5] = uint8_t(s.ip_id);
-    ip[6] = uint8_t(s.frag >> 8); ip[7] = uint8_t(s.frag);
+    ip[2] = uint8_t(tl >> 8);
+    ip[3] = uint8_t(tl);
+    ip[4] = uint8_t(s.ip_id >> 8);
+    ip[5] = uint8_t(s.ip_id);
+    ip[6] = uint8_t(s.frag >> 8);
+    ip[7] = uint8_t(s.frag);
     ip[8] = s.ttl;
     ip[9] = s.proto;
     ip[10] = ip[11] = 0;
     std::copy(s.src.b.begin() + 12, s.src.b.end(), ip.begin() + 12);
     std::copy(s.dst.b.begin() + 12, s.dst.b.end(), ip.begin() + 16);
     const uint16_t c = ref_checksum(ip);
-    ip[10] = uint8_t(c >> 8); ip[11] = uint8_t(c);
+    ip[10] = uint8_t(c >> 8);
+    ip[11] = uint8_t(c);
     f.insert(f.end(), ip.begin(), ip.end());
   } else {
     const uint16_t pl = s.ip_len.value_or(static_cast<uint16_t>(l4.size()));
     f.insert(f.end(), {uint8_t(s.version.value_or(6) << 4 | s.tos >> 4), uint8_t(s.tos << 4), 0, 0,
-                       uint8_t(pl >> 8), uint8_t(pl),
-                       s.proto, s.ttl});
+                       uint8_t(pl >> 8), uint8_t(pl), s.proto, s.ttl});
     f.insert(f.end(), s.src.b.begin(), s.src.b.end());
     f.insert(f.end(), s.dst.b.begin(), s.dst.b.end());
   }
@@ -212,79 +229,183 @@ inline std::vector<ParseFixture> parse_fixtures() {
 
   // Accepted.
   add("udp4", FrameSpec{}, Verdict::Udp);
-  s = FrameSpec{}; s.vlan_tci = 0x2064;  add("udp4_vlan", s, Verdict::Udp);
-  s = FrameSpec{}; s.payload.clear(); s.trailer = 60 - 42;  add("udp4_empty_padded", s, Verdict::Udp);
-  s = FrameSpec{}; s.trailer = 7;  add("udp4_eth_padding", s, Verdict::Udp);
-  s = FrameSpec{}; s.udp_csum = false;  add("udp4_no_checksum", s, Verdict::Udp);
-  s = FrameSpec{}; s.payload.assign(1316, 0x47);  add("udp4_srt_data_1316", s, Verdict::Udp);
-  s = FrameSpec{}; s.frag = 0;  add("udp4_no_df", s, Verdict::Udp);
+  s = FrameSpec{};
+  s.vlan_tci = 0x2064;
+  add("udp4_vlan", s, Verdict::Udp);
+  s = FrameSpec{};
+  s.payload.clear();
+  s.trailer = 60 - 42;
+  add("udp4_empty_padded", s, Verdict::Udp);
+  s = FrameSpec{};
+  s.trailer = 7;
+  add("udp4_eth_padding", s, Verdict::Udp);
+  s = FrameSpec{};
+  s.udp_csum = false;
+  add("udp4_no_checksum", s, Verdict::Udp);
+  s = FrameSpec{};
+  s.payload.assign(1316, 0x47);
+  add("udp4_srt_data_1316", s, Verdict::Udp);
+  s = FrameSpec{};
+  s.frag = 0;
+  add("udp4_no_df", s, Verdict::Udp);
   add("udp6", udp6_spec(), Verdict::Udp);
-  s = udp6_spec(); s.vlan_tci = 5;  add("udp6_vlan", s, Verdict::Udp);
-  s = udp6_spec(); s.trailer = 3;  add("udp6_trailer", s, Verdict::Udp);
-  s = FrameSpec{}; s.proto = IP_PROTO_ICMP; add("icmp4_echo", s, Verdict::Icmp4);
-  s = udp6_spec(); s.proto = IP_PROTO_ICMPV6; s.icmp_type = ICMPV6_ECHO_REQUEST;
+  s = udp6_spec();
+  s.vlan_tci = 5;
+  add("udp6_vlan", s, Verdict::Udp);
+  s = udp6_spec();
+  s.trailer = 3;
+  add("udp6_trailer", s, Verdict::Udp);
+  s = FrameSpec{};
+  s.proto = IP_PROTO_ICMP;
+  add("icmp4_echo", s, Verdict::Icmp4);
+  s = udp6_spec();
+  s.proto = IP_PROTO_ICMPV6;
+  s.icmp_type = ICMPV6_ECHO_REQUEST;
   add("icmp6_echo", s, Verdict::Icmp6);
-  s = FrameSpec{}; s.ethertype = ETHER_TYPE_ARP;
+  s = FrameSpec{};
+  s.ethertype = ETHER_TYPE_ARP;
   s.payload = arp_body(ARP_OP_REQUEST, kCallerMac, kCallerV4, MacAddr{}, kOurV4);
-  s.dst_mac = MacAddr::broadcast(); s.trailer = 18;
+  s.dst_mac = MacAddr::broadcast();
+  s.trailer = 18;
   add("arp_request", s, Verdict::Arp);
-  s.vlan_tci = 100; add("arp_request_vlan", s, Verdict::Arp);
+  s.vlan_tci = 100;
+  add("arp_request_vlan", s, Verdict::Arp);
 
   // Layer 2.
-  s = FrameSpec{}; s.ethertype = 0x88cc; add("lldp", s, Verdict::UnknownEthertype);
-  s = FrameSpec{}; s.ethertype = 0x0026; add("ieee802_3_length", s, Verdict::UnknownEthertype);
-  s = FrameSpec{}; s.vlan_tci = 1; s.ethertype = ETHER_TYPE_VLAN; add("double_vlan", s, Verdict::StackedVlan);
-  s = FrameSpec{}; s.ethertype = ETHER_TYPE_QINQ; add("qinq", s, Verdict::StackedVlan);
-  s = FrameSpec{}; s.ethertype = ETHER_TYPE_ARP; s.payload.assign(27, 0); add("arp_27_bytes", s, Verdict::TruncatedArp);
+  s = FrameSpec{};
+  s.ethertype = 0x88cc;
+  add("lldp", s, Verdict::UnknownEthertype);
+  s = FrameSpec{};
+  s.ethertype = 0x0026;
+  add("ieee802_3_length", s, Verdict::UnknownEthertype);
+  s = FrameSpec{};
+  s.vlan_tci = 1;
+  s.ethertype = ETHER_TYPE_VLAN;
+  add("double_vlan", s, Verdict::StackedVlan);
+  s = FrameSpec{};
+  s.ethertype = ETHER_TYPE_QINQ;
+  add("qinq", s, Verdict::StackedVlan);
+  s = FrameSpec{};
+  s.ethertype = ETHER_TYPE_ARP;
+  s.payload.assign(27, 0);
+  add("arp_27_bytes", s, Verdict::TruncatedArp);
 
   // IPv4.
-  s = FrameSpec{}; s.version = 6; add("ipv4_version_6", s, Verdict::BadIpVersion);
-  s = udp6_spec(); s.version = 4; add("ipv6_version_4", s, Verdict::BadIpVersion);
+  s = FrameSpec{};
+  s.version = 6;
+  add("ipv4_version_6", s, Verdict::BadIpVersion);
+  s = udp6_spec();
+  s.version = 4;
+  add("ipv6_version_4", s, Verdict::BadIpVersion);
   for (uint8_t ihl = 0; ihl < 5; ++ihl) {
-    s = FrameSpec{}; s.ihl = ihl; add("ihl_" + std::to_string(ihl), s, Verdict::BadIhl);
+    s = FrameSpec{};
+    s.ihl = ihl;
+    add("ihl_" + std::to_string(ihl), s, Verdict::BadIhl);
   }
-  s = FrameSpec{}; s.ihl = 6; add("ipv4_options", s, Verdict::IpOptions);
-  s = FrameSpec{}; s.ihl = 15; add("ipv4_options_max", s, Verdict::IpOptions);
-  s = FrameSpec{}; s.ihl = 15; s.payload.clear(); s.proto = 200; s.ip_len = 60;
+  s = FrameSpec{};
+  s.ihl = 6;
+  add("ipv4_options", s, Verdict::IpOptions);
+  s = FrameSpec{};
+  s.ihl = 15;
+  add("ipv4_options_max", s, Verdict::IpOptions);
+  s = FrameSpec{};
+  s.ihl = 15;
+  s.payload.clear();
+  s.proto = 200;
+  s.ip_len = 60;
   add("ipv4_options_only", s, Verdict::IpOptions);
-  s = FrameSpec{}; s.ip_len = static_cast<uint16_t>(20 + 8 + s.payload.size() + 1);
+  s = FrameSpec{};
+  s.ip_len = static_cast<uint16_t>(20 + 8 + s.payload.size() + 1);
   add("ipv4_total_len_beyond_frame", s, Verdict::BadIpLength);
-  s.trailer = 1; add("ipv4_total_len_into_padding", s, Verdict::Udp);
-  s = FrameSpec{}; s.ip_len = 19; add("ipv4_total_len_below_header", s, Verdict::BadIpLength);
-  s = FrameSpec{}; s.ip_len = 0; add("ipv4_total_len_zero", s, Verdict::BadIpLength);
-  s = FrameSpec{}; s.ihl = 6; s.ip_len = 22; add("ipv4_total_len_below_ihl", s, Verdict::BadIpLength);
-  s = FrameSpec{}; s.frag = kIpv4FlagMf; add("fragment_first", s, Verdict::Fragment);
-  s = FrameSpec{}; s.frag = 185; add("fragment_last", s, Verdict::Fragment);
-  s = FrameSpec{}; s.frag = kIpv4FlagMf | 1; add("fragment_middle", s, Verdict::Fragment);
-  s = FrameSpec{}; s.frag = kIpv4FlagMf; s.ihl = 6; add("fragment_with_options", s, Verdict::Fragment);
-  s = FrameSpec{}; s.proto = IP_PROTO_TCP; s.payload.assign(20, 0); add("tcp4", s, Verdict::NotUdp);
-  s = FrameSpec{}; s.proto = 132; add("sctp4", s, Verdict::NotUdp);
-  s = FrameSpec{}; s.proto = IP_PROTO_ICMP; s.payload.clear(); s.ip_len = 20 + 7;
+  s.trailer = 1;
+  add("ipv4_total_len_into_padding", s, Verdict::Udp);
+  s = FrameSpec{};
+  s.ip_len = 19;
+  add("ipv4_total_len_below_header", s, Verdict::BadIpLength);
+  s = FrameSpec{};
+  s.ip_len = 0;
+  add("ipv4_total_len_zero", s, Verdict::BadIpLength);
+  s = FrameSpec{};
+  s.ihl = 6;
+  s.ip_len = 22;
+  add("ipv4_total_len_below_ihl", s, Verdict::BadIpLength);
+  s = FrameSpec{};
+  s.frag = kIpv4FlagMf;
+  add("fragment_first", s, Verdict::Fragment);
+  s = FrameSpec{};
+  s.frag = 185;
+  add("fragment_last", s, Verdict::Fragment);
+  s = FrameSpec{};
+  s.frag = kIpv4FlagMf | 1;
+  add("fragment_middle", s, Verdict::Fragment);
+  s = FrameSpec{};
+  s.frag = kIpv4FlagMf;
+  s.ihl = 6;
+  add("fragment_with_options", s, Verdict::Fragment);
+  s = FrameSpec{};
+  s.proto = IP_PROTO_TCP;
+  s.payload.assign(20, 0);
+  add("tcp4", s, Verdict::NotUdp);
+  s = FrameSpec{};
+  s.proto = 132;
+  add("sctp4", s, Verdict::NotUdp);
+  s = FrameSpec{};
+  s.proto = IP_PROTO_ICMP;
+  s.payload.clear();
+  s.ip_len = 20 + 7;
   add("icmp4_7_bytes", s, Verdict::TruncatedIcmp);
 
   // UDP lengths.
-  s = FrameSpec{}; s.payload.clear(); s.ip_len = 20 + 7; add("udp4_7_bytes", s, Verdict::TruncatedUdp);
-  s = FrameSpec{}; s.udp_len = static_cast<uint16_t>(8 + s.payload.size() + 1);
+  s = FrameSpec{};
+  s.payload.clear();
+  s.ip_len = 20 + 7;
+  add("udp4_7_bytes", s, Verdict::TruncatedUdp);
+  s = FrameSpec{};
+  s.udp_len = static_cast<uint16_t>(8 + s.payload.size() + 1);
   add("udp_len_beyond_ip", s, Verdict::BadUdpLength);
-  s = FrameSpec{}; s.udp_len = 7; add("udp_len_7", s, Verdict::BadUdpLength);
-  s = FrameSpec{}; s.udp_len = 0; add("udp_len_0", s, Verdict::BadUdpLength);
-  s = FrameSpec{}; s.udp_len = 8; add("udp_len_below_ip_payload", s, Verdict::Udp);
-  s = udp6_spec(); s.udp_len = static_cast<uint16_t>(8 + s.payload.size() + 1);
+  s = FrameSpec{};
+  s.udp_len = 7;
+  add("udp_len_7", s, Verdict::BadUdpLength);
+  s = FrameSpec{};
+  s.udp_len = 0;
+  add("udp_len_0", s, Verdict::BadUdpLength);
+  s = FrameSpec{};
+  s.udp_len = 8;
+  add("udp_len_below_ip_payload", s, Verdict::Udp);
+  s = udp6_spec();
+  s.udp_len = static_cast<uint16_t>(8 + s.payload.size() + 1);
   add("udp6_len_beyond_ip", s, Verdict::BadUdpLength);
 
   // IPv6.
-  s = udp6_spec(); s.ip_len = static_cast<uint16_t>(8 + s.payload.size() + 1);
+  s = udp6_spec();
+  s.ip_len = static_cast<uint16_t>(8 + s.payload.size() + 1);
   add("ipv6_payload_len_beyond_frame", s, Verdict::BadIpLength);
-  s = udp6_spec(); s.ip_len = 0; add("ipv6_payload_len_zero", s, Verdict::TruncatedUdp);
-  for (uint8_t nh : {IPV6_EXT_HOP_BY_HOP, IPV6_EXT_ROUTING, IPV6_EXT_DEST_OPTS, IPV6_EXT_AH,
-                     IPV6_EXT_ESP}) {
-    s = udp6_spec(); s.proto = nh; add("ipv6_ext_" + std::to_string(nh), s, Verdict::Ipv6ExtHeaders);
+  s = udp6_spec();
+  s.ip_len = 0;
+  add("ipv6_payload_len_zero", s, Verdict::TruncatedUdp);
+  for (uint8_t nh :
+       {IPV6_EXT_HOP_BY_HOP, IPV6_EXT_ROUTING, IPV6_EXT_DEST_OPTS, IPV6_EXT_AH, IPV6_EXT_ESP}) {
+    s = udp6_spec();
+    s.proto = nh;
+    add("ipv6_ext_" + std::to_string(nh), s, Verdict::Ipv6ExtHeaders);
   }
-  s = udp6_spec(); s.proto = IPV6_EXT_FRAGMENT; add("ipv6_fragment", s, Verdict::Fragment);
-  s = udp6_spec(); s.proto = IP_PROTO_TCP; add("tcp6", s, Verdict::NotUdp);
-  s = udp6_spec(); s.proto = IPV6_NO_NEXT_HEADER; add("ipv6_no_next_header", s, Verdict::NotUdp);
-  s = udp6_spec(); s.ethertype = ETHER_TYPE_IPV6; s.src = kCallerV4; add("ipv6_v4_mapped_src", s, Verdict::V4MappedIpv6);
-  s = udp6_spec(); s.ethertype = ETHER_TYPE_IPV6; s.dst = kOurV4; add("ipv6_v4_mapped_dst", s, Verdict::V4MappedIpv6);
+  s = udp6_spec();
+  s.proto = IPV6_EXT_FRAGMENT;
+  add("ipv6_fragment", s, Verdict::Fragment);
+  s = udp6_spec();
+  s.proto = IP_PROTO_TCP;
+  add("tcp6", s, Verdict::NotUdp);
+  s = udp6_spec();
+  s.proto = IPV6_NO_NEXT_HEADER;
+  add("ipv6_no_next_header", s, Verdict::NotUdp);
+  s = udp6_spec();
+  s.ethertype = ETHER_TYPE_IPV6;
+  s.src = kCallerV4;
+  add("ipv6_v4_mapped_src", s, Verdict::V4MappedIpv6);
+  s = udp6_spec();
+  s.ethertype = ETHER_TYPE_IPV6;
+  s.dst = kOurV4;
+  add("ipv6_v4_mapped_dst", s, Verdict::V4MappedIpv6);
   return v;
 }
 

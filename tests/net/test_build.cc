@@ -81,12 +81,25 @@ TEST(Arp, ParseErrors) {
   const auto good = fixtures::arp_body(ARP_OP_REQUEST, kCallerMac, kCallerV4, MacAddr{}, kOurV4);
   check(good, ArpVerdict::Ok);
   check({good.begin(), good.end() - 1}, ArpVerdict::Truncated);
-  auto b = good; b[1] = 6; check(b, ArpVerdict::BadHardware);
-  b = good; b[4] = 8; check(b, ArpVerdict::BadHardware);
-  b = good; b[2] = 0x86; b[3] = 0xdd; check(b, ArpVerdict::BadProtocol);
-  b = good; b[5] = 16; check(b, ArpVerdict::BadProtocol);
-  b = good; b[7] = 3; check(b, ArpVerdict::BadOp);
-  b = good; b[7] = 2; check(b, ArpVerdict::Ok);
+  auto b = good;
+  b[1] = 6;
+  check(b, ArpVerdict::BadHardware);
+  b = good;
+  b[4] = 8;
+  check(b, ArpVerdict::BadHardware);
+  b = good;
+  b[2] = 0x86;
+  b[3] = 0xdd;
+  check(b, ArpVerdict::BadProtocol);
+  b = good;
+  b[5] = 16;
+  check(b, ArpVerdict::BadProtocol);
+  b = good;
+  b[7] = 3;
+  check(b, ArpVerdict::BadOp);
+  b = good;
+  b[7] = 2;
+  check(b, ArpVerdict::Ok);
   EXPECT_EQ(to_string(ArpVerdict::kCount), "unknown");
 }
 
@@ -148,13 +161,14 @@ TEST(IcmpEcho, ReplyBothFamiliesWithAndWithoutVlan) {
       ASSERT_GT(n, 0u);
       check_echo_reply(req, out, n, v4);
       auto inplace = req;
-      const size_t m = icmp_echo_reply_in_place(inplace.data(), static_cast<uint32_t>(inplace.size()),
-                                                fi, kOurMac);
+      const size_t m = icmp_echo_reply_in_place(inplace.data(),
+                                                static_cast<uint32_t>(inplace.size()), fi, kOurMac);
       ASSERT_EQ(m, n);
       EXPECT_EQ(0, std::memcmp(inplace.data(), out, n));
       // Too small a buffer.
-      EXPECT_EQ(build_icmp_echo_reply(out, n - 1, req.data(), static_cast<uint32_t>(req.size()),
-                                      fi, kOurMac), 0u);
+      EXPECT_EQ(build_icmp_echo_reply(out, n - 1, req.data(), static_cast<uint32_t>(req.size()), fi,
+                                      kOurMac),
+                0u);
     }
   }
 }
@@ -176,8 +190,10 @@ TEST(IcmpEcho, RefusesWhatIsNotAValidRequest) {
       parse_frame(f.data(), static_cast<uint32_t>(f.size()), fi);
       uint8_t out[512];
       EXPECT_EQ(build_icmp_echo_reply(out, sizeof out, f.data(), static_cast<uint32_t>(f.size()),
-                                      fi, kOurMac), 0u);
-      EXPECT_EQ(icmp_echo_reply_in_place(f.data(), static_cast<uint32_t>(f.size()), fi, kOurMac), 0u);
+                                      fi, kOurMac),
+                0u);
+      EXPECT_EQ(icmp_echo_reply_in_place(f.data(), static_cast<uint32_t>(f.size()), fi, kOurMac),
+                0u);
       EXPECT_EQ(f, orig);
     }
   }
@@ -252,7 +268,8 @@ TEST(Ndp, UnicastSolicitation) {
   EXPECT_EQ(MacAddr::from_bytes(ns), kCallerMac);
   NdpInfo info;
   EXPECT_EQ(parse_ndp(ns, static_cast<uint32_t>(n), p.fi, info), NdpVerdict::Ok);
-  EXPECT_EQ(build_neighbor_solicitation(ns, sizeof ns, kOurMac, kOurV4, kCallerV6, std::nullopt), 0u);
+  EXPECT_EQ(build_neighbor_solicitation(ns, sizeof ns, kOurMac, kOurV4, kCallerV6, std::nullopt),
+            0u);
   EXPECT_EQ(build_neighbor_solicitation(ns, 80, kOurMac, kOurV6, kCallerV6, std::nullopt), 0u);
 }
 
@@ -363,7 +380,8 @@ TEST(Ndp, DuplicateAddressDetection) {
 TEST(BuildUdp, RoundTrip) {
   const std::vector<uint8_t> payload = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17};
   for (bool v4 : {true, false}) {
-    for (std::optional<uint16_t> vlan : {std::optional<uint16_t>{}, std::optional<uint16_t>{0x0fff}}) {
+    for (std::optional<uint16_t> vlan :
+         {std::optional<uint16_t>{}, std::optional<uint16_t>{0x0fff}}) {
       for (size_t len : {size_t{0}, size_t{1}, size_t{17}}) {
         uint8_t out[256];
         const IpAddr src = v4 ? kOurV4 : kOurV6, dst = v4 ? kCallerV4 : kCallerV6;
@@ -389,10 +407,12 @@ TEST(BuildUdp, RoundTrip) {
         // Exactly the needed capacity works; one byte less does not.
         std::vector<uint8_t> exact(n);
         EXPECT_EQ(build_udp_frame(exact.data(), n, kOurMac, kCallerMac, vlan, src, dst, 20000,
-                                  10080, std::span(payload.data(), len), 33), n);
+                                  10080, std::span(payload.data(), len), 33),
+                  n);
         EXPECT_EQ(0, std::memcmp(exact.data(), out, n));
         EXPECT_EQ(build_udp_frame(exact.data(), n - 1, kOurMac, kCallerMac, vlan, src, dst, 20000,
-                                  10080, std::span(payload.data(), len), 33), 0u);
+                                  10080, std::span(payload.data(), len), 33),
+                  0u);
       }
     }
   }
@@ -402,12 +422,15 @@ TEST(BuildUdp, Refusals) {
   std::vector<uint8_t> out(70000);
   std::vector<uint8_t> big(65535 - 28 + 1);
   EXPECT_EQ(build_udp_frame(out.data(), out.size(), kOurMac, kCallerMac, std::nullopt, kOurV4,
-                            kCallerV6, 1, 2, {}), 0u);
+                            kCallerV6, 1, 2, {}),
+            0u);
   EXPECT_EQ(build_udp_frame(out.data(), out.size(), kOurMac, kCallerMac, std::nullopt, kOurV4,
-                            kCallerV4, 1, 2, big), 0u);
+                            kCallerV4, 1, 2, big),
+            0u);
   big.pop_back();
   EXPECT_EQ(build_udp_frame(out.data(), out.size(), kOurMac, kCallerMac, std::nullopt, kOurV4,
-                            kCallerV4, 1, 2, big), 14u + 65535u);
+                            kCallerV4, 1, 2, big),
+            14u + 65535u);
   std::vector<uint8_t> big6(65535 - 8);
   const size_t n = build_udp_frame(out.data(), out.size(), kOurMac, kCallerMac, std::nullopt,
                                    kOurV6, kCallerV6, 1, 2, big6);
@@ -417,7 +440,8 @@ TEST(BuildUdp, Refusals) {
   EXPECT_TRUE(udp_checksum_valid(out.data(), fi));
   big6.push_back(0);
   EXPECT_EQ(build_udp_frame(out.data(), out.size(), kOurMac, kCallerMac, std::nullopt, kOurV6,
-                            kCallerV6, 1, 2, big6), 0u);
+                            kCallerV6, 1, 2, big6),
+            0u);
 }
 
 }  // namespace

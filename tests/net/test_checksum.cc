@@ -13,7 +13,10 @@ namespace {
 std::vector<uint8_t> hex(std::string_view s) {
   std::vector<uint8_t> out;
   for (size_t i = 0; i + 1 < s.size();) {
-    if (s[i] == ' ') { ++i; continue; }
+    if (s[i] == ' ') {
+      ++i;
+      continue;
+    }
     out.push_back(static_cast<uint8_t>(std::stoi(std::string(s.substr(i, 2)), nullptr, 16)));
     i += 2;
   }
@@ -70,8 +73,9 @@ TEST(Checksum, UdpZeroIsSentAsFfff) {
   const size_t l4 = 34;
   std::vector<uint8_t> seg(f.begin() + l4, f.end());
   seg[6] = seg[7] = 0;
-  const uint16_t sum = fixtures::ref_sum(seg, fixtures::ref_sum(fixtures::ref_pseudo_header(
-                                                  s.src, s.dst, IP_PROTO_UDP, uint32_t(seg.size()))));
+  const uint16_t sum =
+      fixtures::ref_sum(seg, fixtures::ref_sum(fixtures::ref_pseudo_header(
+                                 s.src, s.dst, IP_PROTO_UDP, uint32_t(seg.size()))));
   const uint16_t fill = static_cast<uint16_t>(~sum);
   seg[8] = uint8_t(fill >> 8);
   seg[9] = uint8_t(fill);
@@ -162,12 +166,14 @@ TEST(Checksum, FoldedUpdateEqualsGeneralUpdate) {
   for (uint32_t delta = 0; delta <= 0xffff; ++delta) {
     for (uint32_t hc = delta % 89; hc <= 0xffff; hc += (delta % 257 == 0 ? 1 : 89))
       ASSERT_EQ(csum_update_folded(static_cast<uint16_t>(hc), static_cast<uint16_t>(delta)),
-                csum_update(static_cast<uint16_t>(hc), delta)) << hc << " " << delta;
+                csum_update(static_cast<uint16_t>(hc), delta))
+          << hc << " " << delta;
   }
   for (uint32_t hc = 0; hc <= 0xffff; ++hc) {
     for (const uint32_t delta : {hc, (hc + 1) & 0xffff, (hc - 1) & 0xffff, (~hc) & 0xffff}) {
       ASSERT_EQ(csum_update_folded(static_cast<uint16_t>(hc), static_cast<uint16_t>(delta)),
-                csum_update(static_cast<uint16_t>(hc), delta)) << hc << " " << delta;
+                csum_update(static_cast<uint16_t>(hc), delta))
+          << hc << " " << delta;
     }
   }
   EXPECT_EQ(csum_update_folded(0x1234, 0x1234), 0x0000);
@@ -175,9 +181,11 @@ TEST(Checksum, FoldedUpdateEqualsGeneralUpdate) {
   for (const uint16_t delta : {0x0000, 0x0001, 0x7fff, 0x8000, 0xfffe, 0xffff}) {
     for (uint32_t hc = 0; hc <= 0xffff; ++hc) {
       ASSERT_EQ(csum_update_folded(static_cast<uint16_t>(hc), delta),
-                csum_update(static_cast<uint16_t>(hc), delta)) << hc << " " << delta;
+                csum_update(static_cast<uint16_t>(hc), delta))
+          << hc << " " << delta;
       ASSERT_EQ(udp_csum_update_folded(static_cast<uint16_t>(hc), delta, true),
-                udp_csum_update(static_cast<uint16_t>(hc), delta, true)) << hc << " " << delta;
+                udp_csum_update(static_cast<uint16_t>(hc), delta, true))
+          << hc << " " << delta;
     }
   }
 }

@@ -46,9 +46,7 @@ TEST_P(ParseFixtures, NoReadBeyondAnyTruncation) {
     FrameInfo fi;
     const Verdict v = parse_frame(n ? cut.data() : nullptr, static_cast<uint32_t>(n), fi);
     ASSERT_LT(static_cast<size_t>(v), static_cast<size_t>(Verdict::kCount));
-    if (v == Verdict::Udp) {
-      ASSERT_LE(size_t{fi.payload_off} + fi.payload_len, n);
-    }
+    if (v == Verdict::Udp) { ASSERT_LE(size_t{fi.payload_off} + fi.payload_len, n); }
   }
 }
 
@@ -81,9 +79,7 @@ TEST_P(AcceptedFixtures, Fields) {
   EXPECT_EQ(fi.ttl, s.ttl);
   EXPECT_EQ(fi.l4_proto, s.proto);
   EXPECT_LE(fi.ip_end(), f.size());
-  if (v4) {
-    EXPECT_TRUE(ipv4_header_checksum_valid(f.data(), fi));
-  }
+  if (v4) { EXPECT_TRUE(ipv4_header_checksum_valid(f.data(), fi)); }
   if (v == Verdict::Udp) {
     EXPECT_EQ(fi.sport, s.sport);
     EXPECT_EQ(fi.dport, s.dport);

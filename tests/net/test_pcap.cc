@@ -42,7 +42,8 @@ std::vector<std::vector<uint8_t>> read_pcap(const std::filesystem::path& path) {
 
 TEST(Pcap, CapturedFramesParseAndVerify) {
   const std::filesystem::path dir = SRTFWD_PCAP_DIR;
-  ASSERT_TRUE(std::filesystem::exists(dir)) << "no " << dir << ": the captures are part of the repository";
+  ASSERT_TRUE(std::filesystem::exists(dir))
+      << "no " << dir << ": the captures are part of the repository";
   size_t files = 0, udp4 = 0, udp6 = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     if (entry.path().extension() != ".pcap") continue;
@@ -58,8 +59,10 @@ TEST(Pcap, CapturedFramesParseAndVerify) {
       if (fi.ip_version == 4) { EXPECT_TRUE(ipv4_header_checksum_valid(f.data(), fi)); }
       EXPECT_TRUE(udp_checksum_valid(f.data(), fi));
       // Rewrite toward a backend and check again.
-      const IpAddr leg = fi.ip_version == 4 ? *IpAddr::parse("198.18.1.1") : *IpAddr::parse("2001:db8:1::1");
-      const IpAddr backend = fi.ip_version == 4 ? *IpAddr::parse("198.18.1.2") : *IpAddr::parse("2001:db8:1::2");
+      const IpAddr leg =
+          fi.ip_version == 4 ? *IpAddr::parse("198.18.1.1") : *IpAddr::parse("2001:db8:1::1");
+      const IpAddr backend =
+          fi.ip_version == 4 ? *IpAddr::parse("198.18.1.2") : *IpAddr::parse("2001:db8:1::2");
       auto rw = make_rewrite(fi.src, fi.dst, fi.sport, fi.dport, leg, backend, 23456, 10080,
                              MacAddr{{2, 0, 0, 0, 1, 2}});
       ASSERT_TRUE(rw);

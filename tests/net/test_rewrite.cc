@@ -152,9 +152,7 @@ TEST(Rewrite, V4FastVariantWritesTheSameBytes) {
     const bool rb = V4Patch::make(rw, kBackendPortMac).apply(b.data(), fv.l3_off);
     ASSERT_EQ(ra, rb) << "iteration " << i;
     ASSERT_EQ(a, b) << "iteration " << i;
-    if (!rb) {
-      ASSERT_EQ(b, frame) << "iteration " << i;
-    }
+    if (!rb) { ASSERT_EQ(b, frame) << "iteration " << i; }
   }
 }
 

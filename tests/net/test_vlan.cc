@@ -49,16 +49,14 @@ TEST(Vlan, PortAcceptsItsVlanOnly) {
     uint16_t port_vid;
     bool accepted;
   } cases[] = {
-      {std::nullopt, kNoVlan, true},   // untagged on an untagged port
-      {0x0000, kNoVlan, true},         // priority-tagged (VID 0): the port's own VLAN
-      {0xa000, kNoVlan, true},         // priority 5, VID 0
-      {0x0064, kNoVlan, false},        // VID 100 on an untagged port
-      {std::nullopt, 100, false},      // untagged on a VLAN port
-      {0x0000, 100, false},            // priority-tagged on a VLAN port
-      {0x0064, 100, true},
-      {0xe064, 100, true},             // priority and DEI bits do not matter
-      {0x0065, 100, false},
-      {0x0fff, 4094, false},
+      {std::nullopt, kNoVlan, true},  // untagged on an untagged port
+      {0x0000, kNoVlan, true},        // priority-tagged (VID 0): the port's own VLAN
+      {0xa000, kNoVlan, true},        // priority 5, VID 0
+      {0x0064, kNoVlan, false},       // VID 100 on an untagged port
+      {std::nullopt, 100, false},     // untagged on a VLAN port
+      {0x0000, 100, false},           // priority-tagged on a VLAN port
+      {0x0064, 100, true},           {0xe064, 100, true},  // priority and DEI bits do not matter
+      {0x0065, 100, false},          {0x0fff, 4094, false},
   };
   for (const auto& c : cases) {
     for (bool v6 : {false, true}) {
@@ -97,12 +95,12 @@ TEST(Vlan, RetagInsertsStripsAndReplaces) {
     Retag what;
   } cases[] = {
       {std::nullopt, kNoVlan, std::nullopt, Retag::kKeep},
-      {std::nullopt, 100, 100, Retag::kInsert},           // inserted with priority 0
+      {std::nullopt, 100, 100, Retag::kInsert},  // inserted with priority 0
       {0x0064, kNoVlan, std::nullopt, Retag::kStrip},
-      {0xa000, kNoVlan, std::nullopt, Retag::kStrip},     // priority tag stripped
+      {0xa000, kNoVlan, std::nullopt, Retag::kStrip},  // priority tag stripped
       {0x0064, 100, 0x0064, Retag::kKeep},
-      {0xa064, 200, 0xa0c8, Retag::kKeep},                // VID replaced, priority kept
-      {0x1fff, 1, 0x1001, Retag::kKeep},                  // DEI kept
+      {0xa064, 200, 0xa0c8, Retag::kKeep},  // VID replaced, priority kept
+      {0x1fff, 1, 0x1001, Retag::kKeep},    // DEI kept
       {0x0000, 4094, 0x0ffe, Retag::kKeep},
   };
   for (const auto& c : cases) {
@@ -145,7 +143,8 @@ TEST(Vlan, RetagThenRewriteKeepsChecksumsValid) {
         const bool v4 = s.src.is_v4();
         const IpAddr nsrc = v4 ? IpAddr::from_v4_host(0xc6120101) : *IpAddr::parse("2001:db8:1::1");
         const IpAddr ndst = v4 ? IpAddr::from_v4_host(0xc6120102) : *IpAddr::parse("2001:db8:1::2");
-        const auto rw = make_rewrite(s.src, s.dst, s.sport, s.dport, nsrc, ndst, 20000, 10080, kCallerMac);
+        const auto rw =
+            make_rewrite(s.src, s.dst, s.sport, s.dport, nsrc, ndst, 20000, 10080, kCallerMac);
         ASSERT_TRUE(rw);
         std::vector<uint8_t> buf(in.size() + 8);
         std::copy(in.begin(), in.end(), buf.begin() + 4);
@@ -158,9 +157,7 @@ TEST(Vlan, RetagThenRewriteKeepsChecksumsValid) {
         EXPECT_EQ(out.src, nsrc);
         EXPECT_EQ(out.dst, ndst);
         EXPECT_EQ(out.ttl, 63);
-        if (v4) {
-          EXPECT_TRUE(ipv4_header_checksum_valid(f, out));
-        }
+        if (v4) { EXPECT_TRUE(ipv4_header_checksum_valid(f, out)); }
         EXPECT_TRUE(udp_checksum_valid(f, out));
       }
     }
@@ -217,7 +214,8 @@ TEST(Vlan, ControlFramesCarryThePortTag) {
 TEST(Vlan, IcmpEchoReplyAfterRetagCarriesThePortTag) {
   // The control lcore turns an echo request around in place after giving it
   // the port's tag.
-  for (std::optional<uint16_t> in_tci : {std::optional<uint16_t>{}, std::optional<uint16_t>{0x6000}}) {
+  for (std::optional<uint16_t> in_tci :
+       {std::optional<uint16_t>{}, std::optional<uint16_t>{0x6000}}) {
     for (bool v6 : {false, true}) {
       FrameSpec s = v6 ? udp6(in_tci) : udp4(in_tci);
       s.proto = v6 ? IP_PROTO_ICMPV6 : IP_PROTO_ICMP;
@@ -226,7 +224,8 @@ TEST(Vlan, IcmpEchoReplyAfterRetagCarriesThePortTag) {
       FrameInfo fi = parsed(in.data(), in.size(), v6 ? Verdict::Icmp6 : Verdict::Icmp4);
       // Untagged port: a priority-tagged request is answered untagged.
       auto f = retag(in, fi, kNoVlan);
-      const size_t n = icmp_echo_reply_in_place(f.data(), static_cast<uint32_t>(f.size()), fi, kOurMac);
+      const size_t n =
+          icmp_echo_reply_in_place(f.data(), static_cast<uint32_t>(f.size()), fi, kOurMac);
       ASSERT_NE(n, 0u);
       FrameInfo out = parsed(f.data(), n, v6 ? Verdict::Icmp6 : Verdict::Icmp4);
       EXPECT_FALSE(out.vlan);

@@ -109,9 +109,7 @@ void check_random(bool from_v4, bool tagged, bool zero_csum) {
     EXPECT_EQ(fi.ip_version, from_v4 ? 6 : 4);
     EXPECT_TRUE(udp_checksum_valid(out.data(), fi));
     EXPECT_NE(load_be16(out.data() + fi.l4_off + kUdpCsumOff), 0);
-    if (!from_v4) {
-      EXPECT_TRUE(ipv4_header_checksum_valid(out.data(), fi));
-    }
+    if (!from_v4) { EXPECT_TRUE(ipv4_header_checksum_valid(out.data(), fi)); }
   }
 }
 
@@ -180,7 +178,8 @@ TEST(Xlat, FieldsByHand) {
   r.ttl = 64;
   r.tos = 0x2a;
   const auto in4 = fixtures::build_frame(r);
-  const auto out6 = translate(in4, 14, xlat_for({o4.dst, o4.src, 9000, 32000}, {c6.dst, c6.src, 4000, 5000}), &res);
+  const auto out6 = translate(
+      in4, 14, xlat_for({o4.dst, o4.src, 9000, 32000}, {c6.dst, c6.src, 4000, 5000}), &res);
   ASSERT_EQ(res, XlatResult::kOk);
   ASSERT_EQ(out6.size(), in4.size() + 20);
   EXPECT_EQ(load_be16(out6.data() + 12), ETHER_TYPE_IPV6);
@@ -222,8 +221,10 @@ TEST(Xlat, MalformedLeavesTheFrame) {
     EXPECT_EQ(translate(in, 14, xlat_for(from, to), &res), in);
     EXPECT_EQ(res, XlatResult::kMalformed);
     FrameSpec o = spec_for(from);
-    if (v4) o.ihl = 6;  // options
-    else o.proto = IP_PROTO_TCP;
+    if (v4)
+      o.ihl = 6;  // options
+    else
+      o.proto = IP_PROTO_TCP;
     const auto in2 = fixtures::build_frame(o);
     EXPECT_EQ(translate(in2, 14, xlat_for(from, to), &res), in2);
     EXPECT_EQ(res, XlatResult::kMalformed);

@@ -49,7 +49,8 @@ Bytes conclusion() {
   Bytes b = conclusion_head();
   Bytes hsreq;
   append_be32(hsreq, 0x00010501);  // SRT 1.5.1
-  append_be32(hsreq, 0x000000bf);  // TSBPDSND|TSBPDRCV|CRYPT|TLPKTDROP|PERIODICNAK|REXMITFLG|PACKET_FILTER
+  append_be32(hsreq,
+              0x000000bf);  // TSBPDSND|TSBPDRCV|CRYPT|TLPKTDROP|PERIODICNAK|REXMITFLG|PACKET_FILTER
   append_be32(hsreq, 0x00780078);  // 120 ms both ways
   append_block(b, kExtHsReq, hsreq);
   // The SID as it travels: each 4-byte group reversed, zero-padded.
@@ -121,7 +122,8 @@ TEST(Handshake, ReserialisesByteExact) {
   EXPECT_EQ(out[bytes.size()], 0xee);  // nothing written past the packet
 
   Handshake again;
-  ASSERT_EQ(parse_handshake(out, again), ParseError::ExtensionTruncated);  // 0xee.. is a bogus block
+  ASSERT_EQ(parse_handshake(out, again),
+            ParseError::ExtensionTruncated);  // 0xee.. is a bogus block
   ASSERT_EQ(parse_handshake(std::span(out.data(), bytes.size()), again), ParseError::Ok);
   EXPECT_EQ(again, hs);
 }
@@ -164,7 +166,8 @@ TEST(Handshake, TruncatedAtEveryOffset) {
       EXPECT_EQ(e, ParseError::ExtensionTruncated) << n;
     }
     if (e == ParseError::Ok) {
-      EXPECT_EQ(serialize(hs), Bytes(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(n))) << n;
+      EXPECT_EQ(serialize(hs), Bytes(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(n)))
+          << n;
     }
   }
 }
@@ -227,9 +230,7 @@ TEST(Handshake, RandomTailsNeverCrashAndRoundTrip) {
       b.push_back(static_cast<std::uint8_t>(k % 4 == 2 ? 0 : (k % 4 == 3 ? rng() % 6 : rng())));
     }
     Handshake hs;
-    if (parse_exact(b, b.size(), hs) == ParseError::Ok) {
-      ASSERT_EQ(serialize(hs), b);
-    }
+    if (parse_exact(b, b.size(), hs) == ParseError::Ok) { ASSERT_EQ(serialize(hs), b); }
   }
 }
 
@@ -260,14 +261,17 @@ TEST(PeerIp, Ipv4WordIsReversed) {
   EXPECT_EQ(wire, (std::array<std::uint8_t, 16>{1, 0, 0, 127, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}));
   EXPECT_TRUE(peer_ip_is_ipv4_shaped(wire));
   EXPECT_EQ(decode_peer_ipv4(wire), (std::array<std::uint8_t, 4>{127, 0, 0, 1}));
-  EXPECT_EQ(decode_peer_ipv4(encode_peer_ipv4({198, 18, 0, 1})), (std::array<std::uint8_t, 4>{198, 18, 0, 1}));
+  EXPECT_EQ(decode_peer_ipv4(encode_peer_ipv4({198, 18, 0, 1})),
+            (std::array<std::uint8_t, 4>{198, 18, 0, 1}));
 }
 
 TEST(PeerIp, Ipv6EveryWordIsReversed) {
   // 2001:db8::1
-  const std::array<std::uint8_t, 16> addr = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  const std::array<std::uint8_t, 16> addr = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0,
+                                             0,    0,    0,    0,    0, 0, 0, 1};
   const auto wire = encode_peer_ipv6(addr);
-  EXPECT_EQ(wire, (std::array<std::uint8_t, 16>{0xb8, 0x0d, 0x01, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0}));
+  EXPECT_EQ(wire, (std::array<std::uint8_t, 16>{0xb8, 0x0d, 0x01, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+                                                0, 0, 0}));
   EXPECT_FALSE(peer_ip_is_ipv4_shaped(wire));
   EXPECT_EQ(decode_peer_ipv6(wire), addr);
 }
@@ -320,7 +324,8 @@ TEST(Sid, EmptyIsRefusedAndNulEndsTheString) {
   // "ab\0cd" as libsrt would read it: strlen stops at the NUL.
   const Bytes contents = encode_reversed_words(std::string_view("ab\0cd", 5));
   EXPECT_EQ(decode_sid(contents), "ab");
-  EXPECT_EQ(decode_reversed_words(Bytes{'d', 'c', 'b', 'a', 'e'}), "abcde");  // ragged tail in order
+  EXPECT_EQ(decode_reversed_words(Bytes{'d', 'c', 'b', 'a', 'e'}),
+            "abcde");  // ragged tail in order
 }
 
 TEST(StringExtensions, CongestionAndFilterUseTheSameReversal) {
@@ -434,14 +439,17 @@ std::vector<std::uint8_t> from_hex(std::string_view hex) {
 // (SRT_REJ_BADSECRET).
 TEST(Builders, RejectionMatchesLibsrtButForTheSocketId) {
   const Bytes conclusion_body = from_hex(
-      "800000000000000000000db8000000000000000500040003544180c4000005dc00002000ffffffff2928ab4a84a1ad0f"
+      "800000000000000000000db8000000000000000500040003544180c4000005dc00002000ffffffff2928ab4a84a1"
+      "ad0f"
       "020a12c6000000000000000000000000");
   const Bytes libsrt_rejection = from_hex(
-      "8000000000000000000687972928ab4a0000000500040003544180c4000005dc00002000000003f23b9f198984a1ad0f"
+      "8000000000000000000687972928ab4a0000000500040003544180c4000005dc00002000000003f23b9f198984a1"
+      "ad0f"
       "010a12c6000000000000000000000000");
   Handshake request;
   ASSERT_EQ(parse_handshake(conclusion_body, request), ParseError::Ok);
-  Handshake reject = make_rejection(request, kRejBadSecret, encode_peer_ipv4({198, 18, 10, 1}), 0x00068797);
+  Handshake reject =
+      make_rejection(request, kRejBadSecret, encode_peer_ipv4({198, 18, 10, 1}), 0x00068797);
   EXPECT_EQ(reject.type, 1010u);
   reject.socket_id = 0x3b9f1989;  // the listener's own socket, which the forwarder does not have
   EXPECT_EQ(serialize(reject), libsrt_rejection);

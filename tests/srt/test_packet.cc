@@ -19,11 +19,11 @@ TEST(PacketView, RejectsBuffersShorterThanTheHeader) {
 TEST(PacketView, ReadsDataFields) {
   // seq 0x12345678, PP=11 (solo) O=1 KK=10 (odd) R=1, msgno 0x0abcdef.
   const std::vector<std::uint8_t> bytes = {
-      0x12, 0x34, 0x56, 0x78,  //
+      0x12,        0x34, 0x56, 0x78,  //
       0xf4 | 0x00, 0xab, 0xcd, 0xef,  // 1111 0100: PP=11 O=1 KK=10 R=1, msgno hi bits 00
-      0x00, 0x01, 0x02, 0x03,  //
-      0xde, 0xad, 0xbe, 0xef,  //
-      0xaa, 0xbb};
+      0x00,        0x01, 0x02, 0x03,  //
+      0xde,        0xad, 0xbe, 0xef,  //
+      0xaa,        0xbb};
   const auto view = PacketView::parse(bytes);
   ASSERT_TRUE(view);
   EXPECT_FALSE(view->is_control());
@@ -59,7 +59,8 @@ TEST(PacketView, ReadsControlFieldsAtAnyAlignment) {
   std::array<std::uint8_t, kHeaderSize + 3> storage{};
   for (std::size_t shift = 0; shift < 4; ++shift) {
     std::span<std::uint8_t> packet(storage.data() + shift, kHeaderSize);
-    ASSERT_TRUE(write_control_header(packet, {ControlType::Ack, 0x1234, 0x01020304, 0x05060708, 0x090a0b0c}));
+    ASSERT_TRUE(write_control_header(
+        packet, {ControlType::Ack, 0x1234, 0x01020304, 0x05060708, 0x090a0b0c}));
     const auto view = PacketView::parse(packet);
     ASSERT_TRUE(view);
     EXPECT_TRUE(view->is_control());

@@ -90,7 +90,8 @@ TEST(Pcaps, ManifestAndDirectoryAgree) {
     ASSERT_TRUE(entry.contains("file") && entry["file"].is_string()) << entry.dump();
     const std::string file = entry["file"].get<std::string>();
     EXPECT_TRUE(listed.insert(file).second) << "listed twice: " << file;
-    EXPECT_TRUE(fs::is_regular_file(pcap_dir() / file)) << "manifest names a missing file: " << file;
+    EXPECT_TRUE(fs::is_regular_file(pcap_dir() / file))
+        << "manifest names a missing file: " << file;
   }
   std::size_t on_disk = 0;
   for (const auto& f : fs::directory_iterator(pcap_dir())) {
@@ -136,7 +137,8 @@ TEST(Pcaps, EveryHandshakeRoundTripsAndMatchesTheManifest) {
     std::vector<SeenHandshake> seen;
     for (const auto& rec : pcap.records) {
       net::FrameInfo fi;
-      const auto v = net::parse_frame(rec.data.data(), static_cast<std::uint32_t>(rec.data.size()), fi);
+      const auto v =
+          net::parse_frame(rec.data.data(), static_cast<std::uint32_t>(rec.data.size()), fi);
       if (v != net::Verdict::Udp) continue;
       if (fi.sport != srt_port && fi.dport != srt_port) continue;
       const std::span<const std::uint8_t> payload(rec.data.data() + fi.payload_off, fi.payload_len);
@@ -200,7 +202,8 @@ TEST(Pcaps, EveryHandshakeRoundTripsAndMatchesTheManifest) {
     EXPECT_EQ(c_con->hs.dest_socket_id, 0u);
     EXPECT_EQ(decode_peer(c_con->hs, ipv6), *listener_ip);
     std::vector<std::string> want_caller_ext;
-    for (const auto& n : entry.at("caller_conclusion_ext")) want_caller_ext.push_back(n.get<std::string>());
+    for (const auto& n : entry.at("caller_conclusion_ext"))
+      want_caller_ext.push_back(n.get<std::string>());
     EXPECT_EQ(extension_names(c_con->hs), want_caller_ext)
         << "caller CONCLUSION has " << names_of(extension_names(c_con->hs));
     const auto hsreq = c_con->hs.find_extension(kExtHsReq);
@@ -224,9 +227,7 @@ TEST(Pcaps, EveryHandshakeRoundTripsAndMatchesTheManifest) {
       EXPECT_EQ(encode_sid(*stream_id), *blk) << "our encoder writes what libsrt wrote";
       StreamId parsed;
       EXPECT_EQ(parse_stream_id(*sid, parsed), StreamIdError::Ok);
-      if (stream_url_expected) {
-        EXPECT_EQ(stream_url(parsed), *stream_url_expected);
-      }
+      if (stream_url_expected) { EXPECT_EQ(stream_url(parsed), *stream_url_expected); }
     } else {
       EXPECT_FALSE(stream_url_expected.has_value());
     }
@@ -255,11 +256,13 @@ TEST(Pcaps, EveryHandshakeRoundTripsAndMatchesTheManifest) {
       // The listener tells the caller its address as the listener sees it.
       EXPECT_EQ(decode_peer(l_con->hs, ipv6), *caller_ip);
       std::vector<std::string> want;
-      for (const auto& n : entry.at("listener_conclusion_ext")) want.push_back(n.get<std::string>());
+      for (const auto& n : entry.at("listener_conclusion_ext"))
+        want.push_back(n.get<std::string>());
       EXPECT_EQ(extension_names(l_con->hs), want)
           << "listener CONCLUSION has " << names_of(extension_names(l_con->hs));
       if (passphrase) {
-        EXPECT_NE(l_con->hs.find_extension(kExtKmRsp), nullptr) << "encrypted listener without KMRSP";
+        EXPECT_NE(l_con->hs.find_extension(kExtKmRsp), nullptr)
+            << "encrypted listener without KMRSP";
         if (entry.contains("pbkeylen")) {
           EXPECT_EQ(l_con->hs.encryption, entry["pbkeylen"].get<std::uint32_t>() / 8);
         }
@@ -267,7 +270,8 @@ TEST(Pcaps, EveryHandshakeRoundTripsAndMatchesTheManifest) {
       for (const auto& s : seen) EXPECT_FALSE(is_rejection(s.hs.type));
     } else {
       ++rejected_files;
-      const SeenHandshake* rej = first(false, [](const Handshake& h) { return is_rejection(h.type); });
+      const SeenHandshake* rej =
+          first(false, [](const Handshake& h) { return is_rejection(h.type); });
       ASSERT_NE(rej, nullptr) << "no rejection from the listener";
       EXPECT_EQ(first(false, of_type(HandshakeType::kConclusion)), nullptr);
       EXPECT_EQ(rej->hs.type, entry.at("reject_hs_type").get<std::uint32_t>());
@@ -295,9 +299,10 @@ TEST(Pcaps, EveryHandshakeRoundTripsAndMatchesTheManifest) {
   EXPECT_GT(rejected_files, 0u);
   EXPECT_GT(with_sid, 0u);
   EXPECT_GE(handshakes, 4 * files);
-  std::printf("[          ] %zu handshakes in %zu captures (%zu with a stream ID, %zu encrypted, "
-              "%zu rejected, %zu IPv6)\n",
-              handshakes, files, with_sid, encrypted_files, rejected_files, ipv6_files);
+  std::printf(
+      "[          ] %zu handshakes in %zu captures (%zu with a stream ID, %zu encrypted, "
+      "%zu rejected, %zu IPv6)\n",
+      handshakes, files, with_sid, encrypted_files, rejected_files, ipv6_files);
 }
 
 }  // namespace

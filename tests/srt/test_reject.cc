@@ -72,10 +72,13 @@ TEST(Reject, Names) {
   EXPECT_EQ(reject_name(2042), "SRT_REJC_USERDEFINED");
   EXPECT_EQ(reject_name(17), "SRT_REJ_UNKNOWN");
   // Every named SRT_REJX_* code has its own name.
-  for (std::uint32_t code : {kRejXFallback, kRejXKeyNotSup, kRejXFilePath, kRejXHostNotFound, kRejXBadRequest,
-                             kRejXUnauthorized, kRejXOverload, kRejXForbidden, kRejXNotFound, kRejXBadMode,
-                             kRejXUnacceptable, kRejXConflict, kRejXNotSupMedia, kRejXLocked, kRejXFailedDepend,
-                             kRejXIse, kRejXUnimplemented, kRejXGw, kRejXDown, kRejXVersion, kRejXNoRoom}) {
+  for (std::uint32_t code :
+       {kRejXFallback,      kRejXKeyNotSup,    kRejXFilePath,     kRejXHostNotFound,
+        kRejXBadRequest,    kRejXUnauthorized, kRejXOverload,     kRejXForbidden,
+        kRejXNotFound,      kRejXBadMode,      kRejXUnacceptable, kRejXConflict,
+        kRejXNotSupMedia,   kRejXLocked,       kRejXFailedDepend, kRejXIse,
+        kRejXUnimplemented, kRejXGw,           kRejXDown,         kRejXVersion,
+        kRejXNoRoom}) {
     EXPECT_TRUE(reject_name(code).starts_with("SRT_REJX_")) << code;
   }
   for (std::uint32_t reason = 0; reason < kRejInternalEnd; ++reason) {

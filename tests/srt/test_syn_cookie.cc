@@ -73,13 +73,14 @@ TEST(SynCookie, DifferentCallerOrSecretDifferentCookie) {
 TEST(SynCookie, AcceptsThePreviousBucketOnly) {
   const SynCookieJar jar(kSecret, 60);
   const std::uint64_t bucket_start = kNow - kNow % 60;
-  const std::uint32_t cookie = jar.make(kCaller, kPort, bucket_start + 59);  // last second of a bucket
+  const std::uint32_t cookie =
+      jar.make(kCaller, kPort, bucket_start + 59);  // last second of a bucket
   EXPECT_TRUE(jar.verify(cookie, kCaller, kPort, bucket_start + 59));
-  EXPECT_TRUE(jar.verify(cookie, kCaller, kPort, bucket_start + 60));       // next bucket
-  EXPECT_TRUE(jar.verify(cookie, kCaller, kPort, bucket_start + 119));      // end of next bucket
-  EXPECT_FALSE(jar.verify(cookie, kCaller, kPort, bucket_start + 120));     // two buckets on
+  EXPECT_TRUE(jar.verify(cookie, kCaller, kPort, bucket_start + 60));    // next bucket
+  EXPECT_TRUE(jar.verify(cookie, kCaller, kPort, bucket_start + 119));   // end of next bucket
+  EXPECT_FALSE(jar.verify(cookie, kCaller, kPort, bucket_start + 120));  // two buckets on
   EXPECT_FALSE(jar.verify(cookie, kCaller, kPort, bucket_start + 100000));
-  EXPECT_FALSE(jar.verify(cookie, kCaller, kPort, bucket_start - 1));       // from the future
+  EXPECT_FALSE(jar.verify(cookie, kCaller, kPort, bucket_start - 1));  // from the future
   EXPECT_NE(cookie, jar.make(kCaller, kPort, bucket_start + 60));
 }
 
@@ -96,9 +97,9 @@ TEST(SynCookie, NeverZeroAndZeroNeverVerifies) {
   const SynCookieJar jar(kSecret, 1);
   std::set<std::uint32_t> seen;
   for (std::uint32_t i = 0; i < 20000; ++i) {
-    const std::uint32_t cookie = jar.make(v4_mapped({10, 0, static_cast<std::uint8_t>(i >> 8),
-                                                     static_cast<std::uint8_t>(i)}),
-                                          static_cast<std::uint16_t>(i * 7), i);
+    const std::uint32_t cookie = jar.make(
+        v4_mapped({10, 0, static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i)}),
+        static_cast<std::uint16_t>(i * 7), i);
     ASSERT_NE(cookie, 0u);
     seen.insert(cookie);
   }

@@ -49,9 +49,7 @@ inline PcapFile parse_pcap(const std::vector<std::uint8_t>& bytes) {
     case 0xd4c3b2a1: swapped = true; break;
     case 0xa1b23c4d: nanos = true; break;
     case 0x4d3cb2a1: swapped = nanos = true; break;
-    default:
-      out.error = "not a classic pcap file (pcapng?)";
-      return out;
+    default: out.error = "not a classic pcap file (pcapng?)"; return out;
   }
   auto u32 = [&](std::size_t off) {
     std::uint32_t v;

@@ -54,11 +54,24 @@ SessionRequest parse_session(const std::string& text) {
       continue;
     }
     auto [ip, port] = endpoint(v);
-    if (k == "caller") { r.caller_ip = ip; r.caller_udp = port; seen |= 1; }
-    else if (k == "vip") { r.vip = ip; r.vip_udp = port; seen |= 2; }
-    else if (k == "backend") { r.backend_ip = ip; r.backend_udp = port; seen |= 4; }
-    else if (k == "leg") { r.leg_ip = ip; r.leg_udp = port; seen |= 8; }
-    else throw std::runtime_error("unknown session field " + k);
+    if (k == "caller") {
+      r.caller_ip = ip;
+      r.caller_udp = port;
+      seen |= 1;
+    } else if (k == "vip") {
+      r.vip = ip;
+      r.vip_udp = port;
+      seen |= 2;
+    } else if (k == "backend") {
+      r.backend_ip = ip;
+      r.backend_udp = port;
+      seen |= 4;
+    } else if (k == "leg") {
+      r.leg_ip = ip;
+      r.leg_udp = port;
+      seen |= 8;
+    } else
+      throw std::runtime_error("unknown session field " + k);
   }
   if (seen != 15) throw std::runtime_error("session needs caller=, vip=, backend=, leg=: " + text);
   return r;

@@ -29,9 +29,9 @@ std::string sessions_json(dataplane::Dataplane& dp, uint64_t hz, uint64_t now,
 // The live sessions of `streams` with their caller and wall-clock install
 // time (now_unix_ms is the wall clock at TSC now), for /api/v1/streams.
 // Control lcore only.
-std::vector<control::StreamSession> stream_sessions(dataplane::Dataplane& dp, uint64_t hz, uint64_t now,
-                                                    uint64_t now_unix_ms,
-                                                    const std::vector<control::SessionStream>& streams);
+std::vector<control::StreamSession> stream_sessions(
+    dataplane::Dataplane& dp, uint64_t hz, uint64_t now, uint64_t now_unix_ms,
+    const std::vector<control::SessionStream>& streams);
 
 // A stream mode as the admin API names it: "publish", "play", "bidirectional".
 std::string_view api_mode(srt::Mode m);

@@ -47,7 +47,8 @@ StreamsSource read_redis(const control::BalancerOptions& opt, std::chrono::milli
 // {"source", "sessions": "this host's", "streams": [{"url", "origin": {"key",
 // "address", "alive"}, "publisher", "players", "since"}]}: every mapped
 // stream and every stream a local session plays or publishes.
-std::string streams_json(const StreamsSource& src, const std::vector<control::StreamSession>& local);
+std::string streams_json(const StreamsSource& src,
+                         const std::vector<control::StreamSession>& local);
 // {"source", "origins": [{"key", "ip", "address", "server_id", "service_id",
 // "pid", "update_at", "alive", "ttl_s", "streams"}]}.
 std::string origins_json(const StreamsSource& src);

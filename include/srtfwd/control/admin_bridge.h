@@ -90,7 +90,9 @@ class AdminBridge {
   void request_streams() noexcept { streams_wanted_.store(true, std::memory_order_release); }
   // Control lcore: whether one was asked for since the last call; read
   // after requests(), so that a snapshot answering a request has it.
-  bool take_streams_request() noexcept { return streams_wanted_.exchange(false, std::memory_order_acq_rel); }
+  bool take_streams_request() noexcept {
+    return streams_wanted_.exchange(false, std::memory_order_acq_rel);
+  }
   // Control lcore: the streams state the next publish() carries.
   void set_streams(StreamsState s);
   // Admin thread: a snapshot published after this call began, waiting up

@@ -25,8 +25,8 @@ struct ServerInfo {
   std::string ip;
   std::string device_id, server_id, service_id, pid;
   std::vector<std::string> rtmp, http, api, srt, rtc;
-  std::string update_at;     // as the origin / Go proxy wrote it
-  uint64_t seen_ms = 0;      // our steady clock at the last heartbeat (0: static, never expires)
+  std::string update_at;  // as the origin / Go proxy wrote it
+  uint64_t seen_ms = 0;   // our steady clock at the last heartbeat (0: static, never expires)
 
   // "srs-proxy-server:{server_id}-{service_id}-{pid}"
   std::string redis_key() const;
@@ -78,7 +78,8 @@ class Balancer {
   // The leg of a pick with a claim failed (the origin did not answer or
   // refused): the mapping goes back to what it was, unless it has changed
   // since (another caller's newer claim stays).
-  virtual void unclaim(const std::string& stream_url, const std::string& server_key, uint64_t claim) = 0;
+  virtual void unclaim(const std::string& stream_url, const std::string& server_key,
+                       uint64_t claim) = 0;
   // An origin's heartbeat (POST /api/v1/srs/register), on the control lcore.
   virtual void register_server(const ServerInfo& s, uint64_t now_ms) = 0;
   // Replaces the static [[backend]] origins (a config reload). The memory

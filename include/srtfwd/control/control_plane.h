@@ -36,20 +36,20 @@ namespace srtfwd::control {
 // What the control lcore did with the slow path. Single writer (control).
 struct ControlCounters {
   dataplane::Counter slow_path_packets;
-  dataplane::Counter arp_replies_sent;     // we answered a who-has for our address
-  dataplane::Counter arp_ignored;          // not for us, malformed
-  dataplane::Counter icmp_echo_replies;    // ICMP and ICMPv6 echo answered
-  dataplane::Counter icmp_ignored;         // other ICMP, or not to us
+  dataplane::Counter arp_replies_sent;   // we answered a who-has for our address
+  dataplane::Counter arp_ignored;        // not for us, malformed
+  dataplane::Counter icmp_echo_replies;  // ICMP and ICMPv6 echo answered
+  dataplane::Counter icmp_ignored;       // other ICMP, or not to us
   dataplane::Counter ndp_adverts_sent;
   dataplane::Counter ndp_ignored;
-  dataplane::Counter fragments_dropped;    // IP fragments: not reassembled
-  dataplane::Counter ip_options_dropped;   // IPv4 options / IPv6 extension headers
-  dataplane::Counter srt_unhandled;        // SRT packets with no handler
+  dataplane::Counter fragments_dropped;   // IP fragments: not reassembled
+  dataplane::Counter ip_options_dropped;  // IPv4 options / IPv6 extension headers
+  dataplane::Counter srt_unhandled;       // SRT packets with no handler
   dataplane::Counter sessions_installed;
   dataplane::Counter install_failed;
   std::array<dataplane::Counter, static_cast<size_t>(EndReason::kCount)> sessions_ended;
-  dataplane::Counter events_stale;         // event for a session already gone
-  dataplane::Counter alloc_failed;         // no mbuf for a packet control meant to send
+  dataplane::Counter events_stale;  // event for a session already gone
+  dataplane::Counter alloc_failed;  // no mbuf for a packet control meant to send
 };
 
 // The SRT handshake state machine plugs in here.
@@ -92,7 +92,8 @@ class ControlPlane {
   // resolves the next hop unless dst_mac is given. False if unroutable or
   // out of mbufs (counted).
   bool send_udp(const net::IpAddr& src, uint16_t sport, const net::IpAddr& dst, uint16_t dport,
-                std::span<const uint8_t> payload, std::optional<net::MacAddr> dst_mac = std::nullopt,
+                std::span<const uint8_t> payload,
+                std::optional<net::MacAddr> dst_mac = std::nullopt,
                 std::optional<uint16_t> port_hint = std::nullopt);
   Neighbours& neighbours() { return neighbours_; }
   dataplane::Dataplane& dataplane() { return dp_; }

@@ -34,7 +34,9 @@ class ControlPlaneHost final : public HandshakeEnv, public SrtHandler {
   uint64_t tsc_hz() const override { return cp_.tsc_hz(); }
   std::vector<net::IpAddr> local_addresses() const override;
   std::optional<Route> route(const net::IpAddr& dst) const override { return cp_.route(dst); }
-  std::string no_route_reason(const net::IpAddr& dst) const override { return cp_.no_route_reason(dst); }
+  std::string no_route_reason(const net::IpAddr& dst) const override {
+    return cp_.no_route_reason(dst);
+  }
   bool send_udp(const net::IpAddr& src, uint16_t sport, const net::IpAddr& dst, uint16_t dport,
                 std::span<const uint8_t> payload, std::optional<net::MacAddr> dst_mac,
                 std::optional<uint16_t> port_hint) override;

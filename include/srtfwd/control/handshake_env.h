@@ -67,8 +67,8 @@ class HandshakeEnv {
   virtual std::string no_route_reason(const net::IpAddr& dst) const = 0;
   // A UDP datagram from one of our addresses; the next hop is resolved unless
   // dst_mac is given. False if unroutable or out of buffers.
-  virtual bool send_udp(const net::IpAddr& src, uint16_t sport, const net::IpAddr& dst, uint16_t dport,
-                        std::span<const uint8_t> payload,
+  virtual bool send_udp(const net::IpAddr& src, uint16_t sport, const net::IpAddr& dst,
+                        uint16_t dport, std::span<const uint8_t> payload,
                         std::optional<net::MacAddr> dst_mac = std::nullopt,
                         std::optional<uint16_t> port_hint = std::nullopt) = 0;
   virtual void install_session(const SessionRequest& req, InstallDone done) = 0;

@@ -39,11 +39,11 @@ struct HookCall {
 using HookDone = std::function<void(HookVerdict, const std::string& detail)>;
 
 struct HookRequest {
-  bool publish = false;        // on_publish, else on_play
+  bool publish = false;  // on_publish, else on_play
   std::string client_id;
   net::IpAddr ip;
   srt::StreamId id;
-  std::string stream_id;       // the raw SRT stream ID
+  std::string stream_id;  // the raw SRT stream ID
   std::string server_id;
 };
 std::string hook_body(const HookRequest& r);

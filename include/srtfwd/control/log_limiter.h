@@ -32,9 +32,9 @@ class LogLimiter {
   }
   bool allow(uint64_t* suppressed) noexcept {
     const auto now = std::chrono::steady_clock::now().time_since_epoch();
-    return allow(static_cast<uint64_t>(
-                     std::chrono::duration_cast<std::chrono::milliseconds>(now).count()),
-                 suppressed);
+    return allow(
+        static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(now).count()),
+        suppressed);
   }
 
  private:

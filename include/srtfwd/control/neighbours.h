@@ -20,11 +20,11 @@ struct rte_mbuf;
 namespace srtfwd::control {
 
 struct NeighbourCounters {
-  dataplane::Counter requests_sent;   // ARP who-has / NDP NS we sent
-  dataplane::Counter learned;         // entries created or changed
-  dataplane::Counter queued;          // packets that waited for resolution
-  dataplane::Counter queue_full;      // dropped: too many waiting for one neighbour
-  dataplane::Counter unresolved;      // dropped: the neighbour never answered
+  dataplane::Counter requests_sent;  // ARP who-has / NDP NS we sent
+  dataplane::Counter learned;        // entries created or changed
+  dataplane::Counter queued;         // packets that waited for resolution
+  dataplane::Counter queue_full;     // dropped: too many waiting for one neighbour
+  dataplane::Counter unresolved;     // dropped: the neighbour never answered
 };
 
 class Neighbours {
@@ -71,8 +71,8 @@ class Neighbours {
     bool is_static = false;
     bool failed = false;
     uint32_t attempts = 0;
-    uint64_t next_try = 0;      // tsc of the next request
-    uint64_t stale_at = 0;      // tsc after which a known entry is asked again
+    uint64_t next_try = 0;  // tsc of the next request
+    uint64_t stale_at = 0;  // tsc after which a known entry is asked again
     std::deque<rte_mbuf*> waiting;
   };
 

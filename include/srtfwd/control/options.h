@@ -44,18 +44,19 @@ struct BalancerOptions {
 // A source is an IPv4 address or an IPv6 /64 (one host's share of a
 // subnet: a single IPv6 host can send from every address of its /64).
 struct LimitsOptions {
-  std::vector<net::Prefix> allow;  // non-empty: only these sources (then deny applies)
-  std::vector<net::Prefix> deny;   // never these (1403 at INDUCTION)
+  std::vector<net::Prefix> allow;          // non-empty: only these sources (then deny applies)
+  std::vector<net::Prefix> deny;           // never these (1403 at INDUCTION)
   uint32_t max_handshakes_per_source = 0;  // handshakes in flight; beyond: 1402. 0: no cap
   uint32_t max_sessions_per_source = 0;    // sessions live or being set up; beyond: 1402. 0: no cap
-  uint32_t inductions_per_source_s = 0;    // INDUCTIONs answered a second (burst: as many); 0: no cap
+  uint32_t inductions_per_source_s = 0;  // INDUCTIONs answered a second (burst: as many); 0: no cap
   // Per-source counts live in this many hashed slots (a fixed table, so a
   // flood of spoofed sources costs no memory); sources sharing a slot share
   // its caps.
   uint32_t source_slots = 65536;
 
   bool per_source() const {
-    return max_handshakes_per_source != 0 || max_sessions_per_source != 0 || inductions_per_source_s != 0;
+    return max_handshakes_per_source != 0 || max_sessions_per_source != 0 ||
+           inductions_per_source_s != 0;
   }
 };
 
@@ -76,22 +77,22 @@ struct Options {
   std::vector<uint16_t> listen_ports{10080};  // UDP ports that accept SRT callers
   uint16_t leg_port_min = 20000;              // our ports toward backends
   uint16_t leg_port_max = 59999;
-  uint32_t idle_timeout_ms = 5000;            // no packet either way: session ends
-  uint32_t shutdown_grace_ms = 200;           // SHUTDOWN forwarded, then the session ends
-  uint32_t backend_retry_ms = 250;            // backend handshake retransmission
-  uint32_t backend_timeout_ms = 700;          // then 1502 GW: 3 tries, and the caller hears within 1 s
-  uint32_t max_handshakes = 4096;             // in flight; beyond: 1402 OVERLOAD
-  uint32_t cookie_bucket_s = 60;              // SYN cookie time bucket
-  uint32_t drain_timeout_ms = 2000;           // SIGTERM: wait this long for sessions to end
+  uint32_t idle_timeout_ms = 5000;    // no packet either way: session ends
+  uint32_t shutdown_grace_ms = 200;   // SHUTDOWN forwarded, then the session ends
+  uint32_t backend_retry_ms = 250;    // backend handshake retransmission
+  uint32_t backend_timeout_ms = 700;  // then 1502 GW: 3 tries, and the caller hears within 1 s
+  uint32_t max_handshakes = 4096;     // in flight; beyond: 1402 OVERLOAD
+  uint32_t cookie_bucket_s = 60;      // SYN cookie time bucket
+  uint32_t drain_timeout_ms = 2000;   // SIGTERM: wait this long for sessions to end
   // Routes a caller without a stream ID, as SRS reads one ("" refuses it
   // with 1400 instead).
   std::string default_streamid = "#!::r=live/livestream,m=publish";
   // Neighbour resolution (ARP / NDP).
   uint32_t neighbour_retry_ms = 1000;
   uint32_t neighbour_attempts = 3;
-  uint32_t neighbour_reachable_ms = 300000;   // re-resolve after this
-  uint32_t neighbour_queue = 16;              // packets held per unresolved neighbour
-  std::vector<PortRoute> routes;              // per DPDK port, same order as the ports
+  uint32_t neighbour_reachable_ms = 300000;  // re-resolve after this
+  uint32_t neighbour_queue = 16;             // packets held per unresolved neighbour
+  std::vector<PortRoute> routes;             // per DPDK port, same order as the ports
   BalancerOptions balancer;
   LimitsOptions limits;
   HookOptions hooks;

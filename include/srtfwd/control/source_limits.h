@@ -31,10 +31,12 @@ class SourceLimits {
   // Takes one INDUCTION token of the slot; false: the bucket is empty.
   bool take_induction(uint32_t slot, uint64_t now);
   bool handshakes_full(uint32_t slot) const {
-    return opt_.max_handshakes_per_source != 0 && slots_[slot].handshakes >= opt_.max_handshakes_per_source;
+    return opt_.max_handshakes_per_source != 0 &&
+           slots_[slot].handshakes >= opt_.max_handshakes_per_source;
   }
   bool sessions_full(uint32_t slot) const {
-    return opt_.max_sessions_per_source != 0 && slots_[slot].sessions >= opt_.max_sessions_per_source;
+    return opt_.max_sessions_per_source != 0 &&
+           slots_[slot].sessions >= opt_.max_sessions_per_source;
   }
   void add_handshake(uint32_t slot) { ++slots_[slot].handshakes; }
   void end_handshake(uint32_t slot) { --slots_[slot].handshakes; }
@@ -46,8 +48,8 @@ class SourceLimits {
  private:
   struct Slot {
     uint32_t handshakes = 0, sessions = 0;
-    uint64_t tokens = 0;     // in thousandths of an INDUCTION
-    uint64_t refilled = 0;   // TSC of the last refill; 0: never (a full bucket)
+    uint64_t tokens = 0;    // in thousandths of an INDUCTION
+    uint64_t refilled = 0;  // TSC of the last refill; 0: never (a full bucket)
   };
   const LimitsOptions& opt_;
   uint64_t hz_;

@@ -98,12 +98,25 @@ struct RejectReasonInfo {
   std::string_view name;
   uint32_t code;
 };
-inline constexpr std::array<RejectReasonInfo, static_cast<size_t>(RejectReason::kCount)> kRejectReasons = {{
-    {"bad_request", 1400}, {"not_found", 1404}, {"gateway", 1502}, {"overload", 1402},
-    {"down", 1503}, {"version", 8}, {"bad_mode", 1405}, {"group", 15}, {"backend", 0},
-    {"no_route", 1502}, {"source_denied", 1403}, {"source_handshakes", 1402},
-    {"source_sessions", 1402}, {"forbidden", 1403}, {"hook_down", 1503}, {"hook_busy", 1402},
-}};
+inline constexpr std::array<RejectReasonInfo, static_cast<size_t>(RejectReason::kCount)>
+    kRejectReasons = {{
+        {"bad_request", 1400},
+        {"not_found", 1404},
+        {"gateway", 1502},
+        {"overload", 1402},
+        {"down", 1503},
+        {"version", 8},
+        {"bad_mode", 1405},
+        {"group", 15},
+        {"backend", 0},
+        {"no_route", 1502},
+        {"source_denied", 1403},
+        {"source_handshakes", 1402},
+        {"source_sessions", 1402},
+        {"forbidden", 1403},
+        {"hook_down", 1503},
+        {"hook_busy", 1402},
+    }};
 static_assert(!kRejectReasons.back().name.empty(), "a RejectReason has no name");
 
 inline constexpr std::string_view to_string(RejectReason r) noexcept {
@@ -114,13 +127,14 @@ inline constexpr uint32_t reject_code(RejectReason r) noexcept {
 }
 
 struct SrtProxyCounters {
-  dataplane::Counter inductions;          // answered with a cookie
-  dataplane::Counter conclusions;         // with a valid cookie
-  dataplane::Counter bad_cookie;          // ignored
-  dataplane::Counter malformed;           // not a parsable handshake
-  dataplane::Counter not_handshake;       // other SRT packets with no session
-  dataplane::Counter cached_answers;      // retransmitted CONCLUSION answered from cache
-  dataplane::Counter in_progress_ignored; // retransmitted CONCLUSION while the backend handshake runs
+  dataplane::Counter inductions;      // answered with a cookie
+  dataplane::Counter conclusions;     // with a valid cookie
+  dataplane::Counter bad_cookie;      // ignored
+  dataplane::Counter malformed;       // not a parsable handshake
+  dataplane::Counter not_handshake;   // other SRT packets with no session
+  dataplane::Counter cached_answers;  // retransmitted CONCLUSION answered from cache
+  dataplane::Counter
+      in_progress_ignored;  // retransmitted CONCLUSION while the backend handshake runs
   dataplane::Counter backend_retries;
   dataplane::Counter established;
   dataplane::Counter backend_rejected;    // relayed rejections of an origin
@@ -206,37 +220,45 @@ class SrtProxy {
       return net::IpAddrHash{}(k.ip) ^ (size_t{k.port} * 0x9E3779B97F4A7C15ull);
     }
   };
-  enum class State : uint8_t { kHooking, kPicking, kInduction, kConclusion, kInstalling, kEstablished, kRejected };
+  enum class State : uint8_t {
+    kHooking,
+    kPicking,
+    kInduction,
+    kConclusion,
+    kInstalling,
+    kEstablished,
+    kRejected
+  };
 
   struct Attempt {
     uint64_t id = 0;
     State state = State::kPicking;
     CallerKey caller;
-    uint16_t caller_port_id = 0;       // DPDK port the caller came in on
-    net::MacAddr caller_mac;           // its frame's source: our next hop back
+    uint16_t caller_port_id = 0;  // DPDK port the caller came in on
+    net::MacAddr caller_mac;      // its frame's source: our next hop back
     net::IpAddr vip;
     uint16_t vip_port = 0;
     std::unique_ptr<srt::Handshake> conclusion;  // the caller's; dropped once answered
-    uint64_t conclusion_rx = 0;        // TSC when that CONCLUSION arrived (ages its timestamp)
+    uint64_t conclusion_rx = 0;  // TSC when that CONCLUSION arrived (ages its timestamp)
     std::string url;
     srt::Mode mode = srt::Mode::Request;
     net::IpAddr backend_ip, leg_ip;
     uint16_t backend_port = 0, leg_port = 0;
     std::string server_key;
-    uint64_t claim = 0;                // the pick created the stream's mapping (Pick::claim)
+    uint64_t claim = 0;  // the pick created the stream's mapping (Pick::claim)
     uint32_t backend_cookie = 0;
     uint64_t next_retry = 0, deadline = 0;
-    std::vector<uint8_t> answer;       // cached answer to the caller
+    std::vector<uint8_t> answer;  // cached answer to the caller
     // The backend's CONCLUSION timestamp and the TSC it arrived at: every send
     // of the answer carries it aged by the time since (0: not a CONCLUSION).
     uint32_t answer_ts = 0;
     uint64_t answer_rx = 0;
-    uint64_t forget_at = 0;            // kRejected: drop the cache then
+    uint64_t forget_at = 0;  // kRejected: drop the cache then
     // Its source's slot in limits_, and what it counts there: a handshake
     // until it is established or ends, a session until it ends.
     uint32_t source_slot = 0;
     bool counts_handshake = false, counts_session = false;
-    uint32_t session = 0;              // kEstablished: its session table index
+    uint32_t session = 0;  // kEstablished: its session table index
   };
 
   void on_caller(const net::FrameInfo& fi, const net::MacAddr& mac, uint16_t port_id,
@@ -250,14 +272,16 @@ class SrtProxy {
   void on_pick(uint64_t id, const CallerKey& key, const Pick& pick, uint64_t now);
   void send_backend_induction(Attempt& a);
   void send_backend_conclusion(Attempt& a);
-  void established(Attempt& a, const srt::Handshake& backend_answer, const net::MacAddr& backend_mac);
+  void established(Attempt& a, const srt::Handshake& backend_answer,
+                   const net::MacAddr& backend_mac);
   void reject(Attempt& a, RejectReason label, uint32_t reason, const std::string& why);
   void reject_stateless(const net::FrameInfo& fi, const net::MacAddr& mac, uint16_t port_id,
                         const srt::Handshake& hs, RejectReason r, const char* why);
   void answer_caller(Attempt& a);
   uint32_t aged(uint32_t timestamp, uint64_t since_tsc) const;
-  bool send_to_caller(const net::IpAddr& vip, uint16_t vip_port, const net::IpAddr& ip, uint16_t port,
-                      const net::MacAddr& mac, uint16_t port_id, std::span<const uint8_t> bytes);
+  bool send_to_caller(const net::IpAddr& vip, uint16_t vip_port, const net::IpAddr& ip,
+                      uint16_t port, const net::MacAddr& mac, uint16_t port_id,
+                      std::span<const uint8_t> bytes);
   void send_to_backend(const Attempt& a, const srt::Handshake& hs);
   bool alloc_leg(Attempt& a);
   void free_leg(Attempt& a);
@@ -281,8 +305,8 @@ class SrtProxy {
   std::unordered_map<CallerKey, std::unique_ptr<Attempt>, CallerKeyHash> by_caller_;
   std::unordered_map<LegKey, Attempt*, LegKeyHash> by_leg_;
   std::unordered_map<uint32_t, const Attempt*> by_session_;  // kEstablished, by session index
-  std::unordered_set<Attempt*> active_;     // in flight: retried and timed out on tick
-  std::deque<CallerKey> rejected_;          // cached rejections, oldest first
+  std::unordered_set<Attempt*> active_;  // in flight: retried and timed out on tick
+  std::deque<CallerKey> rejected_;       // cached rejections, oldest first
   std::unordered_map<net::IpAddr, std::deque<uint16_t>, net::IpAddrHash> leg_free_;
   SrtProxyCounters counters_;
   uint64_t next_balancer_poll_ = 0;

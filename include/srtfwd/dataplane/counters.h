@@ -38,36 +38,35 @@ class Counter {
 
 // Why a worker freed a packet. The `reason` labels of srtfwd_dropped_packets_total.
 enum class DropReason : uint8_t {
-  kTruncatedEth,     // shorter than an Ethernet (+VLAN) header
-  kTruncatedIp,      // shorter than the IP header it announces
+  kTruncatedEth,  // shorter than an Ethernet (+VLAN) header
+  kTruncatedIp,   // shorter than the IP header it announces
   kBadIpVersion,
-  kBadIhl,           // IPv4 IHL < 5
-  kBadIpLength,      // IP total/payload length larger than the frame or smaller than the header
+  kBadIhl,       // IPv4 IHL < 5
+  kBadIpLength,  // IP total/payload length larger than the frame or smaller than the header
   kTruncatedUdp,
-  kBadUdpLength,     // UDP length beyond the IP payload, or < 8
+  kBadUdpLength,  // UDP length beyond the IP payload, or < 8
   kUnknownEthertype,
-  kNotUdp,           // IP protocol we do not serve (TCP, ...)
-  kNotForUs,         // destination address is not one of ours
-  kNoSession,        // UDP to us, no session, not an SRT handshake
+  kNotUdp,     // IP protocol we do not serve (TCP, ...)
+  kNotForUs,   // destination address is not one of ours
+  kNoSession,  // UDP to us, no session, not an SRT handshake
   kTtlExpired,
   kControlRingFull,  // slow path overloaded
   kStackedVlan,      // QinQ or a second 802.1Q tag
   kTruncatedArp,
   kTruncatedIcmp,
-  kV4MappedIpv6,     // IPv6 from/to ::ffff:0:0/96: would alias an IPv4 session key
-  kVlanMismatch,     // tagged with another VLAN than the port's, or untagged on a VLAN port
-  kNoHeadroom,       // no room before the frame to insert the egress port's VLAN tag
-  kXlatFailed,       // a translated (IPv4 <-> IPv6) direction's frame: no headroom, or malformed
+  kV4MappedIpv6,  // IPv6 from/to ::ffff:0:0/96: would alias an IPv4 session key
+  kVlanMismatch,  // tagged with another VLAN than the port's, or untagged on a VLAN port
+  kNoHeadroom,    // no room before the frame to insert the egress port's VLAN tag
+  kXlatFailed,    // a translated (IPv4 <-> IPv6) direction's frame: no headroom, or malformed
   kCount
 };
 
 inline constexpr std::array<std::string_view, static_cast<size_t>(DropReason::kCount)>
     kDropReasonNames = {
-        "truncated_eth", "truncated_ip", "bad_ip_version", "bad_ihl",
-        "bad_ip_length", "truncated_udp", "bad_udp_length", "unknown_ethertype",
-        "not_udp",       "not_for_us",   "no_session",     "ttl_expired",
-        "control_ring_full", "stacked_vlan", "truncated_arp", "truncated_icmp",
-        "v4_mapped_ipv6", "vlan_mismatch", "no_headroom", "xlat_failed",
+        "truncated_eth",  "truncated_ip",   "bad_ip_version",    "bad_ihl",      "bad_ip_length",
+        "truncated_udp",  "bad_udp_length", "unknown_ethertype", "not_udp",      "not_for_us",
+        "no_session",     "ttl_expired",    "control_ring_full", "stacked_vlan", "truncated_arp",
+        "truncated_icmp", "v4_mapped_ipv6", "vlan_mismatch",     "no_headroom",  "xlat_failed",
 };
 
 static_assert(!kDropReasonNames.back().empty(), "a DropReason has no name");
@@ -80,24 +79,21 @@ inline constexpr std::string_view to_string(DropReason r) noexcept {
 struct alignas(64) WorkerCounters {
   Counter rx_packets, rx_bytes;
   Counter forwarded, forwarded_bytes;  // rewritten and handed to a TX buffer
-  Counter tx_packets;                // accepted by the NIC TX queue
-  Counter tx_dropped;                // TX queue full at flush
-  Counter to_control;                // handed to the control ring
-  Counter session_events;            // SHUTDOWN seen on a live session (also forwarded)
-  Counter event_ring_full;           // such an event lost (the idle sweep still ends the session)
-  Counter control_tx;                // packets of the control lcore sent on this worker's TX
+  Counter tx_packets;                  // accepted by the NIC TX queue
+  Counter tx_dropped;                  // TX queue full at flush
+  Counter to_control;                  // handed to the control ring
+  Counter session_events;              // SHUTDOWN seen on a live session (also forwarded)
+  Counter event_ring_full;             // such an event lost (the idle sweep still ends the session)
+  Counter control_tx;                  // packets of the control lcore sent on this worker's TX
   std::array<Counter, static_cast<size_t>(DropReason::kCount)> dropped;
 
-  void drop(DropReason r, uint64_t n = 1) noexcept {
-    dropped[static_cast<size_t>(r)].add(n);
-  }
+  void drop(DropReason r, uint64_t n = 1) noexcept { dropped[static_cast<size_t>(r)].add(n); }
 };
 
 // A plain snapshot, summed over lcores.
 struct CounterTotals {
-  uint64_t rx_packets = 0, rx_bytes = 0, forwarded = 0, forwarded_bytes = 0,
-           tx_packets = 0, tx_dropped = 0, to_control = 0, session_events = 0,
-           event_ring_full = 0, control_tx = 0;
+  uint64_t rx_packets = 0, rx_bytes = 0, forwarded = 0, forwarded_bytes = 0, tx_packets = 0,
+           tx_dropped = 0, to_control = 0, session_events = 0, event_ring_full = 0, control_tx = 0;
   std::array<uint64_t, static_cast<size_t>(DropReason::kCount)> dropped{};
 
   uint64_t dropped_total() const noexcept {
@@ -105,9 +101,7 @@ struct CounterTotals {
     for (auto v : dropped) s += v;
     return s;
   }
-  uint64_t dropped_by(DropReason r) const noexcept {
-    return dropped[static_cast<size_t>(r)];
-  }
+  uint64_t dropped_by(DropReason r) const noexcept { return dropped[static_cast<size_t>(r)]; }
 
   void add(const WorkerCounters& c) noexcept {
     rx_packets += c.rx_packets.get();

@@ -44,12 +44,12 @@ struct PortOptions {
 // Named defaults: they fit the documented `--no-huge -m 1024` start.
 struct Options {
   std::vector<PortOptions> ports;
-  uint32_t sessions = 65536;       // session records (two flow-table keys each)
-  uint32_t mbufs = 16383;          // pool size; 2^n - 1 is optimal for rte_mempool
+  uint32_t sessions = 65536;  // session records (two flow-table keys each)
+  uint32_t mbufs = 16383;     // pool size; 2^n - 1 is optimal for rte_mempool
   uint16_t rx_descriptors = 1024;
   uint16_t tx_descriptors = 1024;
-  uint32_t control_ring = 4096;    // worker -> control slow-path ring, per worker
-  uint32_t event_ring = 1024;      // worker -> control session events, per worker
+  uint32_t control_ring = 4096;  // worker -> control slow-path ring, per worker
+  uint32_t event_ring = 1024;    // worker -> control session events, per worker
   // Back-off of an lcore that finds nothing: after idle_polls empty polls it
   // sleeps idle_sleep_us per loop. 0 disables sleeping (dedicated host).
   uint32_t idle_polls = 300;
@@ -73,12 +73,12 @@ struct PortInfo {
   std::string name;
   net::MacAddr mac;
   std::optional<net::Prefix> ipv4, ipv6;
-  uint16_t vlan = 0;               // PortOptions::vlan
+  uint16_t vlan = 0;  // PortOptions::vlan
   uint16_t rx_queues = 0, tx_queues = 0;
-  bool tx_cksum_offload = false;   // IPv4 header + UDP checksums by the NIC
-  bool control_has_txq = false;    // else control TX goes through ctl_tx ring
+  bool tx_cksum_offload = false;  // IPv4 header + UDP checksums by the NIC
+  bool control_has_txq = false;   // else control TX goes through ctl_tx ring
   uint16_t control_txq = 0;
-  rte_ring* ctl_tx = nullptr;      // control -> worker 0 TX (when !control_has_txq)
+  rte_ring* ctl_tx = nullptr;  // control -> worker 0 TX (when !control_has_txq)
 };
 
 // A port's own counters as its driver keeps them (rte_eth_stats_get): what

@@ -208,7 +208,7 @@ struct V4Hot {
   // The checksum deltas byte-swapped, as the fields load, the UDP one
   // complemented (see V4Patch).
   uint16_t ip_delta_raw = 0, udp_ndelta_raw = 0;
-  uint32_t session = 0;    // the record index
+  uint32_t session = 0;  // the record index
   DirCounters c;
 };
 static_assert(sizeof(V4Hot) == 56);
@@ -218,8 +218,8 @@ static_assert(sizeof(V4Hot) == 56);
 // net/xlat.h), whichever its family: the tail's new addresses are then of
 // the other family than the key's (FlowSlot::translates()), and an IPv4
 // key there is out of the fast path's sight (find_v4() matches v4 slots
-// only), so such packets cost the IPv4 fast path nothing. A head never sits in the table's last slot, so its tail is
-// always the next one in memory.
+// only), so such packets cost the IPv4 fast path nothing. A head never sits in the table's last
+// slot, so its tail is always the next one in memory.
 struct V6Head {
   uint16_t sport_be = 0, dport_be = 0;  // the rewrite's new ports
   uint32_t session = 0;
@@ -236,8 +236,8 @@ static_assert(sizeof(V6Tail) == 56);
 
 struct alignas(64) FlowSlot {
   std::atomic<uint32_t> state{kSlotEmpty};
-  uint8_t v4 = 0;         // 1: an IPv4 key (h4 is the live member), 0: an IPv6 head (h6) or tail (t6)
-  uint8_t dir = 0;        // which of the session's directions this key is
+  uint8_t v4 = 0;   // 1: an IPv4 key (h4 is the live member), 0: an IPv6 head (h6) or tail (t6)
+  uint8_t dir = 0;  // which of the session's directions this key is
   uint16_t out_port = 0;  // DPDK port to send the rewritten packet on
   union {
     V4Hot h4;
@@ -290,7 +290,8 @@ inline net::Rewrite FlowSlot::rewrite() const noexcept {
   rw.dport_be = h6.dport_be;
   rw.udp_csum_delta = t.udp_csum_delta;  // IPv6 has no header checksum: ip_csum_delta is 0
   // 6->4: the new IPv4 header's constant words (see make_xlat_rewrite()).
-  if (t.src.is_v4() && !h6.key.src.is_v4()) rw.ip_csum_delta = net::xlat_ipv4_header_base(t.src, t.dst);
+  if (t.src.is_v4() && !h6.key.src.is_v4())
+    rw.ip_csum_delta = net::xlat_ipv4_header_base(t.src, t.dst);
   return rw;
 }
 
@@ -365,7 +366,8 @@ class FlowTable {
   // Any key, in either layout (control and tests; the worker's IPv6 runs).
   const FlowSlot* find(const SessionKey& k, uint32_t hash) const noexcept {
     if (key_is_v4(k)) {
-      const FlowSlot* f = const_cast<FlowTable*>(this)->find_v4(v4_addrs_of(k), v4_ports_of(k), hash);
+      const FlowSlot* f =
+          const_cast<FlowTable*>(this)->find_v4(v4_addrs_of(k), v4_ports_of(k), hash);
       return f != nullptr ? f : find_long(k, hash);
     }
     return find_long(k, hash);
@@ -423,7 +425,8 @@ class FlowTable {
 
  private:
   static void bump(std::atomic<uint32_t>& c, int32_t d) noexcept {
-    c.store(c.load(std::memory_order_relaxed) + static_cast<uint32_t>(d), std::memory_order_relaxed);
+    c.store(c.load(std::memory_order_relaxed) + static_cast<uint32_t>(d),
+            std::memory_order_relaxed);
   }
   FlowSlot* slots_ = nullptr;
   uint32_t mask_ = 0;

@@ -35,8 +35,8 @@ namespace srtfwd::dataplane {
 struct LinkStats {
   // From the full ACKs of the receiver of this direction's data (the last
   // one seen; 0 until the first).
-  Counter acks;               // full ACKs seen (light ACKs carry no statistics)
-  Counter rtt_us;             // the receiver's smoothed RTT
+  Counter acks;    // full ACKs seen (light ACKs carry no statistics)
+  Counter rtt_us;  // the receiver's smoothed RTT
   Counter rtt_var_us;
   Counter avail_buf;          // the receiver's free buffer, packets
   Counter recv_rate_pps;      // what the receiver takes in, packets/s

@@ -37,7 +37,7 @@ namespace srtfwd::dataplane {
 // Everything the control lcore knows to install a session. Ports in host order.
 struct SessionSpec {
   // Caller side, as the caller's packets arrive.
-  uint16_t caller_port_id = 0;   // DPDK port the caller is reached on
+  uint16_t caller_port_id = 0;  // DPDK port the caller is reached on
   net::IpAddr caller_ip, vip;
   uint16_t caller_udp = 0, vip_udp = 0;
   net::MacAddr caller_next_hop;  // MAC of the caller or of its gateway
@@ -80,15 +80,14 @@ enum class InstallError : uint8_t {
   kFull,            // no free session record
   kKeyExists,       // one of the two 4-tuples is already a session
   kFamilyMismatch,  // a leg's two addresses of different families (the legs may differ: translated)
-  kProbeLimit,      // a key's probe window in the flow table is full (should not happen at load <= 1/2)
+  kProbeLimit,  // a key's probe window in the flow table is full (should not happen at load <= 1/2)
 };
 const char* to_string(InstallError e) noexcept;
 
 class SessionTable {
  public:
   // Throws std::runtime_error with the reason (start-up only).
-  SessionTable(const std::string& name, uint32_t capacity, int socket_id,
-               rte_rcu_qsbr* qsv);
+  SessionTable(const std::string& name, uint32_t capacity, int socket_id, rte_rcu_qsbr* qsv);
   ~SessionTable();
   SessionTable(const SessionTable&) = delete;
   SessionTable& operator=(const SessionTable&) = delete;
@@ -99,7 +98,9 @@ class SessionTable {
   // The link quality record of a session's data direction (link_stats.h):
   // a worker writes the fields its queue owns; anyone reads them. Reset by
   // install() before the session's keys are published.
-  LinkStats& link(uint32_t session, uint32_t dir) noexcept { return link_[size_t{session} * 2 + dir]; }
+  LinkStats& link(uint32_t session, uint32_t dir) noexcept {
+    return link_[size_t{session} * 2 + dir];
+  }
   const LinkStats& link(uint32_t session, uint32_t dir) const noexcept {
     return link_[size_t{session} * 2 + dir];
   }
@@ -135,13 +136,13 @@ class SessionTable {
     uint32_t index;
   };
   rte_rcu_qsbr* qsv_ = nullptr;
-  void* slot_mem_ = nullptr;    // rte_malloc'd FlowSlots (FlowTable::init sets them up)
+  void* slot_mem_ = nullptr;  // rte_malloc'd FlowSlots (FlowTable::init sets them up)
   FlowTable flows_;
   Session* records_ = nullptr;  // rte_zmalloc'd array, capacity_ long
   LinkStats* link_ = nullptr;   // rte_zmalloc'd, two per record (by direction)
   LinkHistograms link_hist_;
   uint32_t capacity_ = 0;
-  std::vector<uint32_t> free_;  // free record indexes (stack)
+  std::vector<uint32_t> free_;      // free record indexes (stack)
   std::vector<uint32_t> live_;      // record indexes in use
   std::vector<uint32_t> live_pos_;  // per record: its place in live_ while in use
   std::deque<Deferred> deferred_;

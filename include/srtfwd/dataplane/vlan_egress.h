@@ -20,13 +20,11 @@ inline uint8_t* retag_mbuf(rte_mbuf* m, net::FrameInfo& fi, uint16_t port_vid) n
   auto* frame = rte_pktmbuf_mtod(m, uint8_t*);
   switch (net::retag_needed(fi, port_vid)) {
     case net::Retag::kInsert:
-      if (rte_pktmbuf_prepend(m, static_cast<uint16_t>(net::kVlanTagLen)) == nullptr) return nullptr;
+      if (rte_pktmbuf_prepend(m, static_cast<uint16_t>(net::kVlanTagLen)) == nullptr)
+        return nullptr;
       break;
-    case net::Retag::kStrip:
-      rte_pktmbuf_adj(m, static_cast<uint16_t>(net::kVlanTagLen));
-      break;
-    case net::Retag::kKeep:
-      break;
+    case net::Retag::kStrip: rte_pktmbuf_adj(m, static_cast<uint16_t>(net::kVlanTagLen)); break;
+    case net::Retag::kKeep: break;
   }
   return net::retag_frame(frame, fi, port_vid);
 }

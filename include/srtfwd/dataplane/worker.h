@@ -23,17 +23,17 @@ inline constexpr uint8_t kNoFastL3 = 0xff;
 struct alignas(64) WorkerContext {
   struct Port {
     uint16_t port_id = 0;
-    uint16_t queue = 0;             // this worker's own TX queue on the port
+    uint16_t queue = 0;  // this worker's own TX queue on the port
     bool cksum_offload = false;
     // The header offset of the frames the IPv4 fast path may send on this
     // port as they arrived (see Dataplane's set-up); kNoFastL3: none.
     uint8_t fast_l3 = kNoFastL3;
-    uint16_t vlan = 0;              // PortOptions::vlan (net/vlan.h)
-    net::MacAddr mac;               // our MAC: the source of what this port sends
+    uint16_t vlan = 0;  // PortOptions::vlan (net/vlan.h)
+    net::MacAddr mac;   // our MAC: the source of what this port sends
     bool has_v4 = false, has_v6 = false;
-    net::IpAddr v4, v6;             // our addresses on this port
+    net::IpAddr v4, v6;  // our addresses on this port
     rte_eth_dev_tx_buffer* txbuf = nullptr;
-    rte_ring* ctl_tx = nullptr;     // control packets this worker transmits for the control lcore
+    rte_ring* ctl_tx = nullptr;  // control packets this worker transmits for the control lcore
   };
 
   // One RX queue this worker polls: ports[port] is its port.
@@ -42,7 +42,7 @@ struct alignas(64) WorkerContext {
     uint16_t queue = 0;
   };
 
-  unsigned index = 0;               // worker number, also the RCU thread id
+  unsigned index = 0;  // worker number, also the RCU thread id
   unsigned lcore = 0;
   unsigned nb_ports = 0;
   Port ports[kMaxPorts];
@@ -50,8 +50,8 @@ struct alignas(64) WorkerContext {
   // queue of every port to exactly one worker); none: the worker idles.
   unsigned nb_rxq = 0;
   RxQueue rxq[kMaxWorkerRxQueues];
-  rte_ring* to_control = nullptr;   // SP/SC, this worker -> control
-  rte_ring* events = nullptr;       // SP/SC session events
+  rte_ring* to_control = nullptr;  // SP/SC, this worker -> control
+  rte_ring* events = nullptr;      // SP/SC session events
   SessionTable* table = nullptr;
   rte_rcu_qsbr* qsv = nullptr;
   const std::atomic<bool>* stop = nullptr;

@@ -28,7 +28,7 @@ struct IpAddr {
   std::array<uint8_t, 16> b{};  // network order; IPv4 in the last 4 bytes
 
   // The 12-byte prefix of every v4-mapped address.
-  static constexpr std::array<uint8_t, 12> kV4MappedPrefix = {0, 0, 0, 0, 0, 0,
+  static constexpr std::array<uint8_t, 12> kV4MappedPrefix = {0, 0, 0, 0, 0,    0,
                                                               0, 0, 0, 0, 0xff, 0xff};
 
   // From an IPv4 address whose in-memory bytes are network order (what a
@@ -73,13 +73,9 @@ struct IpAddr {
     std::memcpy(a.b.data(), p, 16);
     return a;
   }
-  static IpAddr from_v6(const std::array<uint8_t, 16>& bytes) noexcept {
-    return IpAddr{bytes};
-  }
+  static IpAddr from_v6(const std::array<uint8_t, 16>& bytes) noexcept { return IpAddr{bytes}; }
 
-  bool is_v4() const noexcept {
-    return std::memcmp(b.data(), kV4MappedPrefix.data(), 12) == 0;
-  }
+  bool is_v4() const noexcept { return std::memcmp(b.data(), kV4MappedPrefix.data(), 12) == 0; }
   bool is_v6() const noexcept { return !is_v4(); }
   // The IPv4 address with network-order bytes in memory (see from_v4).
   uint32_t v4_be() const noexcept {
@@ -139,7 +135,9 @@ struct IpAddrHash {
 struct MacAddr {
   std::array<uint8_t, 6> b{};
 
-  static constexpr MacAddr broadcast() noexcept { return MacAddr{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}}; }
+  static constexpr MacAddr broadcast() noexcept {
+    return MacAddr{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
+  }
   static MacAddr from_bytes(const uint8_t* p) noexcept {
     MacAddr m;
     std::memcpy(m.b.data(), p, 6);

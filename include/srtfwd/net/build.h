@@ -53,7 +53,8 @@ struct ArpInfo {
 };
 
 // Parses the ARP body of a frame parse_frame() classified as Verdict::Arp.
-ArpVerdict parse_arp(const uint8_t* frame, uint32_t len, const FrameInfo& fi, ArpInfo& out) noexcept;
+ArpVerdict parse_arp(const uint8_t* frame, uint32_t len, const FrameInfo& fi,
+                     ArpInfo& out) noexcept;
 
 // The reply to a request for one of our addresses (req.tpa), sent to the
 // requester's MAC: op 2, sha = our_mac, spa = req.tpa, tha = req.sha, tpa = req.spa.
@@ -85,22 +86,22 @@ size_t icmp_echo_reply_in_place(uint8_t* frame, uint32_t len, const FrameInfo& f
 
 enum class NdpVerdict : uint8_t {
   Ok,
-  NotNdp,          // not ICMPv6 type 135 or 136
-  Truncated,       // shorter than 24 bytes, or an option runs past the message
-  BadHopLimit,     // not 255: the packet crossed a router (RFC 4861 7.1.1)
-  BadCode,         // ICMP code != 0
+  NotNdp,       // not ICMPv6 type 135 or 136
+  Truncated,    // shorter than 24 bytes, or an option runs past the message
+  BadHopLimit,  // not 255: the packet crossed a router (RFC 4861 7.1.1)
+  BadCode,      // ICMP code != 0
   BadChecksum,
-  BadOption,       // an option of length 0
-  MulticastTarget, // the target address is multicast
-  BadDad,          // unspecified source with a non-solicited-node destination or a source lladdr option
+  BadOption,        // an option of length 0
+  MulticastTarget,  // the target address is multicast
+  BadDad,  // unspecified source with a non-solicited-node destination or a source lladdr option
   kCount
 };
 std::string_view to_string(NdpVerdict v) noexcept;
 
 struct NdpInfo {
-  uint8_t type = 0;               // ICMPV6_NEIGHBOR_SOLICITATION or _ADVERTISEMENT
-  MacAddr eth_src;                // Ethernet source of the message
-  IpAddr src, dst;                // IPv6 header
+  uint8_t type = 0;  // ICMPV6_NEIGHBOR_SOLICITATION or _ADVERTISEMENT
+  MacAddr eth_src;   // Ethernet source of the message
+  IpAddr src, dst;   // IPv6 header
   IpAddr target;
   std::optional<MacAddr> lladdr;  // source (NS) or target (NA) link-layer address option
   bool router = false, solicited = false, override_flag = false;  // NA flags
@@ -108,7 +109,8 @@ struct NdpInfo {
 
 // Parses and validates (RFC 4861 sections 7.1.1, 7.1.2) a frame that
 // parse_frame() classified as Verdict::Icmp6.
-NdpVerdict parse_ndp(const uint8_t* frame, uint32_t len, const FrameInfo& fi, NdpInfo& out) noexcept;
+NdpVerdict parse_ndp(const uint8_t* frame, uint32_t len, const FrameInfo& fi,
+                     NdpInfo& out) noexcept;
 
 // ff02::1:ffXX:XXXX, the solicited-node multicast group of an address (RFC 4291 2.7.1).
 IpAddr solicited_node_multicast(const IpAddr& ip) noexcept;

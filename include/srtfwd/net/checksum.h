@@ -98,8 +98,8 @@ inline uint32_t pseudo_header_sum(const IpAddr& src, const IpAddr& dst, uint8_t 
 // Checksum of a transport segment of len bytes under a pseudo header, with the
 // checksum field at csum_off counted as zero. For UDP use udp_checksum(),
 // which also applies UDP's zero rule.
-inline uint16_t l4_checksum(const IpAddr& src, const IpAddr& dst, uint8_t proto,
-                            const uint8_t* l4, size_t len, size_t csum_off) noexcept {
+inline uint16_t l4_checksum(const IpAddr& src, const IpAddr& dst, uint8_t proto, const uint8_t* l4,
+                            size_t len, size_t csum_off) noexcept {
   uint32_t sum = pseudo_header_sum(src, dst, proto, static_cast<uint32_t>(len));
   sum = csum_bytes(l4, csum_off, sum);
   sum = csum_bytes(l4 + csum_off + 2, len - csum_off - 2, sum);
@@ -140,7 +140,8 @@ constexpr uint32_t csum_delta16(uint16_t old_v, uint16_t new_v) noexcept {
 // Delta for n bytes (n even) changing from old_p to new_p.
 inline uint32_t csum_delta_bytes(const uint8_t* old_p, const uint8_t* new_p, size_t n) noexcept {
   uint32_t d = 0;
-  for (size_t i = 0; i + 1 < n; i += 2) d += csum_delta16(load_be16(old_p + i), load_be16(new_p + i));
+  for (size_t i = 0; i + 1 < n; i += 2)
+    d += csum_delta16(load_be16(old_p + i), load_be16(new_p + i));
   return d;
 }
 

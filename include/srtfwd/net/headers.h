@@ -22,8 +22,8 @@ constexpr uint16_t bswap16(uint16_t v) noexcept {
   return static_cast<uint16_t>((v >> 8) | (v << 8));
 }
 constexpr uint32_t bswap32(uint32_t v) noexcept {
-  return ((v & 0x000000ffu) << 24) | ((v & 0x0000ff00u) << 8) |
-         ((v & 0x00ff0000u) >> 8) | ((v & 0xff000000u) >> 24);
+  return ((v & 0x000000ffu) << 24) | ((v & 0x0000ff00u) << 8) | ((v & 0x00ff0000u) >> 8) |
+         ((v & 0xff000000u) >> 24);
 }
 
 // Host-order value of a network-order (big-endian) field at any alignment.
@@ -140,13 +140,18 @@ inline constexpr uint8_t IPV6_EXT_EXPERIMENT2 = 254;
 
 constexpr bool is_ipv6_extension_header(uint8_t nh) noexcept {
   switch (nh) {
-    case IPV6_EXT_HOP_BY_HOP: case IPV6_EXT_ROUTING: case IPV6_EXT_FRAGMENT:
-    case IPV6_EXT_ESP: case IPV6_EXT_AH: case IPV6_EXT_DEST_OPTS:
-    case IPV6_EXT_MOBILITY: case IPV6_EXT_HIP: case IPV6_EXT_SHIM6:
-    case IPV6_EXT_EXPERIMENT1: case IPV6_EXT_EXPERIMENT2:
-      return true;
-    default:
-      return false;
+    case IPV6_EXT_HOP_BY_HOP:
+    case IPV6_EXT_ROUTING:
+    case IPV6_EXT_FRAGMENT:
+    case IPV6_EXT_ESP:
+    case IPV6_EXT_AH:
+    case IPV6_EXT_DEST_OPTS:
+    case IPV6_EXT_MOBILITY:
+    case IPV6_EXT_HIP:
+    case IPV6_EXT_SHIM6:
+    case IPV6_EXT_EXPERIMENT1:
+    case IPV6_EXT_EXPERIMENT2: return true;
+    default: return false;
   }
 }
 

@@ -26,10 +26,10 @@ namespace srtfwd::net {
 
 enum class Verdict : uint8_t {
   // Accepted.
-  Udp,               // IPv4 or IPv6 UDP, lengths consistent
-  Arp,               // a complete 28-byte Ethernet/IPv4 ARP body (fields not checked: parse_arp)
-  Icmp4,             // ICMP in IPv4 without options, not fragmented, >= 8 bytes
-  Icmp6,             // ICMPv6 (echo, NDP, ...) directly after the IPv6 header, >= 8 bytes
+  Udp,    // IPv4 or IPv6 UDP, lengths consistent
+  Arp,    // a complete 28-byte Ethernet/IPv4 ARP body (fields not checked: parse_arp)
+  Icmp4,  // ICMP in IPv4 without options, not fragmented, >= 8 bytes
+  Icmp6,  // ICMPv6 (echo, NDP, ...) directly after the IPv6 header, >= 8 bytes
   // Malformed or not for the fast path.
   TruncatedEth,      // shorter than the Ethernet header (+ the VLAN tag it announces)
   TruncatedIp,       // shorter than the IP header it announces
@@ -51,13 +51,13 @@ enum class Verdict : uint8_t {
 };
 
 // snake_case labels, used as counter labels (like dataplane::DropReason).
-inline constexpr std::array<std::string_view, static_cast<size_t>(Verdict::kCount)>
-    kVerdictNames = {
-        "udp",           "arp",             "icmp4",          "icmp6",
-        "truncated_eth", "truncated_ip",    "bad_ip_version", "bad_ihl",
-        "bad_ip_length", "fragment",        "ip_options",     "ipv6_ext_headers",
-        "not_udp",       "truncated_udp",   "bad_udp_length", "unknown_ethertype",
-        "stacked_vlan",  "truncated_arp",   "truncated_icmp", "v4_mapped_ipv6",
+inline constexpr std::array<std::string_view, static_cast<size_t>(Verdict::kCount)> kVerdictNames =
+    {
+        "udp",           "arp",           "icmp4",          "icmp6",
+        "truncated_eth", "truncated_ip",  "bad_ip_version", "bad_ihl",
+        "bad_ip_length", "fragment",      "ip_options",     "ipv6_ext_headers",
+        "not_udp",       "truncated_udp", "bad_udp_length", "unknown_ethertype",
+        "stacked_vlan",  "truncated_arp", "truncated_icmp", "v4_mapped_ipv6",
 };
 
 constexpr std::string_view to_string(Verdict v) noexcept {
@@ -70,11 +70,11 @@ constexpr std::string_view to_string(Verdict v) noexcept {
 // are meaningful. Ports are host order (sport_be()/dport_be() give the wire
 // form used in session keys).
 struct FrameInfo {
-  uint16_t l3_off = 0;        // IP / ARP header
-  uint16_t l4_off = 0;        // UDP / ICMP header
-  uint16_t payload_off = 0;   // UDP payload (ICMP: == l4_off)
-  uint16_t payload_len = 0;   // UDP length - 8 (ICMP: the whole message)
-  uint16_t ethertype = 0;     // after the VLAN tag, if any
+  uint16_t l3_off = 0;       // IP / ARP header
+  uint16_t l4_off = 0;       // UDP / ICMP header
+  uint16_t payload_off = 0;  // UDP payload (ICMP: == l4_off)
+  uint16_t payload_len = 0;  // UDP length - 8 (ICMP: the whole message)
+  uint16_t ethertype = 0;    // after the VLAN tag, if any
   bool vlan = false;
   uint16_t vlan_tci = 0;      // PCP | DEI | VID, host order
   uint8_t ip_version = 0;     // 4 or 6
@@ -118,7 +118,8 @@ inline Verdict parse_icmp(uint32_t l4_off, uint32_t ip_payload_len, Verdict ok,
   return ok;
 }
 
-inline Verdict parse_ipv4(const uint8_t* frame, uint32_t len, uint32_t l3, FrameInfo& out) noexcept {
+inline Verdict parse_ipv4(const uint8_t* frame, uint32_t len, uint32_t l3,
+                          FrameInfo& out) noexcept {
   if (len < l3 + kIpv4MinHeaderLen) return Verdict::TruncatedIp;
   const uint8_t* ip = frame + l3;
   out.ip_version = ip[kIpv4VerIhlOff] >> 4;
@@ -146,7 +147,8 @@ inline Verdict parse_ipv4(const uint8_t* frame, uint32_t len, uint32_t l3, Frame
   }
 }
 
-inline Verdict parse_ipv6(const uint8_t* frame, uint32_t len, uint32_t l3, FrameInfo& out) noexcept {
+inline Verdict parse_ipv6(const uint8_t* frame, uint32_t len, uint32_t l3,
+                          FrameInfo& out) noexcept {
   if (len < l3 + kIpv6HeaderLen) return Verdict::TruncatedIp;
   const uint8_t* ip = frame + l3;
   out.ip_version = ip[kIpv6VtcFlowOff] >> 4;
@@ -196,13 +198,10 @@ inline Verdict parse_frame(const uint8_t* frame, uint32_t len, FrameInfo& out) n
   switch (type) {
     case ETHER_TYPE_IPV4: return detail::parse_ipv4(frame, len, l3, out);
     case ETHER_TYPE_IPV6: return detail::parse_ipv6(frame, len, l3, out);
-    case ETHER_TYPE_ARP:
-      return len - l3 < kArpLen ? Verdict::TruncatedArp : Verdict::Arp;
+    case ETHER_TYPE_ARP: return len - l3 < kArpLen ? Verdict::TruncatedArp : Verdict::Arp;
     case ETHER_TYPE_VLAN:
-    case ETHER_TYPE_QINQ:
-      return Verdict::StackedVlan;
-    default:
-      return Verdict::UnknownEthertype;
+    case ETHER_TYPE_QINQ: return Verdict::StackedVlan;
+    default: return Verdict::UnknownEthertype;
   }
 }
 
@@ -210,13 +209,13 @@ inline Verdict parse_frame(const uint8_t* frame, uint32_t len, FrameInfo& out) n
 
 // What the worker needs of an IPv4 UDP packet, read straight off the wire.
 struct FastV4 {
-  uint16_t l3_off = 0;     // 14, or 18 behind one 802.1Q tag
+  uint16_t l3_off = 0;  // 14, or 18 behind one 802.1Q tag
   // UDP length field (header included); 32 bits wide so that the worker's
   // payload length check reuses the value the length checks computed
   // instead of widening a 16-bit copy again.
   uint32_t udp_len = 0;
   uint8_t ttl = 0;
-  uint32_t src_raw = 0;    // addresses as their wire bytes load (network order in memory)
+  uint32_t src_raw = 0;  // addresses as their wire bytes load (network order in memory)
   uint32_t dst_raw = 0;
   uint32_t ports_raw = 0;  // the UDP header's first four bytes: sport, dport as on the wire
 };

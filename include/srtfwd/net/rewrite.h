@@ -34,17 +34,19 @@ namespace srtfwd::net {
 // the family is the packet's (a session key only matches its own family),
 // the offload pseudo-header sum is a few adds of src and dst.
 struct Rewrite {
-  MacAddr dst_mac;              // the next hop's MAC
-  IpAddr src, dst;              // new addresses (same family as the old ones)
-  uint16_t sport_be = 0;        // new ports, network order as stored
+  MacAddr dst_mac;        // the next hop's MAC
+  IpAddr src, dst;        // new addresses (same family as the old ones)
+  uint16_t sport_be = 0;  // new ports, network order as stored
   uint16_t dport_be = 0;
   uint16_t ip_csum_delta = 0;   // IPv4 header: addresses and the TTL decrement (folded)
   uint16_t udp_csum_delta = 0;  // UDP: pseudo-header addresses and the ports (folded)
 
   bool ipv4() const noexcept { return src.is_v4(); }
 };
-static_assert(sizeof(Rewrite) == 46, "Rewrite changed: V4Patch::make() and the flow table's IPv6 tail follow its layout");
-static_assert(offsetof(Rewrite, src) == 6 && offsetof(Rewrite, dport_be) == offsetof(Rewrite, sport_be) + 2,
+static_assert(sizeof(Rewrite) == 46,
+              "Rewrite changed: V4Patch::make() and the flow table's IPv6 tail follow its layout");
+static_assert(offsetof(Rewrite, src) == 6 &&
+                  offsetof(Rewrite, dport_be) == offsetof(Rewrite, sport_be) + 2,
               "V4Patch::make() loads the MAC as 8 bytes and the ports as 4");
 
 // The word TTL|protocol loses 0x0100 when the TTL drops by one.
@@ -201,7 +203,8 @@ struct V4Patch {
     store_raw16(ip + kIpv4CsumOff, csum_update_folded(load_raw16(ip + kIpv4CsumOff), ip_delta_raw));
     uint8_t* udp = ip + kIpv4MinHeaderLen;
     std::memcpy(udp + kUdpSrcPortOff, &ports, 4);
-    store_raw16(udp + kUdpCsumOff, udp4_csum_update_ndelta(load_raw16(udp + kUdpCsumOff), udp_ndelta_raw));
+    store_raw16(udp + kUdpCsumOff,
+                udp4_csum_update_ndelta(load_raw16(udp + kUdpCsumOff), udp_ndelta_raw));
     return true;
   }
 };

@@ -42,8 +42,11 @@ inline std::optional<uint16_t> port_vlan_tci(uint16_t port_vid) noexcept {
 
 // What retag_frame() does to a frame's first bytes: the frame starts
 // kVlanTagLen bytes earlier (insert), later (strip), or where it was.
-enum class Retag : int8_t { kInsert = -static_cast<int8_t>(kVlanTagLen), kKeep = 0,
-                            kStrip = static_cast<int8_t>(kVlanTagLen) };
+enum class Retag : int8_t {
+  kInsert = -static_cast<int8_t>(kVlanTagLen),
+  kKeep = 0,
+  kStrip = static_cast<int8_t>(kVlanTagLen)
+};
 
 // What a frame laid out as `fi` needs to leave on a port on VLAN `port_vid`.
 inline Retag retag_needed(const FrameInfo& fi, uint16_t port_vid) noexcept {

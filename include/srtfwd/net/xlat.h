@@ -77,13 +77,14 @@ inline std::optional<Rewrite> make_xlat_rewrite(const IpAddr& old_src, const IpA
   rw.dst = new_dst;
   rw.sport_be = to_be16(new_sport);
   rw.dport_be = to_be16(new_dport);
-  const uint16_t old_sum =
-      csum_fold(csum_bytes(old_dst.wire(), old_dst.wire_len(), csum_bytes(old_src.wire(), old_src.wire_len())));
-  const uint16_t new_sum =
-      csum_fold(csum_bytes(new_dst.wire(), new_dst.wire_len(), csum_bytes(new_src.wire(), new_src.wire_len())));
+  const uint16_t old_sum = csum_fold(csum_bytes(old_dst.wire(), old_dst.wire_len(),
+                                                csum_bytes(old_src.wire(), old_src.wire_len())));
+  const uint16_t new_sum = csum_fold(csum_bytes(new_dst.wire(), new_dst.wire_len(),
+                                                csum_bytes(new_src.wire(), new_src.wire_len())));
   // ~m + m' over the address words (RFC 1624), then the ports.
-  rw.udp_csum_delta = csum_fold(uint32_t{static_cast<uint16_t>(~old_sum)} + new_sum +
-                                csum_delta16(old_sport, new_sport) + csum_delta16(old_dport, new_dport));
+  rw.udp_csum_delta =
+      csum_fold(uint32_t{static_cast<uint16_t>(~old_sum)} + new_sum +
+                csum_delta16(old_sport, new_sport) + csum_delta16(old_dport, new_dport));
   rw.ip_csum_delta = from_v4 ? 0 : xlat_ipv4_header_base(new_src, new_dst);
   return rw;
 }

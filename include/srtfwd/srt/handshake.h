@@ -94,8 +94,8 @@ struct Handshake {
   std::uint32_t isn = 0;              // initial sequence number
   std::uint32_t mss = 0;
   std::uint32_t flow_window = 0;
-  std::uint32_t type = 0;             // HandshakeType or a rejection
-  std::uint32_t socket_id = 0;        // the sender's own socket ID
+  std::uint32_t type = 0;       // HandshakeType or a rejection
+  std::uint32_t socket_id = 0;  // the sender's own socket ID
   std::uint32_t cookie = 0;
   std::array<std::uint8_t, 16> peer_ip{};  // WIRE order: see encode_peer_ip*
 

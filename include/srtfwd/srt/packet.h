@@ -76,8 +76,8 @@ constexpr std::uint16_t byteswap16(std::uint16_t v) {
 }
 
 constexpr std::uint32_t byteswap32(std::uint32_t v) {
-  return ((v & 0x000000ffu) << 24) | ((v & 0x0000ff00u) << 8) |
-         ((v & 0x00ff0000u) >> 8) | ((v & 0xff000000u) >> 24);
+  return ((v & 0x000000ffu) << 24) | ((v & 0x0000ff00u) << 8) | ((v & 0x00ff0000u) >> 8) |
+         ((v & 0xff000000u) >> 24);
 }
 
 // The caller guarantees p points at 2 (or 4) readable bytes.
@@ -122,9 +122,7 @@ class PacketView {
 
   // --- data packets (meaningful when !is_control()) ---
   std::uint32_t seqno() const { return word(0) & 0x7fffffffu; }
-  PacketPosition position() const {
-    return static_cast<PacketPosition>(bytes_[4] >> 6);
-  }
+  PacketPosition position() const { return static_cast<PacketPosition>(bytes_[4] >> 6); }
   bool in_order() const { return (bytes_[4] & 0x20) != 0; }
   // 0 clear, 1 even key, 2 odd key (the forwarder never touches it).
   std::uint8_t key() const { return static_cast<std::uint8_t>((bytes_[4] >> 3) & 0x3); }
@@ -142,9 +140,7 @@ class PacketView {
   // A handshake is the whole first word equal to 0x80000000: control bit,
   // type 0, subtype 0 (what libsrt sends and what the Go proxy tests).
   bool is_handshake() const { return word(0) == 0x80000000u; }
-  bool is_shutdown() const {
-    return is_control() && control_type() == ControlType::Shutdown;
-  }
+  bool is_shutdown() const { return is_control() && control_type() == ControlType::Shutdown; }
 
   // --- both kinds ---
   std::uint32_t timestamp() const { return word(2); }
@@ -173,7 +169,8 @@ struct ControlHeader {
 inline bool write_control_header(std::span<std::uint8_t> out, const ControlHeader& h) {
   if (out.size() < kHeaderSize) return false;
   std::uint8_t* p = out.data();
-  wire::store_be16(p, static_cast<std::uint16_t>(0x8000u | (static_cast<std::uint16_t>(h.type) & 0x7fffu)));
+  wire::store_be16(
+      p, static_cast<std::uint16_t>(0x8000u | (static_cast<std::uint16_t>(h.type) & 0x7fffu)));
   wire::store_be16(p + 2, h.subtype);
   wire::store_be32(p + 4, h.type_info);
   wire::store_be32(p + 8, h.timestamp);

@@ -96,12 +96,14 @@ constexpr std::uint32_t handshake_type_for_reject(std::uint32_t reason) {
 // int32_t and tests `> 1000`, so CONCLUSION (0xFFFFFFFF = -1), AGREEMENT and
 // DONE are not rejections even though they are large as unsigned numbers.
 constexpr bool is_rejection(std::uint32_t handshake_type) {
-  return static_cast<std::int32_t>(handshake_type) > static_cast<std::int32_t>(kHandshakeRejectBase);
+  return static_cast<std::int32_t>(handshake_type) >
+         static_cast<std::int32_t>(kHandshakeRejectBase);
 }
 
 // The reason a rejection carries, decoded as libsrt's RejectReasonForURQ does
 // (17..999 read as kRejUnknown); nullopt when the type is not a rejection.
-constexpr std::optional<std::uint32_t> reject_reason_for_handshake_type(std::uint32_t handshake_type) {
+constexpr std::optional<std::uint32_t> reject_reason_for_handshake_type(
+    std::uint32_t handshake_type) {
   if (!is_rejection(handshake_type)) return std::nullopt;
   const std::uint32_t reason = handshake_type - kHandshakeRejectBase;
   if (reason >= kRejInternalEnd && reason < kRejPredefinedBase) return kRejUnknown;

@@ -52,7 +52,8 @@ class SynCookieJar {
 
   // The cookie for a caller at now_seconds (any monotonic or wall clock in
   // seconds, the same one for make and verify). Never 0.
-  std::uint32_t make(const CookieAddress& addr, std::uint16_t port, std::uint64_t now_seconds) const;
+  std::uint32_t make(const CookieAddress& addr, std::uint16_t port,
+                     std::uint64_t now_seconds) const;
 
   // True when `cookie` is what make() gives for this caller in the current
   // or the previous bucket.
@@ -62,7 +63,8 @@ class SynCookieJar {
   std::uint32_t bucket_seconds() const { return bucket_seconds_; }
 
  private:
-  std::uint32_t make_for_bucket(const CookieAddress& addr, std::uint16_t port, std::uint64_t bucket) const;
+  std::uint32_t make_for_bucket(const CookieAddress& addr, std::uint16_t port,
+                                std::uint64_t bucket) const;
 
   SipHashKey secret_;
   std::uint32_t bucket_seconds_;
