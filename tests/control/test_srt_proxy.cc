@@ -945,7 +945,8 @@ TEST(SourceLimits, SlotsAreBoundedAndAnIpv6SourceIsItsSlash64) {
   for (uint32_t i = 0; i < 1000; ++i) EXPECT_LT(l.slot(IpAddr::from_v4_host(0xC6120000 + i)), 8u);
   EXPECT_EQ(l.slot(*IpAddr::parse("2001:2:0:1::1")), l.slot(*IpAddr::parse("2001:2:0:1:ffff::2")));
   // Nothing per source configured: no table at all.
-  SourceLimits none(LimitsOptions{}, 1'000'000'000);
+  const LimitsOptions unset;  // SourceLimits keeps a reference to its options
+  SourceLimits none(unset, 1'000'000'000);
   EXPECT_FALSE(none.per_source());
   EXPECT_TRUE(none.permitted(kCaller));
 }
