@@ -16,8 +16,11 @@ packages=(
   # real SRT peers, Redis, captures and test hosts
   libsrt-openssl-dev srt-tools ffmpeg redis-server tshark
   python3 python3-scapy iproute2 ethtool iputils-ping procps
-  # loss for the link quality test (numgen random drop: no netem here)
+  # loss for the link quality test (numgen random drop: no netem here);
+  # also the caller-side SNAT of the NAT rebinding test
   nftables
+  # scale-out labs: a Sentinel-managed Redis and a BGP router (BIRD 2)
+  redis-sentinel bird2
   # benchmarks (instruction counts)
   valgrind
   # the layout check (scripts/check-format.sh, test 'format')
