@@ -133,7 +133,7 @@ Config build(const toml::value& doc) {
   for (size_t i = 0; i < ports.size(); ++i) {
     const Table& t = *ports[i];
     const std::string w = "port[" + std::to_string(i) + "]";
-    only_keys(t, w, {"ipv4", "ipv6", "gateway", "gateway6", "vlan"});
+    only_keys(t, w, {"ipv4", "ipv6", "gateway", "gateway6", "vlan", "vips", "announce_vips"});
     dataplane::PortOptions po;
     control::PortRoute route;
     if (auto s = get_str(t, w, "ipv4", ""); !s.empty()) {
@@ -170,9 +170,45 @@ Config build(const toml::value& doc) {
       if (!po.ipv6) fail(w + ".gateway6", "given without ipv6");
       route.gateway6 = g;
     }
+    if (const toml::value* v = find(t, "vips")) {
+      const std::string key = w + ".vips";
+      if (!v->is_array()) fail(key, "must be an array of addresses like [\"198.18.200.1\"]");
+      for (const auto& e : v->as_array()) {
+        if (!e.is_string()) fail(key, "must be an array of addresses like [\"198.18.200.1\"]");
+        const std::string& text = e.as_string().str;
+        const auto a = net::IpAddr::parse(text);
+        if (!a) fail(key, "\"" + text + "\" is not an IPv4 or IPv6 address (no prefix)");
+        if (a->is_unspecified() || a->is_multicast() || *a == net::IpAddr::from_v4_host(0xffffffff))
+          fail(key, "\"" + text + "\" is not a unicast address");
+        // A VIP's ARP/NDP, and its sessions' neighbours, are the port's own
+        // family's business.
+        if (a->is_v4() ? !po.ipv4 : !po.ipv6)
+          fail(key, "\"" + text + "\" needs the port's " + (a->is_v4() ? "ipv4" : "ipv6"));
+        if (std::find(po.vips.begin(), po.vips.end(), *a) != po.vips.end())
+          fail(key, "\"" + text + "\" is listed twice");
+        po.vips.push_back(*a);
+      }
+      if (po.vips.size() > dataplane::kMaxVips)
+        fail(key, "more than " + std::to_string(dataplane::kMaxVips) + " addresses");
+    }
+    if (const toml::value* v = find(t, "announce_vips")) {
+      if (!v->is_boolean()) fail(w + ".announce_vips", "must be true or false");
+      po.announce_vips = v->as_boolean();
+    }
     c.dataplane.ports.push_back(po);
     c.control.routes.push_back(route);
   }
+  // A VIP is an address no port has as its own, on one port only.
+  for (size_t i = 0; i < c.dataplane.ports.size(); ++i)
+    for (const auto& vip : c.dataplane.ports[i].vips)
+      for (size_t j = 0; j < c.dataplane.ports.size(); ++j) {
+        const auto& o = c.dataplane.ports[j];
+        const std::string key = "port[" + std::to_string(i) + "].vips";
+        if ((o.ipv4 && o.ipv4->addr == vip) || (o.ipv6 && o.ipv6->addr == vip))
+          fail(key, "\"" + vip.to_string() + "\" is port[" + std::to_string(j) + "]'s own address");
+        if (j > i && std::find(o.vips.begin(), o.vips.end(), vip) != o.vips.end())
+          fail(key, "\"" + vip.to_string() + "\" is also a VIP of port[" + std::to_string(j) + "]");
+      }
 
   // [srt]
   if (const Table* t = get_table(root, "srt")) {

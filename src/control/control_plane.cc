@@ -67,7 +67,8 @@ void ControlPlane::release_spares() noexcept {
 bool ControlPlane::is_ours(uint16_t port, const net::IpAddr& ip) const {
   const auto* pi = dp_.port(port);
   if (pi == nullptr) return false;
-  return (pi->ipv4 && pi->ipv4->addr == ip) || (pi->ipv6 && pi->ipv6->addr == ip);
+  return (pi->ipv4 && pi->ipv4->addr == ip) || (pi->ipv6 && pi->ipv6->addr == ip) ||
+         (pi->announce_vips && pi->is_vip(ip));
 }
 
 std::optional<Route> ControlPlane::route(const net::IpAddr& dst) const {
@@ -310,7 +311,7 @@ void ControlPlane::handle_arp(rte_mbuf* m, const net::FrameInfo& fi, uint64_t no
     rte_pktmbuf_free(m);
     return;
   }
-  const bool for_us = arp.tpa == pi->ipv4->addr;
+  const bool for_us = is_ours(port, arp.tpa);
   // Learn from anyone on our subnet that talks to us (RFC 826 merge rule,
   // limited to senders we may need as next hops).
   if (pi->ipv4->contains(arp.spa) && !arp.spa.is_unspecified() &&
@@ -376,10 +377,11 @@ void ControlPlane::handle_icmp6(rte_mbuf* m, const net::FrameInfo& fi, uint64_t 
     rte_pktmbuf_free(m);
     return;
   }
-  if (nd.lladdr && !nd.src.is_unspecified() && nd.type == 135 && nd.target == pi->ipv6->addr)
+  const bool for_us = nd.type == 135 && nd.target.is_v6() && is_ours(port, nd.target);
+  if (nd.lladdr && !nd.src.is_unspecified() && for_us)
     neighbours_.learn(port, nd.src, *nd.lladdr, now);
   if (nd.type == 136 && nd.lladdr) neighbours_.learn(port, nd.target, *nd.lladdr, now);
-  if (nd.type == 135 && nd.target == pi->ipv6->addr) {
+  if (for_us) {
     rte_mbuf* r = alloc();
     if (r != nullptr) {
       const size_t len =

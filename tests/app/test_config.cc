@@ -109,6 +109,68 @@ vlan = 1
   EXPECT_EQ(c.dataplane.ports[3].vlan, 1);
 }
 
+TEST(Config, PortVips) {
+  // Absent: no VIP, not announced; given: IPv4 and IPv6 addresses of the
+  // port's families, announced only when asked.
+  const Config c = parse_config(R"(
+[[port]]
+ipv4 = "198.18.0.1/24"
+ipv6 = "2001:2::1/64"
+vips = ["198.18.200.1", "2001:2::200", "198.18.200.2"]
+[[port]]
+ipv4 = "198.18.1.1/24"
+[[port]]
+ipv4 = "198.18.2.1/24"
+vips = ["198.18.201.1"]
+announce_vips = true
+)");
+  ASSERT_EQ(c.dataplane.ports.size(), 3u);
+  const auto& v = c.dataplane.ports[0].vips;
+  ASSERT_EQ(v.size(), 3u);
+  EXPECT_EQ(v[0].to_string(), "198.18.200.1");
+  EXPECT_EQ(v[1].to_string(), "2001:2::200");
+  EXPECT_EQ(v[2].to_string(), "198.18.200.2");
+  EXPECT_FALSE(c.dataplane.ports[0].announce_vips);
+  EXPECT_TRUE(c.dataplane.ports[1].vips.empty());
+  EXPECT_FALSE(c.dataplane.ports[1].announce_vips);
+  ASSERT_EQ(c.dataplane.ports[2].vips.size(), 1u);
+  EXPECT_TRUE(c.dataplane.ports[2].announce_vips);
+}
+
+TEST(Config, VipErrorsNameTheKey) {
+  const std::string port = "[[port]]\nipv4 = \"198.18.0.1/24\"\n";
+  std::string seventeen = "vips = [";
+  for (int i = 1; i <= 17; ++i)
+    seventeen += (i > 1 ? ", " : "") + std::string("\"198.18.200.") + std::to_string(i) + "\"";
+  seventeen += "]\n";
+  struct Case {
+    std::string text;
+    const char* expect;
+  } cases[] = {
+      {port + "vips = \"198.18.200.1\"\n", "port[0].vips: must be an array of addresses"},
+      {port + "vips = [1]\n", "port[0].vips: must be an array of addresses"},
+      {port + "vips = [\"198.18.200.1/32\"]\n", "port[0].vips: \"198.18.200.1/32\" is not an"},
+      {port + "vips = [\"vip\"]\n", "port[0].vips: \"vip\" is not an IPv4 or IPv6 address"},
+      {port + "vips = [\"0.0.0.0\"]\n", "port[0].vips: \"0.0.0.0\" is not a unicast address"},
+      {port + "vips = [\"239.1.1.1\"]\n", "port[0].vips: \"239.1.1.1\" is not a unicast"},
+      {port + "vips = [\"2001:2::200\"]\n", "port[0].vips: \"2001:2::200\" needs the port's ipv6"},
+      {port + "vips = [\"198.18.0.1\"]\n", "port[0].vips: \"198.18.0.1\" is port[0]'s own address"},
+      {port + "vips = [\"198.18.200.1\", \"198.18.200.1\"]\n", "is listed twice"},
+      {port + seventeen, "port[0].vips: more than 16 addresses"},
+      {port + "vips = [\"198.18.1.1\"]\n[[port]]\nipv4 = \"198.18.1.1/24\"\n",
+       "port[0].vips: \"198.18.1.1\" is port[1]'s own address"},
+      {port +
+           "vips = [\"198.18.9.9\"]\n[[port]]\nipv4 = \"198.18.1.1/24\"\nvips = [\"198.18.9.9\"]\n",
+       "port[0].vips: \"198.18.9.9\" is also a VIP of port[1]"},
+      {port + "announce_vips = 1\n", "port[0].announce_vips: must be true or false"},
+  };
+  for (const auto& k : cases) {
+    const std::string e = error_of(k.text);
+    EXPECT_NE(e.find(k.expect), std::string::npos) << k.text << " -> " << e;
+    EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+  }
+}
+
 TEST(Config, ErrorsNameTheKeyInOneLine) {
   struct Case {
     const char* text;

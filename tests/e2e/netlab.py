@@ -19,6 +19,24 @@ forwarder's origin-side subnet, so an origin bound to 0.0.0.0 is reachable from
 every forwarder directly, and one bound to 198.18.1.2 is reachable from forwarder
 i > 0 through its port-1 gateway 198.18.{2i+1}.2 (fwd_config sets it).
 
+With router=True (IPv4 only) a router namespace stands between the callers
+and every forwarder's port 0, as a data-centre router in front of several
+hosts sharing a VIP:
+
+    caller ns <prefix>-rc<k>     veth  198.18.{100+k}.2 .. /24 (caller_addrs), default via .254
+        |
+    router ns <prefix>-router    198.18.{100+k}.254/24 toward caller ns k, and
+        |                        198.18.{2i}.254/24 on forwarder i's caller link (its veth
+        |                        <id>-c<i>n); IPv4 forwarding on (there only), ECMP hashing
+        |                        on ports (fib_multipath_hash_policy=1)
+    root ns: <id>-c<i>h -- srtfwd i port 0, 198.18.{2i}.1, gateway 198.18.{2i}.254
+
+route_vip() points the router's route to a VIP at a set of forwarders (a
+static multipath route); the BGP lab replaces it with BIRD's. Port 0's
+gateway (the router) is then the forwarder's first, the one srtfwd takes for
+every destination off its links: each forwarder's origins must be on-link,
+fwd(i).origin_ip with an origin bound to 0.0.0.0.
+
 Rules kept here: only namespaces and veths this lab creates, addresses in
 198.18.0.0/15 only (IPv6, opt-in, in 2001:2::/48, RFC 5180 benchmarking); checksum
 offload off on every veth end; the root-side ends carry no address, IPv4
@@ -44,6 +62,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import fcntl
+import ipaddress
 import json
 import os
 import re
@@ -58,7 +77,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-__all__ = ["NetLab", "FwdLinks", "Link", "LabProc", "Srtfwd", "Redis", "LabError"]
+__all__ = ["NetLab", "FwdLinks", "Link", "LabProc", "Srtfwd", "Redis", "LabError", "RouterCaller"]
 
 IP = "/usr/sbin/ip" if os.path.exists("/usr/sbin/ip") else "ip"
 ETHTOOL = "/usr/sbin/ethtool" if os.path.exists("/usr/sbin/ethtool") else "ethtool"
@@ -290,6 +309,8 @@ class FwdLinks:
     fwd_origin_ip6: str | None = None
     caller_ips6: list[str] = field(default_factory=list)
     origin_ips6: list[str] = field(default_factory=list)
+    # Router topology: port 0's next hop toward the callers (the router).
+    caller_gateway: str | None = None
 
     @property
     def caller_ip(self) -> str:
@@ -305,6 +326,19 @@ class FwdLinks:
         return self.origin_ips[0]
 
 
+@dataclass
+class RouterCaller:
+    """A caller namespace behind the router (NetLab(router=True))."""
+    ns: str
+    ifc: str
+    ips: list[str]          # e.g. 198.18.100.2, .3 ...
+    gateway: str            # the router, e.g. 198.18.100.254
+
+    @property
+    def ip(self) -> str:
+        return self.ips[0]
+
+
 # ---------------------------------------------------------------------------------
 
 
@@ -312,7 +346,10 @@ class NetLab:
     """Network namespaces, veths, and the processes of one end-to-end test.
 
     NetLab(prefix="t1", forwarders=1, caller_addrs=1, origin_addrs=4, ipv6=False,
-           srtfwd_bin=None, workdir=None, keep_logs=None)
+           srtfwd_bin=None, workdir=None, keep_logs=None, router=False, router_callers=1)
+
+    router: the router topology (module docstring); router_callers caller
+    namespaces behind it (self.callers), caller_addrs addresses each.
 
     keep_logs: None keeps the work directory (logs, configs) after a failure or
     with NETLAB_KEEP=1, else removes it; True/False force. A workdir= given by
@@ -325,7 +362,8 @@ class NetLab:
 
     def __init__(self, prefix: str = "lab", forwarders: int = 1, caller_addrs: int = 1,
                  origin_addrs: int = 4, ipv6: bool = False, srtfwd_bin: str | None = None,
-                 workdir: str | None = None, keep_logs: bool | None = None):
+                 workdir: str | None = None, keep_logs: bool | None = None, router: bool = False,
+                 router_callers: int = 1):
         if not re.fullmatch(r"[a-z][a-z0-9]{0,6}", prefix):
             raise ValueError("prefix: 1-7 characters [a-z0-9], starting with a letter")
         if os.geteuid() != 0:
@@ -351,6 +389,12 @@ class NetLab:
         self._nproc = 0
         self._closed = True
         self.origin_ns = ""
+        self._router = router
+        self._router_callers = router_callers
+        if router and ipv6:
+            raise LabError("the router topology is IPv4 only")
+        self.router_ns = ""
+        self.callers: list[RouterCaller] = []
 
     # -- context ----------------------------------------------------------------
 
@@ -367,6 +411,8 @@ class NetLab:
             else:
                 self.workdir = tempfile.mkdtemp(prefix=f"srtlab-{self.id}-")
             self.origin_ns = self.netns("origin")
+            if self._router:
+                self._add_router()
             for _ in range(self._n_fwd):
                 self.add_forwarder()
         except BaseException:
@@ -582,21 +628,101 @@ class NetLab:
         self.links.append(link)
         return link
 
+    def _add_router(self) -> None:
+        """The router namespace and the caller namespaces behind it."""
+        self.router_ns = self.netns("router")
+        for k in range(self._router_callers):
+            # The link numbers these subnets use are taken, so that link()'s
+            # own 198.18.{100+j} never meets them.
+            j = self._nlink
+            self._nlink += 1
+            net = f"198.18.{100 + j}"
+            ns = self.netns(f"rc{k}")
+            ifc_r, ifc_c = f"{self.id}-l{j}a", f"{self.id}-l{j}b"
+            ips = [f"{net}.{2 + a}" for a in range(self._caller_addrs)]
+            self._veth(self.router_ns, ifc_r, ns, ifc_c)
+            self._setup_ns_end(self.router_ns, ifc_r, [f"{net}.254/24"])
+            self._setup_ns_end(ns, ifc_c, [f"{a}/24" for a in ips])
+            _sh([IP, "-n", ns, "route", "add", "default", "via", f"{net}.254"])
+            self.links.append(Link(self.router_ns, ns, ifc_r, ifc_c, [f"{net}.254/24"],
+                                   [f"{a}/24" for a in ips]))
+            self.callers.append(RouterCaller(ns, ifc_c, ips, f"{net}.254"))
+        # Forwarding in the router namespace only (its own sysctls), ECMP
+        # hashed on the ports too, so that the callers of one address spread;
+        # no reverse-path filter (a VIP's answers come from whichever host).
+        for kv in ("net.ipv4.ip_forward=1", "net.ipv4.conf.all.forwarding=1",
+                   "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0",
+                   "net.ipv4.fib_multipath_hash_policy=1"):
+            self.run_in(self.router_ns, [SYSCTL, "-qw", kv], check=True)
+        for link in self.links:
+            if link.ns_a == self.router_ns:
+                self._router_if_forwards(link.if_a)
+
+    def _router_if_forwards(self, ifc: str) -> None:
+        self.run_in(self.router_ns, [SYSCTL, "-qw", f"net.ipv4.conf.{ifc}.forwarding=1"], check=True)
+        self.run_in(self.router_ns, [SYSCTL, "-qw", f"net.ipv4.conf.{ifc}.rp_filter=0"], check=True)
+
+    def route_vip(self, vip: str, via: Sequence[str] = (), dev: str | None = None,
+                  ns: str | None = None) -> None:
+        """Point ns's route to vip (/32) at next hops `via` (a multipath route
+        with several: `ip route replace VIP/32 nexthop via A nexthop via B`), or
+        on-link through `dev`. ns: the router's by default. Calling it again
+        changes the next-hop set."""
+        ns = ns or self.router_ns
+        if not ns:
+            raise LabError("route_vip: no router (NetLab(router=True)) and no ns")
+        _check_bench_addr(vip)
+        six = ":" in vip
+        dst = f"{vip}/{128 if six else 32}"
+        argv = [IP, "-n", ns] + (["-6"] if six else []) + ["route", "replace", dst]
+        if dev is not None:
+            argv += ["dev", dev]
+        elif len(via) == 1:
+            argv += ["via", via[0]]
+        elif via:
+            for v in via:
+                argv += ["nexthop", "via", v]
+        else:
+            raise LabError("route_vip: give via or dev")
+        _sh(argv)
+
+    def vip_nexthops(self, vip: str, ns: str | None = None) -> list[str]:
+        """The gateways of ns's route to vip (the router's by default), sorted;
+        [] without one."""
+        ns = ns or self.router_ns
+        six = ":" in vip
+        r = _sh([IP, "-n", ns, "-j"] + (["-6"] if six else []) +
+                ["route", "show", f"{vip}/{128 if six else 32}"], check=False)
+        try:
+            routes = json.loads(r.stdout or "[]")
+        except ValueError:
+            return []
+        out = []
+        for rt in routes:
+            if "gateway" in rt:
+                out.append(rt["gateway"])
+            for nh in rt.get("nexthops", []):
+                if "gateway" in nh:
+                    out.append(nh["gateway"])
+        return sorted(out)
+
     def add_forwarder(self, caller_addrs: int | None = None, origin_addrs: int | None = None) -> FwdLinks:
-        """Add caller ns c<i> and the two root-ns veth ends of forwarder i."""
+        """Add caller ns c<i> (router topology: the router's end) and the two
+        root-ns veth ends of forwarder i."""
         i = len(self.forwarders)
         if i > 49:
             raise LabError("too many forwarders")
         nc = self._caller_addrs if caller_addrs is None else caller_addrs
         no = self._origin_addrs if origin_addrs is None else origin_addrs
         cnet, onet = f"198.18.{2 * i}", f"198.18.{2 * i + 1}"
-        cns = self.netns(f"c{i}")
+        cns = self.router_ns if self._router else self.netns(f"c{i}")
         f = FwdLinks(
             index=i, caller_ns=cns, caller_if=f"{self.id}-c{i}n", caller_host_if=f"{self.id}-c{i}h",
             origin_ns=self.origin_ns, origin_if=f"{self.id}-o{i}n", origin_host_if=f"{self.id}-o{i}h",
             fwd_ip=f"{cnet}.1", fwd_origin_ip=f"{onet}.1",
-            caller_ips=[f"{cnet}.{2 + k}" for k in range(nc)],
-            origin_ips=[f"{onet}.{2 + k}" for k in range(no)])
+            caller_ips=[f"{cnet}.254"] if self._router else [f"{cnet}.{2 + k}" for k in range(nc)],
+            origin_ips=[f"{onet}.{2 + k}" for k in range(no)],
+            caller_gateway=f"{cnet}.254" if self._router else None)
         if self.ipv6:  # RFC 5180 benchmarking range 2001:2::/48
             c6, o6 = f"2001:2:0:{2 * i:x}", f"2001:2:0:{2 * i + 1:x}"
             f.fwd_ip6, f.fwd_origin_ip6 = f"{c6}::1", f"{o6}::1"
@@ -610,6 +736,8 @@ class NetLab:
                            [f"{a}/64" for a in f.caller_ips6])
         self._setup_ns_end(self.origin_ns, f.origin_if, [f"{a}/24" for a in f.origin_ips],
                            [f"{a}/64" for a in f.origin_ips6])
+        if self._router:
+            self._router_if_forwards(f.caller_if)
         self.forwarders.append(f)
         return f
 
@@ -691,14 +819,18 @@ class NetLab:
     def fwd_config(self, fwd: int = 0, backends: Sequence[tuple[str, int]] = (), listen: Sequence[int] = (10080,),
                    admin_port: int | None = None, redis: "Redis | str | None" = None,
                    idle_timeout_ms: int = 5000, leg_ports: str = "20000-59999", extra: str = "",
-                   srt_extra: Sequence[str] = ()) -> str:
+                   srt_extra: Sequence[str] = (), port0_extra: Sequence[str] = ()) -> str:
         """Minimal TOML (the README's minimal config) for forwarder fwd of this lab: port 0
         caller side, port 1 origin side with the origin ns as gateway; balancer
         "redis" when redis is given, else "memory" with `backends`. srt_extra:
-        more lines for the [srt] table."""
+        more lines for the [srt] table, port0_extra for port 0's (vips = [...])."""
         f = self.forwarders[fwd]
         admin_port = admin_port or free_port()
         lines = ["[[port]]", f'ipv4 = "{f.fwd_ip}/{f.prefix_len}"']
+        if f.caller_gateway:
+            lines.append(f'gateway = "{f.caller_gateway}"')
+        if port0_extra:
+            lines += list(port0_extra)
         if f.fwd_ip6:
             lines.append(f'ipv6 = "{f.fwd_ip6}/64"')
         lines += ["", "[[port]]", f'ipv4 = "{f.fwd_origin_ip}/{f.prefix_len}"',
@@ -757,7 +889,7 @@ class NetLab:
 def _check_bench_addr(a: str) -> None:
     ip = a.split("/")[0]
     if ":" in ip:
-        if not ip.lower().startswith("2001:2:0:"):
+        if ipaddress.IPv6Address(ip) not in ipaddress.IPv6Network("2001:2::/48"):
             raise ValueError(f"{a}: IPv6 test addresses must be in 2001:2::/48")
         return
     o = [int(x) for x in ip.split(".")]

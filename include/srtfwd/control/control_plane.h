@@ -131,6 +131,8 @@ class ControlPlane {
                       uint64_t now);
   void solicit(uint16_t port, const net::IpAddr& ip);
   void transmit(uint16_t port, rte_mbuf* m, const net::MacAddr& dst);
+  // ip is the port's own address, or a VIP of it that the port announces
+  // (announce_vips): what ARP, NDP and ICMP echo answer for.
   bool is_ours(uint16_t port, const net::IpAddr& ip) const;
   rte_mbuf* alloc();
   void release_spares() noexcept;

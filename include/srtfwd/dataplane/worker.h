@@ -57,6 +57,14 @@ struct alignas(64) WorkerContext {
   const std::atomic<bool>* stop = nullptr;
   uint32_t idle_polls = 0, idle_sleep_us = 0;
   WorkerCounters counters;
+  // Each port's VIPs (PortOptions::vips), indexed by port id as ports[]:
+  // kept out of Port, which the forwarding path reads, so that it stays one
+  // cache line. Only a packet not to the port's own address looks here.
+  struct Vips {
+    unsigned n = 0;
+    net::IpAddr addr[kMaxVips];
+  };
+  Vips vips[kMaxPorts];
 };
 
 // Classifies, rewrites and dispatches one received burst (exposed for tests
