@@ -182,7 +182,7 @@ TEST(Config, ErrorsNameTheKeyInOneLine) {
        "balancer.redis: \"127.0.0.1:0\" has no port 1-65535"},
       {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[balancer]\ntype = \"redis\"\nsentinels = "
        "[\"198.18.0.9\"]\nmaster_name = \"m\"\n",
-       "balancer.sentinels: \"198.18.0.9\" has no port"},
+       "balancer.sentinels: \"198.18.0.9\" is not HOST:PORT"},
       {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[balancer]\ntype = \"redis\"\nsentinels = "
        "\"198.18.0.9:26379\"\nmaster_name = \"m\"\n",
        "balancer.sentinels: must be a list of \"HOST:PORT\" strings"},

@@ -760,15 +760,17 @@ class SentinelTest : public RedisBalancerTest {
     const std::string conf = dir_ + "/sentinel.conf";
     FILE* f = std::fopen(conf.c_str(), "w");
     ASSERT_NE(f, nullptr);
-    std::fprintf(f,
-                 "dir %s\nsentinel monitor srs 127.0.0.1 %u 1\n"
-                 "sentinel down-after-milliseconds srs 1000\n"
-                 "sentinel failover-timeout srs 3000\n",
-                 dir_.c_str(), port_);
+    std::fprintf(
+        f,
+        "dir %s\nsentinel monitor srs 127.0.0.1 %u 1\n"
+        "sentinel down-after-milliseconds srs 1000\n"
+        "sentinel failover-timeout srs 3000\n%s",
+        dir_.c_str(), port_,
+        sentinel_password_.empty() ? "" : ("requirepass " + sentinel_password_ + "\n").c_str());
     std::fclose(f);
     sentinel_port_ = free_port();
     sentinel_ = std::make_unique<RedisServer>(sentinel_port_, std::vector<std::string>{}, conf);
-    sentinel_cli_ = std::make_unique<Cli>(sentinel_port_);
+    sentinel_cli_ = std::make_unique<Cli>(sentinel_port_, sentinel_password_);
     // A failover needs a replica the Sentinel knows (from the master's INFO).
     ASSERT_TRUE(wait(
         [&] {
@@ -802,6 +804,7 @@ class SentinelTest : public RedisBalancerTest {
     return "redis master \"srs\" at 127.0.0.1:" + std::to_string(port);
   }
 
+  std::string sentinel_password_;  // the Sentinel's requirepass, if any
   uint16_t replica_port_ = 0, sentinel_port_ = 0;
   std::unique_ptr<RedisServer> replica_, sentinel_;
   std::unique_ptr<Cli> replica_cli_, sentinel_cli_;
@@ -870,6 +873,30 @@ TEST_F(SentinelTest, AnUnknownMasterNameIsDown) {
   auto p = pick(*b, "v/live/x", Mode::Publish);
   ASSERT_TRUE(p);
   EXPECT_EQ(p->reject_reason, srt::kRejXDown);
+}
+
+// A Sentinel with requirepass: sentinel_password is its AUTH, not the master's.
+class SentinelAuthTest : public SentinelTest {
+ protected:
+  SentinelAuthTest() { sentinel_password_ = "sentinel-s3cret"; }
+};
+
+TEST_F(SentinelAuthTest, SentinelPasswordIsSent) {
+  BalancerOptions o = sentinel_options();
+  o.sentinels.erase(o.sentinels.begin());
+  o.sentinel_password = "wrong";
+  auto bad = make_redis_balancer(o);
+  drive(
+      {bad.get()}, [] { return false; }, 300);
+  EXPECT_NE(bad->state().find("AUTH"), std::string::npos) << bad->state();
+  EXPECT_GE(bad->stats().sentinel_errors, 1u);
+
+  o.sentinel_password = sentinel_password_;
+  auto b = connected(o);
+  EXPECT_EQ(b->state(), at(port_) + " connected");
+  drive(
+      {b.get()}, [] { return false; }, 300);  // the subscription's answer
+  EXPECT_EQ(b->stats().sentinel_errors, 0u) << "the subscription authenticates too";
 }
 
 }  // namespace
