@@ -199,6 +199,11 @@ class SentinelE2E(unittest.TestCase):
             self.assertRegex(out, r"(?m)^received 2000/2000 ok")
             self.assertIn("sent 2500/2500", self.finished(pub, 60))
 
+            # The admin API reads the store where the Sentinel says the master is.
+            origins_view = api(fwds[1], "/api/v1/origins")
+            self.assertEqual(origins_view["source"], f'redis master "{MASTER}" at 127.0.0.1:{replica.port}')
+            streams_view = api(fwds[1], "/api/v1/streams")
+            self.assertIn("__defaultVhost__/live/after", json.dumps(streams_view))
             for f in fwds:
                 state = api(f, "/api/v1/backends")["balancer"]
                 self.assertEqual(state, f'redis master "{MASTER}" at 127.0.0.1:{replica.port} connected')
