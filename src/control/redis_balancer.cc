@@ -89,7 +89,8 @@ constexpr uint64_t kRefreshMs = 1000;
 constexpr uint64_t kCacheFreshMs = 2 * kRefreshMs;
 // Sentinel mode: the master connection's back-off stays short (a failover
 // takes about Sentinel's down-after-milliseconds plus an election), and the
-// +switch-master subscription is re-made this often after it drops.
+// +switch-master subscription, once every Sentinel has failed it in a row,
+// is tried again this often.
 constexpr uint64_t kSentinelBackoffMaxMs = 1000;
 constexpr uint64_t kSentinelResubscribeMs = 1000;
 // Claims kept to write again on a new master: longer than a failover takes.
@@ -743,6 +744,7 @@ class RedisBalancer final : public Balancer {
     const std::string kind = reply_text(r->element[0]);
     if (kind == "subscribe") {
       sub_ok_ = true;
+      sub_failures_ = 0;
       const SentinelAddr& s = sentinels_[sub_index_];
       spdlog::info("balancer: following +switch-master on Sentinel {}", s.name);
       sub_down_logged_ = false;
@@ -771,6 +773,12 @@ class RedisBalancer final : public Balancer {
     sub_.reset();
     sub_ok_ = false;
     sub_index_ = (sub_index_ + 1) % sentinels_.size();
+    // The next Sentinel at once; a pause once each has failed in a row.
+    if (++sub_failures_ < sentinels_.size()) {
+      next_sub_ms_ = now_ms_;
+      return;
+    }
+    sub_failures_ = 0;
     next_sub_ms_ = now_ms_ + kSentinelResubscribeMs;
   }
 
@@ -1093,6 +1101,7 @@ class RedisBalancer final : public Balancer {
   std::string query_error_;
   std::unique_ptr<RedisConnection> sub_;
   size_t sub_index_ = 0;
+  size_t sub_failures_ = 0;  // in a row, this round
   uint64_t next_sub_ms_ = 0;
   uint64_t sub_deadline_ms_ = 0;
   bool sub_ok_ = false;
