@@ -588,6 +588,28 @@ constexpr Metric kMetrics[] = {
      {},
      input<&MetricsInput::srt_legs_in_use>},
 
+    // Redis Sentinel ([balancer] sentinels): the balancer's own counts.
+    {"srtfwd_balancer_master_switches_total",
+     "Times the Redis balancer connected to another master than the one before (Sentinel).",
+     C,
+     D::kNone,
+     S::kSrt,
+     J::kSrt,
+     "balancer_master_switches",
+     false,
+     {},
+     proxy<&SrtProxyCounters::balancer_master_switches>},
+    {"srtfwd_balancer_sentinel_errors_total",
+     "Sentinels that could not name the master, and +switch-master subscriptions lost.",
+     C,
+     D::kNone,
+     S::kSrt,
+     J::kSrt,
+     "balancer_sentinel_errors",
+     false,
+     {},
+     proxy<&SrtProxyCounters::balancer_sentinel_errors>},
+
     // The admin API: origins' heartbeats, and the ones refused for their token.
     {"srtfwd_admin_registered_total",
      "Origin heartbeats (POST /api/v1/srs/register) accepted.",

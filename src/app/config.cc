@@ -262,7 +262,8 @@ Config build(const toml::value& doc) {
   // [balancer]
   if (const Table* t = get_table(root, "balancer")) {
     only_keys(*t, "balancer",
-              {"type", "redis", "password", "db", "server_ttl_s", "unknown_stream_players"});
+              {"type", "redis", "password", "db", "server_ttl_s", "unknown_stream_players",
+               "sentinels", "master_name", "sentinel_password"});
     c.control.balancer.type = get_str(*t, "balancer", "type", "memory");
     if (c.control.balancer.type != "memory" && c.control.balancer.type != "redis")
       fail("balancer.type",
@@ -279,6 +280,30 @@ Config build(const toml::value& doc) {
       fail("balancer.unknown_stream_players",
            "\"" + players + "\" is neither \"route\" nor \"reject\"");
     c.control.balancer.route_unknown_players = players == "route";
+    if (const toml::value* v = find(*t, "sentinels")) {
+      if (!v->is_array()) fail("balancer.sentinels", "must be a list of \"HOST:PORT\" strings");
+      for (const auto& e : v->as_array()) {
+        if (!e.is_string()) fail("balancer.sentinels", "must be a list of \"HOST:PORT\" strings");
+        control::BalancerOptions::Sentinel s;
+        parse_host_port("balancer.sentinels", e.as_string().str, &s.host, &s.port);
+        c.control.balancer.sentinels.push_back(std::move(s));
+      }
+    }
+    c.control.balancer.master_name = get_str(*t, "balancer", "master_name", "");
+    c.control.balancer.sentinel_password = get_str(*t, "balancer", "sentinel_password", "");
+    if (!c.control.balancer.sentinels.empty()) {
+      if (c.control.balancer.type != "redis") fail("balancer.sentinels", "need type = \"redis\"");
+      // Sentinel's own rule for a master's name: one token it can print.
+      const auto& name = c.control.balancer.master_name;
+      if (name.empty()) fail("balancer.master_name", "is required with balancer.sentinels");
+      if (name.size() > 128 || std::any_of(name.begin(), name.end(), [](unsigned char ch) {
+            return ch <= 0x20 || ch >= 0x7f;
+          }))
+        fail("balancer.master_name",
+             "\"" + name + "\" is not one printable word of at most 128 bytes");
+    } else if (!c.control.balancer.master_name.empty()) {
+      fail("balancer.master_name", "has no balancer.sentinels to ask");
+    }
   }
 
   // [limits]

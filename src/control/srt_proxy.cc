@@ -611,6 +611,9 @@ void SrtProxy::on_tick(uint64_t now) {
   counters_.in_flight.set(active_.size());
   counters_.tracked.set(by_caller_.size());
   counters_.legs_in_use.set(by_leg_.size());
+  const BalancerStats bs = balancer_.stats();
+  counters_.balancer_master_switches.set(bs.master_switches);
+  counters_.balancer_sentinel_errors.set(bs.sentinel_errors);
   // Retransmit to backends and give up on the silent ones. Collect first:
   // reject() changes active_.
   std::vector<Attempt*> due;

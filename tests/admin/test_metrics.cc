@@ -413,7 +413,8 @@ TEST_F(MetricsTable, ExitJsonKeepsItsKeys) {
   for (const char* k :
        {"inductions", "conclusions", "bad_cookie", "established", "rejected", "cached_answers",
         "backend_retries", "rejected_gateway", "rejected_overload", "rejected_no_route",
-        "rejected_backend", "in_flight", "tracked", "legs_in_use"})
+        "rejected_backend", "in_flight", "tracked", "legs_in_use", "balancer_master_switches",
+        "balancer_sentinel_errors"})
     EXPECT_TRUE(j["srt"].contains(k)) << k;
   for (const char* k : {"live", "retired", "free"})
     EXPECT_TRUE(j["session_slots"].contains(k)) << k;

@@ -87,6 +87,37 @@ ip = "2001:db8:1::2"
   EXPECT_EQ(c.control.balancer.backends[0].srt_port, 10080);  // default
 }
 
+TEST(Config, BalancerSentinels) {
+  const Config c = parse_config(R"(
+[[port]]
+ipv4 = "198.18.0.1/24"
+[balancer]
+type = "redis"
+sentinels = ["198.18.0.9:26379", "[2001:2::9]:26380", "sentinel.example:26381"]
+master_name = "srs"
+sentinel_password = "spw"
+password = "mpw"
+db = 2
+)");
+  const auto& b = c.control.balancer;
+  ASSERT_EQ(b.sentinels.size(), 3u);
+  EXPECT_EQ(b.sentinels[0].host, "198.18.0.9");
+  EXPECT_EQ(b.sentinels[0].port, 26379);
+  EXPECT_EQ(b.sentinels[1].host, "2001:2::9");
+  EXPECT_EQ(b.sentinels[1].port, 26380);
+  EXPECT_EQ(b.sentinels[2].host, "sentinel.example");
+  EXPECT_EQ(b.master_name, "srs");
+  EXPECT_EQ(b.sentinel_password, "spw");
+  // The master's own AUTH and database still apply.
+  EXPECT_EQ(b.redis_password, "mpw");
+  EXPECT_EQ(b.redis_db, 2);
+  // Without sentinels: none, and the plain Redis address.
+  const Config plain =
+      parse_config("[[port]]\nipv4 = \"198.18.0.1/24\"\n[balancer]\ntype = \"redis\"\n");
+  EXPECT_TRUE(plain.control.balancer.sentinels.empty());
+  EXPECT_EQ(plain.control.balancer.sentinel_password, "");
+}
+
 TEST(Config, PortVlan) {
   // Absent: an untagged port; given: the VLAN of that port only.
   const Config c = parse_config(R"(
@@ -211,6 +242,26 @@ TEST(Config, ErrorsNameTheKeyInOneLine) {
        "admin.listen: \"::1:12025\" has an IPv6 address without brackets"},
       {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[balancer]\nredis = \"127.0.0.1:0\"\n",
        "balancer.redis: \"127.0.0.1:0\" has no port 1-65535"},
+      {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[balancer]\ntype = \"redis\"\nsentinels = "
+       "[\"198.18.0.9\"]\nmaster_name = \"m\"\n",
+       "balancer.sentinels: \"198.18.0.9\" is not HOST:PORT"},
+      {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[balancer]\ntype = \"redis\"\nsentinels = "
+       "\"198.18.0.9:26379\"\nmaster_name = \"m\"\n",
+       "balancer.sentinels: must be a list of \"HOST:PORT\" strings"},
+      {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[balancer]\ntype = \"redis\"\nsentinels = [26379]\n"
+       "master_name = \"m\"\n",
+       "balancer.sentinels: must be a list of \"HOST:PORT\" strings"},
+      {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[balancer]\ntype = \"redis\"\nsentinels = "
+       "[\"198.18.0.9:26379\"]\n",
+       "balancer.master_name: is required with balancer.sentinels"},
+      {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[balancer]\ntype = \"redis\"\nsentinels = "
+       "[\"198.18.0.9:26379\"]\nmaster_name = \"my master\"\n",
+       "balancer.master_name: \"my master\" is not one printable word"},
+      {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[balancer]\nsentinels = [\"198.18.0.9:26379\"]\n"
+       "master_name = \"m\"\n",
+       "balancer.sentinels: need type = \"redis\""},
+      {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[balancer]\ntype = \"redis\"\nmaster_name = \"m\"\n",
+       "balancer.master_name: has no balancer.sentinels to ask"},
       {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[dataplane]\ncontrol_ring = 1000\n",
        "dataplane.control_ring: must be a power of two"},
       {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[typo]\n", "typo: unknown key"},

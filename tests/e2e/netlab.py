@@ -385,6 +385,7 @@ class NetLab:
         self.procs: list[LabProc] = []
         self.fwd_procs: list[Srtfwd] = []
         self._lock_fd: int | None = None
+        self._scratch: list[str] = []  # data dirs removed at close, logs kept or not
         self._nlink = 0
         self._nproc = 0
         self._closed = True
@@ -438,6 +439,8 @@ class NetLab:
                 p.stop(timeout=3)
             except Exception as e:
                 print(f"netlab: stopping {p.name}: {e}", file=sys.stderr)
+        for d in self._scratch:
+            shutil.rmtree(d, ignore_errors=True)
         for ns in reversed(self.namespaces):
             self._delete_ns(ns)
         for ifc in self.host_ifs:
@@ -794,15 +797,40 @@ class NetLab:
                         timeout=timeout * count + 5)
         return r.returncode == 0
 
-    def redis(self, timeout: float = 10) -> Redis:
-        """A private redis-server on 127.0.0.1, free port, no persistence."""
+    def redis(self, timeout: float = 10, replica_of: "Redis | None" = None) -> Redis:
+        """A private redis-server on 127.0.0.1, free port, no persistence; with
+        replica_of, a replica of that one (replica-priority default: Sentinel
+        may promote it). Its data directory goes at close, even after a failure."""
+        extra = ["--replicaof", replica_of.host, str(replica_of.port)] if replica_of else []
+        return self._redis_proc("redis-server", lambda port, d: [
+            "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "no", "--daemonize", "no", "--protected-mode", "no", "--dir", d,
+            "--logfile", "", *extra], timeout)
+
+    def sentinel(self, master: Redis, name: str = "srs", quorum: int = 1, down_after_ms: int = 1000,
+                 failover_timeout_ms: int = 3000, timeout: float = 10) -> Redis:
+        """A redis-sentinel on 127.0.0.1 that monitors master as `name`. Sentinel
+        rewrites its config file, so it lives in the sentinel's own directory
+        (removed at close)."""
+        def argv(port: int, d: str) -> list[str]:
+            conf = os.path.join(d, "sentinel.conf")
+            with open(conf, "w") as f:
+                f.write("\n".join([
+                    f"port {port}", "bind 127.0.0.1", "protected-mode no", "daemonize no",
+                    f"dir {d}", 'logfile ""',
+                    f"sentinel monitor {name} {master.host} {master.port} {quorum}",
+                    f"sentinel down-after-milliseconds {name} {down_after_ms}",
+                    f"sentinel failover-timeout {name} {failover_timeout_ms}",
+                    f"sentinel parallel-syncs {name} 1", ""]))
+            return ["redis-sentinel", conf]
+        return self._redis_proc("redis-sentinel", argv, timeout)
+
+    def _redis_proc(self, what: str, argv, timeout: float) -> Redis:
         for _ in range(5):
             port = free_port()
-            d = tempfile.mkdtemp(prefix="redis-", dir=self.workdir)
-            p = self.popen_in(None, ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                                     "--save", "", "--appendonly", "no", "--daemonize", "no",
-                                     "--protected-mode", "no", "--dir", d, "--logfile", ""],
-                              name="redis-server")
+            d = tempfile.mkdtemp(prefix=f"{what}-", dir=self.workdir)
+            self._scratch.append(d)
+            p = self.popen_in(None, argv(port, d), name=what)
             r = Redis(p, port)
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline and p.poll() is None:
@@ -811,19 +839,21 @@ class NetLab:
                 time.sleep(0.05)
             p.stop()
             if "Address already in use" not in p.out_text():
-                raise LabError("redis-server did not start:\n" + _tail(p.stdout_path))
-        raise LabError("redis-server: no free port")
+                raise LabError(f"{what} did not start:\n" + _tail(p.stdout_path))
+        raise LabError(f"{what}: no free port")
 
     # -- the forwarder ---------------------------------------------------------------------
 
     def fwd_config(self, fwd: int = 0, backends: Sequence[tuple[str, int]] = (), listen: Sequence[int] = (10080,),
                    admin_port: int | None = None, redis: "Redis | str | None" = None,
                    idle_timeout_ms: int = 5000, leg_ports: str = "20000-59999", extra: str = "",
-                   srt_extra: Sequence[str] = (), port0_extra: Sequence[str] = ()) -> str:
+                   srt_extra: Sequence[str] = (), port0_extra: Sequence[str] = (),
+                   sentinels: "Sequence[Redis]" = (), master_name: str = "srs") -> str:
         """Minimal TOML (the README's minimal config) for forwarder fwd of this lab: port 0
         caller side, port 1 origin side with the origin ns as gateway; balancer
-        "redis" when redis is given, else "memory" with `backends`. srt_extra:
-        more lines for the [srt] table, port0_extra for port 0's (vips = [...])."""
+        "redis" when redis is given (or sentinels: the master named master_name),
+        else "memory" with `backends`. srt_extra: more lines for the [srt] table,
+        port0_extra for port 0's (vips = [...])."""
         f = self.forwarders[fwd]
         admin_port = admin_port or free_port()
         lines = ["[[port]]", f'ipv4 = "{f.fwd_ip}/{f.prefix_len}"']
@@ -840,7 +870,10 @@ class NetLab:
         lines += ["", "[srt]", f"listen = [{', '.join(str(p) for p in listen)}]",
                   f'leg_ports = "{leg_ports}"', f"idle_timeout_ms = {idle_timeout_ms}", *srt_extra, "",
                   "[balancer]"]
-        if redis is not None:
+        if sentinels:
+            lines += ['type = "redis"', f'master_name = "{master_name}"',
+                      "sentinels = [" + ", ".join(f'"{s.addr}"' for s in sentinels) + "]"]
+        elif redis is not None:
             addr = redis.addr if isinstance(redis, Redis) else redis
             lines += ['type = "redis"', f'redis = "{addr}"']
         else:

@@ -38,6 +38,16 @@ struct BalancerOptions {
   // Put before every Redis key as "{prefix}:" (PROXY_REDIS_KEY_PREFIX); empty:
   // the Go proxy's keys as they are.
   std::string key_prefix;
+  // Redis Sentinel ([balancer] sentinels, master_name, sentinel_password):
+  // non-empty, the master is whatever these Sentinels name for master_name
+  // (redis_host/redis_port unused); redis_password and redis_db apply to it.
+  struct Sentinel {
+    std::string host;
+    uint16_t port = 0;
+  };
+  std::vector<Sentinel> sentinels;
+  std::string master_name;
+  std::string sentinel_password;  // the Sentinels' own AUTH
 };
 
 // [limits]: who may call, and how much of the listener one source may take.

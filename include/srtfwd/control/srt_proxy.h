@@ -146,6 +146,8 @@ struct SrtProxyCounters {
       hook_overflow;
   // Levels published every tick for the admin thread (gauges).
   dataplane::Counter in_flight, tracked, legs_in_use;
+  // The balancer's own counts (BalancerStats), copied every tick.
+  dataplane::Counter balancer_master_switches, balancer_sentinel_errors;
   // Rejections we sent, by reason.
   std::array<dataplane::Counter, static_cast<size_t>(RejectReason::kCount)> rejected_by;
 
