@@ -796,6 +796,32 @@ def _glob_dir(parent: str, head: str) -> list[str]:
 
 # ---- helpers the e2e tests share ----
 
+# SRT handshakes built by hand, for callers that do what libsrt will not (a
+# CONCLUSION to another host than the INDUCTION's, a forged field). Plain
+# functions of the standard library: a script run in a namespace with
+# /usr/bin/python3 -c imports them (sys.path gets this directory).
+
+def srt_handshake(version: int, enc_ext: int, typ: int, cookie: int, sock: int, exts: bytes = b"",
+                  isn: int = 12345, timestamp: int = 1000, dst: int = 0) -> bytes:
+    """A handshake control packet (the SRT draft's layout), peer IP zero."""
+    import struct
+    body = struct.pack("!IIIIIIII", version, enc_ext, isn, 1500, 8192, typ, sock, cookie)
+    return struct.pack("!IIII", 0x80000000, 0, timestamp, dst) + body + bytes(16) + exts
+
+
+def srt_ext(t: int, contents: bytes) -> bytes:
+    """A handshake extension block: type, length in 32-bit words, contents."""
+    import struct
+    return struct.pack("!HH", t, len(contents) // 4) + contents
+
+
+def srt_sid(text: str) -> bytes:
+    """A stream ID's extension contents: padded, each 32-bit word byte-reversed."""
+    b = text.encode()
+    b += bytes(-len(b) % 4)
+    return b"".join(b[i:i + 4][::-1] for i in range(0, len(b), 4))
+
+
 def binary(var: str) -> str:
     """The executable that environment variable var names (set by meson)."""
     path = os.environ.get(var)

@@ -23,7 +23,8 @@ import textwrap
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 from netlab import NetLab, binary, final_counters  # noqa: E402
 
 PY = "/usr/bin/python3"
@@ -31,8 +32,8 @@ SRT_PORT = 10080
 
 # Runs in the caller namespace, from BIND_IP:BIND_PORT (the cookie is keyed on
 # them, so both phases use the same):
-#   induction HOST            prints {"cookie": C}
-#   conclusion HOST COOKIE RESOURCE N
+#   induction HOST E2E_DIR            prints {"cookie": C}
+#   conclusion HOST E2E_DIR COOKIE RESOURCE N
 #                             CONCLUSION (retransmitted as a caller does) with
 #                             that cookie; prints the answer's type; with an
 #                             answer of type CONCLUSION, sends N data packets
@@ -44,16 +45,11 @@ CALLER = textwrap.dedent(r'''
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((bind_ip, bind_port))
     s.settimeout(1.0)
+    sys.path.insert(0, sys.argv[5])
+    from netlab import srt_ext, srt_handshake, srt_sid
     SOCK, ISN = 0x1A2B3C4D, 12345
     def hs(version, enc_ext, typ, cookie, exts=b""):
-        body = struct.pack("!IIIIIIII", version, enc_ext, ISN, 1500, 8192, typ, SOCK, cookie)
-        return struct.pack("!IIII", 0x80000000, 0, 1000, 0) + body + bytes(16) + exts
-    def ext(t, contents):
-        return struct.pack("!HH", t, len(contents) // 4) + contents
-    def sid(text):
-        b = text.encode()
-        b += bytes(-len(b) % 4)
-        return b"".join(b[i:i + 4][::-1] for i in range(0, len(b), 4))
+        return srt_handshake(version, enc_ext, typ, cookie, SOCK, exts, isn=ISN)
     def ask(packet, tries):
         for _ in range(tries):
             s.sendto(packet, (host, 10080))
@@ -69,9 +65,9 @@ CALLER = textwrap.dedent(r'''
         a = ask(hs(4, 2, 1, 0), 3)
         print(json.dumps({"cookie": struct.unpack("!I", a[44:48])[0] if a else None}))
         sys.exit(0)
-    cookie, resource, n = int(sys.argv[5]), sys.argv[6], int(sys.argv[7])
-    hsreq = ext(1, struct.pack("!IIHH", 0x00010501, 0xBF, 120, 120))
-    exts = hsreq + ext(5, sid("#!::r=" + resource + ",m=publish"))
+    cookie, resource, n = int(sys.argv[6]), sys.argv[7], int(sys.argv[8])
+    hsreq = srt_ext(1, struct.pack("!IIHH", 0x00010501, 0xBF, 120, 120))
+    exts = hsreq + srt_ext(5, srt_sid("#!::r=" + resource + ",m=publish"))
     sent_at = time.monotonic()
     a = ask(hs(5, 0x5, 0xFFFFFFFF, cookie, exts), 3)
     out = {"type": struct.unpack("!I", a[36:40])[0] if a else None}
@@ -112,13 +108,13 @@ class CookieSecret(unittest.TestCase):
         return json.loads(r.stdout)
 
     def induction(self, lab, port, fwd):
-        cookie = self.caller(lab, port, "induction", lab.fwd(fwd).fwd_ip)["cookie"]
+        cookie = self.caller(lab, port, "induction", lab.fwd(fwd).fwd_ip, HERE)["cookie"]
         self.assertIsNotNone(cookie, f"no INDUCTION answer from forwarder {fwd}")
         return cookie
 
     def conclusion(self, lab, port, fwd, cookie, resource, n=0):
-        return self.caller(lab, port, "conclusion", lab.fwd(fwd).fwd_ip, str(cookie), resource,
-                           str(n))
+        return self.caller(lab, port, "conclusion", lab.fwd(fwd).fwd_ip, HERE, str(cookie),
+                           resource, str(n))
 
     def start_fwd(self, lab, fwd, secret_path, lcores):
         f = lab.fwd(fwd)
