@@ -147,6 +147,33 @@ class HealthBgp(unittest.TestCase):
             self.assertEqual(c["srt"]["rejected_down"], 1)
             self.assertEqual(c["srt"]["established"], 2)
 
+    def test_hung_draining_command_is_killed_by_the_deadline(self):
+        """A draining_command that never ends (a birdc that cannot reach BIRD)
+        holds the stop no longer than withdraw_wait_ms + drain_timeout_ms."""
+        with NetLab(prefix="hbgk", srtfwd_bin=self.srtfwd) as lab:
+            f = lab.fwd(0)
+            cfg = lab.fwd_config(0, backends=[(f.origin_ip, SRT_PORT)],
+                                 srt_extra=["drain_timeout_ms = 1000"],
+                                 extra='\n[bgp]\nready_command = "exit 7"\n'
+                                       'draining_command = "echo withdrawing; sleep 60"\n'
+                                       "withdraw_wait_ms = 500\n")
+            fwd = lab.srtfwd(cfg)
+            fwd.wait_log(r"bgp.ready_command: exit status 7", 10)
+            self.assertEqual(self.health(fwd)[0], 200)  # a failed hook changes no state
+            t0 = time.monotonic()
+            fwd.signal(signal.SIGTERM)
+            rc = fwd.proc.wait(15)
+            elapsed = time.monotonic() - t0
+            log = fwd.log()
+            self.assertEqual(rc, 0, tail(log))
+            self.assertGreaterEqual(elapsed, 1.4, "the stop did not wait for the deadline")
+            self.assertLess(elapsed, 1.5 + 2.0, f"exit {elapsed:.2f} s after SIGTERM")
+            self.assertRegex(log, r"bgp.draining_command: \| withdrawing")
+            self.assertRegex(log, r"bgp.draining_command: killed")
+            c = final_counters(log)
+            self.assertEqual(c["health"], {"ready": 0, "commands": 2, "command_failures": 1,
+                                           "command_timeouts": 1})
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
