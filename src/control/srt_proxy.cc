@@ -1,6 +1,7 @@
 #include "srtfwd/control/srt_proxy.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <cstring>
 #include <stdexcept>
@@ -615,6 +616,12 @@ void SrtProxy::use_cookie_secret_file(const std::string& path, uint64_t wall_s, 
     throw std::runtime_error(std::string("srt.cookie_secret_file: ") + e.what());
   }
   cookie_secret_file_ = path;
+  // Whoever reads the secret can make cookies for any address: spoofed
+  // CONCLUSIONs get through again.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+    spdlog::warn("srt.cookie_secret_file {} is readable by group or others (mode {:o}): chmod 600",
+                 path, st.st_mode & 0777);
   // Unsigned wrap-around: now / hz_ + offset gives wall_s back exactly.
   cookie_offset_s_ = wall_s - now / hz_;
   spdlog::info("SYN cookies: the shared secret of {} (wall clock, {} s buckets)", path,
