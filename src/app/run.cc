@@ -4,6 +4,7 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
+#include <sched.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -161,6 +162,9 @@ int run(int argc, char** argv, const Hooks& hooks) {
   spdlog::set_default_logger(logger);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 
+  // The CPUs we may run on, before EAL pins this thread to the main lcore's.
+  cpu_set_t start_cpus;
+  if (sched_getaffinity(0, sizeof start_cpus, &start_cpus) != 0) CPU_ZERO(&start_cpus);
   // EAL options come first (up to "--"); rte_eal_init consumes them.
   const int eal_args = rte_eal_init(argc, argv);
   if (eal_args < 0) {
@@ -217,7 +221,20 @@ int run(int argc, char** argv, const Hooks& hooks) {
     }
     // Health: "starting" until the ports are up and the control loop runs.
     admin::Health health;
-    ShellCommands bgp_commands(health.bgp);
+    // The CPUs no lcore of ours is on (as DPDK's own control threads get);
+    // all of ours if the lcores took every one.
+    cpu_set_t command_cpus = start_cpus;
+    {
+      cpu_set_t free_cpus = command_cpus;
+      unsigned lcore;
+      RTE_LCORE_FOREACH(lcore) {
+        const rte_cpuset_t used = rte_lcore_cpuset(lcore);
+        for (int c = 0; c < CPU_SETSIZE; ++c)
+          if (CPU_ISSET(c, &used)) CPU_CLR(c, &free_cpus);
+      }
+      if (CPU_COUNT(&free_cpus) > 0) command_cpus = free_cpus;
+    }
+    ShellCommands bgp_commands(health.bgp, &command_cpus);
     cp.set_srt_handler(&srt_host);
     control::AdminBridge bridge;
     const uint64_t hz = cp.tsc_hz();

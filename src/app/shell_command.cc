@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <spdlog/spdlog.h>
@@ -32,8 +33,15 @@ long ms_since(ShellCommands::Clock::time_point t) {
 
 }  // namespace
 
-ShellCommands::ShellCommands(admin::BgpCounters& counters)
-    : counters_(counters), thread_([this] { loop(); }) {}
+ShellCommands::ShellCommands(admin::BgpCounters& counters, const cpu_set_t* cpus)
+    : counters_(counters) {
+  CPU_ZERO(&cpus_);
+  if (cpus != nullptr && CPU_COUNT(cpus) > 0) {
+    cpus_ = *cpus;
+    set_cpus_ = true;
+  }
+  thread_ = std::thread([this] { loop(); });
+}
 
 ShellCommands::~ShellCommands() {
   {
@@ -74,6 +82,10 @@ bool ShellCommands::finish(Clock::time_point deadline) {
 }
 
 void ShellCommands::loop() {
+  if (set_cpus_) {
+    if (const int e = pthread_setaffinity_np(pthread_self(), sizeof cpus_, &cpus_); e != 0)
+      spdlog::warn("bgp commands: cannot set their CPUs: {}", std::strerror(e));
+  }
   std::unique_lock lock(mu_);
   for (;;) {
     cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });

@@ -117,4 +117,16 @@ TEST_F(ShellCommandsTest, ABackgroundChildHoldingTheOutputDoesNotHoldTheCommand)
   EXPECT_EQ(counters_.command_timeouts.get(), 0u);
 }
 
+TEST_F(ShellCommandsTest, CommandsRunOnTheCpusGiven) {
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(0, &one);
+  ShellCommands sh(counters_, &one);
+  const std::string marker = dir_ + "/cpus";
+  sh.run("cpus", "grep Cpus_allowed_list /proc/self/status > " + marker,
+         ShellCommands::Clock::now() + 10s);
+  EXPECT_TRUE(sh.finish(ShellCommands::Clock::now() + 10s));
+  EXPECT_EQ(slurp(marker), "Cpus_allowed_list:\t0\n");
+}
+
 }  // namespace

@@ -12,6 +12,8 @@
 // (admin::BgpCounters).
 #pragma once
 
+#include <sched.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -27,7 +29,10 @@ class ShellCommands {
  public:
   using Clock = std::chrono::steady_clock;
 
-  explicit ShellCommands(admin::BgpCounters& counters);
+  // cpus: where the commands run (the thread's affinity, which the shell
+  // inherits): the CPUs no lcore polls on, so that a command does not share
+  // a core with a busy-polling lcore. Null: the creating thread's.
+  explicit ShellCommands(admin::BgpCounters& counters, const cpu_set_t* cpus = nullptr);
   // Kills the command running, forgets the queued ones, joins the thread.
   ~ShellCommands();
   ShellCommands(const ShellCommands&) = delete;
@@ -53,6 +58,8 @@ class ShellCommands {
   void execute(const Job& job);
 
   admin::BgpCounters& counters_;
+  cpu_set_t cpus_;
+  bool set_cpus_ = false;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Job> queue_;
