@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "srtfwd/control/hook_client.h"
+#include "srtfwd/srt/cookie_secret.h"
 #include "srtfwd/srt/stream_id.h"
 
 #include "srtfwd/net/endpoint.h"
@@ -124,7 +125,7 @@ Config build(const toml::value& doc) {
   if (!doc.is_table()) fail("config", "not a TOML table");
   const Table& root = doc.as_table();
   only_keys(root, "",
-            {"port", "srt", "balancer", "backend", "admin", "dataplane", "limits", "hooks"});
+            {"port", "srt", "balancer", "backend", "admin", "dataplane", "limits", "hooks", "bgp"});
   Config c;
 
   // [[port]]
@@ -215,7 +216,7 @@ Config build(const toml::value& doc) {
     only_keys(*t, "srt",
               {"listen", "leg_ports", "idle_timeout_ms", "shutdown_grace_ms", "backend_retry_ms",
                "backend_timeout_ms", "max_handshakes", "cookie_bucket_s", "drain_timeout_ms",
-               "default_streamid"});
+               "default_streamid", "cookie_secret_file"});
     if (const toml::value* v = find(*t, "listen")) {
       c.control.listen_ports.clear();
       if (v->is_integer()) {
@@ -247,6 +248,8 @@ Config build(const toml::value& doc) {
     c.control.drain_timeout_ms = static_cast<uint32_t>(
         get_int(*t, "srt", "drain_timeout_ms", c.control.drain_timeout_ms, 0, 3600000));
     c.control.default_streamid = get_str(*t, "srt", "default_streamid", c.control.default_streamid);
+    // The file itself is read by load_config() and at start-up (a path here).
+    c.control.cookie_secret_file = get_str(*t, "srt", "cookie_secret_file", "");
     if (!c.control.default_streamid.empty()) {
       srt::StreamId id;
       if (auto e = srt::parse_stream_id(c.control.default_streamid, id);
@@ -400,6 +403,15 @@ Config build(const toml::value& doc) {
     }
   }
 
+  // [bgp]: the hooks a BGP speaker (BIRD) follows; see docs/operations.md.
+  if (const Table* t = get_table(root, "bgp")) {
+    only_keys(*t, "bgp", {"ready_command", "draining_command", "withdraw_wait_ms"});
+    c.bgp.ready_command = get_str(*t, "bgp", "ready_command", "");
+    c.bgp.draining_command = get_str(*t, "bgp", "draining_command", "");
+    c.bgp.withdraw_wait_ms = static_cast<uint32_t>(
+        get_int(*t, "bgp", "withdraw_wait_ms", c.bgp.withdraw_wait_ms, 0, 60000));
+  }
+
   // [dataplane]: sizing and back-off (optional; defaults fit 1 GiB).
   if (const Table* t = get_table(root, "dataplane")) {
     only_keys(*t, "dataplane",
@@ -456,7 +468,17 @@ Config load_config(const std::string& path) {
   } catch (const std::exception& e) {  // toml::syntax_error is no runtime_error
     throw ConfigError(path + ": " + one_line(e.what()));
   }
-  return build(doc);
+  Config c = build(doc);
+  // A start refuses a secret file it cannot use (a SIGHUP keeps the running
+  // secret instead, in SrtProxy::reload_cookie_secret).
+  if (!c.control.cookie_secret_file.empty()) {
+    try {
+      (void)srt::read_cookie_secret(c.control.cookie_secret_file);
+    } catch (const std::exception& e) {
+      throw ConfigError(std::string("srt.cookie_secret_file: ") + e.what());
+    }
+  }
+  return c;
 }
 
 std::string read_config_text(const std::string& path) {

@@ -671,3 +671,81 @@ TEST(ConfigReload, AnEmptyFileReadsAsEmpty) {
   EXPECT_EQ(srtfwd::app::read_config_text(path), "");
   unlink(path);
 }
+
+// A file with this content, removed at the end of the test.
+class TempFile {
+ public:
+  explicit TempFile(const std::string& text) {
+    const int fd = mkstemp(path_);
+    if (fd >= 0) {
+      if (write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) path_[0] = 0;
+      close(fd);
+    }
+  }
+  ~TempFile() { unlink(path_); }
+  std::string path() const { return path_; }
+
+ private:
+  char path_[32] = "/tmp/srtfwd-config-XXXXXX";
+};
+
+std::string load_error_of(const std::string& text) {
+  TempFile f(text);
+  try {
+    srtfwd::app::load_config(f.path());
+  } catch (const ConfigError& e) { return e.what(); }
+  return "";
+}
+
+TEST(Config, CookieSecretFileIsReadAtStart) {
+  EXPECT_EQ(parse_config(kMinimal).control.cookie_secret_file, "");  // random secret
+  TempFile secret("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n");
+  const std::string text =
+      std::string(kMinimal).replace(std::string(kMinimal).find("[srt]\n"), 6,
+                                    "[srt]\ncookie_secret_file = \"" + secret.path() + "\"\n");
+  TempFile config(text);
+  EXPECT_EQ(srtfwd::app::load_config(config.path()).control.cookie_secret_file, secret.path());
+
+  // Too short, missing: refused at start, one line naming the key.
+  TempFile short_secret("0011223344556677\n");
+  for (const std::string& path : {short_secret.path(), std::string("/nonexistent/secret")}) {
+    const std::string bad = std::string(kMinimal).replace(
+        std::string(kMinimal).find("[srt]\n"), 6, "[srt]\ncookie_secret_file = \"" + path + "\"\n");
+    const std::string e = load_error_of(bad);
+    EXPECT_EQ(e.rfind("srt.cookie_secret_file: " + path + ": ", 0), 0u) << e;
+    EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+  }
+  EXPECT_NE(load_error_of(std::string(kMinimal).replace(
+                              std::string(kMinimal).find("[srt]\n"), 6,
+                              "[srt]\ncookie_secret_file = \"" + short_secret.path() + "\"\n"))
+                .find("too short"),
+            std::string::npos);
+}
+
+TEST(Config, BgpHooks) {
+  const Config d = parse_config(kMinimal);
+  EXPECT_EQ(d.bgp.ready_command, "");
+  EXPECT_EQ(d.bgp.draining_command, "");
+  EXPECT_EQ(d.bgp.withdraw_wait_ms, 0u);
+  const Config c = parse_config(std::string(kMinimal) + R"(
+[bgp]
+ready_command = "birdc enable srtfwd_vips"
+draining_command = "birdc disable srtfwd_vips"
+withdraw_wait_ms = 3000
+)");
+  EXPECT_EQ(c.bgp.ready_command, "birdc enable srtfwd_vips");
+  EXPECT_EQ(c.bgp.draining_command, "birdc disable srtfwd_vips");
+  EXPECT_EQ(c.bgp.withdraw_wait_ms, 3000u);
+  EXPECT_NE(error_of(std::string(kMinimal) + "[bgp]\nwithdraw_wait_ms = 60001\n")
+                .find("bgp.withdraw_wait_ms"),
+            std::string::npos);
+  EXPECT_NE(error_of(std::string(kMinimal) + "[bgp]\nwithdraw_wait_ms = -1\n")
+                .find("bgp.withdraw_wait_ms"),
+            std::string::npos);
+  EXPECT_NE(
+      error_of(std::string(kMinimal) + "[bgp]\nready_command = 1\n").find("bgp.ready_command"),
+      std::string::npos);
+  EXPECT_NE(error_of(std::string(kMinimal) + "[bgp]\nannounce = true\n")
+                .find("bgp.announce: unknown key"),
+            std::string::npos);
+}

@@ -14,6 +14,11 @@ Topology (forwarder i = 0, 1, ...; the lab makes forwarder 0 unless forwarders=0
         |
     origin ns <prefix>-origin    veth <id>-o<i>n  198.18.{2i+1}.2 .. .5 /24 (origin_addrs)
 
+shared_caller=True puts every forwarder's caller link in the one caller ns c0
+(198.18.0.2 toward forwarder 0, 198.18.2.2 toward forwarder 1, ...): one caller
+socket reaches every forwarder from the same address, as callers behind a router
+reach several hosts of one VIP (the routes are the links' own /24s).
+
 All forwarders share the one origin namespace; it has addresses in every
 forwarder's origin-side subnet, so an origin bound to 0.0.0.0 is reachable from
 every forwarder directly, and one bound to 198.18.1.2 is reachable from forwarder
@@ -74,6 +79,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
@@ -207,6 +214,19 @@ class Srtfwd:
 
     def signal(self, sig: int) -> None:
         self.proc.send_signal(sig)
+
+    def admin_get(self, path: str, timeout: float = 5) -> tuple[int, str]:
+        """GET path on the [admin] listener of its config: (HTTP status, body),
+        an error status (503 ...) returned like any other."""
+        with open(self.config_path) as f:
+            m = re.search(r'^listen = "(127\.0\.0\.1:\d+)"', f.read(), re.M)
+        if not m:
+            raise LabError("no [admin] listen = \"127.0.0.1:PORT\" in " + self.config_path)
+        try:
+            with urllib.request.urlopen(f"http://{m.group(1)}{path}", timeout=timeout) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
 
     def stop(self, timeout: float = 15) -> int:
         """SIGTERM, wait (the forwarder drains), then SIGKILL. Returns the exit status."""
@@ -346,7 +366,8 @@ class NetLab:
     """Network namespaces, veths, and the processes of one end-to-end test.
 
     NetLab(prefix="t1", forwarders=1, caller_addrs=1, origin_addrs=4, ipv6=False,
-           srtfwd_bin=None, workdir=None, keep_logs=None, router=False, router_callers=1)
+           srtfwd_bin=None, workdir=None, keep_logs=None, router=False, router_callers=1,
+           shared_caller=False)
 
     router: the router topology (module docstring); router_callers caller
     namespaces behind it (self.callers), caller_addrs addresses each.
@@ -363,7 +384,7 @@ class NetLab:
     def __init__(self, prefix: str = "lab", forwarders: int = 1, caller_addrs: int = 1,
                  origin_addrs: int = 4, ipv6: bool = False, srtfwd_bin: str | None = None,
                  workdir: str | None = None, keep_logs: bool | None = None, router: bool = False,
-                 router_callers: int = 1):
+                 router_callers: int = 1, shared_caller: bool = False):
         if not re.fullmatch(r"[a-z][a-z0-9]{0,6}", prefix):
             raise ValueError("prefix: 1-7 characters [a-z0-9], starting with a letter")
         if os.geteuid() != 0:
@@ -376,6 +397,7 @@ class NetLab:
         self.srtfwd_bin = srtfwd_bin or os.environ.get("SRTFWD")
         self._workdir_arg = workdir
         self._keep_logs = keep_logs
+        self._shared_caller = shared_caller
         self.id = ""
         self.workdir = ""
         self.namespaces: list[str] = []
@@ -718,7 +740,7 @@ class NetLab:
         nc = self._caller_addrs if caller_addrs is None else caller_addrs
         no = self._origin_addrs if origin_addrs is None else origin_addrs
         cnet, onet = f"198.18.{2 * i}", f"198.18.{2 * i + 1}"
-        cns = self.router_ns if self._router else self.netns(f"c{i}")
+        cns = self.router_ns if self._router else self.netns("c0" if self._shared_caller else f"c{i}")
         f = FwdLinks(
             index=i, caller_ns=cns, caller_if=f"{self.id}-c{i}n", caller_host_if=f"{self.id}-c{i}h",
             origin_ns=self.origin_ns, origin_if=f"{self.id}-o{i}n", origin_host_if=f"{self.id}-o{i}h",
@@ -938,6 +960,32 @@ def _glob_dir(parent: str, head: str) -> list[str]:
 
 
 # ---- helpers the e2e tests share ----
+
+# SRT handshakes built by hand, for callers that do what libsrt will not (a
+# CONCLUSION to another host than the INDUCTION's, a forged field). Plain
+# functions of the standard library: a script run in a namespace with
+# /usr/bin/python3 -c imports them (sys.path gets this directory).
+
+def srt_handshake(version: int, enc_ext: int, typ: int, cookie: int, sock: int, exts: bytes = b"",
+                  isn: int = 12345, timestamp: int = 1000, dst: int = 0) -> bytes:
+    """A handshake control packet (the SRT draft's layout), peer IP zero."""
+    import struct
+    body = struct.pack("!IIIIIIII", version, enc_ext, isn, 1500, 8192, typ, sock, cookie)
+    return struct.pack("!IIII", 0x80000000, 0, timestamp, dst) + body + bytes(16) + exts
+
+
+def srt_ext(t: int, contents: bytes) -> bytes:
+    """A handshake extension block: type, length in 32-bit words, contents."""
+    import struct
+    return struct.pack("!HH", t, len(contents) // 4) + contents
+
+
+def srt_sid(text: str) -> bytes:
+    """A stream ID's extension contents: padded, each 32-bit word byte-reversed."""
+    b = text.encode()
+    b += bytes(-len(b) % 4)
+    return b"".join(b[i:i + 4][::-1] for i in range(0, len(b), 4))
+
 
 def binary(var: str) -> str:
     """The executable that environment variable var names (set by meson)."""

@@ -93,7 +93,10 @@ struct Options {
   uint32_t backend_timeout_ms = 700;  // then 1502 GW: 3 tries, and the caller hears within 1 s
   uint32_t max_handshakes = 4096;     // in flight; beyond: 1402 OVERLOAD
   uint32_t cookie_bucket_s = 60;      // SYN cookie time bucket
-  uint32_t drain_timeout_ms = 2000;   // SIGTERM: wait this long for sessions to end
+  // The fleet's shared SYN cookie secret (srt/cookie_secret.h); empty: a
+  // random secret of this process.
+  std::string cookie_secret_file;
+  uint32_t drain_timeout_ms = 2000;  // SIGTERM: wait this long for sessions to end
   // Routes a caller without a stream ID, as SRS reads one ("" refuses it
   // with 1400 instead).
   std::string default_streamid = "#!::r=live/livestream,m=publish";
