@@ -10,6 +10,7 @@
 #include "srtfwd/dataplane/vlan_egress.h"
 #include "srtfwd/net/build.h"
 #include "srtfwd/net/vlan.h"
+#include "srtfwd/srt/packet.h"
 
 namespace srtfwd::control {
 
@@ -19,7 +20,18 @@ using dataplane::SessionEvent;
 
 namespace {
 constexpr unsigned kSlowBurst = 64;
+// The first 16 bits of an SRT handshake: control bit, type 0.
+constexpr uint16_t kSrtHandshakeWord = 0x8000;
 constexpr uint32_t kTickUs = 1000;  // timer work (neighbours, sweep, handshakes) every 1 ms
+
+// A UDP packet from a worker that carries an SRT header but is no handshake:
+// a session's packet that missed the flow table and came through the miss
+// gate (handshakes, with or without a session, go to the SrtHandler).
+bool is_missed_srt(const uint8_t* frame, const net::FrameInfo& fi) {
+  if (fi.payload_len < srt::kHeaderSize) return false;
+  const uint8_t* p = frame + fi.payload_off;
+  return (p[0] & 0x80) == 0 || net::load_be16(p) != kSrtHandshakeWord;
+}
 }  // namespace
 
 ControlPlane::ControlPlane(dataplane::Dataplane& dp, const Options& opt)
@@ -399,6 +411,12 @@ void ControlPlane::handle_icmp6(rte_mbuf* m, const net::FrameInfo& fi, uint64_t 
   rte_pktmbuf_free(m);
 }
 
+void ControlPlane::handle_missed(rte_mbuf* m, const net::FrameInfo& /*fi*/, uint64_t /*now*/) {
+  counters_.missed_packets.add();
+  counters_.missed_dropped.add();
+  rte_pktmbuf_free(m);
+}
+
 void ControlPlane::handle_slow(rte_mbuf* m, uint64_t now) {
   counters_.slow_path_packets.add();
   net::FrameInfo fi;
@@ -408,6 +426,10 @@ void ControlPlane::handle_slow(rte_mbuf* m, uint64_t now) {
     case net::Verdict::Icmp4: handle_icmp4(m, fi); return;
     case net::Verdict::Icmp6: handle_icmp6(m, fi, now); return;
     case net::Verdict::Udp:
+      if (is_missed_srt(rte_pktmbuf_mtod(m, const uint8_t*), fi)) {
+        handle_missed(m, fi, now);
+        return;
+      }
       if (handler_ != nullptr) {
         handler_->on_packet(m, fi, now);
         return;

@@ -50,6 +50,12 @@ struct ControlCounters {
   std::array<dataplane::Counter, static_cast<size_t>(EndReason::kCount)> sessions_ended;
   dataplane::Counter events_stale;  // event for a session already gone
   dataplane::Counter alloc_failed;  // no mbuf for a packet control meant to send
+  // SRT packets of no session that are not handshakes, through the workers'
+  // miss gate (dataplane/miss_gate.h); each is forwarded (a feature found
+  // its session) or dropped: missed_packets == missed_forwarded + missed_dropped.
+  dataplane::Counter missed_packets;
+  dataplane::Counter missed_forwarded;
+  dataplane::Counter missed_dropped;
 };
 
 // The SRT handshake state machine plugs in here.
@@ -118,6 +124,9 @@ class ControlPlane {
     uint64_t deadline;
   };
   void handle_slow(rte_mbuf* m, uint64_t now);
+  // The one place a missed SRT packet (not a handshake) is decided: a
+  // feature that finds its session takes it, else it is dropped, counted.
+  void handle_missed(rte_mbuf* m, const net::FrameInfo& fi, uint64_t now);
   void handle_arp(rte_mbuf* m, const net::FrameInfo& fi, uint64_t now);
   void handle_icmp4(rte_mbuf* m, const net::FrameInfo& fi);
   void handle_icmp6(rte_mbuf* m, const net::FrameInfo& fi, uint64_t now);
