@@ -55,6 +55,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
@@ -188,6 +189,22 @@ class Srtfwd:
 
     def signal(self, sig: int) -> None:
         self.proc.send_signal(sig)
+
+    def admin_get(self, path: str):
+        """GET path from its [admin] listener: parsed JSON for /api/..., else the text."""
+        with open(self.config_path) as f:
+            m = re.search(r'^listen = "(127\.0\.0\.1:\d+)"', f.read(), re.M)
+        if not m:
+            raise LabError("no [admin] listen in the config")
+        with urllib.request.urlopen(f"http://{m.group(1)}{path}", timeout=5) as r:
+            body = r.read().decode()
+        return json.loads(body) if path.startswith("/api/") else body
+
+    def metric(self, series: str) -> int:
+        """One series' value in /metrics, e.g. 'srtfwd_dropped_packets_total{reason="no_session"}'
+        (0 when absent)."""
+        m = re.search(r"^" + re.escape(series) + r" (\d+)$", self.admin_get("/metrics"), re.M)
+        return int(m.group(1)) if m else 0
 
     def stop(self, timeout: float = 15) -> int:
         """SIGTERM, wait (the forwarder drains), then SIGKILL. Returns the exit status."""
@@ -659,6 +676,28 @@ class NetLab:
         if check and r.returncode != 0:
             raise LabError(f"{' '.join(full)} failed ({r.returncode}):\n{r.stdout}{r.stderr}")
         return r
+
+    def rebind_source_port(self, ns: str, ip: str, old_port: int, new_port: int) -> None:
+        """From now on, UDP that namespace ns sends from ip:old_port leaves as
+        ip:new_port (and answers to new_port come back to old_port): a NAT
+        that rebinds a caller mid-stream, its socket untouched. The SNAT
+        applies to new connections only, and the caller's existing conntrack
+        entry (or one that the other side's packets to old_port create at any
+        moment) would keep the old mapping: the moved packets get a conntrack
+        zone of their own, set before conntrack looks, where no entry exists
+        yet. One nft transaction: no packet sees half of it."""
+        NFT = "/usr/sbin/nft" if os.path.exists("/usr/sbin/nft") else "nft"
+        rules = (
+            "table ip netlab_rebind {\n"
+            "  chain raw_out { type filter hook output priority raw; }\n"
+            "  chain raw_pre { type filter hook prerouting priority raw; }\n"
+            "  chain nat_post { type nat hook postrouting priority srcnat; }\n"
+            "}\n"
+            f"add rule ip netlab_rebind raw_out ip saddr {ip} udp sport {old_port} ct zone set 7\n"
+            f"add rule ip netlab_rebind raw_pre ip daddr {ip} udp dport {new_port} ct zone set 7\n"
+            f"add rule ip netlab_rebind nat_post ip saddr {ip} udp sport {old_port} "
+            f"snat to {ip}:{new_port}\n")
+        self.run_in(ns, [NFT, "-f", "-"], input=rules, timeout=10, check=True)
 
     def ping(self, ns: str, ip: str, count: int = 1, timeout: float = 2) -> bool:
         """True if ip answers ICMP echo from namespace ns."""

@@ -183,6 +183,14 @@ class SrtProxy {
   void on_session_end(const net::IpAddr& caller_ip, uint16_t caller_udp, uint32_t caller_socket_id,
                       const net::IpAddr& leg_ip, uint16_t leg_udp);
 
+  // A session's caller moved to a new address and port (its NAT rebound it,
+  // control/rebinding.h): its handshake state follows, so that the
+  // session's end finds it and a retransmitted CONCLUSION from the new
+  // 4-tuple gets the cached answer.
+  void on_caller_moved(const net::IpAddr& old_ip, uint16_t old_udp, uint32_t caller_socket_id,
+                       const net::IpAddr& new_ip, uint16_t new_udp, const net::MacAddr& new_mac,
+                       uint16_t new_port_id);
+
   // New callers are rejected with 1503 while draining.
   void set_draining(bool d) { draining_ = d; }
   // Handshakes running with a backend (or waiting for the balancer).
