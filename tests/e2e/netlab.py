@@ -677,16 +677,19 @@ class NetLab:
             raise LabError(f"{' '.join(full)} failed ({r.returncode}):\n{r.stdout}{r.stderr}")
         return r
 
-    def rebind_source_port(self, ns: str, ip: str, old_port: int, new_port: int) -> None:
+    def rebind_source_port(self, ns: str, ip: str, old_port: int, new_port: int,
+                           new_ip: str | None = None) -> None:
         """From now on, UDP that namespace ns sends from ip:old_port leaves as
-        ip:new_port (and answers to new_port come back to old_port): a NAT
-        that rebinds a caller mid-stream, its socket untouched. The SNAT
+        new_ip:new_port (new_ip: another address of ns; default ip), and
+        answers to that come back to ip:old_port: a NAT that rebinds a caller
+        mid-stream, its socket untouched. Once per namespace. The SNAT
         applies to new connections only, and the caller's existing conntrack
         entry (or one that the other side's packets to old_port create at any
         moment) would keep the old mapping: the moved packets get a conntrack
         zone of their own, set before conntrack looks, where no entry exists
         yet. One nft transaction: no packet sees half of it."""
         NFT = "/usr/sbin/nft" if os.path.exists("/usr/sbin/nft") else "nft"
+        new_ip = new_ip or ip
         rules = (
             "table ip netlab_rebind {\n"
             "  chain raw_out { type filter hook output priority raw; }\n"
@@ -694,9 +697,9 @@ class NetLab:
             "  chain nat_post { type nat hook postrouting priority srcnat; }\n"
             "}\n"
             f"add rule ip netlab_rebind raw_out ip saddr {ip} udp sport {old_port} ct zone set 7\n"
-            f"add rule ip netlab_rebind raw_pre ip daddr {ip} udp dport {new_port} ct zone set 7\n"
+            f"add rule ip netlab_rebind raw_pre ip daddr {new_ip} udp dport {new_port} ct zone set 7\n"
             f"add rule ip netlab_rebind nat_post ip saddr {ip} udp sport {old_port} "
-            f"snat to {ip}:{new_port}\n")
+            f"snat to {new_ip}:{new_port}\n")
         self.run_in(ns, [NFT, "-f", "-"], input=rules, timeout=10, check=True)
 
     def ping(self, ns: str, ip: str, count: int = 1, timeout: float = 2) -> bool:

@@ -9,6 +9,8 @@ SNAT in the caller namespace moves the player's source port from 5000 to 6000
     to port 6000, and the player gets every message byte-exact and in order.
     A packet naming the same socket ID from the caller namespace's other
     address then does not move it (refused, reason rule), and it carries on.
+  3 any_ip: the publisher moves to the namespace's other address and port;
+    the caller -> origin direction follows, the player gets every message.
   2 off: the old behaviour. The player's packets from port 6000 are dropped as
     no_session, its origin hears nothing from it and gives up, and the
     player does not get its messages.
@@ -69,7 +71,7 @@ class RebindingE2E(unittest.TestCase):
                 return s
         return None
 
-    def start(self, lab, mode):
+    def start(self, lab, mode, pub_port=None):
         """srtfwd with follow_rebinding = mode, the origin, a publisher, and the
         player on OLD_PORT once its session carries the stream. Returns
         (fwd, pub, play, the player's session)."""
@@ -82,7 +84,9 @@ class RebindingE2E(unittest.TestCase):
         to = f"{f.fwd_ip}:{SRT_PORT}"
         pub = lab.popen_in(lab.caller_ns(), [self.peer_bin, "publish", "--to", to, "--streamid",
                                              "#!::r=live/rebind,m=publish", "--count", str(PUB_COUNT),
-                                             "--rate", str(RATE)], name="pub")
+                                             "--rate", str(RATE),
+                                             *(["--bind", f"{f.caller_ip}:{pub_port}"] if pub_port else [])],
+                         name="pub")
         pub.wait_for(r"^connected to ", timeout=10)
         play = lab.popen_in(lab.caller_ns(), [self.peer_bin, "play", "--to", to, "--streamid",
                                               "#!::r=live/rebind,m=request", "--bind",
@@ -134,6 +138,28 @@ class RebindingE2E(unittest.TestCase):
             self.assertGreaterEqual(ctl["missed_forwarded"], 1, ctl)
             self.assertEqual(ctl["missed_packets"], ctl["missed_forwarded"] + ctl["missed_dropped"], ctl)
             self.assertEqual(c["dropped"]["control_ring_full"], 0)
+
+    def test_3_any_ip_follows_a_publisher_to_another_address(self):
+        """any_ip: the publisher moves to the namespace's other address and
+        port; its data (the caller -> origin direction) follows, and the
+        player downstream gets every message byte-exact and in order."""
+        with NetLab(prefix="rbd", caller_addrs=2, srtfwd_bin=self.srtfwd_bin) as lab:
+            f = lab.fwd()
+            fwd, pub, play, _ = self.start(lab, "any_ip", pub_port=OLD_PORT + 1)
+            s = self.session_of(fwd, f"{f.caller_ip}:{OLD_PORT + 1}")
+            self.assertIsNotNone(s)
+            lab.rebind_source_port(lab.caller_ns(), f.caller_ip, OLD_PORT + 1, NEW_PORT + 1,
+                                   new_ip=f.caller_ips[1])
+            moved = f"{f.caller_ips[1]}:{NEW_PORT + 1}"
+            s2 = self.poll(lambda: self.session_of(fwd, moved), "the session did not follow the publisher")
+            self.assertEqual(s2["id"], s["id"])
+            self.assertEqual(play.wait(40), 0, play.out_text() + play.err_text())
+            self.assertRegex(play.out_text(), rf"(?m)^received {PLAY_COUNT}/{PLAY_COUNT} ok")
+            self.assertEqual(pub.wait(40), 0, pub.out_text() + pub.err_text())
+            self.assertIn(f"sent {PUB_COUNT}/{PUB_COUNT}", pub.out_text())
+            ctl = self.stop_fwd(fwd)["control"]
+            self.assertEqual(ctl["rebinds"], 1, ctl)
+            self.assertEqual(ctl["missed_packets"], ctl["missed_forwarded"] + ctl["missed_dropped"], ctl)
 
     def test_2_off_loses_the_session(self):
         with NetLab(prefix="rbd", srtfwd_bin=self.srtfwd_bin) as lab:
