@@ -355,6 +355,67 @@ constexpr Metric kMetrics[] = {
      false,
      {},
      ctl<&ControlCounters::alloc_failed>},
+    {"srtfwd_missed_packets_total",
+     "SRT packets of no session, not handshakes, that the workers' miss gate sent to control.",
+     C,
+     D::kNone,
+     S::kControl,
+     J::kControl,
+     "missed_packets",
+     false,
+     {},
+     ctl<&ControlCounters::missed_packets>},
+    {"srtfwd_missed_forwarded_total",
+     "Missed SRT packets that control forwarded to the session it found for them.",
+     C,
+     D::kNone,
+     S::kControl,
+     J::kControl,
+     "missed_forwarded",
+     false,
+     {},
+     ctl<&ControlCounters::missed_forwarded>},
+    {"srtfwd_missed_dropped_total",
+     "Missed SRT packets that control dropped: no session found or allowed for them.",
+     C,
+     D::kNone,
+     S::kControl,
+     J::kControl,
+     "missed_dropped",
+     false,
+     {},
+     ctl<&ControlCounters::missed_dropped>},
+    {"srtfwd_rebinds_total",
+     "Sessions moved to their caller's new address and port ([srt] follow_rebinding).",
+     C,
+     D::kNone,
+     S::kControl,
+     J::kControl,
+     "rebinds",
+     false,
+     {},
+     ctl<&ControlCounters::rebinds>},
+    {"srtfwd_rebind_refused_total",
+     "Packets naming a live session's socket ID from another 4-tuple that did not move it, by "
+     "reason.",
+     C,
+     D::kRebindRefusal,
+     S::kControl,
+     J::kControl,
+     "rebind_refused",
+     true,
+     {},
+     [](const MetricsInput& in, size_t i) { return in.control->rebind_refused[i].get(); }},
+    {"srtfwd_rebind_failed_total",
+     "Rebinds the session table could not make (the new 4-tuple a session's, or no slot).",
+     C,
+     D::kNone,
+     S::kControl,
+     J::kControl,
+     "rebind_failed",
+     false,
+     {},
+     ctl<&ControlCounters::rebind_failed>},
 
     // Next-hop resolution (ARP and NDP), on the control lcore.
     {"srtfwd_neighbour_requests_total",
@@ -1029,7 +1090,8 @@ std::string_view dim_label(Dim d) {
     case Dim::kNone: return {};
     case Dim::kDropReason:
     case Dim::kEndReason:
-    case Dim::kRejectReason: return "reason";
+    case Dim::kRejectReason:
+    case Dim::kRebindRefusal: return "reason";
     case Dim::kSlotState: return "state";
     case Dim::kPort: return "port";
     case Dim::kLcore: return "lcore";
@@ -1048,6 +1110,7 @@ size_t dim_size(Dim d, const MetricsInput& in) {
     case Dim::kPort: return in.ports.size();
     case Dim::kLcore: return in.workers.size();
     case Dim::kHookOutcome: return std::size(kHookOutcomes);
+    case Dim::kRebindRefusal: return control::kRebindRefusalNames.size();
   }
   return 0;
 }
@@ -1062,6 +1125,7 @@ std::string dim_value(Dim d, const MetricsInput& in, size_t i) {
     case Dim::kPort: return std::to_string(in.ports[i].port_id);
     case Dim::kLcore: return std::to_string(in.workers[i].lcore);
     case Dim::kHookOutcome: return std::string(kHookOutcomes[i].name);
+    case Dim::kRebindRefusal: return std::string(control::kRebindRefusalNames[i]);
   }
   return {};
 }

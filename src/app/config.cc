@@ -216,7 +216,7 @@ Config build(const toml::value& doc) {
     only_keys(*t, "srt",
               {"listen", "leg_ports", "idle_timeout_ms", "shutdown_grace_ms", "backend_retry_ms",
                "backend_timeout_ms", "max_handshakes", "cookie_bucket_s", "drain_timeout_ms",
-               "default_streamid", "cookie_secret_file"});
+               "default_streamid", "cookie_secret_file", "follow_rebinding", "rebinding_per_s"});
     if (const toml::value* v = find(*t, "listen")) {
       c.control.listen_ports.clear();
       if (v->is_integer()) {
@@ -257,7 +257,24 @@ Config build(const toml::value& doc) {
         fail("srt.default_streamid",
              "\"" + c.control.default_streamid + "\": " + std::string(srt::to_string(e)));
     }
+    const std::string follow = get_str(*t, "srt", "follow_rebinding", "off");
+    if (follow == "off")
+      c.control.follow_rebinding = control::FollowRebinding::kOff;
+    else if (follow == "same_ip")
+      c.control.follow_rebinding = control::FollowRebinding::kSameIp;
+    else if (follow == "any_ip")
+      c.control.follow_rebinding = control::FollowRebinding::kAnyIp;
+    else
+      fail("srt.follow_rebinding",
+           "\"" + follow + "\": must be \"off\", \"same_ip\" or \"any_ip\"");
+    c.control.rebinding_per_s = static_cast<uint32_t>(
+        get_int(*t, "srt", "rebinding_per_s", c.control.rebinding_per_s, 1, 1000000));
   }
+  // A rebound caller's packets miss the flow table: the workers send them to
+  // control (the miss gate) within the same budget.
+  if (c.control.follow_rebinding != control::FollowRebinding::kOff)
+    c.dataplane.miss_to_control_per_s =
+        std::max(c.dataplane.miss_to_control_per_s, c.control.rebinding_per_s);
   for (uint16_t p : c.control.listen_ports)
     if (p >= c.control.leg_port_min && p <= c.control.leg_port_max)
       fail("srt.leg_ports", "overlaps listen port " + std::to_string(p));

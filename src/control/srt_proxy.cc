@@ -655,6 +655,27 @@ bool SrtProxy::reload_cookie_secret(uint64_t now) {
   return true;
 }
 
+void SrtProxy::on_caller_moved(const net::IpAddr& old_ip, uint16_t old_udp,
+                               uint32_t caller_socket_id, const net::IpAddr& new_ip,
+                               uint16_t new_udp, const net::MacAddr& new_mac,
+                               uint16_t new_port_id) {
+  const CallerKey old_key{old_ip, old_udp, caller_socket_id};
+  const CallerKey new_key{new_ip, new_udp, caller_socket_id};
+  auto it = by_caller_.find(old_key);
+  if (it == by_caller_.end() || it->second->state != State::kEstablished) return;
+  // Whatever the new 4-tuple left here (a cached rejection of the same
+  // socket) is older than this session.
+  if (by_caller_.count(new_key) != 0) erase(new_key);
+  it = by_caller_.find(old_key);
+  auto node = by_caller_.extract(it);
+  node.key() = new_key;
+  Attempt& a = *node.mapped();
+  a.caller = new_key;
+  a.caller_mac = new_mac;
+  a.caller_port_id = new_port_id;
+  by_caller_.insert(std::move(node));
+}
+
 void SrtProxy::on_tick(uint64_t now) {
   balancer_.poll(now_ms(now));
   cookies_.forget_expired(cookie_seconds(now));

@@ -135,6 +135,7 @@ Dataplane::Dataplane(const Options& opt) : opt_(opt) {
     w->stop = &stop_;
     w->idle_polls = opt.idle_polls;
     w->idle_sleep_us = opt.idle_sleep_us;
+    w->miss_gate.set(opt.miss_to_control_per_s, rte_get_tsc_hz());
     w->nb_ports = static_cast<unsigned>(ports_.size());
     const bool active = idx < active_workers_;
     const std::string suffix = std::to_string(idx);

@@ -199,6 +199,7 @@ struct Burst {
   }
 
   void translate_run(FlowSlot& f, unsigned begin, unsigned end, unsigned l3) noexcept;
+  void miss_to_control(rte_mbuf* m, unsigned j, unsigned l3) noexcept;
 };
 
 // Stage 1, classify: the per-burst view of the receiving port, and the
@@ -595,7 +596,8 @@ class Classifier {
 // A run whose key no slot holds. An IPv4 key that find_v4() missed may be a
 // translated direction's (4->6), in a head and tail. Otherwise no session:
 // an SRT handshake (a caller on a listen port, or a backend answering one of
-// our legs) is the control lcore's to judge, the rest is dropped.
+// our legs) is the control lcore's to judge, so are other SRT packets when
+// a feature opened the miss gate; the rest is dropped.
 [[gnu::always_inline]] inline void miss_run(Burst& b, const Burst::Run& r, unsigned end) noexcept {
   const unsigned begin = r.begin, l3 = r.l3;
   if (l3 != 0) {
@@ -613,8 +615,32 @@ class Classifier {
     if ((b.ctl_mask >> j & 1) != 0 &&
         b.srt_word(rte_pktmbuf_mtod(m, uint8_t*), j, l3) == kSrtHandshakeWord)
       b.slow[b.n_slow++] = m;
+    else if (unlikely(b.w.miss_gate.open()))
+      b.miss_to_control(m, j, l3);
     else
       b.drop(m, DropReason::kNoSession);
+  }
+}
+
+// A packet of no session that is not a handshake, with the miss gate open
+// (miss_gate.h): an SRT packet goes to control while the budget lasts, so
+// that it may find the session its socket ID names (a rebound caller);
+// anything shorter than an SRT header has no session to find.
+[[gnu::noinline]] void Burst::miss_to_control(rte_mbuf* m, unsigned j, unsigned l3) noexcept {
+  uint32_t payload_len;
+  if (l3 != 0) {
+    const uint8_t* frame = rte_pktmbuf_mtod(m, const uint8_t*);
+    payload_len = net::load_be16(frame + l3 + net::kIpv4MinHeaderLen + net::kUdpLenOff) -
+                  uint32_t{net::kUdpHeaderLen};
+  } else {
+    payload_len = fi()[j].payload_len;
+  }
+  if (payload_len < srt::kHeaderSize) {
+    drop(m, DropReason::kNoSession);
+  } else if (!w.miss_gate.take(rte_rdtsc())) {
+    drop(m, DropReason::kMissOverBudget);
+  } else {
+    slow[n_slow++] = m;
   }
 }
 

@@ -20,6 +20,9 @@ TEST(Metrics, EveryFamilyHasHelpTypeAndSamples) {
   control::ControlCounters cc;
   cc.sessions_installed.add(7);
   cc.sessions_ended[static_cast<size_t>(control::EndReason::kIdle)].add(2);
+  cc.rebinds.add(3);
+  cc.rebind_refused[static_cast<size_t>(control::RebindRefusal::kRule)].add(5);
+  cc.missed_packets.add(9);
   MetricsInput in;
   in.totals.rx_packets = 100;
   in.totals.forwarded = 90;
@@ -100,6 +103,12 @@ TEST(Metrics, EveryFamilyHasHelpTypeAndSamples) {
     EXPECT_TRUE(samples.count("srtfwd_dropped_packets_total{reason=\"" + std::string(name) + "\"}"))
         << name;
   EXPECT_EQ(samples["srtfwd_sessions_installed_total"], "7");
+  EXPECT_EQ(samples["srtfwd_rebinds_total"], "3");
+  EXPECT_EQ(samples["srtfwd_rebind_refused_total{reason=\"rule\"}"], "5");
+  for (auto name : control::kRebindRefusalNames)
+    EXPECT_TRUE(samples.count("srtfwd_rebind_refused_total{reason=\"" + std::string(name) + "\"}"))
+        << name;
+  EXPECT_EQ(samples["srtfwd_missed_packets_total"], "9");
   EXPECT_EQ(samples["srtfwd_sessions_ended_total{reason=\"idle\"}"], "2");
   EXPECT_EQ(samples["srtfwd_sessions_ended_total{reason=\"shutdown\"}"], "0");
   EXPECT_EQ(samples["srtfwd_sessions_active"], "3");

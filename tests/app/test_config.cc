@@ -349,6 +349,28 @@ TEST(Config, UnknownStreamPlayersRouteByDefault) {
                    .control.balancer.route_unknown_players);
 }
 
+TEST(Config, FollowRebinding) {
+  using srtfwd::control::FollowRebinding;
+  const std::string base = "[[port]]\nipv4 = \"198.18.0.1/24\"\n[srt]\n";
+  const Config off = parse_config(base);
+  EXPECT_EQ(off.control.follow_rebinding, FollowRebinding::kOff);
+  EXPECT_EQ(off.control.rebinding_per_s, 100u);
+  EXPECT_EQ(off.dataplane.miss_to_control_per_s, 0u);  // the miss gate closed
+  const Config same = parse_config(base + "follow_rebinding = \"same_ip\"\n");
+  EXPECT_EQ(same.control.follow_rebinding, FollowRebinding::kSameIp);
+  EXPECT_EQ(same.dataplane.miss_to_control_per_s, 100u);
+  const Config any = parse_config(base + "follow_rebinding = \"any_ip\"\nrebinding_per_s = 7\n");
+  EXPECT_EQ(any.control.follow_rebinding, FollowRebinding::kAnyIp);
+  EXPECT_EQ(any.control.rebinding_per_s, 7u);
+  EXPECT_EQ(any.dataplane.miss_to_control_per_s, 7u);
+  EXPECT_EQ(parse_config(base + "rebinding_per_s = 7\n").dataplane.miss_to_control_per_s, 0u);
+  std::string e = error_of(base + "follow_rebinding = \"yes\"\n");
+  EXPECT_NE(e.find("srt.follow_rebinding"), std::string::npos) << e;
+  EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+  e = error_of(base + "rebinding_per_s = 0\n");
+  EXPECT_NE(e.find("srt.rebinding_per_s"), std::string::npos) << e;
+}
+
 TEST(Config, AdminCanBeDisabled) {
   const Config c = parse_config("[[port]]\nipv4 = \"198.18.0.1/24\"\n[admin]\nlisten = \"\"\n");
   EXPECT_FALSE(c.admin.enabled);

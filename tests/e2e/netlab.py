@@ -228,6 +228,19 @@ class Srtfwd:
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode()
 
+    def admin_json(self, path: str):
+        """GET path from its [admin] listener, its JSON body parsed (an error status raises)."""
+        status, body = self.admin_get(path)
+        if status != 200:
+            raise LabError(f"GET {path}: HTTP {status}: {body[:200]}")
+        return json.loads(body)
+
+    def metric(self, series: str) -> int:
+        """One series' value in /metrics, e.g. 'srtfwd_dropped_packets_total{reason="no_session"}'
+        (0 when absent)."""
+        m = re.search(r"^" + re.escape(series) + r" (\d+)$", self.admin_get("/metrics")[1], re.M)
+        return int(m.group(1)) if m else 0
+
     def stop(self, timeout: float = 15) -> int:
         """SIGTERM, wait (the forwarder drains), then SIGKILL. Returns the exit status."""
         rc = self.proc.stop(signal.SIGTERM, timeout)
@@ -812,6 +825,31 @@ class NetLab:
         if check and r.returncode != 0:
             raise LabError(f"{' '.join(full)} failed ({r.returncode}):\n{r.stdout}{r.stderr}")
         return r
+
+    def rebind_source_port(self, ns: str, ip: str, old_port: int, new_port: int,
+                           new_ip: str | None = None) -> None:
+        """From now on, UDP that namespace ns sends from ip:old_port leaves as
+        new_ip:new_port (new_ip: another address of ns; default ip), and
+        answers to that come back to ip:old_port: a NAT that rebinds a caller
+        mid-stream, its socket untouched. Once per namespace. The SNAT
+        applies to new connections only, and the caller's existing conntrack
+        entry (or one that the other side's packets to old_port create at any
+        moment) would keep the old mapping: the moved packets get a conntrack
+        zone of their own, set before conntrack looks, where no entry exists
+        yet. One nft transaction: no packet sees half of it."""
+        NFT = "/usr/sbin/nft" if os.path.exists("/usr/sbin/nft") else "nft"
+        new_ip = new_ip or ip
+        rules = (
+            "table ip netlab_rebind {\n"
+            "  chain raw_out { type filter hook output priority raw; }\n"
+            "  chain raw_pre { type filter hook prerouting priority raw; }\n"
+            "  chain nat_post { type nat hook postrouting priority srcnat; }\n"
+            "}\n"
+            f"add rule ip netlab_rebind raw_out ip saddr {ip} udp sport {old_port} ct zone set 7\n"
+            f"add rule ip netlab_rebind raw_pre ip daddr {new_ip} udp dport {new_port} ct zone set 7\n"
+            f"add rule ip netlab_rebind nat_post ip saddr {ip} udp sport {old_port} "
+            f"snat to {new_ip}:{new_port}\n")
+        self.run_in(ns, [NFT, "-f", "-"], input=rules, timeout=10, check=True)
 
     def ping(self, ns: str, ip: str, count: int = 1, timeout: float = 2) -> bool:
         """True if ip answers ICMP echo from namespace ns."""

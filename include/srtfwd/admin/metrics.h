@@ -68,13 +68,14 @@ enum class MetricType : uint8_t { kCounter, kGauge };
 // values (reason names, port ids, lcore ids).
 enum class Dim : uint8_t {
   kNone,
-  kDropReason,    // reason="<kDropReasonNames>"
-  kEndReason,     // reason="<kEndReasonNames>"
-  kRejectReason,  // reason="<kRejectReasons>"
-  kSlotState,     // state="live|retired|free"
-  kPort,          // port="<port id>", one per MetricsInput::ports entry
-  kLcore,         // lcore="<lcore id>", one per MetricsInput::workers entry
-  kHookOutcome,   // outcome="allowed|denied|error|timeout|late"
+  kDropReason,     // reason="<kDropReasonNames>"
+  kEndReason,      // reason="<kEndReasonNames>"
+  kRejectReason,   // reason="<kRejectReasons>"
+  kSlotState,      // state="live|retired|free"
+  kPort,           // port="<port id>", one per MetricsInput::ports entry
+  kLcore,          // lcore="<lcore id>", one per MetricsInput::workers entry
+  kHookOutcome,    // outcome="allowed|denied|error|timeout|late"
+  kRebindRefusal,  // reason="<kRebindRefusalNames>"
 };
 
 // Where a metric sits in the exit JSON ("final counters: {...}").

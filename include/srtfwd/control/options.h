@@ -83,6 +83,14 @@ struct HookOptions {
   bool any() const { return !on_publish.empty() || !on_play.empty(); }
 };
 
+// [srt] follow_rebinding: whether a caller that reappears from another
+// 4-tuple keeps its session (control/rebinding.h).
+enum class FollowRebinding : uint8_t {
+  kOff,     // no: its session is lost (no_session), as libsrt's own
+  kSameIp,  // when only its source port changed
+  kAnyIp,   // from any source address (trusted networks only: see the README)
+};
+
 struct Options {
   std::vector<uint16_t> listen_ports{10080};  // UDP ports that accept SRT callers
   uint16_t leg_port_min = 20000;              // our ports toward backends
@@ -100,6 +108,10 @@ struct Options {
   // Routes a caller without a stream ID, as SRS reads one ("" refuses it
   // with 1400 instead).
   std::string default_streamid = "#!::r=live/livestream,m=publish";
+  FollowRebinding follow_rebinding = FollowRebinding::kOff;
+  // Rebinds a second over all sessions (the rest refused, reason rate); also
+  // each worker's budget of session misses sent to control (the miss gate).
+  uint32_t rebinding_per_s = 100;
   // Neighbour resolution (ARP / NDP).
   uint32_t neighbour_retry_ms = 1000;
   uint32_t neighbour_attempts = 3;

@@ -200,6 +200,13 @@ class SrtProxy {
   bool reload_cookie_secret(uint64_t now);
   // The cookies' clock: seconds, the wall clock's with a shared secret.
   uint64_t cookie_seconds(uint64_t now) const { return now / hz_ + cookie_offset_s_; }
+  // A session's caller moved to a new address and port (its NAT rebound it,
+  // control/rebinding.h): its handshake state follows, so that the
+  // session's end finds it and a retransmitted CONCLUSION from the new
+  // 4-tuple gets the cached answer.
+  void on_caller_moved(const net::IpAddr& old_ip, uint16_t old_udp, uint32_t caller_socket_id,
+                       const net::IpAddr& new_ip, uint16_t new_udp, const net::MacAddr& new_mac,
+                       uint16_t new_port_id);
 
   // New callers are rejected with 1503 while draining.
   void set_draining(bool d) { draining_ = d; }

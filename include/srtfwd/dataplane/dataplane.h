@@ -63,6 +63,11 @@ struct Options {
   // sleeps idle_sleep_us per loop. 0 disables sleeping (dedicated host).
   uint32_t idle_polls = 300;
   uint32_t idle_sleep_us = 50;
+  // Per worker, the SRT packets a second that missed the flow table, are not
+  // handshakes and go to the control lcore anyway (the miss gate,
+  // miss_gate.h), for a feature that looks for their session by socket ID
+  // ([srt] follow_rebinding). 0: dropped as no_session, as without one.
+  uint32_t miss_to_control_per_s = 0;
 };
 
 // Session events, worker -> control (packed into one ring word).

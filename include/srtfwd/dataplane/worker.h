@@ -13,6 +13,7 @@
 
 #include "srtfwd/dataplane/counters.h"
 #include "srtfwd/dataplane/dataplane.h"
+#include "srtfwd/dataplane/miss_gate.h"
 #include "srtfwd/dataplane/session_table.h"
 
 namespace srtfwd::dataplane {
@@ -56,6 +57,9 @@ struct alignas(64) WorkerContext {
   rte_rcu_qsbr* qsv = nullptr;
   const std::atomic<bool>* stop = nullptr;
   uint32_t idle_polls = 0, idle_sleep_us = 0;
+  // Non-handshake SRT packets of no session: to control within this budget
+  // when a feature wants them (Options::miss_to_control_per_s), else dropped.
+  MissGate miss_gate;
   WorkerCounters counters;
   // Each port's VIPs (PortOptions::vips), indexed by port id as ports[]:
   // kept out of Port, which the forwarding path reads, so that it stays one
