@@ -798,15 +798,15 @@ class NetLab:
 
     @staticmethod
     def bird_host_config(h: "BgpHost", vips: Sequence[str]) -> str:
-        """The srtfwd host's BIRD (docs/operations.md): protocol static `vips`,
-        disabled until srtfwd is ready (birdc enable/disable vips), holds
+        """The srtfwd host's BIRD (docs/operations.md): protocol static `srtfwd_vips`,
+        disabled until srtfwd is ready (birdc enable/disable srtfwd_vips), holds
         each VIP; eBGP to the router exports them with the data port's
         address as the next hop (a third party on the router's own link to
         that port). Nothing goes to the host's kernel."""
         routes = "\n".join(f"  route {v}/32 blackhole;" for v in vips if ":" not in v)
         return f"""router id {h.ip};
 protocol device {{}}
-protocol static vips {{
+protocol static srtfwd_vips {{
   disabled;
   ipv4;
 {routes}
@@ -819,7 +819,7 @@ protocol bgp uplink {{
   ipv4 {{
     import none;
     export filter {{
-      if proto != "vips" then reject;
+      if proto != "srtfwd_vips" then reject;
       bgp_next_hop = {h.next_hop};
       accept;
     }};

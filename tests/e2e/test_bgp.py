@@ -87,7 +87,7 @@ class BgpE2E(unittest.TestCase):
             # ready_command runs).
             self.assertEqual(lab.vip_nexthops(VIP), [])
             for h in hosts:
-                h.bird.birdc("enable", "vips")
+                h.bird.birdc("enable", "srtfwd_vips")
             self.wait_nexthops(lab, [h.next_hop for h in hosts])
             route = lab.run_in(lab.router_ns, ["ip", "route", "show", f"{VIP}/32"]).stdout
             self.assertIn("proto bird", route)
@@ -113,7 +113,7 @@ class BgpE2E(unittest.TestCase):
 
             # SIGTERM on host 0: its route goes first (draining_command), the
             # router is left with host 1 while host 0's sessions still run.
-            hosts[0].bird.birdc("disable", "vips")
+            hosts[0].bird.birdc("disable", "srtfwd_vips")
             fwds[0].signal(signal.SIGTERM)
             self.wait_nexthops(lab, [hosts[1].next_hop])
             self.assertTrue(fwds[0].alive())
