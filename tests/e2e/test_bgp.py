@@ -101,12 +101,16 @@ class BgpE2E(unittest.TestCase):
             pub.wait_for(r"^connected to ", timeout=10)
             o.wait_for(r"^accept \S+ #!::r=live/vip,m=publish publish$", timeout=10)
             players = []
-            while len(players) < 16 and (len(players) < 4 or
+            # In batches started together, so that the first are still
+            # playing when the last connect (all on one host: 1 in 32).
+            while len(players) < 18 and (not players or
                                          min(len(self.vip_sessions(f)) for f in fwds) == 0):
-                p = self.peer(lab, "play", play_sid("live/vip"), VIP, "--count", PLAY_COUNT,
-                              "--start-seq-any", "--timeout-ms", 20000, name=f"play{len(players)}")
-                p.wait_for(r"^connected to ", timeout=10)
-                players.append(p)
+                batch = [self.peer(lab, "play", play_sid("live/vip"), VIP, "--count", PLAY_COUNT,
+                                   "--start-seq-any", "--timeout-ms", 20000, name=f"play{len(players) + k}")
+                         for k in range(6)]
+                for p in batch:
+                    p.wait_for(r"^connected to ", timeout=10)
+                players += batch
             on = [len(self.vip_sessions(f)) for f in fwds]
             self.assertEqual(sum(on), len(players), on)
             self.assertGreaterEqual(min(on), 1, on)
