@@ -35,7 +35,10 @@ route_vip() points the router's route to a VIP at a set of forwarders (a
 static multipath route); the BGP lab replaces it with BIRD's. Port 0's
 gateway (the router) is then the forwarder's first, the one srtfwd takes for
 every destination off its links: each forwarder's origins must be on-link,
-fwd(i).origin_ip with an origin bound to 0.0.0.0.
+fwd(i).origin_ip with an origin bound to 0.0.0.0. add_bgp_host(i) gives
+forwarder i its host's kernel side, namespace h<i> on its own veth to the
+router (198.18.{50+i}.1/24, router .254), where bird() runs BIRD 2 with
+bird_host_config(); the router's runs bird_router_config().
 
 Rules kept here: only namespaces and veths this lab creates, addresses in
 198.18.0.0/15 only (IPv6, opt-in, in 2001:2::/48, RFC 5180 benchmarking); checksum
