@@ -45,6 +45,13 @@ template <Counter AdminCounters::*F>
 uint64_t adm(const MetricsInput& in, size_t) {
   return (in.admin->*F).get();
 }
+template <Counter BgpCounters::*F>
+uint64_t bgp(const MetricsInput& in, size_t) {
+  return (in.health->bgp.*F).get();
+}
+uint64_t health_ready(const MetricsInput& in, size_t) {
+  return in.health->get() == HealthState::kReady ? 1 : 0;
+}
 template <uint64_t PortStats::*F>
 uint64_t port(const MetricsInput& in, size_t i) {
   return in.ports[i].*F;
@@ -432,6 +439,27 @@ constexpr Metric kMetrics[] = {
      false,
      {},
      proxy<&SrtProxyCounters::bad_cookie>},
+    {"srtfwd_srt_cookie_secret_rotations_total",
+     "SIGHUP: a new [srt] cookie_secret_file secret taken (the previous one verifies one cookie "
+     "lifetime more).",
+     C,
+     D::kNone,
+     S::kSrt,
+     J::kSrt,
+     "cookie_secret_rotations",
+     false,
+     {},
+     proxy<&SrtProxyCounters::cookie_secret_rotations>},
+    {"srtfwd_srt_cookie_secret_failures_total",
+     "SIGHUP: [srt] cookie_secret_file unreadable or invalid; the running secret stays.",
+     C,
+     D::kNone,
+     S::kSrt,
+     J::kSrt,
+     "cookie_secret_failures",
+     false,
+     {},
+     proxy<&SrtProxyCounters::cookie_secret_failures>},
     {"srtfwd_srt_malformed_total",
      "Unparsable handshakes.",
      C,
@@ -588,6 +616,28 @@ constexpr Metric kMetrics[] = {
      {},
      input<&MetricsInput::srt_legs_in_use>},
 
+    // Redis Sentinel ([balancer] sentinels): the balancer's own counts.
+    {"srtfwd_balancer_master_switches_total",
+     "Times the Redis balancer connected to another master than the one before (Sentinel).",
+     C,
+     D::kNone,
+     S::kSrt,
+     J::kSrt,
+     "balancer_master_switches",
+     false,
+     {},
+     proxy<&SrtProxyCounters::balancer_master_switches>},
+    {"srtfwd_balancer_sentinel_errors_total",
+     "Sentinels that could not name the master, and +switch-master subscriptions lost.",
+     C,
+     D::kNone,
+     S::kSrt,
+     J::kSrt,
+     "balancer_sentinel_errors",
+     false,
+     {},
+     proxy<&SrtProxyCounters::balancer_sentinel_errors>},
+
     // The admin API: origins' heartbeats, and the ones refused for their token.
     {"srtfwd_admin_registered_total",
      "Origin heartbeats (POST /api/v1/srs/register) accepted.",
@@ -609,6 +659,48 @@ constexpr Metric kMetrics[] = {
      false,
      {},
      adm<&AdminCounters::register_unauthorized>},
+
+    // GET /api/v1/health and the [bgp] commands that tell the BGP speaker.
+    {"srtfwd_health_ready",
+     "1 while GET /api/v1/health answers 200 (ready), 0 while starting or draining.",
+     G,
+     D::kNone,
+     S::kHealth,
+     J::kHealth,
+     "ready",
+     false,
+     {},
+     health_ready},
+    {"srtfwd_bgp_commands_total",
+     "[bgp] ready_command and draining_command runs (one per time it was due).",
+     C,
+     D::kNone,
+     S::kHealth,
+     J::kHealth,
+     "commands",
+     false,
+     {},
+     bgp<&BgpCounters::commands>},
+    {"srtfwd_bgp_command_failures_total",
+     "[bgp] commands that exited non-zero, died of a signal, or could not start.",
+     C,
+     D::kNone,
+     S::kHealth,
+     J::kHealth,
+     "command_failures",
+     false,
+     {},
+     bgp<&BgpCounters::command_failures>},
+    {"srtfwd_bgp_command_timeouts_total",
+     "[bgp] commands killed: at their deadline, or a ready_command still running at SIGTERM.",
+     C,
+     D::kNone,
+     S::kHealth,
+     J::kHealth,
+     "command_timeouts",
+     false,
+     {},
+     bgp<&BgpCounters::command_timeouts>},
 
     // The drivers' own counters, per port: what the NIC lost before a worker
     // saw it (a worker that cannot keep up shows as rx_missed) is only here.
@@ -981,6 +1073,7 @@ bool present(const Metric& m, const MetricsInput& in) {
     case Source::kNeighbours: return in.neighbours != nullptr;
     case Source::kSrt: return in.srt != nullptr;
     case Source::kAdmin: return in.admin != nullptr;
+    case Source::kHealth: return in.health != nullptr;
     case Source::kPorts: return !in.ports.empty();
     case Source::kWorkers: return !in.workers.empty();
   }
@@ -1041,6 +1134,7 @@ std::string counters_json(const MetricsInput& in) {
       case JsonSection::kNeighbours: obj = &j["neighbours"]; break;
       case JsonSection::kSrt: obj = &j["srt"]; break;
       case JsonSection::kAdmin: obj = &j["admin"]; break;
+      case JsonSection::kHealth: obj = &j["health"]; break;
       default: break;
     }
     if (m.dim == Dim::kNone) {

@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "srtfwd/control/hook_client.h"
+#include "srtfwd/srt/cookie_secret.h"
 #include "srtfwd/srt/stream_id.h"
 
 #include "srtfwd/net/endpoint.h"
@@ -124,7 +125,7 @@ Config build(const toml::value& doc) {
   if (!doc.is_table()) fail("config", "not a TOML table");
   const Table& root = doc.as_table();
   only_keys(root, "",
-            {"port", "srt", "balancer", "backend", "admin", "dataplane", "limits", "hooks"});
+            {"port", "srt", "balancer", "backend", "admin", "dataplane", "limits", "hooks", "bgp"});
   Config c;
 
   // [[port]]
@@ -215,7 +216,7 @@ Config build(const toml::value& doc) {
     only_keys(*t, "srt",
               {"listen", "leg_ports", "idle_timeout_ms", "shutdown_grace_ms", "backend_retry_ms",
                "backend_timeout_ms", "max_handshakes", "cookie_bucket_s", "drain_timeout_ms",
-               "default_streamid"});
+               "default_streamid", "cookie_secret_file"});
     if (const toml::value* v = find(*t, "listen")) {
       c.control.listen_ports.clear();
       if (v->is_integer()) {
@@ -247,6 +248,8 @@ Config build(const toml::value& doc) {
     c.control.drain_timeout_ms = static_cast<uint32_t>(
         get_int(*t, "srt", "drain_timeout_ms", c.control.drain_timeout_ms, 0, 3600000));
     c.control.default_streamid = get_str(*t, "srt", "default_streamid", c.control.default_streamid);
+    // The file itself is read by load_config() and at start-up (a path here).
+    c.control.cookie_secret_file = get_str(*t, "srt", "cookie_secret_file", "");
     if (!c.control.default_streamid.empty()) {
       srt::StreamId id;
       if (auto e = srt::parse_stream_id(c.control.default_streamid, id);
@@ -262,7 +265,8 @@ Config build(const toml::value& doc) {
   // [balancer]
   if (const Table* t = get_table(root, "balancer")) {
     only_keys(*t, "balancer",
-              {"type", "redis", "password", "db", "server_ttl_s", "unknown_stream_players"});
+              {"type", "redis", "password", "db", "server_ttl_s", "unknown_stream_players",
+               "sentinels", "master_name", "sentinel_password"});
     c.control.balancer.type = get_str(*t, "balancer", "type", "memory");
     if (c.control.balancer.type != "memory" && c.control.balancer.type != "redis")
       fail("balancer.type",
@@ -279,6 +283,30 @@ Config build(const toml::value& doc) {
       fail("balancer.unknown_stream_players",
            "\"" + players + "\" is neither \"route\" nor \"reject\"");
     c.control.balancer.route_unknown_players = players == "route";
+    if (const toml::value* v = find(*t, "sentinels")) {
+      if (!v->is_array()) fail("balancer.sentinels", "must be a list of \"HOST:PORT\" strings");
+      for (const auto& e : v->as_array()) {
+        if (!e.is_string()) fail("balancer.sentinels", "must be a list of \"HOST:PORT\" strings");
+        control::BalancerOptions::Sentinel s;
+        parse_host_port("balancer.sentinels", e.as_string().str, &s.host, &s.port);
+        c.control.balancer.sentinels.push_back(std::move(s));
+      }
+    }
+    c.control.balancer.master_name = get_str(*t, "balancer", "master_name", "");
+    c.control.balancer.sentinel_password = get_str(*t, "balancer", "sentinel_password", "");
+    if (!c.control.balancer.sentinels.empty()) {
+      if (c.control.balancer.type != "redis") fail("balancer.sentinels", "need type = \"redis\"");
+      // Sentinel's own rule for a master's name: one token it can print.
+      const auto& name = c.control.balancer.master_name;
+      if (name.empty()) fail("balancer.master_name", "is required with balancer.sentinels");
+      if (name.size() > 128 || std::any_of(name.begin(), name.end(), [](unsigned char ch) {
+            return ch <= 0x20 || ch >= 0x7f;
+          }))
+        fail("balancer.master_name",
+             "\"" + name + "\" is not one printable word of at most 128 bytes");
+    } else if (!c.control.balancer.master_name.empty()) {
+      fail("balancer.master_name", "has no balancer.sentinels to ask");
+    }
   }
 
   // [limits]
@@ -375,6 +403,15 @@ Config build(const toml::value& doc) {
     }
   }
 
+  // [bgp]: the hooks a BGP speaker (BIRD) follows; see docs/operations.md.
+  if (const Table* t = get_table(root, "bgp")) {
+    only_keys(*t, "bgp", {"ready_command", "draining_command", "withdraw_wait_ms"});
+    c.bgp.ready_command = get_str(*t, "bgp", "ready_command", "");
+    c.bgp.draining_command = get_str(*t, "bgp", "draining_command", "");
+    c.bgp.withdraw_wait_ms = static_cast<uint32_t>(
+        get_int(*t, "bgp", "withdraw_wait_ms", c.bgp.withdraw_wait_ms, 0, 60000));
+  }
+
   // [dataplane]: sizing and back-off (optional; defaults fit 1 GiB).
   if (const Table* t = get_table(root, "dataplane")) {
     only_keys(*t, "dataplane",
@@ -431,7 +468,17 @@ Config load_config(const std::string& path) {
   } catch (const std::exception& e) {  // toml::syntax_error is no runtime_error
     throw ConfigError(path + ": " + one_line(e.what()));
   }
-  return build(doc);
+  Config c = build(doc);
+  // A start refuses a secret file it cannot use (a SIGHUP keeps the running
+  // secret instead, in SrtProxy::reload_cookie_secret).
+  if (!c.control.cookie_secret_file.empty()) {
+    try {
+      (void)srt::read_cookie_secret(c.control.cookie_secret_file);
+    } catch (const std::exception& e) {
+      throw ConfigError(std::string("srt.cookie_secret_file: ") + e.what());
+    }
+  }
+  return c;
 }
 
 std::string read_config_text(const std::string& path) {

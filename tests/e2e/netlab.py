@@ -14,6 +14,11 @@ Topology (forwarder i = 0, 1, ...; the lab makes forwarder 0 unless forwarders=0
         |
     origin ns <prefix>-origin    veth <id>-o<i>n  198.18.{2i+1}.2 .. .5 /24 (origin_addrs)
 
+shared_caller=True puts every forwarder's caller link in the one caller ns c0
+(198.18.0.2 toward forwarder 0, 198.18.2.2 toward forwarder 1, ...): one caller
+socket reaches every forwarder from the same address, as callers behind a router
+reach several hosts of one VIP (the routes are the links' own /24s).
+
 All forwarders share the one origin namespace; it has addresses in every
 forwarder's origin-side subnet, so an origin bound to 0.0.0.0 is reachable from
 every forwarder directly, and one bound to 198.18.1.2 is reachable from forwarder
@@ -77,6 +82,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
@@ -211,6 +218,19 @@ class Srtfwd:
 
     def signal(self, sig: int) -> None:
         self.proc.send_signal(sig)
+
+    def admin_get(self, path: str, timeout: float = 5) -> tuple[int, str]:
+        """GET path on the [admin] listener of its config: (HTTP status, body),
+        an error status (503 ...) returned like any other."""
+        with open(self.config_path) as f:
+            m = re.search(r'^listen = "(127\.0\.0\.1:\d+)"', f.read(), re.M)
+        if not m:
+            raise LabError("no [admin] listen = \"127.0.0.1:PORT\" in " + self.config_path)
+        try:
+            with urllib.request.urlopen(f"http://{m.group(1)}{path}", timeout=timeout) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
 
     def stop(self, timeout: float = 15) -> int:
         """SIGTERM, wait (the forwarder drains), then SIGKILL. Returns the exit status."""
@@ -399,7 +419,8 @@ class NetLab:
     """Network namespaces, veths, and the processes of one end-to-end test.
 
     NetLab(prefix="t1", forwarders=1, caller_addrs=1, origin_addrs=4, ipv6=False,
-           srtfwd_bin=None, workdir=None, keep_logs=None, router=False, router_callers=1)
+           srtfwd_bin=None, workdir=None, keep_logs=None, router=False, router_callers=1,
+           shared_caller=False)
 
     router: the router topology (module docstring); router_callers caller
     namespaces behind it (self.callers), caller_addrs addresses each.
@@ -416,7 +437,7 @@ class NetLab:
     def __init__(self, prefix: str = "lab", forwarders: int = 1, caller_addrs: int = 1,
                  origin_addrs: int = 4, ipv6: bool = False, srtfwd_bin: str | None = None,
                  workdir: str | None = None, keep_logs: bool | None = None, router: bool = False,
-                 router_callers: int = 1):
+                 router_callers: int = 1, shared_caller: bool = False):
         if not re.fullmatch(r"[a-z][a-z0-9]{0,6}", prefix):
             raise ValueError("prefix: 1-7 characters [a-z0-9], starting with a letter")
         if os.geteuid() != 0:
@@ -429,6 +450,7 @@ class NetLab:
         self.srtfwd_bin = srtfwd_bin or os.environ.get("SRTFWD")
         self._workdir_arg = workdir
         self._keep_logs = keep_logs
+        self._shared_caller = shared_caller
         self.id = ""
         self.workdir = ""
         self.namespaces: list[str] = []
@@ -438,6 +460,7 @@ class NetLab:
         self.procs: list[LabProc] = []
         self.fwd_procs: list[Srtfwd] = []
         self._lock_fd: int | None = None
+        self._scratch: list[str] = []  # data dirs removed at close, logs kept or not
         self._nlink = 0
         self._nproc = 0
         self._closed = True
@@ -491,6 +514,8 @@ class NetLab:
                 p.stop(timeout=3)
             except Exception as e:
                 print(f"netlab: stopping {p.name}: {e}", file=sys.stderr)
+        for d in self._scratch:
+            shutil.rmtree(d, ignore_errors=True)
         for ns in reversed(self.namespaces):
             self._delete_ns(ns)
         for ifc in self.host_ifs:
@@ -860,7 +885,7 @@ protocol kernel {{
         nc = self._caller_addrs if caller_addrs is None else caller_addrs
         no = self._origin_addrs if origin_addrs is None else origin_addrs
         cnet, onet = f"198.18.{2 * i}", f"198.18.{2 * i + 1}"
-        cns = self.router_ns if self._router else self.netns(f"c{i}")
+        cns = self.router_ns if self._router else self.netns("c0" if self._shared_caller else f"c{i}")
         f = FwdLinks(
             index=i, caller_ns=cns, caller_if=f"{self.id}-c{i}n", caller_host_if=f"{self.id}-c{i}h",
             origin_ns=self.origin_ns, origin_if=f"{self.id}-o{i}n", origin_host_if=f"{self.id}-o{i}h",
@@ -939,15 +964,40 @@ protocol kernel {{
                         timeout=timeout * count + 5)
         return r.returncode == 0
 
-    def redis(self, timeout: float = 10) -> Redis:
-        """A private redis-server on 127.0.0.1, free port, no persistence."""
+    def redis(self, timeout: float = 10, replica_of: "Redis | None" = None) -> Redis:
+        """A private redis-server on 127.0.0.1, free port, no persistence; with
+        replica_of, a replica of that one (replica-priority default: Sentinel
+        may promote it). Its data directory goes at close, even after a failure."""
+        extra = ["--replicaof", replica_of.host, str(replica_of.port)] if replica_of else []
+        return self._redis_proc("redis-server", lambda port, d: [
+            "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "no", "--daemonize", "no", "--protected-mode", "no", "--dir", d,
+            "--logfile", "", *extra], timeout)
+
+    def sentinel(self, master: Redis, name: str = "srs", quorum: int = 1, down_after_ms: int = 1000,
+                 failover_timeout_ms: int = 3000, timeout: float = 10) -> Redis:
+        """A redis-sentinel on 127.0.0.1 that monitors master as `name`. Sentinel
+        rewrites its config file, so it lives in the sentinel's own directory
+        (removed at close)."""
+        def argv(port: int, d: str) -> list[str]:
+            conf = os.path.join(d, "sentinel.conf")
+            with open(conf, "w") as f:
+                f.write("\n".join([
+                    f"port {port}", "bind 127.0.0.1", "protected-mode no", "daemonize no",
+                    f"dir {d}", 'logfile ""',
+                    f"sentinel monitor {name} {master.host} {master.port} {quorum}",
+                    f"sentinel down-after-milliseconds {name} {down_after_ms}",
+                    f"sentinel failover-timeout {name} {failover_timeout_ms}",
+                    f"sentinel parallel-syncs {name} 1", ""]))
+            return ["redis-sentinel", conf]
+        return self._redis_proc("redis-sentinel", argv, timeout)
+
+    def _redis_proc(self, what: str, argv, timeout: float) -> Redis:
         for _ in range(5):
             port = free_port()
-            d = tempfile.mkdtemp(prefix="redis-", dir=self.workdir)
-            p = self.popen_in(None, ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                                     "--save", "", "--appendonly", "no", "--daemonize", "no",
-                                     "--protected-mode", "no", "--dir", d, "--logfile", ""],
-                              name="redis-server")
+            d = tempfile.mkdtemp(prefix=f"{what}-", dir=self.workdir)
+            self._scratch.append(d)
+            p = self.popen_in(None, argv(port, d), name=what)
             r = Redis(p, port)
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline and p.poll() is None:
@@ -956,19 +1006,21 @@ protocol kernel {{
                 time.sleep(0.05)
             p.stop()
             if "Address already in use" not in p.out_text():
-                raise LabError("redis-server did not start:\n" + _tail(p.stdout_path))
-        raise LabError("redis-server: no free port")
+                raise LabError(f"{what} did not start:\n" + _tail(p.stdout_path))
+        raise LabError(f"{what}: no free port")
 
     # -- the forwarder ---------------------------------------------------------------------
 
     def fwd_config(self, fwd: int = 0, backends: Sequence[tuple[str, int]] = (), listen: Sequence[int] = (10080,),
                    admin_port: int | None = None, redis: "Redis | str | None" = None,
                    idle_timeout_ms: int = 5000, leg_ports: str = "20000-59999", extra: str = "",
-                   srt_extra: Sequence[str] = (), port0_extra: Sequence[str] = ()) -> str:
+                   srt_extra: Sequence[str] = (), port0_extra: Sequence[str] = (),
+                   sentinels: "Sequence[Redis]" = (), master_name: str = "srs") -> str:
         """Minimal TOML (the README's minimal config) for forwarder fwd of this lab: port 0
         caller side, port 1 origin side with the origin ns as gateway; balancer
-        "redis" when redis is given, else "memory" with `backends`. srt_extra:
-        more lines for the [srt] table, port0_extra for port 0's (vips = [...])."""
+        "redis" when redis is given (or sentinels: the master named master_name),
+        else "memory" with `backends`. srt_extra: more lines for the [srt] table,
+        port0_extra for port 0's (vips = [...])."""
         f = self.forwarders[fwd]
         admin_port = admin_port or free_port()
         lines = ["[[port]]", f'ipv4 = "{f.fwd_ip}/{f.prefix_len}"']
@@ -985,7 +1037,10 @@ protocol kernel {{
         lines += ["", "[srt]", f"listen = [{', '.join(str(p) for p in listen)}]",
                   f'leg_ports = "{leg_ports}"', f"idle_timeout_ms = {idle_timeout_ms}", *srt_extra, "",
                   "[balancer]"]
-        if redis is not None:
+        if sentinels:
+            lines += ['type = "redis"', f'master_name = "{master_name}"',
+                      "sentinels = [" + ", ".join(f'"{s.addr}"' for s in sentinels) + "]"]
+        elif redis is not None:
             addr = redis.addr if isinstance(redis, Redis) else redis
             lines += ['type = "redis"', f'redis = "{addr}"']
         else:
@@ -1050,6 +1105,32 @@ def _glob_dir(parent: str, head: str) -> list[str]:
 
 
 # ---- helpers the e2e tests share ----
+
+# SRT handshakes built by hand, for callers that do what libsrt will not (a
+# CONCLUSION to another host than the INDUCTION's, a forged field). Plain
+# functions of the standard library: a script run in a namespace with
+# /usr/bin/python3 -c imports them (sys.path gets this directory).
+
+def srt_handshake(version: int, enc_ext: int, typ: int, cookie: int, sock: int, exts: bytes = b"",
+                  isn: int = 12345, timestamp: int = 1000, dst: int = 0) -> bytes:
+    """A handshake control packet (the SRT draft's layout), peer IP zero."""
+    import struct
+    body = struct.pack("!IIIIIIII", version, enc_ext, isn, 1500, 8192, typ, sock, cookie)
+    return struct.pack("!IIII", 0x80000000, 0, timestamp, dst) + body + bytes(16) + exts
+
+
+def srt_ext(t: int, contents: bytes) -> bytes:
+    """A handshake extension block: type, length in 32-bit words, contents."""
+    import struct
+    return struct.pack("!HH", t, len(contents) // 4) + contents
+
+
+def srt_sid(text: str) -> bytes:
+    """A stream ID's extension contents: padded, each 32-bit word byte-reversed."""
+    b = text.encode()
+    b += bytes(-len(b) % 4)
+    return b"".join(b[i:i + 4][::-1] for i in range(0, len(b), 4))
+
 
 def binary(var: str) -> str:
     """The executable that environment variable var names (set by meson)."""

@@ -63,6 +63,13 @@ struct Pick {
   uint64_t claim = 0;
 };
 
+// What the Redis balancer counts about its store, copied into the SRT
+// proxy's counters every tick (the memory balancer has none).
+struct BalancerStats {
+  uint64_t master_switches = 0;  // connected to another master than the last one (Sentinel)
+  uint64_t sentinel_errors = 0;  // a Sentinel unreachable, or without an answer for the master
+};
+
 class Balancer {
  public:
   using Done = std::function<void(const Pick&)>;
@@ -96,6 +103,7 @@ class Balancer {
   virtual std::string state() const = 0;
   // Picks not answered yet (Redis round trips).
   virtual size_t in_flight() const { return 0; }
+  virtual BalancerStats stats() const { return {}; }
 };
 
 // The in-process balancer: static [[backend]] entries plus registered
