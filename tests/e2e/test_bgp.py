@@ -1,11 +1,12 @@
 """End-to-end test of two srtfwd hosts sharing a VIP behind a BGP router
 (docs/operations.md, "Several hosts behind one VIP"): each host's BIRD, in
 the host's kernel namespace, announces the VIP over eBGP with the host's
-data address as next hop while srtfwd is ready; the router's BIRD merges
-both into one ECMP kernel route. Callers behind the router spread over the
-two hosts. On SIGTERM a host's route is withdrawn first, before its
-sessions are cut: new callers go to the other host, and its own sessions
-finish byte-exact while it drains.
+data address as next hop while srtfwd is ready ([bgp] ready_command); the
+router's BIRD merges both into one ECMP kernel route. Callers behind the
+router spread over the two hosts. On SIGTERM a host's route is withdrawn
+first ([bgp] draining_command), within withdraw_wait_ms, before its sessions
+are cut: new callers go to the other host, and its own sessions finish
+byte-exact while it drains.
 
 The two forwarders share the two CPUs (one worker each, idle back-off).
 
@@ -14,12 +15,15 @@ Run as root:
       /usr/bin/python3 tests/e2e/test_bgp.py [-k NAME]
 """
 
+import json
 import os
 import re
 import signal
 import sys
 import time
 import unittest
+import urllib.error
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_control as tc  # noqa: E402  (helpers; its tests are not collected here)
@@ -29,6 +33,16 @@ from test_control import SRT_PORT, http_get, play_sid, pub_sid  # noqa: E402
 VIP = "198.18.200.1"
 PLAY_COUNT = 400  # 4 s at the publisher's 100 messages/s
 DRAIN_MS = 15000
+WITHDRAW_MS = 3000
+
+
+def health(fwd):
+    """GET /api/v1/health: (status, state)."""
+    try:
+        with urllib.request.urlopen(tc.admin_base(fwd) + "/api/v1/health", timeout=5) as r:
+            return r.status, json.loads(r.read().decode())["state"]
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read().decode())["state"]
 
 
 class BgpE2E(unittest.TestCase):
@@ -76,18 +90,21 @@ class BgpE2E(unittest.TestCase):
             o.wait_for(r"^listening ", timeout=10)
             fwds = []
             for i, h in enumerate(hosts):
+                # srtfwd's hooks drive BIRD: announce when ready, withdraw
+                # first on SIGTERM.
+                bgp = (f"\n[bgp]\nready_command = '{' '.join(h.bird.birdc_argv('enable', 'srtfwd_vips'))}'\n"
+                       f"draining_command = '{' '.join(h.bird.birdc_argv('disable', 'srtfwd_vips'))}'\n"
+                       f"withdraw_wait_ms = {WITHDRAW_MS}\n")
                 cfg = lab.fwd_config(i, backends=[(lab.fwd(i).origin_ip, SRT_PORT)], idle_timeout_ms=2000,
                                      port0_extra=[f'vips = ["{VIP}"]'],
-                                     srt_extra=[f"drain_timeout_ms = {DRAIN_MS}"])
+                                     srt_extra=[f"drain_timeout_ms = {DRAIN_MS}"], extra=bgp)
                 fwds.append(lab.srtfwd(cfg, fwd=i))
             for h in hosts:
                 h.bird.wait_established("uplink")
                 router.wait_established(f"host{h.index}")
-            # srtfwd is ready: each host announces the VIP (what [bgp]
-            # ready_command runs).
-            self.assertEqual(lab.vip_nexthops(VIP), [])
-            for h in hosts:
-                h.bird.birdc("enable", "srtfwd_vips")
+            # Both ready: each has announced the VIP through its ready_command.
+            for f in fwds:
+                self.assertEqual(health(f), (200, "ready"))
             self.wait_nexthops(lab, [h.next_hop for h in hosts])
             route = lab.run_in(lab.router_ns, ["ip", "route", "show", f"{VIP}/32"]).stdout
             self.assertIn("proto bird", route)
@@ -115,13 +132,18 @@ class BgpE2E(unittest.TestCase):
             self.assertEqual(sum(on), len(players), on)
             self.assertGreaterEqual(min(on), 1, on)
 
-            # SIGTERM on host 0: its route goes first (draining_command), the
-            # router is left with host 1 while host 0's sessions still run.
-            hosts[0].bird.birdc("disable", "srtfwd_vips")
+            # SIGTERM on host 0: health turns draining and its route goes
+            # first (draining_command); the router is left with host 1 within
+            # withdraw_wait_ms, before the drain starts, host 0's sessions
+            # all running.
+            t0 = time.monotonic()
             fwds[0].signal(signal.SIGTERM)
-            self.wait_nexthops(lab, [hosts[1].next_hop])
-            self.assertTrue(fwds[0].alive())
+            self.wait_nexthops(lab, [hosts[1].next_hop], timeout=WITHDRAW_MS / 1000)
+            self.assertLess(time.monotonic() - t0, WITHDRAW_MS / 1000)
+            self.assertEqual(health(fwds[0]), (503, "draining"))
+            self.assertNotRegex(fwds[0].log(), r"draining: \d+ session")
             self.assertEqual(len(self.vip_sessions(fwds[0])), on[0])
+            fwds[0].wait_log(r"draining: \d+ session", timeout=WITHDRAW_MS / 1000 + 5)
 
             # New callers all reach host 1.
             late = [self.peer(lab, "play", play_sid("live/vip"), VIP, "--count", 100, "--start-seq-any",
