@@ -40,7 +40,10 @@ route_vip() points the router's route to a VIP at a set of forwarders (a
 static multipath route); the BGP lab replaces it with BIRD's. Port 0's
 gateway (the router) is then the forwarder's first, the one srtfwd takes for
 every destination off its links: each forwarder's origins must be on-link,
-fwd(i).origin_ip with an origin bound to 0.0.0.0.
+fwd(i).origin_ip with an origin bound to 0.0.0.0. add_bgp_host(i) gives
+forwarder i its host's kernel side, namespace h<i> on its own veth to the
+router (198.18.{50+i}.1/24, router .254), where bird() runs BIRD 2 with
+bird_host_config(); the router's runs bird_router_config().
 
 Rules kept here: only namespaces and veths this lab creates, addresses in
 198.18.0.0/15 only (IPv6, opt-in, in 2001:2::/48, RFC 5180 benchmarking); checksum
@@ -84,7 +87,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-__all__ = ["NetLab", "FwdLinks", "Link", "LabProc", "Srtfwd", "Redis", "LabError", "RouterCaller"]
+__all__ = ["NetLab", "FwdLinks", "Link", "LabProc", "Srtfwd", "Redis", "LabError", "RouterCaller",
+           "Bird", "BgpHost"]
 
 IP = "/usr/sbin/ip" if os.path.exists("/usr/sbin/ip") else "ip"
 ETHTOOL = "/usr/sbin/ethtool" if os.path.exists("/usr/sbin/ethtool") else "ethtool"
@@ -298,6 +302,55 @@ def _resp(f):
         n = int(rest)
         return None if n < 0 else [_resp(f) for _ in range(n)]
     raise LabError(f"redis: bad reply {line!r}")
+
+
+class Bird:
+    """A BIRD 2 daemon started by NetLab.bird(): foreground, its config,
+    control socket and pid file in the lab's work directory."""
+
+    def __init__(self, proc: LabProc, conf: str, sock: str):
+        self.proc = proc
+        self.conf = conf
+        self.sock = sock
+
+    def birdc_argv(self, *args: str) -> list[str]:
+        """birdc on this daemon's socket (a path: usable from any namespace)."""
+        return ["birdc", "-s", self.sock, *args]
+
+    def birdc(self, *args: str, timeout: float = 10) -> str:
+        r = subprocess.run(self.birdc_argv(*args), capture_output=True, text=True, timeout=timeout,
+                           stdin=subprocess.DEVNULL)
+        if r.returncode != 0:
+            raise LabError(f"birdc {' '.join(args)} failed ({r.returncode}): {r.stdout}{r.stderr}")
+        return r.stdout
+
+    def wait_established(self, proto: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            out = self.birdc("show", "protocols", proto)
+            if "Established" in out:
+                return
+            if self.proc.poll() is not None:
+                raise LabError(f"bird exited ({self.proc.returncode}):\n{_tail(self.proc.stderr_path)}")
+            if time.monotonic() > deadline:
+                raise LabError(f"bird: {proto} not Established within {timeout} s:\n{out}")
+            time.sleep(0.1)
+
+    def stop(self) -> int:
+        return self.proc.stop()
+
+
+@dataclass
+class BgpHost:
+    """The kernel side of srtfwd host i (NetLab.add_bgp_host): a namespace
+    linked to the router by its own veth, where BIRD speaks BGP while the
+    data port stays DPDK's."""
+    index: int
+    ns: str
+    ip: str                 # 198.18.{50+i}.1, the BGP session's address
+    router_ip: str          # 198.18.{50+i}.254
+    next_hop: str           # forwarder i's data address, announced as the VIP's next hop
+    bird: Bird | None = None
 
 
 # ---------------------------------------------------------------------------------
@@ -743,6 +796,98 @@ class NetLab:
                 if "gateway" in nh:
                     out.append(nh["gateway"])
         return sorted(out)
+
+    # -- BGP (BIRD 2) -------------------------------------------------------------------
+
+    ROUTER_ASN = 65000
+    HOST_ASN = 65001
+
+    def bird(self, ns: str, name: str, conf_text: str, ready_timeout: float = 10) -> Bird:
+        """Start `bird -f -c CONF -s SOCK -P PID` in ns, every file in the work
+        directory; stopped with the lab. Waits for its control socket."""
+        base = os.path.join(self.workdir, f"bird-{name}")
+        conf, sock, pid = base + ".conf", base + ".ctl", base + ".pid"
+        with open(conf, "w") as fh:
+            fh.write(conf_text)
+        p = self.popen_in(ns, ["bird", "-f", "-c", conf, "-s", sock, "-P", pid], name=f"bird-{name}")
+        b = Bird(p, conf, sock)
+        deadline = time.monotonic() + ready_timeout
+        while True:
+            if os.path.exists(sock):
+                try:
+                    b.birdc("show", "status", timeout=2)
+                    return b
+                except (LabError, subprocess.TimeoutExpired):
+                    pass
+            if p.poll() is not None:
+                raise LabError(f"bird {name} exited ({p.returncode}):\n{_tail(p.stdout_path)}\n"
+                               f"{_tail(p.stderr_path)}")
+            if time.monotonic() > deadline:
+                raise LabError(f"bird {name}: no control socket within {ready_timeout} s")
+            time.sleep(0.05)
+
+    def add_bgp_host(self, i: int) -> BgpHost:
+        """Forwarder i's host kernel: namespace h<i> linked to the router
+        (198.18.{50+i}.1/24, the router .254)."""
+        if not self.router_ns:
+            raise LabError("add_bgp_host needs NetLab(router=True)")
+        ns = self.netns(f"h{i}")
+        net = f"198.18.{50 + i}"
+        link = self.link(self.router_ns, ns, [f"{net}.254/24"], [f"{net}.1/24"])
+        self._router_if_forwards(link.if_a)
+        return BgpHost(i, ns, f"{net}.1", f"{net}.254", self.forwarders[i].fwd_ip)
+
+    @staticmethod
+    def bird_host_config(h: "BgpHost", vips: Sequence[str]) -> str:
+        """The srtfwd host's BIRD (docs/operations.md): protocol static `srtfwd_vips`,
+        disabled until srtfwd is ready (birdc enable/disable srtfwd_vips), holds
+        each VIP; eBGP to the router exports them with the data port's
+        address as the next hop (a third party on the router's own link to
+        that port). Nothing goes to the host's kernel."""
+        routes = "\n".join(f"  route {v}/32 blackhole;" for v in vips if ":" not in v)
+        return f"""router id {h.ip};
+protocol device {{}}
+protocol static srtfwd_vips {{
+  disabled;
+  ipv4;
+{routes}
+}}
+protocol bgp uplink {{
+  local {h.ip} as {NetLab.HOST_ASN};
+  neighbor {h.router_ip} as {NetLab.ROUTER_ASN};
+  connect retry time 1;
+  error wait time 1, 5;
+  ipv4 {{
+    import none;
+    export filter {{
+      if proto != "srtfwd_vips" then reject;
+      bgp_next_hop = {h.next_hop};
+      accept;
+    }};
+  }};
+}}
+"""
+
+    @staticmethod
+    def bird_router_config(hosts: Sequence["BgpHost"]) -> str:
+        """The router's BIRD: one eBGP neighbour per host, the VIP routes
+        merged into one multipath kernel route (merge paths)."""
+        peers = "".join(f"""
+protocol bgp host{h.index} {{
+  local {h.router_ip} as {NetLab.ROUTER_ASN};
+  neighbor {h.ip} as {NetLab.HOST_ASN};
+  connect retry time 1;
+  error wait time 1, 5;
+  ipv4 {{ import all; export none; }};
+}}
+""" for h in hosts)
+        return f"""router id {hosts[0].router_ip};
+protocol device {{ scan time 1; }}
+protocol kernel {{
+  merge paths on;
+  ipv4 {{ import none; export all; }};
+}}
+{peers}"""
 
     def add_forwarder(self, caller_addrs: int | None = None, origin_addrs: int | None = None) -> FwdLinks:
         """Add caller ns c<i> (router topology: the router's end) and the two

@@ -112,7 +112,6 @@ class VipE2E(unittest.TestCase):
             self.assertEqual(c["srt"]["established"], 2)
             self.assertEqual(c["srt"]["rejected"], 0)
             self.assertGreater(c["forwarded"], 400)
-            self.assertEqual(c["dropped"]["not_for_us"], 0, c["dropped"])
             self.assertEqual(c["control"]["icmp_echo_replies"], 1, c["control"])  # fwd_ip's
             self.assertGreaterEqual(c["control"]["icmp_ignored"], 1, c["control"])  # the routed VIP's
 
@@ -213,13 +212,16 @@ class VipE2E(unittest.TestCase):
                 return http_get(fwds[i], "/api/v1/sessions")["active"]
 
             pubs = []
-            # Each publisher has its own source port: the router hashes it.
-            while len(pubs) < 16 and (len(pubs) < 4 or min(established(0), established(1)) == 0):
-                k = len(pubs)
-                p = self.peer(lab, caller.ns, "publish", pub_sid(f"live/s{k}"), VIP4, "--count", 200,
-                              "--rate", 100, name=f"pub-s{k}")
-                p.wait_for(r"^connected to ", timeout=10)
-                pubs.append(p)
+            # Each publisher has its own source port, which the router
+            # hashes; in batches started together, until both forwarders
+            # have some (all on one: 1 in 32).
+            while len(pubs) < 18 and (not pubs or min(established(0), established(1)) == 0):
+                batch = [self.peer(lab, caller.ns, "publish", pub_sid(f"live/s{len(pubs) + k}"), VIP4,
+                                   "--count", 300, "--rate", 100, name=f"pub-s{len(pubs) + k}")
+                         for k in range(6)]
+                for p in batch:
+                    p.wait_for(r"^connected to ", timeout=10)
+                pubs += batch
                 deadline = time.monotonic() + 5
                 while established(0) + established(1) < len(pubs) and time.monotonic() < deadline:
                     time.sleep(0.05)
@@ -227,8 +229,8 @@ class VipE2E(unittest.TestCase):
             self.assertGreaterEqual(min(per_fwd), 1, per_fwd)
             self.assertEqual(sum(per_fwd), len(pubs))
             for k, p in enumerate(pubs):
-                self.assertIn("sent 200/200", self.wait_ok(p, 40))
-                o.wait_for(rf"^close \S+ #!::r=live/s{k},m=publish publish msgs=200 drops=0$", timeout=10)
+                self.assertIn("sent 300/300", self.wait_ok(p, 40))
+                o.wait_for(rf"^close \S+ #!::r=live/s{k},m=publish publish msgs=300 drops=0$", timeout=10)
             for f in fwds:
                 self.wait_sessions(f, 0)
             # One next hop left: the new callers all reach forwarder 1.
