@@ -57,6 +57,17 @@ struct alignas(64) WorkerContext {
   const std::atomic<bool>* stop = nullptr;
   uint32_t idle_polls = 0, idle_sleep_us = 0;
   WorkerCounters counters;
+  // The second chance between hosts (net/encap.h): a packet to one of our
+  // IPv4 addresses on UDP port hop_port_be (as the wire's bytes load; 0: no
+  // hop) that no session takes is a hop packet, decapsulated when its outer
+  // source lies in a hop peer prefix (address and mask as the wire's bytes
+  // load). Read on the miss path only.
+  struct HopPeer {
+    uint32_t net_raw = 0, mask_raw = 0;
+  };
+  uint16_t hop_port_be = 0;
+  unsigned nb_hop_peers = 0;
+  HopPeer hop_peers[kMaxHopPeers];
 };
 
 // Classifies, rewrites and dispatches one received burst (exposed for tests
