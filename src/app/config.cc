@@ -140,9 +140,9 @@ void parse_host_port(const std::string& key, const std::string& s, std::string* 
 Config build(const toml::value& doc) {
   if (!doc.is_table()) fail("config", "not a TOML table");
   const Table& root = doc.as_table();
-  only_keys(root, "",
-            {"port", "srt", "balancer", "backend", "admin", "dataplane", "limits", "hooks",
-             "directory"});
+  only_keys(
+      root, "",
+      {"port", "srt", "balancer", "backend", "admin", "dataplane", "limits", "hooks", "directory"});
   Config c;
 
   // [[port]]
@@ -331,6 +331,8 @@ Config build(const toml::value& doc) {
       get_prefixes(*t, "directory", "peers", &d.peers);
       for (const auto& p : d.peers)
         if (!p.addr.is_v4()) fail("directory.peers", "\"" + p.to_string() + "\" is not IPv4");
+      if (d.peers.size() > dataplane::kMaxHopPeers)
+        fail("directory.peers", "at most " + std::to_string(dataplane::kMaxHopPeers) + " prefixes");
     }
     // Our data address: where other hosts send the hop; one of our ports'.
     if (!d.address) {
@@ -341,7 +343,8 @@ Config build(const toml::value& doc) {
         }
     } else {
       bool ours = false;
-      for (const auto& po : c.dataplane.ports) ours = ours || (po.ipv4 && po.ipv4->addr == *d.address);
+      for (const auto& po : c.dataplane.ports)
+        ours = ours || (po.ipv4 && po.ipv4->addr == *d.address);
       if (!ours)
         fail("directory.address",
              "\"" + d.address->to_string() + "\" is not the ipv4 address of any [[port]]");

@@ -225,6 +225,7 @@ bool ControlPlane::finish_install(Pending& p, const net::MacAddr& caller_mac,
     return false;
   }
   counters_.sessions_installed.add();
+  if (observer_ != nullptr) observer_->on_session_installed(*s);
   if (spdlog::should_log(spdlog::level::debug))  // to_string() arguments cost even unlogged
     spdlog::debug("session {} installed: {}:{} <-> {}:{} via leg {}:{}", s->index,
                   spec.caller_ip.to_string(), spec.caller_udp, spec.backend_ip.to_string(),
@@ -268,6 +269,7 @@ void ControlPlane::end_session(Session& s, EndReason why) {
                 kEndReasonNames[static_cast<size_t>(why)], s.dir[0]->counters().packets.get(),
                 s.dir[1]->counters().packets.get());
   if (handler_ != nullptr) handler_->on_session_end(s, why);
+  if (observer_ != nullptr) observer_->on_session_ended(s);
   dp_.sessions().remove(&s);
 }
 

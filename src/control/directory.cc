@@ -116,8 +116,7 @@ std::string Directory::prefixed(const std::string& key) const {
 }
 
 std::string Directory::key_of(const Session& s) const {
-  return prefixed(
-      directory_key(s.spec.caller_ip, s.spec.caller_udp, s.spec.vip, s.spec.vip_udp));
+  return prefixed(directory_key(s.spec.caller_ip, s.spec.caller_udp, s.spec.vip, s.spec.vip_udp));
 }
 
 void Directory::on_session_installed(const Session& s) {
@@ -129,7 +128,7 @@ void Directory::on_session_installed(const Session& s) {
   ops_.push_back({true, key_of(s), directory_value(e)});
   // A hop entry for the same 4-tuple (the flow came back to this host and
   // made a session here) would hide it from no one, but is stale now.
-  remove_hop(SessionTable_caller_key(s));
+  remove_hop(s.key[0]);
 }
 
 void Directory::on_session_ended(const Session& s) { ops_.push_back({false, key_of(s), {}}); }
@@ -142,7 +141,8 @@ void Directory::flush_ops() {
     std::vector<std::string> args{"EVAL", put ? kPutScript : kDeleteScript, "0"};
     size_t n = 0;
     const size_t first = i;
-    for (; i < ops_.size() && ops_[i].put == put && n < kBatch; ++i, ++n) args.push_back(ops_[i].key);
+    for (; i < ops_.size() && ops_[i].put == put && n < kBatch; ++i, ++n)
+      args.push_back(ops_[i].key);
     args[2] = std::to_string(n);
     if (put) {
       args.push_back(std::to_string(opt_.ttl_s));
@@ -175,7 +175,8 @@ void Directory::refresh(uint64_t now_ms) {
     refresh_due_ms_ = now_ms + period;
   }
   // The pass spread over its period's ticks (~100 per second), a batch at least.
-  const uint64_t per_tick = std::max<uint64_t>(kBatch, live * 10 / std::max<uint64_t>(period, 1) + 1);
+  const uint64_t per_tick =
+      std::max<uint64_t>(kBatch, live * 10 / std::max<uint64_t>(period, 1) + 1);
   for (uint64_t k = 0; k < per_tick && refresh_cursor_ < table.live_count(); ++k) {
     const Session& s = *table.at(table.live_index(refresh_cursor_++));
     DirectoryEntry e;
@@ -239,8 +240,8 @@ void Directory::look_up(const SessionKey& k, uint64_t now_ms) {
     c_.second_chance_overload.add();
     return;
   }
-  const std::string key = prefixed(directory_key(k.src, rte_be_to_cpu_16(k.sport_be), k.dst,
-                                                 rte_be_to_cpu_16(k.dport_be)));
+  const std::string key = prefixed(
+      directory_key(k.src, rte_be_to_cpu_16(k.sport_be), k.dst, rte_be_to_cpu_16(k.dport_be)));
   const bool sent = redis_.redis_command({"GET", key}, [this, k](const redisReply* r) {
     if (lookups_.erase(k) == 0) return;  // given up
     if (r == nullptr || r->type == REDIS_REPLY_ERROR) {
@@ -352,8 +353,8 @@ void Directory::sweep_hops(uint64_t now_ms) {
     } else if (!h.checking && now_ms - h.checked_ms > recheck) {
       // Is the owner still the owner? (Gone: its entry expired.)
       h.checking = true;
-      const std::string key = prefixed(directory_key(k.src, rte_be_to_cpu_16(k.sport_be), k.dst,
-                                                     rte_be_to_cpu_16(k.dport_be)));
+      const std::string key = prefixed(
+          directory_key(k.src, rte_be_to_cpu_16(k.sport_be), k.dst, rte_be_to_cpu_16(k.dport_be)));
       const SessionKey kk = k;
       const bool sent = redis_.redis_command({"GET", key}, [this, kk](const redisReply* r) {
         auto it = hops_.find(kk);

@@ -714,17 +714,17 @@ class Classifier {
 // receiving port's counters have seen already.
 template <bool kDecap>
 [[gnu::always_inline]] static inline void run_burst(WorkerContext& w, const WorkerContext::Port& in,
-                                             rte_mbuf** pkts, uint16_t n) noexcept;
+                                                    rte_mbuf** pkts, uint16_t n) noexcept;
 
 [[gnu::noinline]] static void process_decapsulated(WorkerContext& w, const WorkerContext::Port& in,
-                                            rte_mbuf** pkts, uint16_t n) noexcept {
+                                                   rte_mbuf** pkts, uint16_t n) noexcept {
   w.counters.decapsulated.add(n);
   run_burst<true>(w, in, pkts, n);
 }
 
 template <bool kDecap>
 static inline void run_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** pkts,
-                      uint16_t n) noexcept {
+                             uint16_t n) noexcept {
   Burst b(w, kDecap);
 
   // Stage 1: every packet classified, its key and run recorded. With the

@@ -123,7 +123,7 @@ class Directory final : public SessionObserver {
   std::string key_prefix_;
   std::string owner_text_;  // our address, as the entries name it
   ControlCounters& c_;
-  std::vector<Op> ops_;       // writes and deletes waiting for the next flush
+  std::vector<Op> ops_;  // writes and deletes waiting for the next flush
   uint32_t refresh_cursor_ = 0;
   uint64_t refresh_due_ms_ = 0;  // the current pass's start
   uint64_t now_ms_ = 0;

@@ -69,11 +69,11 @@ enum class DropReason : uint8_t {
 
 inline constexpr std::array<std::string_view, static_cast<size_t>(DropReason::kCount)>
     kDropReasonNames = {
-        "truncated_eth",  "truncated_ip",   "bad_ip_version",    "bad_ihl",      "bad_ip_length",
-        "truncated_udp",  "bad_udp_length", "unknown_ethertype", "not_udp",      "not_for_us",
-        "no_session",     "ttl_expired",    "control_ring_full", "stacked_vlan", "truncated_arp",
-        "truncated_icmp", "v4_mapped_ipv6", "vlan_mismatch",     "no_headroom",  "xlat_failed",
-        "hop_unknown_peer", "hop_malformed", "hop_no_session", "hop_loop", "hop_failed",
+        "truncated_eth",    "truncated_ip",   "bad_ip_version",    "bad_ihl",      "bad_ip_length",
+        "truncated_udp",    "bad_udp_length", "unknown_ethertype", "not_udp",      "not_for_us",
+        "no_session",       "ttl_expired",    "control_ring_full", "stacked_vlan", "truncated_arp",
+        "truncated_icmp",   "v4_mapped_ipv6", "vlan_mismatch",     "no_headroom",  "xlat_failed",
+        "hop_unknown_peer", "hop_malformed",  "hop_no_session",    "hop_loop",     "hop_failed",
 };
 
 static_assert(!kDropReasonNames.back().empty(), "a DropReason has no name");
