@@ -225,6 +225,7 @@ int run(int argc, char** argv, const Hooks& hooks) {
       directory = std::make_unique<control::Directory>(cp, *balancer, dir_opt,
                                                        cfg.control.balancer.key_prefix);
       cp.set_session_observer(directory.get());
+      cp.set_missed_handler(directory.get());
       cp.add_timer(10, [&](uint64_t now) { directory->tick(now); });
       spdlog::info("directory: sessions in redis as {}, hops on UDP {} (peers {})",
                    dir_opt.address->to_string(), dir_opt.port, cfg.dataplane.hop_peers.size());
@@ -340,6 +341,7 @@ int run(int argc, char** argv, const Hooks& hooks) {
     for (int i = 0; i < 4; ++i) cp.poll_once(rte_rdtsc());
     cp.set_srt_handler(nullptr);
     cp.set_session_observer(nullptr);
+    cp.set_missed_handler(nullptr);
     if (directory) directory->clear();
     cp.shutdown();
     // The drivers' counters while the ports are still open (TX buffers flushed).

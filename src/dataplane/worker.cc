@@ -688,8 +688,10 @@ class Classifier {
     if ((b.ctl_mask >> j & 1) != 0 &&
         b.srt_word(rte_pktmbuf_mtod(m, uint8_t*), j, l3) == kSrtHandshakeWord)
       b.slow[b.n_slow++] = m;
+    else if (b.decapsulated)  // never to the miss gate: one hop at most
+      b.drop(m, DropReason::kHopNoSession);
     else
-      b.drop(m, b.decapsulated ? DropReason::kHopNoSession : DropReason::kNoSession);
+      b.drop(m, DropReason::kNoSession);
   }
 }
 

@@ -65,6 +65,15 @@ struct ControlCounters {
   dataplane::Counter hop_failed;              // an owner with no route, or no room in the table
 };
 
+// Takes the SRT packets of no session, not handshakes, that the workers'
+// miss gate hands to the control lcore and no other feature took (the
+// second chance between hosts). Owns m.
+class MissedHandler {
+ public:
+  virtual ~MissedHandler() = default;
+  virtual void on_missed(rte_mbuf* m, const net::FrameInfo& fi, uint64_t now) = 0;
+};
+
 // Told of every session installed and ended (the session directory).
 class SessionObserver {
  public:
@@ -96,6 +105,7 @@ class ControlPlane {
 
   void set_srt_handler(SrtHandler* h) { handler_ = h; }
   void set_session_observer(SessionObserver* o) { observer_ = o; }
+  void set_missed_handler(MissedHandler* h) { missed_handler_ = h; }
   // Runs fn on the control lcore every period_ms (admin snapshots, ...).
   void add_timer(uint32_t period_ms, std::function<void(uint64_t now)> fn);
 
@@ -167,6 +177,7 @@ class ControlPlane {
   Neighbours neighbours_;
   SrtHandler* handler_ = nullptr;
   SessionObserver* observer_ = nullptr;
+  MissedHandler* missed_handler_ = nullptr;
   ControlCounters counters_;
   std::vector<Pending> pending_;
   uint64_t next_tick_ = 0;

@@ -58,7 +58,7 @@ struct DirectoryEntry {
 std::string directory_value(const DirectoryEntry& e);
 std::optional<DirectoryEntry> parse_directory_value(const std::string& text);
 
-class Directory final : public SessionObserver {
+class Directory final : public SessionObserver, public MissedHandler {
  public:
   // opt.address must be set (config fills it in). key_prefix: the
   // balancer's ([balancer] / PROXY_REDIS_KEY_PREFIX).
@@ -73,7 +73,7 @@ class Directory final : public SessionObserver {
   // A data packet no session took, addressed to us (the miss gate). Owns m:
   // always dropped, counted; the flow's later packets take the hop once
   // its owner is known.
-  void on_missed(rte_mbuf* m, const net::FrameInfo& fi, uint64_t now);
+  void on_missed(rte_mbuf* m, const net::FrameInfo& fi, uint64_t now) override;
   // Every control tick: batched writes, refreshes, hop expiry.
   void tick(uint64_t now);
   // Hop entries in the flow table (a gauge).
