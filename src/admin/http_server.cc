@@ -59,6 +59,7 @@ AdminServer::~AdminServer() { stop(); }
 std::string AdminServer::metrics_text() const {
   MetricsInput in = gather_metrics(dp_, cp_, srt_);
   in.admin = &counters_;
+  in.health = health_;
   return prometheus_text(in);
 }
 
@@ -142,6 +143,16 @@ void AdminServer::start() {
     nlohmann::json j;
     j["signature"] = "srtfwd";
     j["version"] = SRTFWD_VERSION;
+    res.set_content(j.dump(), kJson);
+  });
+  // Answered here from one atomic, never through the control lcore: a
+  // health check must answer at once, whatever the control lcore is doing.
+  svr.Get("/api/v1/health", [this](const httplib::Request&, httplib::Response& res) {
+    const HealthState s = health_ != nullptr ? health_->get() : HealthState::kReady;
+    nlohmann::json j;
+    j["state"] = to_string(s);
+    j["sessions"] = dp_.sessions().active();
+    res.status = s == HealthState::kReady ? 200 : 503;
     res.set_content(j.dump(), kJson);
   });
   svr.Get("/api/v1/sessions", [this](const httplib::Request&, httplib::Response& res) {

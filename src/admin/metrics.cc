@@ -45,6 +45,13 @@ template <Counter AdminCounters::*F>
 uint64_t adm(const MetricsInput& in, size_t) {
   return (in.admin->*F).get();
 }
+template <Counter BgpCounters::*F>
+uint64_t bgp(const MetricsInput& in, size_t) {
+  return (in.health->bgp.*F).get();
+}
+uint64_t health_ready(const MetricsInput& in, size_t) {
+  return in.health->get() == HealthState::kReady ? 1 : 0;
+}
 template <uint64_t PortStats::*F>
 uint64_t port(const MetricsInput& in, size_t i) {
   return in.ports[i].*F;
@@ -479,6 +486,67 @@ constexpr Metric kMetrics[] = {
      false,
      {},
      ctl<&ControlCounters::alloc_failed>},
+    {"srtfwd_missed_packets_total",
+     "SRT packets of no session, not handshakes, that the workers' miss gate sent to control.",
+     C,
+     D::kNone,
+     S::kControl,
+     J::kControl,
+     "missed_packets",
+     false,
+     {},
+     ctl<&ControlCounters::missed_packets>},
+    {"srtfwd_missed_forwarded_total",
+     "Missed SRT packets that control forwarded to the session it found for them.",
+     C,
+     D::kNone,
+     S::kControl,
+     J::kControl,
+     "missed_forwarded",
+     false,
+     {},
+     ctl<&ControlCounters::missed_forwarded>},
+    {"srtfwd_missed_dropped_total",
+     "Missed SRT packets that control dropped: no session found or allowed for them.",
+     C,
+     D::kNone,
+     S::kControl,
+     J::kControl,
+     "missed_dropped",
+     false,
+     {},
+     ctl<&ControlCounters::missed_dropped>},
+    {"srtfwd_rebinds_total",
+     "Sessions moved to their caller's new address and port ([srt] follow_rebinding).",
+     C,
+     D::kNone,
+     S::kControl,
+     J::kControl,
+     "rebinds",
+     false,
+     {},
+     ctl<&ControlCounters::rebinds>},
+    {"srtfwd_rebind_refused_total",
+     "Packets naming a live session's socket ID from another 4-tuple that did not move it, by "
+     "reason.",
+     C,
+     D::kRebindRefusal,
+     S::kControl,
+     J::kControl,
+     "rebind_refused",
+     true,
+     {},
+     [](const MetricsInput& in, size_t i) { return in.control->rebind_refused[i].get(); }},
+    {"srtfwd_rebind_failed_total",
+     "Rebinds the session table could not make (the new 4-tuple a session's, or no slot).",
+     C,
+     D::kNone,
+     S::kControl,
+     J::kControl,
+     "rebind_failed",
+     false,
+     {},
+     ctl<&ControlCounters::rebind_failed>},
 
     // Next-hop resolution (ARP and NDP), on the control lcore.
     {"srtfwd_neighbour_requests_total",
@@ -563,6 +631,27 @@ constexpr Metric kMetrics[] = {
      false,
      {},
      proxy<&SrtProxyCounters::bad_cookie>},
+    {"srtfwd_srt_cookie_secret_rotations_total",
+     "SIGHUP: a new [srt] cookie_secret_file secret taken (the previous one verifies one cookie "
+     "lifetime more).",
+     C,
+     D::kNone,
+     S::kSrt,
+     J::kSrt,
+     "cookie_secret_rotations",
+     false,
+     {},
+     proxy<&SrtProxyCounters::cookie_secret_rotations>},
+    {"srtfwd_srt_cookie_secret_failures_total",
+     "SIGHUP: [srt] cookie_secret_file unreadable or invalid; the running secret stays.",
+     C,
+     D::kNone,
+     S::kSrt,
+     J::kSrt,
+     "cookie_secret_failures",
+     false,
+     {},
+     proxy<&SrtProxyCounters::cookie_secret_failures>},
     {"srtfwd_srt_malformed_total",
      "Unparsable handshakes.",
      C,
@@ -719,6 +808,28 @@ constexpr Metric kMetrics[] = {
      {},
      input<&MetricsInput::srt_legs_in_use>},
 
+    // Redis Sentinel ([balancer] sentinels): the balancer's own counts.
+    {"srtfwd_balancer_master_switches_total",
+     "Times the Redis balancer connected to another master than the one before (Sentinel).",
+     C,
+     D::kNone,
+     S::kSrt,
+     J::kSrt,
+     "balancer_master_switches",
+     false,
+     {},
+     proxy<&SrtProxyCounters::balancer_master_switches>},
+    {"srtfwd_balancer_sentinel_errors_total",
+     "Sentinels that could not name the master, and +switch-master subscriptions lost.",
+     C,
+     D::kNone,
+     S::kSrt,
+     J::kSrt,
+     "balancer_sentinel_errors",
+     false,
+     {},
+     proxy<&SrtProxyCounters::balancer_sentinel_errors>},
+
     // The admin API: origins' heartbeats, and the ones refused for their token.
     {"srtfwd_admin_registered_total",
      "Origin heartbeats (POST /api/v1/srs/register) accepted.",
@@ -740,6 +851,48 @@ constexpr Metric kMetrics[] = {
      false,
      {},
      adm<&AdminCounters::register_unauthorized>},
+
+    // GET /api/v1/health and the [bgp] commands that tell the BGP speaker.
+    {"srtfwd_health_ready",
+     "1 while GET /api/v1/health answers 200 (ready), 0 while starting or draining.",
+     G,
+     D::kNone,
+     S::kHealth,
+     J::kHealth,
+     "ready",
+     false,
+     {},
+     health_ready},
+    {"srtfwd_bgp_commands_total",
+     "[bgp] ready_command and draining_command runs (one per time it was due).",
+     C,
+     D::kNone,
+     S::kHealth,
+     J::kHealth,
+     "commands",
+     false,
+     {},
+     bgp<&BgpCounters::commands>},
+    {"srtfwd_bgp_command_failures_total",
+     "[bgp] commands that exited non-zero, died of a signal, or could not start.",
+     C,
+     D::kNone,
+     S::kHealth,
+     J::kHealth,
+     "command_failures",
+     false,
+     {},
+     bgp<&BgpCounters::command_failures>},
+    {"srtfwd_bgp_command_timeouts_total",
+     "[bgp] commands killed: at their deadline, or a ready_command still running at SIGTERM.",
+     C,
+     D::kNone,
+     S::kHealth,
+     J::kHealth,
+     "command_timeouts",
+     false,
+     {},
+     bgp<&BgpCounters::command_timeouts>},
 
     // The drivers' own counters, per port: what the NIC lost before a worker
     // saw it (a worker that cannot keep up shows as rx_missed) is only here.
@@ -1088,7 +1241,8 @@ std::string_view dim_label(Dim d) {
     case Dim::kNone: return {};
     case Dim::kDropReason:
     case Dim::kEndReason:
-    case Dim::kRejectReason: return "reason";
+    case Dim::kRejectReason:
+    case Dim::kRebindRefusal: return "reason";
     case Dim::kSlotState: return "state";
     case Dim::kPort: return "port";
     case Dim::kLcore: return "lcore";
@@ -1107,6 +1261,7 @@ size_t dim_size(Dim d, const MetricsInput& in) {
     case Dim::kPort: return in.ports.size();
     case Dim::kLcore: return in.workers.size();
     case Dim::kHookOutcome: return std::size(kHookOutcomes);
+    case Dim::kRebindRefusal: return control::kRebindRefusalNames.size();
   }
   return 0;
 }
@@ -1121,6 +1276,7 @@ std::string dim_value(Dim d, const MetricsInput& in, size_t i) {
     case Dim::kPort: return std::to_string(in.ports[i].port_id);
     case Dim::kLcore: return std::to_string(in.workers[i].lcore);
     case Dim::kHookOutcome: return std::string(kHookOutcomes[i].name);
+    case Dim::kRebindRefusal: return std::string(control::kRebindRefusalNames[i]);
   }
   return {};
 }
@@ -1132,6 +1288,7 @@ bool present(const Metric& m, const MetricsInput& in) {
     case Source::kNeighbours: return in.neighbours != nullptr;
     case Source::kSrt: return in.srt != nullptr;
     case Source::kAdmin: return in.admin != nullptr;
+    case Source::kHealth: return in.health != nullptr;
     case Source::kPorts: return !in.ports.empty();
     case Source::kWorkers: return !in.workers.empty();
   }
@@ -1192,6 +1349,7 @@ std::string counters_json(const MetricsInput& in) {
       case JsonSection::kNeighbours: obj = &j["neighbours"]; break;
       case JsonSection::kSrt: obj = &j["srt"]; break;
       case JsonSection::kAdmin: obj = &j["admin"]; break;
+      case JsonSection::kHealth: obj = &j["health"]; break;
       default: break;
     }
     if (m.dim == Dim::kNone) {

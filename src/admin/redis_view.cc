@@ -51,14 +51,78 @@ std::string glob_escape(const std::string& s) {
   return out;
 }
 
+std::string host_port(const std::string& host, uint16_t port) {
+  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+         std::to_string(port);
+}
+
+// Sentinel mode: the master as the first Sentinel that answers names it.
+std::pair<std::string, uint16_t> ask_sentinels(const control::BalancerOptions& opt,
+                                               const timeval& tv) {
+  std::string errors;
+  for (const auto& s : opt.sentinels) {
+    const std::string name = host_port(s.host, s.port);
+    std::unique_ptr<redisContext, ContextFree> c(
+        redisConnectWithTimeout(s.host.c_str(), s.port, tv));
+    auto fail = [&](const std::string& why) {
+      errors += (errors.empty() ? "" : "; ") + name + ": " + why;
+    };
+    if (!c || c->err != 0) {
+      fail(c ? c->errstr : "out of memory");
+      continue;
+    }
+    redisSetTimeout(c.get(), tv);
+    auto run = [&](std::vector<std::string> args) {
+      std::vector<const char*> argv;
+      std::vector<size_t> lens;
+      for (const auto& a : args) {
+        argv.push_back(a.data());
+        lens.push_back(a.size());
+      }
+      return Reply(static_cast<redisReply*>(
+          redisCommandArgv(c.get(), static_cast<int>(argv.size()), argv.data(), lens.data())));
+    };
+    if (!opt.sentinel_password.empty()) {
+      Reply a = run({"AUTH", opt.sentinel_password});
+      if (!a || a->type == REDIS_REPLY_ERROR) {
+        fail("AUTH: " + (a ? text(a.get()) : std::string(c->errstr)));
+        continue;
+      }
+    }
+    Reply r = run({"SENTINEL", "get-master-addr-by-name", opt.master_name});
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
+      const std::string port = text(r->element[1]);
+      const int p = std::atoi(port.c_str());
+      if (p > 0 && p < 65536) return {text(r->element[0]), static_cast<uint16_t>(p)};
+    }
+    fail(!r                           ? std::string(c->errstr)
+         : r->type == REDIS_REPLY_NIL ? "no master \"" + opt.master_name + "\""
+                                      : "unexpected reply " + text(r.get()));
+  }
+  throw std::runtime_error("no Sentinel named master \"" + opt.master_name + "\": " + errors);
+}
+
+timeval to_timeval(std::chrono::milliseconds timeout) {
+  timeval tv{};
+  tv.tv_sec = timeout.count() / 1000;
+  tv.tv_usec = (timeout.count() % 1000) * 1000;
+  return tv;
+}
+
 class Sync {
  public:
   Sync(const control::BalancerOptions& opt, std::chrono::milliseconds timeout)
-      : where_("redis " + opt.redis_host + ":" + std::to_string(opt.redis_port)) {
-    timeval tv{};
-    tv.tv_sec = timeout.count() / 1000;
-    tv.tv_usec = (timeout.count() % 1000) * 1000;
-    c_.reset(redisConnectWithTimeout(opt.redis_host.c_str(), opt.redis_port, tv));
+      : Sync(opt, timeout,
+             opt.sentinels.empty() ? std::make_pair(opt.redis_host, opt.redis_port)
+                                   : ask_sentinels(opt, to_timeval(timeout))) {}
+
+  Sync(const control::BalancerOptions& opt, std::chrono::milliseconds timeout,
+       const std::pair<std::string, uint16_t>& at)
+      : where_(opt.sentinels.empty() ? "redis " + at.first + ":" + std::to_string(at.second)
+                                     : "redis master \"" + opt.master_name + "\" at " +
+                                           host_port(at.first, at.second)) {
+    const timeval tv = to_timeval(timeout);
+    c_.reset(redisConnectWithTimeout(at.first.c_str(), at.second, tv));
     if (!c_) fail("out of memory");
     if (c_->err != 0) fail(c_->errstr);
     if (redisSetTimeout(c_.get(), tv) != REDIS_OK) fail("cannot set a timeout");

@@ -114,6 +114,7 @@ int Telemetry::stats(void* p) const {
   rte_tel_data_start_dict(d);
   MetricsInput in = gather_metrics(dp_, cp_, srt_);
   in.admin = admin_;
+  in.health = health_;
   for (const auto& [key, v] : telemetry_stats(in)) rte_tel_data_add_dict_u64(d, key.c_str(), v);
   return 0;
 }

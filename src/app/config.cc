@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "srtfwd/control/hook_client.h"
+#include "srtfwd/srt/cookie_secret.h"
 #include "srtfwd/srt/stream_id.h"
 
 #include "srtfwd/net/endpoint.h"
@@ -140,9 +141,9 @@ void parse_host_port(const std::string& key, const std::string& s, std::string* 
 Config build(const toml::value& doc) {
   if (!doc.is_table()) fail("config", "not a TOML table");
   const Table& root = doc.as_table();
-  only_keys(
-      root, "",
-      {"port", "srt", "balancer", "backend", "admin", "dataplane", "limits", "hooks", "directory"});
+  only_keys(root, "",
+            {"port", "srt", "balancer", "backend", "admin", "dataplane", "limits", "hooks", "bgp",
+             "directory"});
   Config c;
 
   // [[port]]
@@ -151,7 +152,7 @@ Config build(const toml::value& doc) {
   for (size_t i = 0; i < ports.size(); ++i) {
     const Table& t = *ports[i];
     const std::string w = "port[" + std::to_string(i) + "]";
-    only_keys(t, w, {"ipv4", "ipv6", "gateway", "gateway6", "vlan"});
+    only_keys(t, w, {"ipv4", "ipv6", "gateway", "gateway6", "vlan", "vips", "announce_vips"});
     dataplane::PortOptions po;
     control::PortRoute route;
     if (auto s = get_str(t, w, "ipv4", ""); !s.empty()) {
@@ -188,16 +189,52 @@ Config build(const toml::value& doc) {
       if (!po.ipv6) fail(w + ".gateway6", "given without ipv6");
       route.gateway6 = g;
     }
+    if (const toml::value* v = find(t, "vips")) {
+      const std::string key = w + ".vips";
+      if (!v->is_array()) fail(key, "must be an array of addresses like [\"198.18.200.1\"]");
+      for (const auto& e : v->as_array()) {
+        if (!e.is_string()) fail(key, "must be an array of addresses like [\"198.18.200.1\"]");
+        const std::string& text = e.as_string().str;
+        const auto a = net::IpAddr::parse(text);
+        if (!a) fail(key, "\"" + text + "\" is not an IPv4 or IPv6 address (no prefix)");
+        if (a->is_unspecified() || a->is_multicast() || *a == net::IpAddr::from_v4_host(0xffffffff))
+          fail(key, "\"" + text + "\" is not a unicast address");
+        // A VIP's ARP/NDP, and its sessions' neighbours, are the port's own
+        // family's business.
+        if (a->is_v4() ? !po.ipv4 : !po.ipv6)
+          fail(key, "\"" + text + "\" needs the port's " + (a->is_v4() ? "ipv4" : "ipv6"));
+        if (std::find(po.vips.begin(), po.vips.end(), *a) != po.vips.end())
+          fail(key, "\"" + text + "\" is listed twice");
+        po.vips.push_back(*a);
+      }
+      if (po.vips.size() > dataplane::kMaxVips)
+        fail(key, "more than " + std::to_string(dataplane::kMaxVips) + " addresses");
+    }
+    if (const toml::value* v = find(t, "announce_vips")) {
+      if (!v->is_boolean()) fail(w + ".announce_vips", "must be true or false");
+      po.announce_vips = v->as_boolean();
+    }
     c.dataplane.ports.push_back(po);
     c.control.routes.push_back(route);
   }
+  // A VIP is an address no port has as its own, on one port only.
+  for (size_t i = 0; i < c.dataplane.ports.size(); ++i)
+    for (const auto& vip : c.dataplane.ports[i].vips)
+      for (size_t j = 0; j < c.dataplane.ports.size(); ++j) {
+        const auto& o = c.dataplane.ports[j];
+        const std::string key = "port[" + std::to_string(i) + "].vips";
+        if ((o.ipv4 && o.ipv4->addr == vip) || (o.ipv6 && o.ipv6->addr == vip))
+          fail(key, "\"" + vip.to_string() + "\" is port[" + std::to_string(j) + "]'s own address");
+        if (j > i && std::find(o.vips.begin(), o.vips.end(), vip) != o.vips.end())
+          fail(key, "\"" + vip.to_string() + "\" is also a VIP of port[" + std::to_string(j) + "]");
+      }
 
   // [srt]
   if (const Table* t = get_table(root, "srt")) {
     only_keys(*t, "srt",
               {"listen", "leg_ports", "idle_timeout_ms", "shutdown_grace_ms", "backend_retry_ms",
                "backend_timeout_ms", "max_handshakes", "cookie_bucket_s", "drain_timeout_ms",
-               "default_streamid"});
+               "default_streamid", "cookie_secret_file", "follow_rebinding", "rebinding_per_s"});
     if (const toml::value* v = find(*t, "listen")) {
       c.control.listen_ports.clear();
       if (v->is_integer()) {
@@ -229,6 +266,8 @@ Config build(const toml::value& doc) {
     c.control.drain_timeout_ms = static_cast<uint32_t>(
         get_int(*t, "srt", "drain_timeout_ms", c.control.drain_timeout_ms, 0, 3600000));
     c.control.default_streamid = get_str(*t, "srt", "default_streamid", c.control.default_streamid);
+    // The file itself is read by load_config() and at start-up (a path here).
+    c.control.cookie_secret_file = get_str(*t, "srt", "cookie_secret_file", "");
     if (!c.control.default_streamid.empty()) {
       srt::StreamId id;
       if (auto e = srt::parse_stream_id(c.control.default_streamid, id);
@@ -236,7 +275,24 @@ Config build(const toml::value& doc) {
         fail("srt.default_streamid",
              "\"" + c.control.default_streamid + "\": " + std::string(srt::to_string(e)));
     }
+    const std::string follow = get_str(*t, "srt", "follow_rebinding", "off");
+    if (follow == "off")
+      c.control.follow_rebinding = control::FollowRebinding::kOff;
+    else if (follow == "same_ip")
+      c.control.follow_rebinding = control::FollowRebinding::kSameIp;
+    else if (follow == "any_ip")
+      c.control.follow_rebinding = control::FollowRebinding::kAnyIp;
+    else
+      fail("srt.follow_rebinding",
+           "\"" + follow + "\": must be \"off\", \"same_ip\" or \"any_ip\"");
+    c.control.rebinding_per_s = static_cast<uint32_t>(
+        get_int(*t, "srt", "rebinding_per_s", c.control.rebinding_per_s, 1, 1000000));
   }
+  // A rebound caller's packets miss the flow table: the workers send them to
+  // control (the miss gate) within the same budget.
+  if (c.control.follow_rebinding != control::FollowRebinding::kOff)
+    c.dataplane.miss_to_control_per_s =
+        std::max(c.dataplane.miss_to_control_per_s, c.control.rebinding_per_s);
   for (uint16_t p : c.control.listen_ports)
     if (p >= c.control.leg_port_min && p <= c.control.leg_port_max)
       fail("srt.leg_ports", "overlaps listen port " + std::to_string(p));
@@ -244,7 +300,8 @@ Config build(const toml::value& doc) {
   // [balancer]
   if (const Table* t = get_table(root, "balancer")) {
     only_keys(*t, "balancer",
-              {"type", "redis", "password", "db", "server_ttl_s", "unknown_stream_players"});
+              {"type", "redis", "password", "db", "server_ttl_s", "unknown_stream_players",
+               "sentinels", "master_name", "sentinel_password"});
     c.control.balancer.type = get_str(*t, "balancer", "type", "memory");
     if (c.control.balancer.type != "memory" && c.control.balancer.type != "redis")
       fail("balancer.type",
@@ -261,6 +318,30 @@ Config build(const toml::value& doc) {
       fail("balancer.unknown_stream_players",
            "\"" + players + "\" is neither \"route\" nor \"reject\"");
     c.control.balancer.route_unknown_players = players == "route";
+    if (const toml::value* v = find(*t, "sentinels")) {
+      if (!v->is_array()) fail("balancer.sentinels", "must be a list of \"HOST:PORT\" strings");
+      for (const auto& e : v->as_array()) {
+        if (!e.is_string()) fail("balancer.sentinels", "must be a list of \"HOST:PORT\" strings");
+        control::BalancerOptions::Sentinel s;
+        parse_host_port("balancer.sentinels", e.as_string().str, &s.host, &s.port);
+        c.control.balancer.sentinels.push_back(std::move(s));
+      }
+    }
+    c.control.balancer.master_name = get_str(*t, "balancer", "master_name", "");
+    c.control.balancer.sentinel_password = get_str(*t, "balancer", "sentinel_password", "");
+    if (!c.control.balancer.sentinels.empty()) {
+      if (c.control.balancer.type != "redis") fail("balancer.sentinels", "need type = \"redis\"");
+      // Sentinel's own rule for a master's name: one token it can print.
+      const auto& name = c.control.balancer.master_name;
+      if (name.empty()) fail("balancer.master_name", "is required with balancer.sentinels");
+      if (name.size() > 128 || std::any_of(name.begin(), name.end(), [](unsigned char ch) {
+            return ch <= 0x20 || ch >= 0x7f;
+          }))
+        fail("balancer.master_name",
+             "\"" + name + "\" is not one printable word of at most 128 bytes");
+    } else if (!c.control.balancer.master_name.empty()) {
+      fail("balancer.master_name", "has no balancer.sentinels to ask");
+    }
   }
 
   // [limits]
@@ -390,6 +471,15 @@ Config build(const toml::value& doc) {
     }
   }
 
+  // [bgp]: the hooks a BGP speaker (BIRD) follows; see docs/operations.md.
+  if (const Table* t = get_table(root, "bgp")) {
+    only_keys(*t, "bgp", {"ready_command", "draining_command", "withdraw_wait_ms"});
+    c.bgp.ready_command = get_str(*t, "bgp", "ready_command", "");
+    c.bgp.draining_command = get_str(*t, "bgp", "draining_command", "");
+    c.bgp.withdraw_wait_ms = static_cast<uint32_t>(
+        get_int(*t, "bgp", "withdraw_wait_ms", c.bgp.withdraw_wait_ms, 0, 60000));
+  }
+
   // [dataplane]: sizing and back-off (optional; defaults fit 1 GiB).
   if (const Table* t = get_table(root, "dataplane")) {
     only_keys(*t, "dataplane",
@@ -446,7 +536,17 @@ Config load_config(const std::string& path) {
   } catch (const std::exception& e) {  // toml::syntax_error is no runtime_error
     throw ConfigError(path + ": " + one_line(e.what()));
   }
-  return build(doc);
+  Config c = build(doc);
+  // A start refuses a secret file it cannot use (a SIGHUP keeps the running
+  // secret instead, in SrtProxy::reload_cookie_secret).
+  if (!c.control.cookie_secret_file.empty()) {
+    try {
+      (void)srt::read_cookie_secret(c.control.cookie_secret_file);
+    } catch (const std::exception& e) {
+      throw ConfigError(std::string("srt.cookie_secret_file: ") + e.what());
+    }
+  }
+  return c;
 }
 
 std::string read_config_text(const std::string& path) {

@@ -4,11 +4,13 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
+#include <sched.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -18,12 +20,14 @@
 #include <random>
 #include <string>
 
+#include "srtfwd/admin/health.h"
 #include "srtfwd/admin/http_server.h"
 #include "srtfwd/admin/metrics.h"
 #include "srtfwd/admin/sessions.h"
 #include "srtfwd/admin/telemetry.h"
 #include "srtfwd/app/config.h"
 #include "srtfwd/app/sd_notify.h"
+#include "srtfwd/app/shell_command.h"
 #include "srtfwd/control/admin_bridge.h"
 #include "srtfwd/control/balancer.h"
 #include "srtfwd/control/control_plane.h"
@@ -38,6 +42,10 @@ namespace {
 
 // The Go proxy re-registers its default backend this often.
 constexpr uint64_t kDefaultBackendRefreshMs = 30000;
+// [bgp] ready_command is killed if still running this long after it started
+// (a `birdc` that cannot reach BIRD); draining_command's deadline is the
+// shutdown's own (withdraw_wait_ms + drain_timeout_ms after SIGTERM).
+constexpr std::chrono::milliseconds kReadyCommandTimeout{30000};
 
 // The default backend as an SRS heartbeat body: ids made up as the Go proxy
 // makes them ("default-" and a random id, our pid), its other ports listed.
@@ -156,6 +164,9 @@ int run(int argc, char** argv, const Hooks& hooks) {
   spdlog::set_default_logger(logger);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 
+  // The CPUs we may run on, before EAL pins this thread to the main lcore's.
+  cpu_set_t start_cpus;
+  if (sched_getaffinity(0, sizeof start_cpus, &start_cpus) != 0) CPU_ZERO(&start_cpus);
   // EAL options come first (up to "--"); rte_eal_init consumes them.
   const int eal_args = rte_eal_init(argc, argv);
   if (eal_args < 0) {
@@ -203,6 +214,12 @@ int run(int argc, char** argv, const Hooks& hooks) {
     const bool directory_on =
         dir_opt.enabled && cfg.control.balancer.type == "redis" && dir_opt.address.has_value();
     if (directory_on) {
+      // The second chance needs the flows of no session here: the miss gate
+      // open at least this wide (per worker and second; a flow needs one
+      // packet through it, the hop entry takes the rest).
+      constexpr uint32_t kSecondChanceMissesPerS = 1000;
+      cfg.dataplane.miss_to_control_per_s =
+          std::max(cfg.dataplane.miss_to_control_per_s, kSecondChanceMissesPerS);
       cfg.dataplane.hop_port = dir_opt.port;
       cfg.dataplane.hop_peers = dir_opt.peers;
       if (cfg.dataplane.hop_peers.empty())
@@ -219,6 +236,29 @@ int run(int argc, char** argv, const Hooks& hooks) {
                         : control::make_memory_balancer(cfg.control.balancer);
     control::ControlPlaneHost srt_host(cp, *balancer);
     control::SrtProxy& proxy = srt_host.proxy();
+    if (!cfg.control.cookie_secret_file.empty()) {
+      const auto wall = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+      proxy.use_cookie_secret_file(cfg.control.cookie_secret_file, static_cast<uint64_t>(wall),
+                                   rte_rdtsc());
+    }
+    // Health: "starting" until the ports are up and the control loop runs.
+    admin::Health health;
+    // The CPUs no lcore of ours is on (as DPDK's own control threads get);
+    // all of ours if the lcores took every one.
+    cpu_set_t command_cpus = start_cpus;
+    {
+      cpu_set_t free_cpus = command_cpus;
+      unsigned lcore;
+      RTE_LCORE_FOREACH(lcore) {
+        const rte_cpuset_t used = rte_lcore_cpuset(lcore);
+        for (int c = 0; c < CPU_SETSIZE; ++c)
+          if (CPU_ISSET(c, &used)) CPU_CLR(c, &free_cpus);
+      }
+      if (CPU_COUNT(&free_cpus) > 0) command_cpus = free_cpus;
+    }
+    ShellCommands bgp_commands(health.bgp, &command_cpus);
     cp.set_srt_handler(&srt_host);
     std::unique_ptr<control::Directory> directory;
     if (directory_on) {
@@ -292,6 +332,7 @@ int run(int argc, char** argv, const Hooks& hooks) {
           std::make_unique<admin::AdminServer>(cfg.admin.host, cfg.admin.port, dp, cp, bridge);
       admin_server->set_srt_counters(&proxy.counters());
       admin_server->set_register_token(cfg.admin.register_token);
+      admin_server->set_health(&health);
       if (cfg.control.balancer.type == "redis") admin_server->set_redis(cfg.control.balancer);
       admin_server->start();
       spdlog::info("admin API on http://{}:{}", cfg.admin.host, admin_server->port());
@@ -299,6 +340,7 @@ int run(int argc, char** argv, const Hooks& hooks) {
     // The same counters and snapshots on DPDK's telemetry socket.
     admin::Telemetry telemetry(dp, cp, bridge, &proxy.counters());
     if (admin_server) telemetry.set_admin_counters(&admin_server->counters());
+    telemetry.set_health(&health);
     if (telemetry.start())
       spdlog::info("telemetry: /srtfwd/stats, /srtfwd/lcores, /srtfwd/sessions, /srtfwd/backends");
     std::signal(SIGTERM, on_signal);
@@ -316,14 +358,34 @@ int run(int argc, char** argv, const Hooks& hooks) {
     // Under systemd (Type=notify) the unit is started now: the ports are up
     // and the control loop, which answers ARP and NDP, starts next.
     notify("READY=1\nSTATUS=forwarding");
-    cp.add_timer(100, [&](uint64_t) {
+    health.set(admin::HealthState::kReady);
+    bgp_commands.run("bgp.ready_command", cfg.bgp.ready_command,
+                     ShellCommands::Clock::now() + kReadyCommandTimeout);
+    cp.add_timer(100, [&](uint64_t now) {
       if (g_signal.exchange(0) != SIGHUP) return;
       notify(sd_reloading_message());
       reload(config_path, running_text, cfg, cp, *balancer);
+      proxy.reload_cookie_secret(now);
       notify("READY=1\nSTATUS=forwarding");
     });
     cp.run(g_stop);
+    // SIGTERM. First the routers are told (health, draining_command) while
+    // everything is still served, new callers too: until they have withdrawn
+    // the route, callers keep arriving here.
+    health.set(admin::HealthState::kDraining);
     notify("STOPPING=1\nSTATUS=draining");
+    const auto stop_deadline =
+        ShellCommands::Clock::now() +
+        std::chrono::milliseconds(cfg.bgp.withdraw_wait_ms + cfg.control.drain_timeout_ms);
+    bgp_commands.run("bgp.draining_command", cfg.bgp.draining_command, stop_deadline, true);
+    if (cfg.bgp.withdraw_wait_ms > 0) {
+      spdlog::info("withdrawing: health draining, serving on for {} ms (bgp.withdraw_wait_ms)",
+                   cfg.bgp.withdraw_wait_ms);
+      const uint64_t withdraw_end = rte_rdtsc() + cp.ms_to_tsc(cfg.bgp.withdraw_wait_ms);
+      while (rte_rdtsc() < withdraw_end) {
+        if (cp.poll_once(rte_rdtsc()) == 0) rte_delay_us_sleep(200);
+      }
+    }
     // Drain: new callers get 1503 while the established sessions go on, until
     // they have all ended or drain_timeout_ms has passed.
     proxy.set_draining(true);
@@ -334,6 +396,8 @@ int run(int argc, char** argv, const Hooks& hooks) {
       if (cp.poll_once(rte_rdtsc()) == 0) rte_delay_us_sleep(200);
     }
     spdlog::info("stopping: {} session(s) still active", dp.sessions().active());
+    // A draining_command still running has until the shutdown's deadline.
+    bgp_commands.finish(stop_deadline);
     if (admin_server) admin_server->stop();
     telemetry.stop();
     dp.stop_workers();
@@ -356,6 +420,7 @@ int run(int argc, char** argv, const Hooks& hooks) {
     final_in.srt_tracked = proxy.tracked();
     final_in.srt_legs_in_use = proxy.legs_in_use();
     if (admin_server) final_in.admin = &admin_server->counters();
+    final_in.health = &health;
     spdlog::info("final counters: {}", admin::counters_json(final_in));
     const unsigned leaked = dp.mbufs_in_use();
     if (leaked != 0) {

@@ -9,7 +9,9 @@
 
 #include "srtfwd/dataplane/vlan_egress.h"
 #include "srtfwd/net/build.h"
+#include "srtfwd/net/headers.h"
 #include "srtfwd/net/vlan.h"
+#include "srtfwd/srt/packet.h"
 
 namespace srtfwd::control {
 
@@ -19,7 +21,18 @@ using dataplane::SessionEvent;
 
 namespace {
 constexpr unsigned kSlowBurst = 64;
+// The first 16 bits of an SRT handshake: control bit, type 0.
+constexpr uint16_t kSrtHandshakeWord = 0x8000;
 constexpr uint32_t kTickUs = 1000;  // timer work (neighbours, sweep, handshakes) every 1 ms
+
+// A UDP packet from a worker that carries an SRT header but is no handshake:
+// a session's packet that missed the flow table and came through the miss
+// gate (handshakes, with or without a session, go to the SrtHandler).
+bool is_missed_srt(const uint8_t* frame, const net::FrameInfo& fi) {
+  if (fi.payload_len < srt::kHeaderSize) return false;
+  const uint8_t* p = frame + fi.payload_off;
+  return (p[0] & 0x80) == 0 || net::load_be16(p) != kSrtHandshakeWord;
+}
 }  // namespace
 
 ControlPlane::ControlPlane(dataplane::Dataplane& dp, const Options& opt)
@@ -31,7 +44,8 @@ ControlPlane::ControlPlane(dataplane::Dataplane& dp, const Options& opt)
           Neighbours::Params{rte_get_tsc_hz(), opt.neighbour_retry_ms, opt.neighbour_attempts,
                              opt.neighbour_reachable_ms, opt.neighbour_queue},
           [this](uint16_t port, const net::IpAddr& ip) { solicit(port, ip); },
-          [this](uint16_t port, rte_mbuf* m, const net::MacAddr& mac) { transmit(port, m, mac); }) {
+          [this](uint16_t port, rte_mbuf* m, const net::MacAddr& mac) { transmit(port, m, mac); }),
+      rebinding_(opt.follow_rebinding, opt.rebinding_per_s, rte_get_tsc_hz()) {
   opt_.routes.resize(dp.ports().size());
 }
 
@@ -67,7 +81,8 @@ void ControlPlane::release_spares() noexcept {
 bool ControlPlane::is_ours(uint16_t port, const net::IpAddr& ip) const {
   const auto* pi = dp_.port(port);
   if (pi == nullptr) return false;
-  return (pi->ipv4 && pi->ipv4->addr == ip) || (pi->ipv6 && pi->ipv6->addr == ip);
+  return (pi->ipv4 && pi->ipv4->addr == ip) || (pi->ipv6 && pi->ipv6->addr == ip) ||
+         (pi->announce_vips && pi->is_vip(ip));
 }
 
 std::optional<Route> ControlPlane::route(const net::IpAddr& dst) const {
@@ -226,6 +241,7 @@ bool ControlPlane::finish_install(Pending& p, const net::MacAddr& caller_mac,
   }
   counters_.sessions_installed.add();
   if (observer_ != nullptr) observer_->on_session_installed(*s);
+  rebinding_.add(spec.backend_socket_id, s->index, spec.caller_ip, spec.vip, spec.vip_udp);
   if (spdlog::should_log(spdlog::level::debug))  // to_string() arguments cost even unlogged
     spdlog::debug("session {} installed: {}:{} <-> {}:{} via leg {}:{}", s->index,
                   spec.caller_ip.to_string(), spec.caller_udp, spec.backend_ip.to_string(),
@@ -270,6 +286,7 @@ void ControlPlane::end_session(Session& s, EndReason why) {
                 s.dir[1]->counters().packets.get());
   if (handler_ != nullptr) handler_->on_session_end(s, why);
   if (observer_ != nullptr) observer_->on_session_ended(s);
+  rebinding_.remove(s.spec.backend_socket_id, s.index);
   dp_.sessions().remove(&s);
 }
 
@@ -312,7 +329,7 @@ void ControlPlane::handle_arp(rte_mbuf* m, const net::FrameInfo& fi, uint64_t no
     rte_pktmbuf_free(m);
     return;
   }
-  const bool for_us = arp.tpa == pi->ipv4->addr;
+  const bool for_us = is_ours(port, arp.tpa);
   // Learn from anyone on our subnet that talks to us (RFC 826 merge rule,
   // limited to senders we may need as next hops).
   if (pi->ipv4->contains(arp.spa) && !arp.spa.is_unspecified() &&
@@ -378,10 +395,11 @@ void ControlPlane::handle_icmp6(rte_mbuf* m, const net::FrameInfo& fi, uint64_t 
     rte_pktmbuf_free(m);
     return;
   }
-  if (nd.lladdr && !nd.src.is_unspecified() && nd.type == 135 && nd.target == pi->ipv6->addr)
+  const bool for_us = nd.type == 135 && nd.target.is_v6() && is_ours(port, nd.target);
+  if (nd.lladdr && !nd.src.is_unspecified() && for_us)
     neighbours_.learn(port, nd.src, *nd.lladdr, now);
   if (nd.type == 136 && nd.lladdr) neighbours_.learn(port, nd.target, *nd.lladdr, now);
-  if (nd.type == 135 && nd.target == pi->ipv6->addr) {
+  if (for_us) {
     rte_mbuf* r = alloc();
     if (r != nullptr) {
       const size_t len =
@@ -401,6 +419,89 @@ void ControlPlane::handle_icmp6(rte_mbuf* m, const net::FrameInfo& fi, uint64_t 
   rte_pktmbuf_free(m);
 }
 
+void ControlPlane::handle_missed(rte_mbuf* m, const net::FrameInfo& info, uint64_t now) {
+  counters_.missed_packets.add();
+  net::FrameInfo fi = info;  // a forward may retag the frame
+  if (rebinding_.enabled() && is_listen_port(fi.dport) && try_rebind(m, fi, now)) return;
+  counters_.missed_dropped.add();
+  if (missed_handler_ != nullptr) {
+    // The second chance (control/directory.h): dropped here too, its flow
+    // sent on to the owner on another host once that is known.
+    missed_handler_->on_missed(m, fi, now);
+    return;
+  }
+  rte_pktmbuf_free(m);
+}
+
+bool ControlPlane::is_listen_port(uint16_t p) const {
+  return std::find(opt_.listen_ports.begin(), opt_.listen_ports.end(), p) !=
+         opt_.listen_ports.end();
+}
+
+bool ControlPlane::forward_missed(rte_mbuf* m, net::FrameInfo& fi, const Session& s, Direction d) {
+  const dataplane::FlowSlot& f = *s.dir[d];
+  const auto* pi = dp_.port(f.out_port);
+  const net::Rewrite rw = f.rewrite();
+  // A translated direction changes the frame's size: the workers' business;
+  // the sender's SRT retransmits this one.
+  if (pi == nullptr || rw.ipv4() != fi.src.is_v4()) return false;
+  uint8_t* frame = dataplane::retag_mbuf(m, fi, pi->vlan);
+  if (frame == nullptr || !net::apply_rewrite(frame, fi, rw, pi->mac)) return false;
+  counters_.missed_forwarded.add();
+  dp_.control_send(f.out_port, m);
+  return true;
+}
+
+bool ControlPlane::try_rebind(rte_mbuf* m, net::FrameInfo& fi, uint64_t now) {
+  auto& table = dp_.sessions();
+  dataplane::SessionKey k{};
+  k.src = fi.src;
+  k.dst = fi.dst;
+  k.sport_be = net::to_be16(fi.sport);
+  k.dport_be = net::to_be16(fi.dport);
+  Direction d;
+  // Packets of the new 4-tuple that reached control before the move took
+  // them after it: the session is theirs now.
+  if (Session* s = table.lookup(k, &d); s != nullptr) return forward_missed(m, fi, *s, d);
+
+  const uint8_t* payload = rte_pktmbuf_mtod(m, const uint8_t*) + fi.payload_off;
+  const uint32_t socket_id = (uint32_t{payload[12]} << 24) | (uint32_t{payload[13]} << 16) |
+                             (uint32_t{payload[14]} << 8) | payload[15];
+  const Rebinding::Decision dec = rebinding_.decide(socket_id, fi.src, fi.dst, fi.dport, now);
+  uint64_t left_out = 0;
+  if (!dec.move) {
+    counters_.rebind_refused[static_cast<size_t>(dec.refusal)].add();
+    // An unknown socket ID is what any stray packet is: counted, not logged.
+    if (dec.refusal != RebindRefusal::kUnknownSocket && rebind_log_.allow(&left_out))
+      spdlog::info("caller {}:{} socket {:08x}: not rebound ({}){}", fi.src.to_string(), fi.sport,
+                   socket_id, kRebindRefusalNames[static_cast<size_t>(dec.refusal)],
+                   left_out != 0 ? fmt::format(" ({} earlier lines not logged)", left_out) : "");
+    return false;
+  }
+  Session& s = *table.at(dec.session);
+  const net::IpAddr old_ip = s.spec.caller_ip;
+  const uint16_t old_udp = s.spec.caller_udp;
+  const auto* frame = rte_pktmbuf_mtod(m, const uint8_t*);
+  dataplane::InstallError err;
+  if (!table.rekey_caller(&s, fi.src, fi.sport, m->port,
+                          net::MacAddr::from_bytes(frame + net::kEthSrcOff), &err)) {
+    counters_.rebind_failed.add();
+    if (rebind_log_.allow(&left_out))
+      spdlog::warn("session {}: caller {}:{} not rebound to {}:{}: {}", s.index, old_ip.to_string(),
+                   old_udp, fi.src.to_string(), fi.sport, dataplane::to_string(err));
+    return false;
+  }
+  rebinding_.moved(socket_id, s.index, fi.src);
+  counters_.rebinds.add();
+  if (rebind_log_.allow(&left_out))
+    spdlog::info("session {}: caller {}:{} rebound to {}:{} (socket {:08x}){}", s.index,
+                 old_ip.to_string(), old_udp, fi.src.to_string(), fi.sport, socket_id,
+                 left_out != 0 ? fmt::format(" ({} earlier lines not logged)", left_out) : "");
+  if (handler_ != nullptr) handler_->on_caller_moved(s, old_ip, old_udp);
+  // The packet that moved it goes on as the session's next one would.
+  return forward_missed(m, fi, s, Direction::kFromCaller);
+}
+
 void ControlPlane::handle_slow(rte_mbuf* m, uint64_t now) {
   counters_.slow_path_packets.add();
   net::FrameInfo fi;
@@ -410,6 +511,10 @@ void ControlPlane::handle_slow(rte_mbuf* m, uint64_t now) {
     case net::Verdict::Icmp4: handle_icmp4(m, fi); return;
     case net::Verdict::Icmp6: handle_icmp6(m, fi, now); return;
     case net::Verdict::Udp:
+      if (is_missed_srt(rte_pktmbuf_mtod(m, const uint8_t*), fi)) {
+        handle_missed(m, fi, now);
+        return;
+      }
       if (handler_ != nullptr) {
         handler_->on_packet(m, fi, now);
         return;

@@ -52,6 +52,12 @@ void ControlPlaneHost::on_session_end(dataplane::Session& s, EndReason /*why*/) 
                          s.spec.leg_ip, s.spec.leg_udp);
 }
 
+void ControlPlaneHost::on_caller_moved(dataplane::Session& s, const net::IpAddr& old_ip,
+                                       uint16_t old_udp) {
+  proxy_->on_caller_moved(old_ip, old_udp, s.spec.caller_socket_id, s.spec.caller_ip,
+                          s.spec.caller_udp, s.spec.caller_next_hop, s.spec.caller_port_id);
+}
+
 uint64_t ControlPlaneHost::now() const { return rte_rdtsc(); }
 
 std::vector<net::IpAddr> ControlPlaneHost::local_addresses() const {

@@ -22,6 +22,26 @@
 //  - registration updates the key list in one script (the Go proxy's
 //    read-modify-write, made atomic so two registrations never lose one).
 //
+// With [balancer] sentinels the master is found through Redis Sentinel:
+//  - a Sentinel, asked in turn until one answers, names the master
+//    (SENTINEL get-master-addr-by-name); ROLE on the new connection checks
+//    that it is one (a demoted master still accepts connections);
+//  - one more connection, to one Sentinel, subscribes to +switch-master and
+//    moves us to the promoted master at once; a master connection that drops
+//    (or answers READONLY) asks the Sentinels again, with back-off;
+//  - without a master, picks get 1503 as with a plain Redis that is down;
+//    established sessions never need Redis;
+//  - a claim in flight when the master goes is never re-sent: its caller
+//    gets 1503 (the reply is lost, so whether the old master applied it is
+//    unknown). Either way the new master then holds no mapping or one that
+//    names the live origin we chose, and the next caller reads it before
+//    claiming, so the stream is never split by a retry. A claim whose reply
+//    did arrive (its caller went to that origin) may still not have reached
+//    the replica before the master died: every claim of the last
+//    kClaimLedgerMs is written again, set-if-absent with the same script, on
+//    each new master connection, and so is every origin heartbeat this host
+//    took (with what is left of its TTL).
+//
 // hiredis 0.14's asynchronous API runs without an event library: the
 // context's ev hooks record which directions it wants, poll() asks the
 // kernel with a zero timeout and hands readiness to redisAsyncHandleRead /
@@ -39,9 +59,11 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <sstream>
 #include <unordered_map>
 
 #include "srtfwd/control/balancer.h"
+#include "srtfwd/net/endpoint.h"
 #include "srtfwd/srt/reject.h"
 
 namespace srtfwd::control {
@@ -65,6 +87,15 @@ constexpr uint64_t kStuckMs = 3000;
 // cache may be before a pick checks its key directly.
 constexpr uint64_t kRefreshMs = 1000;
 constexpr uint64_t kCacheFreshMs = 2 * kRefreshMs;
+// Sentinel mode: the master connection's back-off stays short (a failover
+// takes about Sentinel's down-after-milliseconds plus an election), and the
+// +switch-master subscription, once every Sentinel has failed it in a row,
+// is tried again this often.
+constexpr uint64_t kSentinelBackoffMaxMs = 1000;
+constexpr uint64_t kSentinelResubscribeMs = 1000;
+// Claims kept to write again on a new master: longer than a failover takes.
+constexpr uint64_t kClaimLedgerMs = 60000;
+constexpr size_t kClaimLedgerMax = 4096;
 // A pick re-claims at most this often when every winner it finds is dead.
 constexpr int kClaimAttempts = 3;
 // Bounds on what we read from a shared store someone else may have filled.
@@ -185,6 +216,18 @@ class RedisConnection {
     return true;
   }
 
+  // SUBSCRIBE channel: cb sees the confirmation, then every message, and
+  // nullptr when the connection goes. Nothing else may be sent after it.
+  bool subscribe(const std::string& channel, OnReply cb) {
+    if (ac_ == nullptr) return false;
+    sub_cb_ = std::move(cb);
+    const char* argv[] = {"SUBSCRIBE", channel.c_str()};
+    const size_t lens[] = {9, channel.size()};
+    // hiredis keeps this callback for every message of the channel.
+    return redisAsyncCommandArgv(ac_, &RedisConnection::on_message, this, 2, argv, lens) ==
+           REDIS_OK;
+  }
+
   // Moves bytes both ways as far as the socket allows without waiting.
   void pump() {
     // A few rounds: a reply callback may queue the next command, which can
@@ -216,6 +259,11 @@ class RedisConnection {
     if (p->cb) p->cb(static_cast<const redisReply*>(reply));
   }
 
+  static void on_message(redisAsyncContext* /*ac*/, void* reply, void* privdata) {
+    auto* self = static_cast<RedisConnection*>(privdata);
+    if (self->sub_cb_) self->sub_cb_(static_cast<const redisReply*>(reply));
+  }
+
   void on_cleanup() {
     // hiredis frees the context right after this hook: forget it.
     if (ac_ != nullptr && ac_->err != 0 && ac_->errstr != nullptr) error_ = ac_->errstr;
@@ -229,7 +277,14 @@ class RedisConnection {
   bool want_write_ = false;
   std::deque<uint64_t> sent_ms_;
   std::string error_;
+  OnReply sub_cb_;
 };
+
+// "host:port", an IPv6 host in brackets.
+std::string host_port(const std::string& host, uint16_t port) {
+  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+         std::to_string(port);
+}
 
 std::string reply_text(const redisReply* r) {
   return r != nullptr && r->str != nullptr ? std::string(r->str, r->len) : std::string();
@@ -257,7 +312,19 @@ class RedisBalancer final : public Balancer {
       : opt_(opt),
         endpoint_(opt.redis_host + ":" + std::to_string(opt.redis_port)),
         connect_host_(resolve_once(opt.redis_host)),
+        connect_port_(opt.redis_port),
         rng_(std::random_device{}()) {
+    if (sentinel_mode()) {
+      std::string names;
+      for (const auto& s : opt.sentinels) {
+        sentinels_.push_back({resolve_once(s.host), s.port, host_port(s.host, s.port), {}});
+        names += (names.empty() ? "" : ", ") + sentinels_.back().name;
+      }
+      endpoint_ = "(not known yet)";
+      spdlog::info(
+          "balancer: Redis Sentinel: master \"{}\" as named by {}; balancer.redis is not used",
+          opt.master_name, names);
+    }
     // hiredis writes with write(2): a Redis that closes the connection
     // would otherwise kill the process with SIGPIPE. Only the default
     // action is replaced; a handler someone installed stays.
@@ -275,6 +342,8 @@ class RedisBalancer final : public Balancer {
     // answer into a half-destroyed object, nor call back into user code.
     closing_ = true;
     conn_.reset();
+    query_.reset();
+    sub_.reset();
   }
 
   void pick(const std::string& stream_url, srt::Mode mode, uint64_t now_ms, Done done) override {
@@ -303,9 +372,17 @@ class RedisBalancer final : public Balancer {
     c.info = s;
     c.info.seen_ms = now_ms_ == 0 ? 1 : now_ms_;
     c.fetched_ms = now_ms_;
-    if (link_ != Link::kReady) return;  // the next heartbeat writes it
+    // Kept to write again on the next master connection (a new master, or
+    // a restarted Redis), with what is left of its TTL.
+    if (heartbeats_.size() < kMaxServerKeys || heartbeats_.count(key))
+      heartbeats_[key] = Heartbeat{s, now_ms_};
+    if (link_ != Link::kReady) return;  // written once a master is connected
+    write_server(key, s, opt_.server_ttl_s);
+  }
+
+  void write_server(const std::string& key, const ServerInfo& s, uint64_t ttl_s) {
     send({"EVAL", kRegisterScript, "2", key, prefixed(kAllServersKey), to_json(s),
-          std::to_string(opt_.server_ttl_s)},
+          std::to_string(ttl_s)},
          [this, key](const redisReply* r) {
            if (r == nullptr) return;
            if (r->type == REDIS_REPLY_ERROR) {
@@ -321,6 +398,7 @@ class RedisBalancer final : public Balancer {
 
   void poll(uint64_t now_ms) override {
     now_ms_ = std::max(now_ms_, now_ms);
+    if (sentinel_mode()) poll_sentinels();
     if (conn_) {
       conn_->pump();
       if (!conn_->alive()) {
@@ -333,7 +411,12 @@ class RedisBalancer final : public Balancer {
         lose("no reply for " + std::to_string(kStuckMs) + " ms");
       }
     }
-    if (!conn_ && now_ms_ >= next_attempt_ms_) connect();
+    if (!conn_ && now_ms_ >= next_attempt_ms_) {
+      if (!sentinel_mode() || master_known_)
+        connect();
+      else if (!query_)
+        ask_sentinel();
+    }
     expire_jobs();
     if (link_ == Link::kReady && !refreshing_ && now_ms_ >= next_refresh_ms_) refresh();
   }
@@ -346,12 +429,11 @@ class RedisBalancer final : public Balancer {
 
   std::string state() const override {
     switch (link_) {
-      case Link::kReady: return "redis " + endpoint_ + " connected";
-      case Link::kConnecting: return "redis " + endpoint_ + " connecting";
+      case Link::kReady: return label() + " connected";
+      case Link::kConnecting: return label() + " connecting";
       case Link::kDown: break;
     }
-    return "redis " + endpoint_ + " down (" +
-           (last_error_.empty() ? "not connected" : last_error_) + ")";
+    return label() + " down (" + (last_error_.empty() ? "not connected" : last_error_) + ")";
   }
 
   size_t in_flight() const override { return jobs_.size(); }
@@ -359,9 +441,13 @@ class RedisBalancer final : public Balancer {
   bool redis_command(const std::vector<std::string>& args, RawReply cb) override {
     return link_ == Link::kReady && send(args, std::move(cb));
   }
+  BalancerStats stats() const override { return stats_; }
 
   void unclaim(const std::string& url, const std::string& server_key, uint64_t claim) override {
     if (claim == 0) return;
+    // Undone: not to be written again on a new master.
+    std::erase_if(claim_ledger_,
+                  [&](const LedgerEntry& e) { return e.url == url && e.server_key == server_key; });
     // Without Redis the mapping stays: its origin is still registered, and
     // the next claim replaces it once that origin's key expires.
     const bool sent = link_ == Link::kReady &&
@@ -391,10 +477,35 @@ class RedisBalancer final : public Balancer {
     uint64_t fetched_ms = 0;
   };
 
+  struct Heartbeat {
+    ServerInfo info;
+    uint64_t at_ms = 0;
+  };
+
+  // A claim this host made and its caller went on with.
+  struct LedgerEntry {
+    std::string url;
+    std::string server_key;
+    uint64_t at_ms = 0;
+  };
+
+  struct SentinelAddr {
+    std::string host;  // numeric
+    uint16_t port = 0;
+    std::string name;        // as configured, for logs
+    std::string last_error;  // logged once until it changes
+  };
+
+  bool sentinel_mode() const { return !opt_.sentinels.empty(); }
+  std::string label() const {
+    return sentinel_mode() ? "redis master \"" + opt_.master_name + "\" at " + endpoint_
+                           : "redis " + endpoint_;
+  }
+
   // ---- connection ----
 
   void connect() {
-    conn_ = std::make_unique<RedisConnection>(connect_host_, opt_.redis_port);
+    conn_ = std::make_unique<RedisConnection>(connect_host_, connect_port_);
     drop_reason_.clear();
     if (!conn_->alive()) {
       lose(conn_->error());
@@ -414,15 +525,264 @@ class RedisBalancer final : public Balancer {
         drop_reason_ = "SELECT " + std::to_string(opt_.redis_db) + ": " + reply_text(r);
         return;
       }
-      link_ = Link::kReady;
-      backoff_ms_ = kBackoffMinMs;
-      last_error_.clear();
-      down_logged_ = false;
-      up_logged_ = true;
-      spdlog::info("balancer: redis {} connected (db {})", endpoint_, opt_.redis_db);
-      next_refresh_ms_ = 0;
-      refresh();
+      if (!sentinel_mode()) return ready();
+      // What a Sentinel named may be a master demoted since: its writes
+      // would fail (READONLY) or be lost.
+      send({"ROLE"}, [this](const redisReply* role) {
+        if (role == nullptr || !drop_reason_.empty()) return;
+        const std::string name =
+            role->type == REDIS_REPLY_ARRAY && role->elements > 0
+                ? reply_text(role->element[0])
+                : (role->type == REDIS_REPLY_ERROR ? "error " + reply_text(role) : "?");
+        if (name != "master") {
+          drop_reason_ = "ROLE says " + name + ", not master";
+          return;
+        }
+        ready();
+      });
     });
+  }
+
+  void ready() {
+    link_ = Link::kReady;
+    backoff_ms_ = kBackoffMinMs;
+    last_error_.clear();
+    down_logged_ = false;
+    up_logged_ = true;
+    spdlog::info("balancer: {} connected (db {})", label(), opt_.redis_db);
+    if (sentinel_mode()) {
+      if (!ready_master_.empty() && ready_master_ != endpoint_) {
+        stats_.master_switches++;
+        spdlog::warn("balancer: Redis master \"{}\" switched from {} to {}", opt_.master_name,
+                     ready_master_, endpoint_);
+      }
+      ready_master_ = endpoint_;
+    }
+    // Written before the origin list is read, so that a store that lost
+    // them has them again when the first pick looks.
+    resume_writes();
+    next_refresh_ms_ = 0;
+    refresh();
+  }
+
+  // After any (re)connection: the heartbeats and claims the store may have
+  // lost (a failover's unreplicated tail, a restarted Redis) written again.
+  // Both scripts are idempotent: a heartbeat rewrites the same record, a
+  // claim sets the mapping only where none is, so a write the new master
+  // already has changes nothing and another proxy's newer claim stays.
+  void resume_writes() {
+    for (auto it = heartbeats_.begin(); it != heartbeats_.end();) {
+      const uint64_t ttl_ms = uint64_t{opt_.server_ttl_s} * 1000;
+      const uint64_t age = now_ms_ - std::min(now_ms_, it->second.at_ms);
+      if (age >= ttl_ms) {
+        it = heartbeats_.erase(it);
+        continue;
+      }
+      write_server(it->first, it->second.info, (ttl_ms - age + 999) / 1000);
+      ++it;
+    }
+    prune_ledger();
+    for (const auto& e : claim_ledger_) {
+      send({"EVAL", kClaimScript, "1", prefixed(kUrlKeyPrefix + e.url), e.server_key, ""},
+           [this, url = e.url, key = e.server_key](const redisReply* r) {
+             if (r == nullptr) return;
+             if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+               spdlog::warn("balancer: {}: cannot write the claim of {} again: {}", label(), url,
+                            reply_text(r));
+               return;
+             }
+             if (r->element[1]->type == REDIS_REPLY_INTEGER && r->element[1]->integer == 1)
+               spdlog::info("balancer: {}: claim of {} on {} written again (the store had lost it)",
+                            label(), url, key);
+             else if (reply_text(r->element[0]) != key)
+               spdlog::warn("balancer: {}: {} is now on {}, not on {} where this host sent it",
+                            label(), url, reply_text(r->element[0]), key);
+           });
+    }
+  }
+
+  void prune_ledger() {
+    while (!claim_ledger_.empty() && (claim_ledger_.size() > kClaimLedgerMax ||
+                                      claim_ledger_.front().at_ms + kClaimLedgerMs <= now_ms_))
+      claim_ledger_.pop_front();
+  }
+
+  // ---- Redis Sentinel ----
+
+  void poll_sentinels() {
+    if (query_) {
+      query_->pump();
+      if (query_answer_) {
+        query_.reset();
+        got_master();
+      } else if (!query_error_.empty()) {
+        sentinel_failed(query_error_);
+      } else if (!query_->alive()) {
+        sentinel_failed(query_->error());
+      } else if (now_ms_ >= query_deadline_ms_) {
+        sentinel_failed("no answer within " + std::to_string(kConnectTimeoutMs) + " ms");
+      }
+    }
+    if (!sub_ && now_ms_ >= next_sub_ms_) subscribe();
+    if (sub_) {
+      sub_->pump();
+      if (!sub_error_.empty())
+        sub_lost(sub_error_);
+      else if (!sub_->alive())
+        sub_lost(sub_->error());
+      else if (!sub_ok_ && now_ms_ >= sub_deadline_ms_)
+        sub_lost("no answer to SUBSCRIBE within " + std::to_string(kConnectTimeoutMs) + " ms");
+    }
+    if (switch_to_) {
+      const auto [host, port] = *switch_to_;
+      switch_to_.reset();
+      const std::string to = host_port(host, port);
+      spdlog::info("balancer: Sentinel: +switch-master \"{}\" to {}", opt_.master_name, to);
+      if (to == endpoint_ && (conn_ || link_ == Link::kReady)) return;
+      query_.reset();
+      if (conn_) lose("the Sentinels moved the master to " + to);
+      set_master(host, port);
+      next_attempt_ms_ = now_ms_;  // at once: the new master is up
+      backoff_ms_ = kBackoffMinMs;
+    }
+  }
+
+  void set_master(const std::string& host, uint16_t port) {
+    connect_host_ = host;
+    connect_port_ = port;
+    endpoint_ = host_port(host, port);
+    master_known_ = true;
+  }
+
+  // Asks the next Sentinel which address the master has.
+  void ask_sentinel() {
+    SentinelAddr& s = sentinels_[query_index_];
+    query_ = std::make_unique<RedisConnection>(s.host, s.port);
+    query_answer_.reset();
+    query_error_.clear();
+    query_deadline_ms_ = now_ms_ + kConnectTimeoutMs;
+    if (link_ == Link::kDown) link_ = Link::kConnecting;
+    if (!query_->alive()) return sentinel_failed(query_->error());
+    if (!opt_.sentinel_password.empty())
+      query_->command({"AUTH", opt_.sentinel_password}, now_ms_, [this](const redisReply* r) {
+        if (r != nullptr && r->type == REDIS_REPLY_ERROR) query_error_ = "AUTH: " + reply_text(r);
+      });
+    query_->command({"SENTINEL", "get-master-addr-by-name", opt_.master_name}, now_ms_,
+                    [this](const redisReply* r) {
+                      if (r == nullptr || !query_error_.empty()) return;
+                      if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+                          r->element[0]->type == REDIS_REPLY_STRING &&
+                          r->element[1]->type == REDIS_REPLY_STRING) {
+                        const std::string host = reply_text(r->element[0]);
+                        const auto port = net::parse_port(reply_text(r->element[1]));
+                        // Sentinel announces addresses; resolving a name would block.
+                        if (!net::IpAddr::parse(host) || !port) {
+                          query_error_ = "names the master at \"" + host + ":" +
+                                         reply_text(r->element[1]) + "\", not an address and port";
+                          return;
+                        }
+                        query_answer_ = std::make_pair(host, *port);
+                      } else if (r->type == REDIS_REPLY_NIL) {
+                        query_error_ = "does not know a master \"" + opt_.master_name + "\"";
+                      } else {
+                        query_error_ =
+                            r->type == REDIS_REPLY_ERROR ? reply_text(r) : "unexpected reply";
+                      }
+                    });
+  }
+
+  void got_master() {
+    SentinelAddr& s = sentinels_[query_index_];
+    s.last_error.clear();
+    query_failures_ = 0;
+    const auto [host, port] = *query_answer_;
+    query_answer_.reset();
+    set_master(host, port);
+    next_attempt_ms_ = now_ms_;
+  }
+
+  // This Sentinel could not say: the next one is asked at once; once all
+  // have failed, the next round waits for the back-off.
+  // (why by value: it may be the error text of the connection dropped here.)
+  void sentinel_failed(std::string why) {
+    query_.reset();
+    query_answer_.reset();
+    stats_.sentinel_errors++;
+    SentinelAddr& s = sentinels_[query_index_];
+    if (s.last_error != why)
+      spdlog::warn("balancer: Sentinel {} (master \"{}\"): {}", s.name, opt_.master_name, why);
+    s.last_error = why;
+    query_index_ = (query_index_ + 1) % sentinels_.size();
+    if (++query_failures_ < sentinels_.size()) {
+      next_attempt_ms_ = now_ms_;
+      return;
+    }
+    query_failures_ = 0;
+    lose("no Sentinel named the master (last: " + s.name + ": " + why + ")");
+  }
+
+  void subscribe() {
+    SentinelAddr& s = sentinels_[sub_index_];
+    sub_ = std::make_unique<RedisConnection>(s.host, s.port);
+    sub_ok_ = false;
+    sub_error_.clear();
+    sub_deadline_ms_ = now_ms_ + kConnectTimeoutMs;
+    if (!sub_->alive()) return sub_lost(sub_->error());
+    if (!opt_.sentinel_password.empty())
+      sub_->command({"AUTH", opt_.sentinel_password}, now_ms_, [this](const redisReply* r) {
+        if (r != nullptr && r->type == REDIS_REPLY_ERROR) sub_error_ = "AUTH: " + reply_text(r);
+      });
+    sub_->subscribe("+switch-master", [this](const redisReply* r) { on_sentinel_message(r); });
+  }
+
+  // ["subscribe", channel, n] once, then ["message", "+switch-master",
+  // "<name> <old ip> <old port> <new ip> <new port>"].
+  void on_sentinel_message(const redisReply* r) {
+    if (closing_ || r == nullptr) return;  // a drop is seen by poll
+    if (r->type == REDIS_REPLY_ERROR) {
+      sub_error_ = reply_text(r);
+      return;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 3) return;
+    const std::string kind = reply_text(r->element[0]);
+    if (kind == "subscribe") {
+      sub_ok_ = true;
+      sub_failures_ = 0;
+      const SentinelAddr& s = sentinels_[sub_index_];
+      spdlog::info("balancer: following +switch-master on Sentinel {}", s.name);
+      sub_down_logged_ = false;
+      return;
+    }
+    if (kind != "message") return;
+    std::istringstream in(reply_text(r->element[2]));
+    std::string name, old_ip, old_port, new_ip, new_port;
+    if (!(in >> name >> old_ip >> old_port >> new_ip >> new_port) || name != opt_.master_name)
+      return;
+    const auto port = net::parse_port(new_port);
+    if (!net::IpAddr::parse(new_ip) || !port) {
+      spdlog::warn("balancer: Sentinel: +switch-master \"{}\" to \"{}:{}\" ignored: not an address",
+                   name, new_ip, new_port);
+      return;
+    }
+    switch_to_ = std::make_pair(new_ip, *port);  // acted on in poll()
+  }
+
+  void sub_lost(std::string why) {
+    stats_.sentinel_errors++;
+    if (!sub_down_logged_)
+      spdlog::warn("balancer: Sentinel {}: +switch-master subscription lost: {}; retrying",
+                   sentinels_[sub_index_].name, why);
+    sub_down_logged_ = true;
+    sub_.reset();
+    sub_ok_ = false;
+    sub_index_ = (sub_index_ + 1) % sentinels_.size();
+    // The next Sentinel at once; a pause once each has failed in a row.
+    if (++sub_failures_ < sentinels_.size()) {
+      next_sub_ms_ = now_ms_;
+      return;
+    }
+    sub_failures_ = 0;
+    next_sub_ms_ = now_ms_ + kSentinelResubscribeMs;
   }
 
   // Drops the connection (outside any hiredis callback) and schedules the
@@ -433,19 +793,21 @@ class RedisBalancer final : public Balancer {
     const bool was_up = up_logged_;
     up_logged_ = false;
     link_ = Link::kDown;
+    master_known_ = false;  // Sentinel mode: ask again
     last_error_ = why.empty() ? "connection closed" : why;
     conn_.reset();  // pending commands fail now: their picks get 1503
     refreshing_ = false;
     cache_loaded_ = false;
     if (was_up) {
-      spdlog::warn("balancer: redis {} lost: {}; reconnecting", endpoint_, last_error_);
+      spdlog::warn("balancer: {} lost: {}; reconnecting", label(), last_error_);
       down_logged_ = true;
     } else if (!down_logged_) {
-      spdlog::warn("balancer: redis {} unavailable: {}; retrying", endpoint_, last_error_);
+      spdlog::warn("balancer: {} unavailable: {}; retrying", label(), last_error_);
       down_logged_ = true;
     }
     next_attempt_ms_ = now_ms_ + backoff_ms_;
-    backoff_ms_ = std::min(backoff_ms_ * 2, kBackoffMaxMs);
+    backoff_ms_ =
+        std::min(backoff_ms_ * 2, sentinel_mode() ? kSentinelBackoffMaxMs : kBackoffMaxMs);
     run_waiters();
   }
 
@@ -461,6 +823,10 @@ class RedisBalancer final : public Balancer {
         link_ = Link::kDown;
         if (conn_ && !conn_->error().empty()) last_error_ = conn_->error();
         if (last_error_.empty()) last_error_ = "connection lost";
+      } else if (sentinel_mode() && r->type == REDIS_REPLY_ERROR && r->len >= 8 &&
+                 std::strncmp(r->str, "READONLY", 8) == 0) {
+        // Demoted under us (a failover we did not hear of): find the master.
+        drop_reason_ = "it is a replica now (READONLY)";
       }
       cb(r);
     });
@@ -655,6 +1021,10 @@ class RedisBalancer final : public Balancer {
     p.port = ep->second;
     p.server_key = key;
     p.claim = claimed ? ++next_claim_ : 0;
+    if (claimed) {
+      claim_ledger_.push_back({jobs_[id].url, key, now_ms_});
+      prune_ledger();
+    }
     answer(id, p);
   }
 
@@ -696,6 +1066,7 @@ class RedisBalancer final : public Balancer {
   }
   std::string endpoint_;      // as configured, for logs
   std::string connect_host_;  // numeric
+  uint16_t connect_port_ = 0;
   std::unique_ptr<RedisConnection> conn_;
   Link link_ = Link::kDown;
   std::string last_error_;
@@ -718,6 +1089,28 @@ class RedisBalancer final : public Balancer {
   uint64_t next_pick_id_ = 0;
   uint64_t next_claim_ = 0;
   std::minstd_rand rng_;
+  std::map<std::string, Heartbeat> heartbeats_;  // by server key
+  std::deque<LedgerEntry> claim_ledger_;         // oldest first
+  BalancerStats stats_;
+  // Sentinel mode.
+  std::vector<SentinelAddr> sentinels_;
+  bool master_known_ = false;  // connect_host_ is a fresh answer or a switch
+  std::string ready_master_;   // the master we were last connected to
+  std::unique_ptr<RedisConnection> query_;
+  size_t query_index_ = 0;
+  size_t query_failures_ = 0;  // in a row, this round
+  uint64_t query_deadline_ms_ = 0;
+  std::optional<std::pair<std::string, uint16_t>> query_answer_;
+  std::string query_error_;
+  std::unique_ptr<RedisConnection> sub_;
+  size_t sub_index_ = 0;
+  size_t sub_failures_ = 0;  // in a row, this round
+  uint64_t next_sub_ms_ = 0;
+  uint64_t sub_deadline_ms_ = 0;
+  bool sub_ok_ = false;
+  bool sub_down_logged_ = false;
+  std::string sub_error_;
+  std::optional<std::pair<std::string, uint16_t>> switch_to_;
 };
 
 }  // namespace

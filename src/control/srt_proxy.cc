@@ -1,11 +1,14 @@
 #include "srtfwd/control/srt_proxy.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <cstring>
+#include <stdexcept>
 #include <utility>
 
 #include "srtfwd/net/headers.h"
+#include "srtfwd/srt/cookie_secret.h"
 #include "srtfwd/srt/packet.h"
 #include "srtfwd/srt/reject.h"
 #include "srtfwd/srt/stream_id.h"
@@ -132,7 +135,7 @@ void SrtProxy::reject_stateless(const net::FrameInfo& fi, const net::MacAddr& ma
 
 void SrtProxy::on_caller(const net::FrameInfo& fi, const net::MacAddr& mac, uint16_t port_id,
                          const srt::Handshake& hs, uint64_t now) {
-  const uint64_t now_s = now / hz_;
+  const uint64_t now_s = cookie_seconds(now);
 
   if (hs.type == srt::HandshakeType::kInduction) {
     // The source's rate first: a flood costs one bucket and gets no answer,
@@ -606,11 +609,82 @@ void SrtProxy::on_session_end(const net::IpAddr& caller_ip, uint16_t caller_udp,
   erase(k);
 }
 
+void SrtProxy::use_cookie_secret_file(const std::string& path, uint64_t wall_s, uint64_t now) {
+  try {
+    cookies_ = srt::SynCookieJar(srt::read_cookie_secret(path), opt_.cookie_bucket_s);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string("srt.cookie_secret_file: ") + e.what());
+  }
+  cookie_secret_file_ = path;
+  // Whoever reads the secret can make cookies for any address: spoofed
+  // CONCLUSIONs get through again.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+    spdlog::warn("srt.cookie_secret_file {} is readable by group or others (mode {:o}): chmod 600",
+                 path, st.st_mode & 0777);
+  // Unsigned wrap-around: now / hz_ + offset gives wall_s back exactly.
+  cookie_offset_s_ = wall_s - now / hz_;
+  spdlog::info("SYN cookies: the shared secret of {} (wall clock, {} s buckets)", path,
+               cookies_.bucket_seconds());
+}
+
+bool SrtProxy::reload_cookie_secret(uint64_t now) {
+  if (cookie_secret_file_.empty()) return false;
+  srt::SipHashKey next;
+  try {
+    next = srt::read_cookie_secret(cookie_secret_file_);
+  } catch (const std::exception& e) {
+    counters_.cookie_secret_failures.add();
+    spdlog::error(
+        "SIGHUP: srt.cookie_secret_file not reloaded, the running secret stays (fix the file "
+        "and send SIGHUP again): {}",
+        e.what());
+    return false;
+  }
+  if (cookies_.rotate(next, cookie_seconds(now))) {
+    counters_.cookie_secret_rotations.add();
+    spdlog::info(
+        "SIGHUP: srt.cookie_secret_file {}: new secret; cookies of the previous one verify for "
+        "{} s more",
+        cookie_secret_file_,
+        2 * cookies_.bucket_seconds() - cookie_seconds(now) % cookies_.bucket_seconds());
+  } else {
+    spdlog::info("SIGHUP: srt.cookie_secret_file {}: secret unchanged", cookie_secret_file_);
+  }
+  next.fill(0);
+  return true;
+}
+
+void SrtProxy::on_caller_moved(const net::IpAddr& old_ip, uint16_t old_udp,
+                               uint32_t caller_socket_id, const net::IpAddr& new_ip,
+                               uint16_t new_udp, const net::MacAddr& new_mac,
+                               uint16_t new_port_id) {
+  const CallerKey old_key{old_ip, old_udp, caller_socket_id};
+  const CallerKey new_key{new_ip, new_udp, caller_socket_id};
+  auto it = by_caller_.find(old_key);
+  if (it == by_caller_.end() || it->second->state != State::kEstablished) return;
+  // Whatever the new 4-tuple left here (a cached rejection of the same
+  // socket) is older than this session.
+  if (by_caller_.count(new_key) != 0) erase(new_key);
+  it = by_caller_.find(old_key);
+  auto node = by_caller_.extract(it);
+  node.key() = new_key;
+  Attempt& a = *node.mapped();
+  a.caller = new_key;
+  a.caller_mac = new_mac;
+  a.caller_port_id = new_port_id;
+  by_caller_.insert(std::move(node));
+}
+
 void SrtProxy::on_tick(uint64_t now) {
   balancer_.poll(now_ms(now));
+  cookies_.forget_expired(cookie_seconds(now));
   counters_.in_flight.set(active_.size());
   counters_.tracked.set(by_caller_.size());
   counters_.legs_in_use.set(by_leg_.size());
+  const BalancerStats bs = balancer_.stats();
+  counters_.balancer_master_switches.set(bs.master_switches);
+  counters_.balancer_sentinel_errors.set(bs.sentinel_errors);
   // Retransmit to backends and give up on the silent ones. Collect first:
   // reject() changes active_.
   std::vector<Attempt*> due;

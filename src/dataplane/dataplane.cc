@@ -148,6 +148,7 @@ Dataplane::Dataplane(const Options& opt) : opt_(opt) {
         hp.net_raw = net_be & hp.mask_raw;
       }
     }
+    w->miss_gate.set(opt.miss_to_control_per_s, rte_get_tsc_hz());
     w->nb_ports = static_cast<unsigned>(ports_.size());
     const bool active = idx < active_workers_;
     const std::string suffix = std::to_string(idx);
@@ -177,6 +178,9 @@ Dataplane::Dataplane(const Options& opt) : opt_(opt) {
       if (wp.has_v4) wp.v4 = pi.ipv4->addr;
       wp.has_v6 = pi.ipv6.has_value();
       if (wp.has_v6) wp.v6 = pi.ipv6->addr;
+      auto& wv = w->vips[pi.port_id];
+      wv.n = static_cast<unsigned>(std::min<size_t>(pi.vips.size(), kMaxVips));
+      std::copy_n(pi.vips.begin(), wv.n, wv.addr);
       if (active) {
         wp.txbuf = static_cast<rte_eth_dev_tx_buffer*>(
             rte_zmalloc_socket("srtfwd_txbuf", RTE_ETH_TX_BUFFER_SIZE(kBurst), 0, socket));
@@ -240,6 +244,8 @@ void Dataplane::setup_port(uint16_t port_id, const PortOptions& po, uint16_t rx_
   pi.ipv4 = po.ipv4;
   pi.ipv6 = po.ipv6;
   pi.vlan = po.vlan;
+  pi.vips = po.vips;
+  pi.announce_vips = po.announce_vips;
   pi.rx_queues = rx_queues;
   // One more TX queue for the control lcore when the port has it.
   pi.control_has_txq = info.max_tx_queues > workers;
@@ -306,11 +312,14 @@ void Dataplane::setup_port(uint16_t port_id, const PortOptions& po, uint16_t rx_
         port_id, pi.name, pi.tx_queues);
   }
   pi.mac = port_mac(port_id);
-  spdlog::info("port {} ({}): mac {} rxq {} txq {} checksum offload {}{}{}{}", port_id, pi.name,
+  std::string vips;
+  for (const auto& v : pi.vips) vips += (vips.empty() ? " vips " : ",") + v.to_string();
+  if (!vips.empty() && !pi.announce_vips) vips += " (not announced)";
+  spdlog::info("port {} ({}): mac {} rxq {} txq {} checksum offload {}{}{}{}{}", port_id, pi.name,
                pi.mac.to_string(), pi.rx_queues, pi.tx_queues, pi.tx_cksum_offload ? "on" : "off",
                pi.ipv4 ? " ipv4 " + pi.ipv4->to_string() : "",
                pi.ipv6 ? " ipv6 " + pi.ipv6->to_string() : "",
-               pi.vlan != net::kNoVlan ? " vlan " + std::to_string(pi.vlan) : "");
+               pi.vlan != net::kNoVlan ? " vlan " + std::to_string(pi.vlan) : "", vips);
   ports_.push_back(std::move(pi));
 }
 

@@ -24,7 +24,8 @@ void FlowTable::init(void* mem, uint32_t slots, HashSeed seed) noexcept {
 }
 
 int64_t FlowTable::insert(const SessionKey& k, uint32_t hash, uint32_t session, Direction dir,
-                          const net::Rewrite& rw, uint16_t out_port) noexcept {
+                          const net::Rewrite& rw, uint16_t out_port,
+                          const DirCounters* from) noexcept {
   // An IPv4 key in one slot only when its packets stay IPv4: a translated
   // direction takes a head and tail (see V6Head).
   const bool v4 = key_is_v4(k) && rw.ipv4() && dir != kHop;
@@ -76,6 +77,11 @@ int64_t FlowTable::insert(const SessionKey& k, uint32_t hash, uint32_t session, 
       h.dport_be = rw.dport_be;
       h.session = session;
       h.key = k;
+    }
+    if (from != nullptr) {
+      DirCounters& c = v4 ? s.h4.c : s.tail().c;
+      c.packets.set(from->packets.get());
+      c.bytes.set(from->bytes.get());
     }
     s.v4 = v4 ? 1 : 0;
     s.dir = dir;

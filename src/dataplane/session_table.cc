@@ -93,6 +93,23 @@ SessionKey SessionTable::backend_key(const SessionSpec& s) noexcept {
   return k;
 }
 
+bool SessionTable::make_rewrites(const SessionSpec& spec, net::Rewrite* rw0, net::Rewrite* rw1) {
+  // Caller -> backend: the caller's packet leaves from our leg toward the backend.
+  // A caller of one family and an origin of the other: both directions
+  // translate.
+  auto make = spec.caller_ip.is_v4() == spec.backend_ip.is_v4() ? net::make_rewrite
+                                                                : net::make_xlat_rewrite;
+  auto r0 = make(spec.caller_ip, spec.vip, spec.caller_udp, spec.vip_udp, spec.leg_ip,
+                 spec.backend_ip, spec.leg_udp, spec.backend_udp, spec.backend_next_hop);
+  // Backend -> caller: the backend's packet leaves from the VIP toward the caller.
+  auto r1 = make(spec.backend_ip, spec.leg_ip, spec.backend_udp, spec.leg_udp, spec.vip,
+                 spec.caller_ip, spec.vip_udp, spec.caller_udp, spec.caller_next_hop);
+  if (!r0 || !r1) return false;
+  *rw0 = *r0;
+  *rw1 = *r1;
+  return true;
+}
+
 Session* SessionTable::install(const SessionSpec& spec, uint64_t now_tsc, InstallError* err) {
   auto fail = [err](InstallError e) -> Session* {
     if (err) *err = e;
@@ -117,24 +134,15 @@ Session* SessionTable::install(const SessionSpec& spec, uint64_t now_tsc, Instal
   link(s->index, kFromCaller).reset();
   link(s->index, kFromBackend).reset();
   s->rate[0] = s->rate[1] = LinkRate{};
-  // Caller -> backend: the caller's packet leaves from our leg toward the backend.
-  // A caller of one family and an origin of the other: both directions
-  // translate.
-  auto make = spec.caller_ip.is_v4() == spec.backend_ip.is_v4() ? net::make_rewrite
-                                                                : net::make_xlat_rewrite;
-  auto rw0 = make(spec.caller_ip, spec.vip, spec.caller_udp, spec.vip_udp, spec.leg_ip,
-                  spec.backend_ip, spec.leg_udp, spec.backend_udp, spec.backend_next_hop);
-  // Backend -> caller: the backend's packet leaves from the VIP toward the caller.
-  auto rw1 = make(spec.backend_ip, spec.leg_ip, spec.backend_udp, spec.leg_udp, spec.vip,
-                  spec.caller_ip, spec.vip_udp, spec.caller_udp, spec.caller_next_hop);
-  if (!rw0 || !rw1) return fail(InstallError::kFamilyMismatch);
+  net::Rewrite rw0, rw1;
+  if (!make_rewrites(spec, &rw0, &rw1)) return fail(InstallError::kFamilyMismatch);
 
   // Each key's slot gets its direction; FlowTable::insert publishes a slot
   // with release semantics, so a worker that finds it sees everything
   // written before, including the record fields it reads (the index).
-  const int64_t f0 = flows_.insert(k0, h0, s->index, kFromCaller, *rw0, spec.backend_port_id);
+  const int64_t f0 = flows_.insert(k0, h0, s->index, kFromCaller, rw0, spec.backend_port_id);
   if (f0 < 0) return fail(InstallError::kProbeLimit);
-  const int64_t f1 = flows_.insert(k1, h1, s->index, kFromBackend, *rw1, spec.caller_port_id);
+  const int64_t f1 = flows_.insert(k1, h1, s->index, kFromBackend, rw1, spec.caller_port_id);
   if (f1 < 0) {
     // A worker may have matched k0 already: its slot is reused after grace.
     flows_.retire(static_cast<uint32_t>(f0));
@@ -164,6 +172,54 @@ Session* SessionTable::install(const SessionSpec& spec, uint64_t now_tsc, Instal
   return s;
 }
 
+bool SessionTable::rekey_caller(Session* s, const net::IpAddr& caller_ip, uint16_t caller_udp,
+                                uint16_t caller_port_id, const net::MacAddr& next_hop,
+                                InstallError* err) {
+  auto fail = [err](InstallError e) {
+    if (err) *err = e;
+    return false;
+  };
+  if (s == nullptr || !s->in_use) return fail(InstallError::kKeyExists);
+  SessionSpec spec = s->spec;
+  spec.caller_ip = caller_ip;
+  spec.caller_udp = caller_udp;
+  spec.caller_port_id = caller_port_id;
+  spec.caller_next_hop = next_hop;
+  if (spec.caller_ip.is_v4() != spec.vip.is_v4()) return fail(InstallError::kFamilyMismatch);
+  const SessionKey k0 = caller_key(spec);
+  const uint32_t h0 = flows_.hash(k0), h1 = flows_.hash(s->key[1]);
+  if (k0 == s->key[1] || flows_.find(k0, h0) != nullptr) return fail(InstallError::kKeyExists);
+  net::Rewrite rw0, rw1;
+  if (!make_rewrites(spec, &rw0, &rw1)) return fail(InstallError::kFamilyMismatch);
+  // New slots first, each with its direction's counters: the caller key's
+  // (its rewrite unchanged), then the backend key's again, sending to the
+  // new caller. Until the old ones retire, a worker may find either.
+  const uint32_t old0 = s->slot[0], old1 = s->slot[1];
+  const int64_t f0 = flows_.insert(k0, h0, s->index, kFromCaller, rw0, spec.backend_port_id,
+                                   &s->dir[0]->counters());
+  if (f0 < 0) return fail(InstallError::kProbeLimit);
+  const int64_t f1 = flows_.insert(s->key[1], h1, s->index, kFromBackend, rw1, spec.caller_port_id,
+                                   &s->dir[1]->counters());
+  if (f1 < 0) {
+    flows_.retire(static_cast<uint32_t>(f0));
+    deferred_slots_.push_back({qsv_ ? rte_rcu_qsbr_start(qsv_) : 0, static_cast<uint32_t>(f0)});
+    return fail(InstallError::kProbeLimit);
+  }
+  flows_.retire(old0);
+  flows_.retire(old1);
+  const uint64_t token = qsv_ ? rte_rcu_qsbr_start(qsv_) : 0;
+  deferred_slots_.push_back({token, old0});
+  deferred_slots_.push_back({token, old1});
+  s->slot[0] = static_cast<uint32_t>(f0);
+  s->slot[1] = static_cast<uint32_t>(f1);
+  s->dir[0] = &flows_.slot(s->slot[0]);
+  s->dir[1] = &flows_.slot(s->slot[1]);
+  s->key[0] = k0;
+  s->spec = spec;
+  if (err) *err = InstallError::kOk;
+  return true;
+}
+
 void SessionTable::remove(Session* s) {
   if (s == nullptr || !s->in_use) return;
   flows_.retire(s->slot[0]);
@@ -187,15 +243,15 @@ int64_t SessionTable::install_hop(const SessionKey& k, uint32_t id, const net::R
 void SessionTable::remove_hop(uint32_t slot) noexcept {
   if (flows_.slot(slot).state.load(std::memory_order_relaxed) != kSlotLive) return;
   flows_.retire(slot);
-  deferred_hops_.push_back({qsv_ ? rte_rcu_qsbr_start(qsv_) : 0, slot});
+  deferred_slots_.push_back({qsv_ ? rte_rcu_qsbr_start(qsv_) : 0, slot});
 }
 
 void SessionTable::reclaim() noexcept {
-  while (!deferred_hops_.empty()) {
-    const Deferred& d = deferred_hops_.front();
+  while (!deferred_slots_.empty()) {
+    const Deferred& d = deferred_slots_.front();
     if (qsv_ != nullptr && rte_rcu_qsbr_check(qsv_, d.token, false) != 1) break;
     flows_.release(d.index);
-    deferred_hops_.pop_front();
+    deferred_slots_.pop_front();
   }
   while (!deferred_.empty()) {
     const Deferred& d = deferred_.front();

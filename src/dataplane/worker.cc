@@ -55,8 +55,19 @@ void fast_frame_info(const uint8_t* frame, unsigned l3, net::FrameInfo& info) no
   info.vlan_tci = info.vlan ? net::load_be16(frame + net::kVlanTciOff) : 0;
 }
 
-bool addressed_to_us(const WorkerContext::Port& p, const net::IpAddr& dst) noexcept {
-  return (p.has_v4 && dst == p.v4) || (p.has_v6 && dst == p.v6);
+// One of the port's VIPs (PortOptions::vips): asked only of a packet not to
+// the port's own address, so out of line.
+[[gnu::noinline]] bool is_vip(const WorkerContext& w, const WorkerContext::Port& p,
+                              const net::IpAddr& dst) noexcept {
+  const WorkerContext::Vips& v = w.vips[p.port_id];
+  for (unsigned i = 0; i < v.n; ++i)
+    if (v.addr[i] == dst) return true;
+  return false;
+}
+
+bool addressed_to_us(const WorkerContext& w, const WorkerContext::Port& p,
+                     const net::IpAddr& dst) noexcept {
+  return (p.has_v4 && dst == p.v4) || (p.has_v6 && dst == p.v6) || is_vip(w, p, dst);
 }
 
 // SRT control packets that a live session must report: the first 16 bits
@@ -197,6 +208,7 @@ struct Burst {
   void translate_run(FlowSlot& f, unsigned begin, unsigned end, unsigned l3) noexcept;
   void hop_run(FlowSlot& f, unsigned begin, unsigned end, unsigned l3) noexcept;
   void decap_run(const Run& r, unsigned end) noexcept;
+  void miss_to_control(rte_mbuf* m, unsigned j, unsigned l3) noexcept;
 };
 
 // Stage 1, classify: the per-burst view of the receiving port, and the
@@ -266,10 +278,13 @@ class Classifier {
       return !kTagged || (net::load_raw16(data + net::kVlanTciOff) & kVidMaskRaw) == in_vid_raw_;
     };
     if (unlikely(fv.dst_raw != (kTagged ? in_v4_ : in_v4_untagged_) || !vid_ok())) {
-      // Another VLAN's packet is not ours, whatever its destination.
-      b_.drop(m, vid_ok() && (kTagged || in_.vlan == net::kNoVlan) ? DropReason::kNotForUs
-                                                                   : DropReason::kVlanMismatch);
-      return;
+      // Another VLAN's packet is not ours, whatever its destination; one of
+      // ours to a VIP of the port goes on as if to the port's address.
+      const bool vlan_ok = vid_ok() && (kTagged || in_.vlan == net::kNoVlan);
+      if (!vlan_ok || !to_vip(fv)) {
+        b_.drop(m, vlan_ok ? DropReason::kNotForUs : DropReason::kVlanMismatch);
+        return;
+      }
     }
     if (unlikely(fv.udp_len >= kUdpSrtMin && (data[L3 + kV4PayloadOff] & 0x80) != 0))
       b_.ctl_mask |= 1u << n_lookup_;
@@ -291,6 +306,14 @@ class Classifier {
     b_.lk[n_lookup_++] = m;
   }
 
+  // A fast packet to one of the port's VIPs, not to its address. Its key
+  // must not be no_run_ (a source 0.0.0.0 to a VIP equal to ~ the port's
+  // address), which would join it to no run: such a packet is not ours.
+  [[gnu::noinline]] bool to_vip(const net::FastV4& fv) const noexcept {
+    const uint64_t addrs = uint64_t{fv.src_raw} | uint64_t{fv.dst_raw} << 32;
+    return addrs != no_run_ && is_vip(b_.w, in_, net::IpAddr::from_v4(fv.dst_raw));
+  }
+
   // What the fast classifier did not accept: parse_frame() into the next
   // lookup's FrameInfo, kept only if it becomes one.
   [[gnu::always_inline]] void generic(rte_mbuf* m, const uint8_t* data) noexcept {
@@ -303,7 +326,7 @@ class Classifier {
     }
     switch (v) {
       case net::Verdict::Udp: {
-        if (!addressed_to_us(in_, info.dst)) {
+        if (!addressed_to_us(b_.w, in_, info.dst)) {
           b_.drop(m, DropReason::kNotForUs);
           break;
         }
@@ -663,7 +686,8 @@ class Classifier {
 // A run whose key no slot holds. An IPv4 key that find_v4() missed may be a
 // translated direction's (4->6), in a head and tail. Otherwise no session:
 // an SRT handshake (a caller on a listen port, or a backend answering one of
-// our legs) is the control lcore's to judge, the rest is dropped.
+// our legs) is the control lcore's to judge, so are other SRT packets when
+// a feature opened the miss gate; the rest is dropped.
 [[gnu::always_inline]] inline void miss_run(Burst& b, const Burst::Run& r, unsigned end) noexcept {
   const unsigned begin = r.begin, l3 = r.l3;
   if (l3 != 0) {
@@ -690,8 +714,32 @@ class Classifier {
       b.slow[b.n_slow++] = m;
     else if (b.decapsulated)  // never to the miss gate: one hop at most
       b.drop(m, DropReason::kHopNoSession);
+    else if (unlikely(b.w.miss_gate.open()))
+      b.miss_to_control(m, j, l3);
     else
       b.drop(m, DropReason::kNoSession);
+  }
+}
+
+// A packet of no session that is not a handshake, with the miss gate open
+// (miss_gate.h): an SRT packet goes to control while the budget lasts, so
+// that it may find the session its socket ID names (a rebound caller);
+// anything shorter than an SRT header has no session to find.
+[[gnu::noinline]] void Burst::miss_to_control(rte_mbuf* m, unsigned j, unsigned l3) noexcept {
+  uint32_t payload_len;
+  if (l3 != 0) {
+    const uint8_t* frame = rte_pktmbuf_mtod(m, const uint8_t*);
+    payload_len = net::load_be16(frame + l3 + net::kIpv4MinHeaderLen + net::kUdpLenOff) -
+                  uint32_t{net::kUdpHeaderLen};
+  } else {
+    payload_len = fi()[j].payload_len;
+  }
+  if (payload_len < srt::kHeaderSize) {
+    drop(m, DropReason::kNoSession);
+  } else if (!w.miss_gate.take(rte_rdtsc())) {
+    drop(m, DropReason::kMissOverBudget);
+  } else {
+    slow[n_slow++] = m;
   }
 }
 

@@ -20,6 +20,9 @@ TEST(Metrics, EveryFamilyHasHelpTypeAndSamples) {
   control::ControlCounters cc;
   cc.sessions_installed.add(7);
   cc.sessions_ended[static_cast<size_t>(control::EndReason::kIdle)].add(2);
+  cc.rebinds.add(3);
+  cc.rebind_refused[static_cast<size_t>(control::RebindRefusal::kRule)].add(5);
+  cc.missed_packets.add(9);
   MetricsInput in;
   in.totals.rx_packets = 100;
   in.totals.forwarded = 90;
@@ -100,6 +103,12 @@ TEST(Metrics, EveryFamilyHasHelpTypeAndSamples) {
     EXPECT_TRUE(samples.count("srtfwd_dropped_packets_total{reason=\"" + std::string(name) + "\"}"))
         << name;
   EXPECT_EQ(samples["srtfwd_sessions_installed_total"], "7");
+  EXPECT_EQ(samples["srtfwd_rebinds_total"], "3");
+  EXPECT_EQ(samples["srtfwd_rebind_refused_total{reason=\"rule\"}"], "5");
+  for (auto name : control::kRebindRefusalNames)
+    EXPECT_TRUE(samples.count("srtfwd_rebind_refused_total{reason=\"" + std::string(name) + "\"}"))
+        << name;
+  EXPECT_EQ(samples["srtfwd_missed_packets_total"], "9");
   EXPECT_EQ(samples["srtfwd_sessions_ended_total{reason=\"idle\"}"], "2");
   EXPECT_EQ(samples["srtfwd_sessions_ended_total{reason=\"shutdown\"}"], "0");
   EXPECT_EQ(samples["srtfwd_sessions_active"], "3");
@@ -191,6 +200,9 @@ class MetricsTable : public ::testing::Test {
     n_srt_ = fill<control::SrtProxyCounters, dataplane::Counter>(srt_, 4000);
     n_admin_ = fill<AdminCounters, dataplane::Counter>(admin_, 8000);
     in_.admin = &admin_;
+    n_bgp_ = fill<BgpCounters, dataplane::Counter>(health_.bgp, 9000);
+    health_.set(HealthState::kReady);
+    in_.health = &health_;
     in_.control = &control_;
     in_.neighbours = &neighbours_;
     in_.srt = &srt_;
@@ -235,7 +247,8 @@ class MetricsTable : public ::testing::Test {
   control::NeighbourCounters neighbours_;
   control::SrtProxyCounters srt_;
   AdminCounters admin_;
-  size_t n_totals_ = 0, n_control_ = 0, n_neighbours_ = 0, n_srt_ = 0, n_admin_ = 0;
+  Health health_;
+  size_t n_totals_ = 0, n_control_ = 0, n_neighbours_ = 0, n_srt_ = 0, n_admin_ = 0, n_bgp_ = 0;
 };
 
 // Done when every row of the table shows in /metrics, in the exit JSON and
@@ -279,6 +292,7 @@ TEST_F(MetricsTable, EveryRowInEveryRendering) {
       case JsonSection::kNeighbours: obj = &exit_json.at("neighbours"); break;
       case JsonSection::kSrt: obj = &exit_json.at("srt"); break;
       case JsonSection::kAdmin: obj = &exit_json.at("admin"); break;
+      case JsonSection::kHealth: obj = &exit_json.at("health"); break;
       default: break;
     }
     const std::string key(m.json_key);
@@ -373,6 +387,13 @@ TEST_F(MetricsTable, EveryWrittenCounterIsExported) {
   check("NeighbourCounters", 3000, n_neighbours_);
   check("SrtProxyCounters", 4000, n_srt_);
   check("AdminCounters", 8000, n_admin_);
+  check("BgpCounters", 9000, n_bgp_);
+  // The health gauge follows the state.
+  EXPECT_EQ(prom.at("srtfwd_health_ready"), 1u);
+  health_.set(HealthState::kDraining);
+  EXPECT_EQ(nlohmann::json::parse(counters_json(in_))["health"]["ready"], 0u);
+  health_.set(HealthState::kStarting);
+  EXPECT_EQ(parse_prometheus(prometheus_text(in_), &families).at("srtfwd_health_ready"), 0u);
   // The exit line's srt.rejected is every rejection: in /metrics,
   // sum(srtfwd_srt_rejected_total).
   EXPECT_EQ(nlohmann::json::parse(counters_json(in_))["srt"]["rejected"], srt_.rejected_total());
@@ -381,6 +402,7 @@ TEST_F(MetricsTable, EveryWrittenCounterIsExported) {
 TEST_F(MetricsTable, AbsentSourcesLeftOut) {
   in_.srt = nullptr;
   in_.admin = nullptr;
+  in_.health = nullptr;
   in_.neighbours = nullptr;
   in_.control = nullptr;
   const std::string text = prometheus_text(in_);
@@ -391,6 +413,9 @@ TEST_F(MetricsTable, AbsentSourcesLeftOut) {
   EXPECT_FALSE(j.contains("srt"));
   EXPECT_FALSE(j.contains("admin"));
   EXPECT_EQ(text.find("srtfwd_admin_"), std::string::npos);
+  EXPECT_FALSE(j.contains("health"));
+  EXPECT_EQ(text.find("srtfwd_health_"), std::string::npos);
+  EXPECT_EQ(text.find("srtfwd_bgp_"), std::string::npos);
   EXPECT_FALSE(j.contains("control"));
   EXPECT_FALSE(j.contains("neighbours"));
   EXPECT_EQ(j.at("rx_packets"), 1000u);
@@ -431,7 +456,8 @@ TEST_F(MetricsTable, ExitJsonKeepsItsKeys) {
   for (const char* k :
        {"inductions", "conclusions", "bad_cookie", "established", "rejected", "cached_answers",
         "backend_retries", "rejected_gateway", "rejected_overload", "rejected_no_route",
-        "rejected_backend", "in_flight", "tracked", "legs_in_use"})
+        "rejected_backend", "in_flight", "tracked", "legs_in_use", "balancer_master_switches",
+        "balancer_sentinel_errors"})
     EXPECT_TRUE(j["srt"].contains(k)) << k;
   for (const char* k : {"live", "retired", "free"})
     EXPECT_TRUE(j["session_slots"].contains(k)) << k;

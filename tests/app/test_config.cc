@@ -87,6 +87,37 @@ ip = "2001:db8:1::2"
   EXPECT_EQ(c.control.balancer.backends[0].srt_port, 10080);  // default
 }
 
+TEST(Config, BalancerSentinels) {
+  const Config c = parse_config(R"(
+[[port]]
+ipv4 = "198.18.0.1/24"
+[balancer]
+type = "redis"
+sentinels = ["198.18.0.9:26379", "[2001:2::9]:26380", "sentinel.example:26381"]
+master_name = "srs"
+sentinel_password = "spw"
+password = "mpw"
+db = 2
+)");
+  const auto& b = c.control.balancer;
+  ASSERT_EQ(b.sentinels.size(), 3u);
+  EXPECT_EQ(b.sentinels[0].host, "198.18.0.9");
+  EXPECT_EQ(b.sentinels[0].port, 26379);
+  EXPECT_EQ(b.sentinels[1].host, "2001:2::9");
+  EXPECT_EQ(b.sentinels[1].port, 26380);
+  EXPECT_EQ(b.sentinels[2].host, "sentinel.example");
+  EXPECT_EQ(b.master_name, "srs");
+  EXPECT_EQ(b.sentinel_password, "spw");
+  // The master's own AUTH and database still apply.
+  EXPECT_EQ(b.redis_password, "mpw");
+  EXPECT_EQ(b.redis_db, 2);
+  // Without sentinels: none, and the plain Redis address.
+  const Config plain =
+      parse_config("[[port]]\nipv4 = \"198.18.0.1/24\"\n[balancer]\ntype = \"redis\"\n");
+  EXPECT_TRUE(plain.control.balancer.sentinels.empty());
+  EXPECT_EQ(plain.control.balancer.sentinel_password, "");
+}
+
 TEST(Config, PortVlan) {
   // Absent: an untagged port; given: the VLAN of that port only.
   const Config c = parse_config(R"(
@@ -107,6 +138,68 @@ vlan = 1
   EXPECT_EQ(c.dataplane.ports[1].vlan, 0);
   EXPECT_EQ(c.dataplane.ports[2].vlan, 4094);
   EXPECT_EQ(c.dataplane.ports[3].vlan, 1);
+}
+
+TEST(Config, PortVips) {
+  // Absent: no VIP, not announced; given: IPv4 and IPv6 addresses of the
+  // port's families, announced only when asked.
+  const Config c = parse_config(R"(
+[[port]]
+ipv4 = "198.18.0.1/24"
+ipv6 = "2001:2::1/64"
+vips = ["198.18.200.1", "2001:2::200", "198.18.200.2"]
+[[port]]
+ipv4 = "198.18.1.1/24"
+[[port]]
+ipv4 = "198.18.2.1/24"
+vips = ["198.18.201.1"]
+announce_vips = true
+)");
+  ASSERT_EQ(c.dataplane.ports.size(), 3u);
+  const auto& v = c.dataplane.ports[0].vips;
+  ASSERT_EQ(v.size(), 3u);
+  EXPECT_EQ(v[0].to_string(), "198.18.200.1");
+  EXPECT_EQ(v[1].to_string(), "2001:2::200");
+  EXPECT_EQ(v[2].to_string(), "198.18.200.2");
+  EXPECT_FALSE(c.dataplane.ports[0].announce_vips);
+  EXPECT_TRUE(c.dataplane.ports[1].vips.empty());
+  EXPECT_FALSE(c.dataplane.ports[1].announce_vips);
+  ASSERT_EQ(c.dataplane.ports[2].vips.size(), 1u);
+  EXPECT_TRUE(c.dataplane.ports[2].announce_vips);
+}
+
+TEST(Config, VipErrorsNameTheKey) {
+  const std::string port = "[[port]]\nipv4 = \"198.18.0.1/24\"\n";
+  std::string seventeen = "vips = [";
+  for (int i = 1; i <= 17; ++i)
+    seventeen += (i > 1 ? ", " : "") + std::string("\"198.18.200.") + std::to_string(i) + "\"";
+  seventeen += "]\n";
+  struct Case {
+    std::string text;
+    const char* expect;
+  } cases[] = {
+      {port + "vips = \"198.18.200.1\"\n", "port[0].vips: must be an array of addresses"},
+      {port + "vips = [1]\n", "port[0].vips: must be an array of addresses"},
+      {port + "vips = [\"198.18.200.1/32\"]\n", "port[0].vips: \"198.18.200.1/32\" is not an"},
+      {port + "vips = [\"vip\"]\n", "port[0].vips: \"vip\" is not an IPv4 or IPv6 address"},
+      {port + "vips = [\"0.0.0.0\"]\n", "port[0].vips: \"0.0.0.0\" is not a unicast address"},
+      {port + "vips = [\"239.1.1.1\"]\n", "port[0].vips: \"239.1.1.1\" is not a unicast"},
+      {port + "vips = [\"2001:2::200\"]\n", "port[0].vips: \"2001:2::200\" needs the port's ipv6"},
+      {port + "vips = [\"198.18.0.1\"]\n", "port[0].vips: \"198.18.0.1\" is port[0]'s own address"},
+      {port + "vips = [\"198.18.200.1\", \"198.18.200.1\"]\n", "is listed twice"},
+      {port + seventeen, "port[0].vips: more than 16 addresses"},
+      {port + "vips = [\"198.18.1.1\"]\n[[port]]\nipv4 = \"198.18.1.1/24\"\n",
+       "port[0].vips: \"198.18.1.1\" is port[1]'s own address"},
+      {port +
+           "vips = [\"198.18.9.9\"]\n[[port]]\nipv4 = \"198.18.1.1/24\"\nvips = [\"198.18.9.9\"]\n",
+       "port[0].vips: \"198.18.9.9\" is also a VIP of port[1]"},
+      {port + "announce_vips = 1\n", "port[0].announce_vips: must be true or false"},
+  };
+  for (const auto& k : cases) {
+    const std::string e = error_of(k.text);
+    EXPECT_NE(e.find(k.expect), std::string::npos) << k.text << " -> " << e;
+    EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+  }
 }
 
 TEST(Config, ErrorsNameTheKeyInOneLine) {
@@ -149,6 +242,26 @@ TEST(Config, ErrorsNameTheKeyInOneLine) {
        "admin.listen: \"::1:12025\" has an IPv6 address without brackets"},
       {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[balancer]\nredis = \"127.0.0.1:0\"\n",
        "balancer.redis: \"127.0.0.1:0\" has no port 1-65535"},
+      {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[balancer]\ntype = \"redis\"\nsentinels = "
+       "[\"198.18.0.9\"]\nmaster_name = \"m\"\n",
+       "balancer.sentinels: \"198.18.0.9\" is not HOST:PORT"},
+      {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[balancer]\ntype = \"redis\"\nsentinels = "
+       "\"198.18.0.9:26379\"\nmaster_name = \"m\"\n",
+       "balancer.sentinels: must be a list of \"HOST:PORT\" strings"},
+      {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[balancer]\ntype = \"redis\"\nsentinels = [26379]\n"
+       "master_name = \"m\"\n",
+       "balancer.sentinels: must be a list of \"HOST:PORT\" strings"},
+      {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[balancer]\ntype = \"redis\"\nsentinels = "
+       "[\"198.18.0.9:26379\"]\n",
+       "balancer.master_name: is required with balancer.sentinels"},
+      {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[balancer]\ntype = \"redis\"\nsentinels = "
+       "[\"198.18.0.9:26379\"]\nmaster_name = \"my master\"\n",
+       "balancer.master_name: \"my master\" is not one printable word"},
+      {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[balancer]\nsentinels = [\"198.18.0.9:26379\"]\n"
+       "master_name = \"m\"\n",
+       "balancer.sentinels: need type = \"redis\""},
+      {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[balancer]\ntype = \"redis\"\nmaster_name = \"m\"\n",
+       "balancer.master_name: has no balancer.sentinels to ask"},
       {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[dataplane]\ncontrol_ring = 1000\n",
        "dataplane.control_ring: must be a power of two"},
       {"[[port]]\nipv4 = \"198.18.0.1/24\"\n[typo]\n", "typo: unknown key"},
@@ -279,6 +392,28 @@ TEST(Config, UnknownStreamPlayersRouteByDefault) {
                   .control.balancer.route_unknown_players);
   EXPECT_FALSE(parse_config(base + "unknown_stream_players = \"reject\"\n")
                    .control.balancer.route_unknown_players);
+}
+
+TEST(Config, FollowRebinding) {
+  using srtfwd::control::FollowRebinding;
+  const std::string base = "[[port]]\nipv4 = \"198.18.0.1/24\"\n[srt]\n";
+  const Config off = parse_config(base);
+  EXPECT_EQ(off.control.follow_rebinding, FollowRebinding::kOff);
+  EXPECT_EQ(off.control.rebinding_per_s, 100u);
+  EXPECT_EQ(off.dataplane.miss_to_control_per_s, 0u);  // the miss gate closed
+  const Config same = parse_config(base + "follow_rebinding = \"same_ip\"\n");
+  EXPECT_EQ(same.control.follow_rebinding, FollowRebinding::kSameIp);
+  EXPECT_EQ(same.dataplane.miss_to_control_per_s, 100u);
+  const Config any = parse_config(base + "follow_rebinding = \"any_ip\"\nrebinding_per_s = 7\n");
+  EXPECT_EQ(any.control.follow_rebinding, FollowRebinding::kAnyIp);
+  EXPECT_EQ(any.control.rebinding_per_s, 7u);
+  EXPECT_EQ(any.dataplane.miss_to_control_per_s, 7u);
+  EXPECT_EQ(parse_config(base + "rebinding_per_s = 7\n").dataplane.miss_to_control_per_s, 0u);
+  std::string e = error_of(base + "follow_rebinding = \"yes\"\n");
+  EXPECT_NE(e.find("srt.follow_rebinding"), std::string::npos) << e;
+  EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+  e = error_of(base + "rebinding_per_s = 0\n");
+  EXPECT_NE(e.find("srt.rebinding_per_s"), std::string::npos) << e;
 }
 
 TEST(Config, AdminCanBeDisabled) {
@@ -602,4 +737,82 @@ TEST(ConfigReload, AnEmptyFileReadsAsEmpty) {
   close(fd);
   EXPECT_EQ(srtfwd::app::read_config_text(path), "");
   unlink(path);
+}
+
+// A file with this content, removed at the end of the test.
+class TempFile {
+ public:
+  explicit TempFile(const std::string& text) {
+    const int fd = mkstemp(path_);
+    if (fd >= 0) {
+      if (write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) path_[0] = 0;
+      close(fd);
+    }
+  }
+  ~TempFile() { unlink(path_); }
+  std::string path() const { return path_; }
+
+ private:
+  char path_[32] = "/tmp/srtfwd-config-XXXXXX";
+};
+
+std::string load_error_of(const std::string& text) {
+  TempFile f(text);
+  try {
+    srtfwd::app::load_config(f.path());
+  } catch (const ConfigError& e) { return e.what(); }
+  return "";
+}
+
+TEST(Config, CookieSecretFileIsReadAtStart) {
+  EXPECT_EQ(parse_config(kMinimal).control.cookie_secret_file, "");  // random secret
+  TempFile secret("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n");
+  const std::string text =
+      std::string(kMinimal).replace(std::string(kMinimal).find("[srt]\n"), 6,
+                                    "[srt]\ncookie_secret_file = \"" + secret.path() + "\"\n");
+  TempFile config(text);
+  EXPECT_EQ(srtfwd::app::load_config(config.path()).control.cookie_secret_file, secret.path());
+
+  // Too short, missing: refused at start, one line naming the key.
+  TempFile short_secret("0011223344556677\n");
+  for (const std::string& path : {short_secret.path(), std::string("/nonexistent/secret")}) {
+    const std::string bad = std::string(kMinimal).replace(
+        std::string(kMinimal).find("[srt]\n"), 6, "[srt]\ncookie_secret_file = \"" + path + "\"\n");
+    const std::string e = load_error_of(bad);
+    EXPECT_EQ(e.rfind("srt.cookie_secret_file: " + path + ": ", 0), 0u) << e;
+    EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+  }
+  EXPECT_NE(load_error_of(std::string(kMinimal).replace(
+                              std::string(kMinimal).find("[srt]\n"), 6,
+                              "[srt]\ncookie_secret_file = \"" + short_secret.path() + "\"\n"))
+                .find("too short"),
+            std::string::npos);
+}
+
+TEST(Config, BgpHooks) {
+  const Config d = parse_config(kMinimal);
+  EXPECT_EQ(d.bgp.ready_command, "");
+  EXPECT_EQ(d.bgp.draining_command, "");
+  EXPECT_EQ(d.bgp.withdraw_wait_ms, 0u);
+  const Config c = parse_config(std::string(kMinimal) + R"(
+[bgp]
+ready_command = "birdc enable srtfwd_vips"
+draining_command = "birdc disable srtfwd_vips"
+withdraw_wait_ms = 3000
+)");
+  EXPECT_EQ(c.bgp.ready_command, "birdc enable srtfwd_vips");
+  EXPECT_EQ(c.bgp.draining_command, "birdc disable srtfwd_vips");
+  EXPECT_EQ(c.bgp.withdraw_wait_ms, 3000u);
+  EXPECT_NE(error_of(std::string(kMinimal) + "[bgp]\nwithdraw_wait_ms = 60001\n")
+                .find("bgp.withdraw_wait_ms"),
+            std::string::npos);
+  EXPECT_NE(error_of(std::string(kMinimal) + "[bgp]\nwithdraw_wait_ms = -1\n")
+                .find("bgp.withdraw_wait_ms"),
+            std::string::npos);
+  EXPECT_NE(
+      error_of(std::string(kMinimal) + "[bgp]\nready_command = 1\n").find("bgp.ready_command"),
+      std::string::npos);
+  EXPECT_NE(error_of(std::string(kMinimal) + "[bgp]\nannounce = true\n")
+                .find("bgp.announce: unknown key"),
+            std::string::npos);
 }

@@ -57,22 +57,15 @@ bool drive(std::initializer_list<Balancer*> bs, const std::function<bool()>& con
 
 class RedisServer {
  public:
-  explicit RedisServer(uint16_t port, std::vector<std::string> extra = {}) : port_(port) {
-    std::vector<std::string> args{SRTFWD_REDIS_SERVER,
-                                  "--port",
-                                  std::to_string(port),
-                                  "--bind",
-                                  "127.0.0.1",
-                                  "--save",
-                                  "",
-                                  "--appendonly",
-                                  "no",
-                                  "--daemonize",
-                                  "no",
-                                  "--loglevel",
-                                  "warning",
-                                  "--logfile",
-                                  "/dev/null"};
+  // sentinel_conf: a Sentinel instead, with that (writable) config file.
+  explicit RedisServer(uint16_t port, std::vector<std::string> extra = {},
+                       const std::string& sentinel_conf = "")
+      : port_(port) {
+    std::vector<std::string> args{SRTFWD_REDIS_SERVER};
+    if (!sentinel_conf.empty()) args.insert(args.end(), {sentinel_conf, "--sentinel"});
+    args.insert(args.end(), {"--port", std::to_string(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning",
+                             "--logfile", "/dev/null"});
     args.insert(args.end(), extra.begin(), extra.end());
     pid_ = ::fork();
     if (pid_ == 0) {
@@ -647,6 +640,263 @@ TEST_F(RedisAuthTest, PasswordAndDatabase) {
       {bad.get()}, [] { return false; }, 300);
   EXPECT_NE(bad->state().find("down"), std::string::npos) << bad->state();
   EXPECT_NE(bad->state().find("AUTH"), std::string::npos) << bad->state();
+}
+
+// ---- writes resumed on a new store, claims in flight ----
+
+// Everything this host wrote (heartbeats, claims its callers went on with)
+// is written again on the next connection: a store that lost it (a
+// failover's unreplicated tail, here a Redis restarted empty) gets it back.
+TEST_F(RedisBalancerTest, HeartbeatsAndClaimsAreWrittenAgainOnAFreshStore) {
+  auto b = connected();
+  auto s = server_from_register_body(
+      R"({"ip":"198.18.1.7","server":"vid-1","service":"svc-2","pid":"33","rtmp":["1935"],"srt":["10080"]})",
+      nullptr);
+  ASSERT_TRUE(s);
+  b->register_server(*s, now_ms());
+  const std::string key = "srs-proxy-server:vid-1-svc-2-33";
+  ASSERT_TRUE(drive(
+      {b.get()},
+      [&] {
+        return cli_->run({"EXISTS", key}) == "1";
+      },
+      2000));
+  auto p = pick(*b, "v/live/kept", Mode::Publish);
+  ASSERT_TRUE(p && p->ok) << (p ? p->why : "");
+  EXPECT_NE(p->claim, 0u);
+  // A claim undone (its leg failed) is not written again.
+  auto undone = pick(*b, "v/live/undone", Mode::Publish);
+  ASSERT_TRUE(undone && undone->ok);
+  b->unclaim("v/live/undone", undone->server_key, undone->claim);
+  ASSERT_TRUE(drive(
+      {b.get()},
+      [&] {
+        return !cli_->run({"GET", "srs-proxy-url:v/live/undone"});
+      },
+      2000));
+
+  redis_->kill();
+  redis_ = std::make_unique<RedisServer>(port_);
+  cli_ = std::make_unique<Cli>(port_);
+  ASSERT_TRUE(drive(
+      {b.get()},
+      [&] {
+        return cli_->run({"GET", "srs-proxy-url:v/live/kept"}) == key &&
+               cli_->run({"EXISTS", key}) == "1";
+      },
+      7000))
+      << b->state();
+  drive(
+      {b.get()}, [] { return false; }, 100);
+  EXPECT_EQ(nlohmann::json::parse(*cli_->run({"GET", "srs-proxy-all-servers"})),
+            nlohmann::json({key}));
+  // With what was left of its TTL, not a new one.
+  const int ttl = std::stoi(*cli_->run({"TTL", key}));
+  EXPECT_GT(ttl, 280);
+  EXPECT_LE(ttl, 300);
+  EXPECT_FALSE(cli_->run({"GET", "srs-proxy-url:v/live/undone"}));
+}
+
+// A claim whose reply is lost with the connection: its caller gets 1503,
+// once, and the claim is not sent again to the next store (it may or may
+// not have been applied; the caller did not go to that origin).
+TEST_F(RedisBalancerTest, AClaimInFlightWhenTheStoreGoesIs1503OnceAndNotResent) {
+  go_register(*cli_, "a", "198.18.1.2", "10080");
+  auto b = connected();
+  // Reads pass, writes (the claim script) wait: the claim is in flight.
+  EXPECT_EQ(cli_->run({"CLIENT", "PAUSE", "3000", "WRITE"}), "OK");
+  std::vector<Pick> answers;
+  b->pick("v/live/inflight", Mode::Publish, now_ms(), [&](const Pick& p) { answers.push_back(p); });
+  drive(
+      {b.get()}, [] { return false; }, 100);
+  ASSERT_TRUE(answers.empty()) << answers[0].why;
+  EXPECT_EQ(b->in_flight(), 1u);
+  redis_->kill();
+  ASSERT_TRUE(drive(
+      {b.get()}, [&] { return !answers.empty(); }, 600));
+  EXPECT_FALSE(answers[0].ok);
+  EXPECT_EQ(answers[0].reject_reason, srt::kRejXDown);
+  EXPECT_EQ(answers[0].claim, 0u);
+
+  redis_ = std::make_unique<RedisServer>(port_);
+  cli_ = std::make_unique<Cli>(port_);
+  ASSERT_TRUE(drive(
+      {b.get()}, [&] { return b->state().ends_with(" connected"); }, 7000))
+      << b->state();
+  drive(
+      {b.get()}, [] { return false; }, 300);
+  EXPECT_EQ(answers.size(), 1u);
+  EXPECT_FALSE(cli_->run({"GET", "srs-proxy-url:v/live/inflight"}));
+}
+
+// ---- Redis Sentinel ----
+
+// A master, its replica and one Sentinel (quorum 1), all on loopback.
+class SentinelTest : public RedisBalancerTest {
+ protected:
+  void SetUp() override {
+    RedisBalancerTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    // The replica writes the RDB it syncs, the Sentinel its config: here.
+    char dir[] = "/tmp/srtfwd-sentinel-XXXXXX";
+    ASSERT_NE(::mkdtemp(dir), nullptr);
+    dir_ = dir;
+    // The master too: demoted by a failover, it syncs from the new one.
+    redis_.reset();
+    redis_ = std::make_unique<RedisServer>(port_, std::vector<std::string>{"--dir", dir_});
+    cli_ = std::make_unique<Cli>(port_);
+    replica_port_ = free_port();
+    replica_ = std::make_unique<RedisServer>(
+        replica_port_,
+        std::vector<std::string>{"--replicaof", "127.0.0.1", std::to_string(port_), "--dir", dir_});
+    replica_cli_ = std::make_unique<Cli>(replica_port_);
+    ASSERT_TRUE(wait(
+        [&] {
+          auto info = replica_cli_->run({"INFO", "replication"});
+          return info && info->find("master_link_status:up") != std::string::npos;
+        },
+        15000))
+        << "the replica did not sync";
+    const std::string conf = dir_ + "/sentinel.conf";
+    FILE* f = std::fopen(conf.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fprintf(
+        f,
+        "dir %s\nsentinel monitor srs 127.0.0.1 %u 1\n"
+        "sentinel down-after-milliseconds srs 1000\n"
+        "sentinel failover-timeout srs 3000\n%s",
+        dir_.c_str(), port_,
+        sentinel_password_.empty() ? "" : ("requirepass " + sentinel_password_ + "\n").c_str());
+    std::fclose(f);
+    sentinel_port_ = free_port();
+    sentinel_ = std::make_unique<RedisServer>(sentinel_port_, std::vector<std::string>{}, conf);
+    sentinel_cli_ = std::make_unique<Cli>(sentinel_port_, sentinel_password_);
+    // A failover needs a replica the Sentinel knows (from the master's INFO).
+    ASSERT_TRUE(wait(
+        [&] {
+          auto info = sentinel_cli_->run({"INFO", "sentinel"});
+          return info && info->find("slaves=1") != std::string::npos;
+        },
+        15000))
+        << "the Sentinel did not find the replica";
+  }
+
+  void TearDown() override {
+    sentinel_.reset();
+    replica_.reset();
+    if (!dir_.empty()) std::system(("rm -rf " + dir_).c_str());
+  }
+
+  static bool wait(const std::function<bool()>& cond, uint64_t timeout_ms = 5000) {
+    return drive({}, cond, timeout_ms);
+  }
+
+  BalancerOptions sentinel_options() const {
+    BalancerOptions o = options();
+    o.redis_port = 1;  // not used in Sentinel mode
+    o.master_name = "srs";
+    // The first Sentinel is not there: the next one is asked.
+    o.sentinels = {{"127.0.0.1", free_port()}, {"127.0.0.1", sentinel_port_}};
+    return o;
+  }
+
+  std::string at(uint16_t port) const {
+    return "redis master \"srs\" at 127.0.0.1:" + std::to_string(port);
+  }
+
+  std::string sentinel_password_;  // the Sentinel's requirepass, if any
+  uint16_t replica_port_ = 0, sentinel_port_ = 0;
+  std::unique_ptr<RedisServer> replica_, sentinel_;
+  std::unique_ptr<Cli> replica_cli_, sentinel_cli_;
+  std::string dir_;
+};
+
+TEST_F(SentinelTest, AsksTheSentinelsThenFollowsAFailover) {
+  const std::string key = go_register(*cli_, "a", "198.18.1.2", "10080");
+  auto b = connected(sentinel_options());
+  EXPECT_EQ(b->state(), at(port_) + " connected");
+  EXPECT_GE(b->stats().sentinel_errors, 1u) << "the absent Sentinel";
+  EXPECT_EQ(b->stats().master_switches, 0u);
+  auto p = pick(*b, "v/live/before", Mode::Publish);
+  ASSERT_TRUE(p && p->ok) << (p ? p->why : "");
+  EXPECT_EQ(cli_->run({"GET", "srs-proxy-url:v/live/before"}), key);
+
+  // A failover without the master going down: only +switch-master (and
+  // the demotion, READONLY) tell the balancer.
+  // Refused (NOGOODSLAVE) until the Sentinel has the replica's own INFO.
+  ASSERT_TRUE(wait(
+      [&] {
+        return sentinel_cli_->run({"SENTINEL", "FAILOVER", "srs"}) == "OK";
+      },
+      15000));
+  ASSERT_TRUE(drive(
+      {b.get()}, [&] { return b->state() == at(replica_port_) + " connected"; }, 15000))
+      << b->state();
+  EXPECT_EQ(b->stats().master_switches, 1u);
+  // The promotion closed the replica's clients (Sentinel's CLIENT KILL).
+  replica_cli_ = std::make_unique<Cli>(replica_port_);
+  // Claims go to the new master, and the old mapping is there.
+  auto q = pick(*b, "v/live/after", Mode::Publish);
+  ASSERT_TRUE(q && q->ok) << (q ? q->why : "");
+  EXPECT_EQ(replica_cli_->run({"GET", "srs-proxy-url:v/live/after"}), key);
+  EXPECT_EQ(replica_cli_->run({"GET", "srs-proxy-url:v/live/before"}), key);
+}
+
+TEST_F(SentinelTest, NoMasterIs1503AndTheMasterAfterThePromotionIsFound) {
+  go_register(*cli_, "a", "198.18.1.2", "10080");
+  auto b = connected(sentinel_options());
+  redis_->kill();
+  ASSERT_TRUE(drive(
+      {b.get()}, [&] { return !b->state().ends_with(" connected"); }, 1000));
+  // Until the Sentinel promotes the replica (down-after 1 s), callers get 1503.
+  auto p = pick(*b, "v/live/x", Mode::Publish);
+  ASSERT_TRUE(p);
+  EXPECT_FALSE(p->ok);
+  EXPECT_EQ(p->reject_reason, srt::kRejXDown);
+  ASSERT_TRUE(drive(
+      {b.get()}, [&] { return b->state() == at(replica_port_) + " connected"; }, 15000))
+      << b->state();
+  EXPECT_EQ(b->stats().master_switches, 1u);
+  auto q = pick(*b, "v/live/x", Mode::Publish);
+  ASSERT_TRUE(q && q->ok) << (q ? q->why : "");
+}
+
+TEST_F(SentinelTest, AnUnknownMasterNameIsDown) {
+  BalancerOptions o = sentinel_options();
+  o.master_name = "other";
+  auto b = make_redis_balancer(o);
+  drive(
+      {b.get()}, [] { return false; }, 300);
+  EXPECT_NE(b->state().find("down"), std::string::npos) << b->state();
+  EXPECT_NE(b->state().find("does not know a master \"other\""), std::string::npos) << b->state();
+  EXPECT_GE(b->stats().sentinel_errors, 2u);
+  auto p = pick(*b, "v/live/x", Mode::Publish);
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->reject_reason, srt::kRejXDown);
+}
+
+// A Sentinel with requirepass: sentinel_password is its AUTH, not the master's.
+class SentinelAuthTest : public SentinelTest {
+ protected:
+  SentinelAuthTest() { sentinel_password_ = "sentinel-s3cret"; }
+};
+
+TEST_F(SentinelAuthTest, SentinelPasswordIsSent) {
+  BalancerOptions o = sentinel_options();
+  o.sentinels.erase(o.sentinels.begin());
+  o.sentinel_password = "wrong";
+  auto bad = make_redis_balancer(o);
+  drive(
+      {bad.get()}, [] { return false; }, 300);
+  EXPECT_NE(bad->state().find("AUTH"), std::string::npos) << bad->state();
+  EXPECT_GE(bad->stats().sentinel_errors, 1u);
+
+  o.sentinel_password = sentinel_password_;
+  auto b = connected(o);
+  EXPECT_EQ(b->state(), at(port_) + " connected");
+  drive(
+      {b.get()}, [] { return false; }, 300);  // the subscription's answer
+  EXPECT_EQ(b->stats().sentinel_errors, 0u) << "the subscription authenticates too";
 }
 
 }  // namespace

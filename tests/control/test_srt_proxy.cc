@@ -8,6 +8,10 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
+#include <fstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -260,6 +264,98 @@ TEST_F(SrtProxyTest, CookieOfThePreviousBucketIsTakenOlderIsNot) {
   advance(env.tsc_hz() * 121);  // two buckets on
   from_caller(conclusion(other, kPublish, kSocket + 1), kCallerPort + 1);
   EXPECT_EQ(counters().bad_cookie.get(), 1u);
+}
+
+// ---- the fleet's shared secret ([srt] cookie_secret_file) ----
+
+// A secret file for the test, removed at the end.
+class SecretFile {
+ public:
+  explicit SecretFile(const std::string& text) {
+    const int fd = mkstemp(path_);
+    if (fd >= 0) close(fd);
+    write(text);
+  }
+  ~SecretFile() { unlink(path_); }
+  void write(const std::string& text) const { std::ofstream(path_, std::ios::trunc) << text; }
+  std::string path() const { return path_; }
+
+ private:
+  char path_[40] = "/tmp/srtfwd-test-secret-XXXXXX";
+};
+
+TEST_F(SrtProxyTest, ASharedSecretLetsAnotherHostTakeTheConclusion) {
+  SecretFile file("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n");
+  constexpr uint64_t kWall = 1'700'000'000;
+  // Host A and host B: their TSCs are far apart (booted at other times);
+  // the wall clock is the one they share.
+  env.clock = env.tsc_hz() * 1000;
+  proxy().use_cookie_secret_file(file.path(), kWall, env.clock);
+  fake::Env env_b;
+  env_b.opt = env.opt;
+  env_b.addresses = {kVip};
+  env_b.clock = env_b.tsc_hz() * 987654;
+  fake::Balancer balancer_b;
+  SrtProxy host_b(env_b, balancer_b);
+  env_b.proxy = &host_b;
+  host_b.use_cookie_secret_file(file.path(), kWall, env_b.clock);
+  auto to_b = [&](const srt::Handshake& hs, uint16_t port) {
+    const auto bytes = srt::serialize(hs);
+    net::FrameInfo fi;
+    fi.ip_version = 4;
+    fi.src = kCaller;
+    fi.dst = kVip;
+    fi.sport = port;
+    fi.dport = kListen;
+    fi.payload_len = static_cast<uint16_t>(bytes.size());
+    host_b.on_datagram(fi, kCallerMac, kCallerPortId, bytes, env_b.clock);
+  };
+
+  // INDUCTION at A, CONCLUSION at B a second later: B goes on to the origin.
+  const uint32_t cookie = cookie_for();
+  advance(env.tsc_hz());
+  env_b.clock += env_b.tsc_hz();
+  to_b(conclusion(cookie), kCallerPort);
+  EXPECT_EQ(host_b.counters().conclusions.get(), 1u);
+  EXPECT_EQ(host_b.counters().bad_cookie.get(), 0u);
+
+  // B rotates (file rewritten, SIGHUP): A's cookies of before still verify
+  // on B for one cookie lifetime, not after.
+  const uint32_t before = cookie_for(kCallerPort + 1, kSocket + 1);
+  file.write("ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100\n");
+  EXPECT_TRUE(host_b.reload_cookie_secret(env_b.clock));
+  EXPECT_EQ(host_b.counters().cookie_secret_rotations.get(), 1u);
+  to_b(conclusion(before, kPublish, kSocket + 1), kCallerPort + 1);
+  EXPECT_EQ(host_b.counters().conclusions.get(), 2u);
+  // Two buckets on, a fresh cookie of A (which has not rotated) is refused:
+  // B has forgotten the old secret.
+  advance(env.tsc_hz() * 2 * 60);
+  env_b.clock += env_b.tsc_hz() * 2 * 60;
+  const uint32_t late = cookie_for(kCallerPort + 2, kSocket + 2);
+  to_b(conclusion(late, kPublish, kSocket + 2), kCallerPort + 2);
+  EXPECT_EQ(host_b.counters().bad_cookie.get(), 1u);
+
+  // A bad file on SIGHUP: the running secret stays, counted.
+  file.write("0011\n");
+  EXPECT_FALSE(host_b.reload_cookie_secret(env_b.clock));
+  EXPECT_EQ(host_b.counters().cookie_secret_failures.get(), 1u);
+  EXPECT_EQ(host_b.counters().cookie_secret_rotations.get(), 1u);
+
+  // Without a file, a reload does nothing; with a bad one, start-up refuses.
+  fake::Env env_c;
+  env_c.opt = env.opt;
+  env_c.addresses = {kVip};
+  fake::Balancer balancer_c;
+  SrtProxy host_c(env_c, balancer_c);
+  EXPECT_FALSE(host_c.reload_cookie_secret(env_c.clock));
+  EXPECT_EQ(host_c.counters().cookie_secret_failures.get(), 0u);
+  try {
+    host_c.use_cookie_secret_file(file.path(), kWall, env_c.clock);
+    ADD_FAILURE() << "a short secret was taken";
+  } catch (const std::runtime_error& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("srt.cookie_secret_file: " + file.path(), 0), 0u)
+        << e.what();
+  }
 }
 
 // ---- every rejection srtfwd sends ----

@@ -54,6 +54,7 @@ CONFIG = """
 ipv4 = "198.18.0.1/24"
 ipv6 = "2001:db8::1/64"
 {vlan0}
+{extra0}
 [[port]]
 ipv4 = "198.18.1.1/24"
 ipv6 = "2001:db8:1::1/64"
@@ -68,8 +69,9 @@ listen = "{admin}"
 """
 
 
-def config(vlans=(None, None), admin_port=0):
-    return CONFIG.format(admin=f"127.0.0.1:{admin_port}" if admin_port else "",
+def config(vlans=(None, None), admin_port=0, extra0=""):
+    """extra0: more lines for port 0's table."""
+    return CONFIG.format(admin=f"127.0.0.1:{admin_port}" if admin_port else "", extra0=extra0,
                          **{f"vlan{i}": f"vlan = {v}" if v is not None else "" for i, v in enumerate(vlans)})
 
 
@@ -287,7 +289,8 @@ class Run:
     once its admin API's counters say every frame was handled (settled()).
     Never leaves a process behind."""
 
-    def __init__(self, in0, in1, sessions=(SESSION4, SESSION6), vlans=(None, None), extra=()):
+    def __init__(self, in0, in1, sessions=(SESSION4, SESSION6), vlans=(None, None), extra0="",
+                 extra=()):
         self.proc = None
         self.dir = tempfile.mkdtemp(prefix="srtfwd-replay-")
         p = lambda n: os.path.join(self.dir, n)  # noqa: E731
@@ -296,7 +299,7 @@ class Run:
         frames = len(in0 or [FILLER]) + len(in1 or [FILLER])
         admin_port = free_port()
         with open(p("t.toml"), "w") as f:
-            f.write(config(vlans, admin_port))
+            f.write(config(vlans, admin_port, extra0))
         self.prefix = f"srtfwd-replay-{os.getpid()}-{next(_run_ids)}"
         argv = [TESTBED, "-l", "0-1", "--no-huge", "-m", "1024", "--no-pci",
                 f"--file-prefix={self.prefix}",

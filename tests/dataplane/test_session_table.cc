@@ -136,6 +136,80 @@ TEST(SessionTable, MixedFamilySessionsTranslateBothDirections) {
   EXPECT_EQ(err, InstallError::kFamilyMismatch);
 }
 
+// A caller NAT rebinding (rekey_caller): the session answers to the new
+// caller 4-tuple only, its backend key now sends to the new caller address,
+// the counters of both directions carry over, and the old slots retire and
+// go back to the table after reclaim. A new 4-tuple that is a session's
+// already, or of the other family, leaves the session as it was.
+TEST(SessionTable, RekeyCallerMovesTheCallerSide) {
+  SessionTable t("st_rekey", 8, SOCKET_ID_ANY, nullptr);
+  SessionSpec sp = spec_of(5000);
+  sp.caller_next_hop = *net::MacAddr::parse("02:00:00:00:00:02");
+  Session* s = t.install(sp, 0, nullptr);
+  ASSERT_NE(s, nullptr);
+  Session* other = t.install(spec_of(7000), 0, nullptr);
+  ASSERT_NE(other, nullptr);
+  s->dir[kFromCaller]->counters().packets.add(11);
+  s->dir[kFromBackend]->counters().packets.add(22);
+  s->dir[kFromBackend]->counters().bytes.add(2200);
+  const SessionKey old_caller = s->key[kFromCaller], backend = s->key[kFromBackend];
+  const uint32_t live_before = t.flows().live();
+
+  const net::IpAddr new_ip = *net::IpAddr::parse("198.18.0.9");
+  const net::MacAddr new_mac = *net::MacAddr::parse("02:00:00:00:00:09");
+  InstallError err;
+  ASSERT_TRUE(t.rekey_caller(s, new_ip, 6000, 0, new_mac, &err)) << to_string(err);
+  EXPECT_EQ(s->spec.caller_ip, new_ip);
+  EXPECT_EQ(s->spec.caller_udp, 6000);
+  EXPECT_EQ(s->spec.backend_socket_id, sp.backend_socket_id);
+  Direction d;
+  EXPECT_EQ(t.lookup(old_caller, &d), nullptr);
+  SessionSpec moved = sp;
+  moved.caller_ip = new_ip;
+  moved.caller_udp = 6000;
+  EXPECT_EQ(t.lookup(SessionTable::caller_key(moved), &d), s);
+  EXPECT_EQ(d, kFromCaller);
+  EXPECT_EQ(s->key[kFromCaller], SessionTable::caller_key(moved));
+  EXPECT_EQ(t.lookup(backend, &d), s);
+  EXPECT_EQ(d, kFromBackend);
+  // Toward the new caller address and port, through its next hop; toward the
+  // origin as before.
+  const net::Rewrite back = s->dir[kFromBackend]->rewrite();
+  EXPECT_EQ(back.dst, new_ip);
+  EXPECT_EQ(back.dport_be, net::to_be16(6000));
+  EXPECT_EQ(back.src, sp.vip);
+  EXPECT_EQ(back.dst_mac, new_mac);
+  EXPECT_EQ(s->dir[kFromCaller]->rewrite().dst, sp.backend_ip);
+  EXPECT_EQ(s->dir[kFromCaller]->counters().packets.get(), 11u);
+  EXPECT_EQ(s->dir[kFromBackend]->counters().packets.get(), 22u);
+  EXPECT_EQ(s->dir[kFromBackend]->counters().bytes.get(), 2200u);
+  // Two new slots live, the two old ones retired until reclaim.
+  EXPECT_EQ(t.flows().live(), live_before);
+  EXPECT_EQ(t.flows().retired(), 2u);
+  t.reclaim();
+  EXPECT_EQ(t.flows().retired(), 0u);
+  EXPECT_EQ(t.lookup(backend, &d), s);
+
+  // Onto another session's caller 4-tuple, or the other family: refused,
+  // the session unchanged.
+  const SessionKey before = s->key[kFromCaller];
+  EXPECT_FALSE(t.rekey_caller(s, other->spec.caller_ip, other->spec.caller_udp, 0, new_mac, &err));
+  EXPECT_EQ(err, InstallError::kKeyExists);
+  EXPECT_FALSE(t.rekey_caller(s, *net::IpAddr::parse("2001:2::9"), 6001, 0, new_mac, &err));
+  EXPECT_EQ(err, InstallError::kFamilyMismatch);
+  EXPECT_EQ(s->key[kFromCaller], before);
+  EXPECT_EQ(t.lookup(before, &d), s);
+  EXPECT_EQ(t.flows().retired(), 0u);
+
+  // Removed after a move: every slot goes back.
+  t.remove(s);
+  t.remove(other);
+  t.reclaim();
+  EXPECT_EQ(t.flows().live(), 0u);
+  EXPECT_EQ(t.flows().retired(), 0u);
+  EXPECT_EQ(t.live_count(), 0u);
+}
+
 }  // namespace
 }  // namespace srtfwd::dataplane
 

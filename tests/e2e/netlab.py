@@ -14,10 +14,33 @@ Topology (forwarder i = 0, 1, ...; the lab makes forwarder 0 unless forwarders=0
         |
     origin ns <prefix>-origin    veth <id>-o<i>n  198.18.{2i+1}.2 .. .5 /24 (origin_addrs)
 
+shared_caller=True puts every forwarder's caller link in the one caller ns c0
+(198.18.0.2 toward forwarder 0, 198.18.2.2 toward forwarder 1, ...): one caller
+socket reaches every forwarder from the same address, as callers behind a router
+reach several hosts of one VIP (the routes are the links' own /24s).
+
 All forwarders share the one origin namespace; it has addresses in every
 forwarder's origin-side subnet, so an origin bound to 0.0.0.0 is reachable from
 every forwarder directly, and one bound to 198.18.1.2 is reachable from forwarder
 i > 0 through its port-1 gateway 198.18.{2i+1}.2 (fwd_config sets it).
+
+With router=True (IPv4 only) a router namespace stands between the callers
+and every forwarder's port 0, as a data-centre router in front of several
+hosts sharing a VIP:
+
+    caller ns <prefix>-rc<k>     veth  198.18.{100+k}.2 .. /24 (caller_addrs), default via .254
+        |
+    router ns <prefix>-router    198.18.{100+k}.254/24 toward caller ns k, and
+        |                        198.18.{2i}.254/24 on forwarder i's caller link (its veth
+        |                        <id>-c<i>n); IPv4 forwarding on (there only), ECMP hashing
+        |                        on ports (fib_multipath_hash_policy=1)
+    root ns: <id>-c<i>h -- srtfwd i port 0, 198.18.{2i}.1, gateway 198.18.{2i}.254
+
+route_vip() points the router's route to a VIP at a set of forwarders (a
+static multipath route); the BGP lab replaces it with BIRD's. Port 0's
+gateway (the router) is then the forwarder's first, the one srtfwd takes for
+every destination off its links: each forwarder's origins must be on-link,
+fwd(i).origin_ip with an origin bound to 0.0.0.0.
 
 Rules kept here: only namespaces and veths this lab creates, addresses in
 198.18.0.0/15 only (IPv6, opt-in, in 2001:2::/48, RFC 5180 benchmarking); checksum
@@ -44,6 +67,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import fcntl
+import ipaddress
 import json
 import os
 import re
@@ -55,10 +79,12 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-__all__ = ["NetLab", "FwdLinks", "Link", "LabProc", "Srtfwd", "Redis", "LabError"]
+__all__ = ["NetLab", "FwdLinks", "Link", "LabProc", "Srtfwd", "Redis", "LabError", "RouterCaller"]
 
 IP = "/usr/sbin/ip" if os.path.exists("/usr/sbin/ip") else "ip"
 ETHTOOL = "/usr/sbin/ethtool" if os.path.exists("/usr/sbin/ethtool") else "ethtool"
@@ -189,6 +215,32 @@ class Srtfwd:
     def signal(self, sig: int) -> None:
         self.proc.send_signal(sig)
 
+    def admin_get(self, path: str, timeout: float = 5) -> tuple[int, str]:
+        """GET path on the [admin] listener of its config: (HTTP status, body),
+        an error status (503 ...) returned like any other."""
+        with open(self.config_path) as f:
+            m = re.search(r'^listen = "(127\.0\.0\.1:\d+)"', f.read(), re.M)
+        if not m:
+            raise LabError("no [admin] listen = \"127.0.0.1:PORT\" in " + self.config_path)
+        try:
+            with urllib.request.urlopen(f"http://{m.group(1)}{path}", timeout=timeout) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def admin_json(self, path: str):
+        """GET path from its [admin] listener, its JSON body parsed (an error status raises)."""
+        status, body = self.admin_get(path)
+        if status != 200:
+            raise LabError(f"GET {path}: HTTP {status}: {body[:200]}")
+        return json.loads(body)
+
+    def metric(self, series: str) -> int:
+        """One series' value in /metrics, e.g. 'srtfwd_dropped_packets_total{reason="no_session"}'
+        (0 when absent)."""
+        m = re.search(r"^" + re.escape(series) + r" (\d+)$", self.admin_get("/metrics")[1], re.M)
+        return int(m.group(1)) if m else 0
+
     def stop(self, timeout: float = 15) -> int:
         """SIGTERM, wait (the forwarder drains), then SIGKILL. Returns the exit status."""
         rc = self.proc.stop(signal.SIGTERM, timeout)
@@ -290,6 +342,8 @@ class FwdLinks:
     fwd_origin_ip6: str | None = None
     caller_ips6: list[str] = field(default_factory=list)
     origin_ips6: list[str] = field(default_factory=list)
+    # Router topology: port 0's next hop toward the callers (the router).
+    caller_gateway: str | None = None
 
     @property
     def caller_ip(self) -> str:
@@ -305,6 +359,19 @@ class FwdLinks:
         return self.origin_ips[0]
 
 
+@dataclass
+class RouterCaller:
+    """A caller namespace behind the router (NetLab(router=True))."""
+    ns: str
+    ifc: str
+    ips: list[str]          # e.g. 198.18.100.2, .3 ...
+    gateway: str            # the router, e.g. 198.18.100.254
+
+    @property
+    def ip(self) -> str:
+        return self.ips[0]
+
+
 # ---------------------------------------------------------------------------------
 
 
@@ -312,7 +379,11 @@ class NetLab:
     """Network namespaces, veths, and the processes of one end-to-end test.
 
     NetLab(prefix="t1", forwarders=1, caller_addrs=1, origin_addrs=4, ipv6=False,
-           srtfwd_bin=None, workdir=None, keep_logs=None)
+           srtfwd_bin=None, workdir=None, keep_logs=None, router=False, router_callers=1,
+           shared_caller=False)
+
+    router: the router topology (module docstring); router_callers caller
+    namespaces behind it (self.callers), caller_addrs addresses each.
 
     keep_logs: None keeps the work directory (logs, configs) after a failure or
     with NETLAB_KEEP=1, else removes it; True/False force. A workdir= given by
@@ -325,7 +396,8 @@ class NetLab:
 
     def __init__(self, prefix: str = "lab", forwarders: int = 1, caller_addrs: int = 1,
                  origin_addrs: int = 4, ipv6: bool = False, srtfwd_bin: str | None = None,
-                 workdir: str | None = None, keep_logs: bool | None = None):
+                 workdir: str | None = None, keep_logs: bool | None = None, router: bool = False,
+                 router_callers: int = 1, shared_caller: bool = False):
         if not re.fullmatch(r"[a-z][a-z0-9]{0,6}", prefix):
             raise ValueError("prefix: 1-7 characters [a-z0-9], starting with a letter")
         if os.geteuid() != 0:
@@ -338,6 +410,7 @@ class NetLab:
         self.srtfwd_bin = srtfwd_bin or os.environ.get("SRTFWD")
         self._workdir_arg = workdir
         self._keep_logs = keep_logs
+        self._shared_caller = shared_caller
         self.id = ""
         self.workdir = ""
         self.namespaces: list[str] = []
@@ -347,10 +420,17 @@ class NetLab:
         self.procs: list[LabProc] = []
         self.fwd_procs: list[Srtfwd] = []
         self._lock_fd: int | None = None
+        self._scratch: list[str] = []  # data dirs removed at close, logs kept or not
         self._nlink = 0
         self._nproc = 0
         self._closed = True
         self.origin_ns = ""
+        self._router = router
+        self._router_callers = router_callers
+        if router and ipv6:
+            raise LabError("the router topology is IPv4 only")
+        self.router_ns = ""
+        self.callers: list[RouterCaller] = []
 
     # -- context ----------------------------------------------------------------
 
@@ -367,6 +447,8 @@ class NetLab:
             else:
                 self.workdir = tempfile.mkdtemp(prefix=f"srtlab-{self.id}-")
             self.origin_ns = self.netns("origin")
+            if self._router:
+                self._add_router()
             for _ in range(self._n_fwd):
                 self.add_forwarder()
         except BaseException:
@@ -392,6 +474,8 @@ class NetLab:
                 p.stop(timeout=3)
             except Exception as e:
                 print(f"netlab: stopping {p.name}: {e}", file=sys.stderr)
+        for d in self._scratch:
+            shutil.rmtree(d, ignore_errors=True)
         for ns in reversed(self.namespaces):
             self._delete_ns(ns)
         for ifc in self.host_ifs:
@@ -582,21 +666,101 @@ class NetLab:
         self.links.append(link)
         return link
 
+    def _add_router(self) -> None:
+        """The router namespace and the caller namespaces behind it."""
+        self.router_ns = self.netns("router")
+        for k in range(self._router_callers):
+            # The link numbers these subnets use are taken, so that link()'s
+            # own 198.18.{100+j} never meets them.
+            j = self._nlink
+            self._nlink += 1
+            net = f"198.18.{100 + j}"
+            ns = self.netns(f"rc{k}")
+            ifc_r, ifc_c = f"{self.id}-l{j}a", f"{self.id}-l{j}b"
+            ips = [f"{net}.{2 + a}" for a in range(self._caller_addrs)]
+            self._veth(self.router_ns, ifc_r, ns, ifc_c)
+            self._setup_ns_end(self.router_ns, ifc_r, [f"{net}.254/24"])
+            self._setup_ns_end(ns, ifc_c, [f"{a}/24" for a in ips])
+            _sh([IP, "-n", ns, "route", "add", "default", "via", f"{net}.254"])
+            self.links.append(Link(self.router_ns, ns, ifc_r, ifc_c, [f"{net}.254/24"],
+                                   [f"{a}/24" for a in ips]))
+            self.callers.append(RouterCaller(ns, ifc_c, ips, f"{net}.254"))
+        # Forwarding in the router namespace only (its own sysctls), ECMP
+        # hashed on the ports too, so that the callers of one address spread;
+        # no reverse-path filter (a VIP's answers come from whichever host).
+        for kv in ("net.ipv4.ip_forward=1", "net.ipv4.conf.all.forwarding=1",
+                   "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0",
+                   "net.ipv4.fib_multipath_hash_policy=1"):
+            self.run_in(self.router_ns, [SYSCTL, "-qw", kv], check=True)
+        for link in self.links:
+            if link.ns_a == self.router_ns:
+                self._router_if_forwards(link.if_a)
+
+    def _router_if_forwards(self, ifc: str) -> None:
+        self.run_in(self.router_ns, [SYSCTL, "-qw", f"net.ipv4.conf.{ifc}.forwarding=1"], check=True)
+        self.run_in(self.router_ns, [SYSCTL, "-qw", f"net.ipv4.conf.{ifc}.rp_filter=0"], check=True)
+
+    def route_vip(self, vip: str, via: Sequence[str] = (), dev: str | None = None,
+                  ns: str | None = None) -> None:
+        """Point ns's route to vip (/32) at next hops `via` (a multipath route
+        with several: `ip route replace VIP/32 nexthop via A nexthop via B`), or
+        on-link through `dev`. ns: the router's by default. Calling it again
+        changes the next-hop set."""
+        ns = ns or self.router_ns
+        if not ns:
+            raise LabError("route_vip: no router (NetLab(router=True)) and no ns")
+        _check_bench_addr(vip)
+        six = ":" in vip
+        dst = f"{vip}/{128 if six else 32}"
+        argv = [IP, "-n", ns] + (["-6"] if six else []) + ["route", "replace", dst]
+        if dev is not None:
+            argv += ["dev", dev]
+        elif len(via) == 1:
+            argv += ["via", via[0]]
+        elif via:
+            for v in via:
+                argv += ["nexthop", "via", v]
+        else:
+            raise LabError("route_vip: give via or dev")
+        _sh(argv)
+
+    def vip_nexthops(self, vip: str, ns: str | None = None) -> list[str]:
+        """The gateways of ns's route to vip (the router's by default), sorted;
+        [] without one."""
+        ns = ns or self.router_ns
+        six = ":" in vip
+        r = _sh([IP, "-n", ns, "-j"] + (["-6"] if six else []) +
+                ["route", "show", f"{vip}/{128 if six else 32}"], check=False)
+        try:
+            routes = json.loads(r.stdout or "[]")
+        except ValueError:
+            return []
+        out = []
+        for rt in routes:
+            if "gateway" in rt:
+                out.append(rt["gateway"])
+            for nh in rt.get("nexthops", []):
+                if "gateway" in nh:
+                    out.append(nh["gateway"])
+        return sorted(out)
+
     def add_forwarder(self, caller_addrs: int | None = None, origin_addrs: int | None = None) -> FwdLinks:
-        """Add caller ns c<i> and the two root-ns veth ends of forwarder i."""
+        """Add caller ns c<i> (router topology: the router's end) and the two
+        root-ns veth ends of forwarder i."""
         i = len(self.forwarders)
         if i > 49:
             raise LabError("too many forwarders")
         nc = self._caller_addrs if caller_addrs is None else caller_addrs
         no = self._origin_addrs if origin_addrs is None else origin_addrs
         cnet, onet = f"198.18.{2 * i}", f"198.18.{2 * i + 1}"
-        cns = self.netns(f"c{i}")
+        cns = self.router_ns if self._router else self.netns("c0" if self._shared_caller else f"c{i}")
         f = FwdLinks(
             index=i, caller_ns=cns, caller_if=f"{self.id}-c{i}n", caller_host_if=f"{self.id}-c{i}h",
             origin_ns=self.origin_ns, origin_if=f"{self.id}-o{i}n", origin_host_if=f"{self.id}-o{i}h",
             fwd_ip=f"{cnet}.1", fwd_origin_ip=f"{onet}.1",
-            caller_ips=[f"{cnet}.{2 + k}" for k in range(nc)],
-            origin_ips=[f"{onet}.{2 + k}" for k in range(no)])
+            caller_ips=[f"{cnet}.254"] if self._router else [f"{cnet}.{2 + k}" for k in range(nc)],
+            origin_ips=[f"{onet}.{2 + k}" for k in range(no)],
+            caller_gateway=f"{cnet}.254" if self._router else None)
         if self.ipv6:  # RFC 5180 benchmarking range 2001:2::/48
             c6, o6 = f"2001:2:0:{2 * i:x}", f"2001:2:0:{2 * i + 1:x}"
             f.fwd_ip6, f.fwd_origin_ip6 = f"{c6}::1", f"{o6}::1"
@@ -610,6 +774,8 @@ class NetLab:
                            [f"{a}/64" for a in f.caller_ips6])
         self._setup_ns_end(self.origin_ns, f.origin_if, [f"{a}/24" for a in f.origin_ips],
                            [f"{a}/64" for a in f.origin_ips6])
+        if self._router:
+            self._router_if_forwards(f.caller_if)
         self.forwarders.append(f)
         return f
 
@@ -660,21 +826,71 @@ class NetLab:
             raise LabError(f"{' '.join(full)} failed ({r.returncode}):\n{r.stdout}{r.stderr}")
         return r
 
+    def rebind_source_port(self, ns: str, ip: str, old_port: int, new_port: int,
+                           new_ip: str | None = None) -> None:
+        """From now on, UDP that namespace ns sends from ip:old_port leaves as
+        new_ip:new_port (new_ip: another address of ns; default ip), and
+        answers to that come back to ip:old_port: a NAT that rebinds a caller
+        mid-stream, its socket untouched. Once per namespace. The SNAT
+        applies to new connections only, and the caller's existing conntrack
+        entry (or one that the other side's packets to old_port create at any
+        moment) would keep the old mapping: the moved packets get a conntrack
+        zone of their own, set before conntrack looks, where no entry exists
+        yet. One nft transaction: no packet sees half of it."""
+        NFT = "/usr/sbin/nft" if os.path.exists("/usr/sbin/nft") else "nft"
+        new_ip = new_ip or ip
+        rules = (
+            "table ip netlab_rebind {\n"
+            "  chain raw_out { type filter hook output priority raw; }\n"
+            "  chain raw_pre { type filter hook prerouting priority raw; }\n"
+            "  chain nat_post { type nat hook postrouting priority srcnat; }\n"
+            "}\n"
+            f"add rule ip netlab_rebind raw_out ip saddr {ip} udp sport {old_port} ct zone set 7\n"
+            f"add rule ip netlab_rebind raw_pre ip daddr {new_ip} udp dport {new_port} ct zone set 7\n"
+            f"add rule ip netlab_rebind nat_post ip saddr {ip} udp sport {old_port} "
+            f"snat to {new_ip}:{new_port}\n")
+        self.run_in(ns, [NFT, "-f", "-"], input=rules, timeout=10, check=True)
+
     def ping(self, ns: str, ip: str, count: int = 1, timeout: float = 2) -> bool:
         """True if ip answers ICMP echo from namespace ns."""
         r = self.run_in(ns, ["ping", "-n", "-q", "-c", str(count), "-W", str(int(max(1, timeout))), ip],
                         timeout=timeout * count + 5)
         return r.returncode == 0
 
-    def redis(self, timeout: float = 10) -> Redis:
-        """A private redis-server on 127.0.0.1, free port, no persistence."""
+    def redis(self, timeout: float = 10, replica_of: "Redis | None" = None) -> Redis:
+        """A private redis-server on 127.0.0.1, free port, no persistence; with
+        replica_of, a replica of that one (replica-priority default: Sentinel
+        may promote it). Its data directory goes at close, even after a failure."""
+        extra = ["--replicaof", replica_of.host, str(replica_of.port)] if replica_of else []
+        return self._redis_proc("redis-server", lambda port, d: [
+            "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "no", "--daemonize", "no", "--protected-mode", "no", "--dir", d,
+            "--logfile", "", *extra], timeout)
+
+    def sentinel(self, master: Redis, name: str = "srs", quorum: int = 1, down_after_ms: int = 1000,
+                 failover_timeout_ms: int = 3000, timeout: float = 10) -> Redis:
+        """A redis-sentinel on 127.0.0.1 that monitors master as `name`. Sentinel
+        rewrites its config file, so it lives in the sentinel's own directory
+        (removed at close)."""
+        def argv(port: int, d: str) -> list[str]:
+            conf = os.path.join(d, "sentinel.conf")
+            with open(conf, "w") as f:
+                f.write("\n".join([
+                    f"port {port}", "bind 127.0.0.1", "protected-mode no", "daemonize no",
+                    f"dir {d}", 'logfile ""',
+                    f"sentinel monitor {name} {master.host} {master.port} {quorum}",
+                    f"sentinel down-after-milliseconds {name} {down_after_ms}",
+                    f"sentinel failover-timeout {name} {failover_timeout_ms}",
+                    f"sentinel parallel-syncs {name} 1", ""]))
+            return ["redis-sentinel", conf]
+        return self._redis_proc("redis-sentinel", argv, timeout)
+
+    def _redis_proc(self, what: str, argv, timeout: float) -> Redis:
         for _ in range(5):
             port = free_port()
-            d = tempfile.mkdtemp(prefix="redis-", dir=self.workdir)
-            p = self.popen_in(None, ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                                     "--save", "", "--appendonly", "no", "--daemonize", "no",
-                                     "--protected-mode", "no", "--dir", d, "--logfile", ""],
-                              name="redis-server")
+            d = tempfile.mkdtemp(prefix=f"{what}-", dir=self.workdir)
+            self._scratch.append(d)
+            p = self.popen_in(None, argv(port, d), name=what)
             r = Redis(p, port)
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline and p.poll() is None:
@@ -683,22 +899,28 @@ class NetLab:
                 time.sleep(0.05)
             p.stop()
             if "Address already in use" not in p.out_text():
-                raise LabError("redis-server did not start:\n" + _tail(p.stdout_path))
-        raise LabError("redis-server: no free port")
+                raise LabError(f"{what} did not start:\n" + _tail(p.stdout_path))
+        raise LabError(f"{what}: no free port")
 
     # -- the forwarder ---------------------------------------------------------------------
 
     def fwd_config(self, fwd: int = 0, backends: Sequence[tuple[str, int]] = (), listen: Sequence[int] = (10080,),
                    admin_port: int | None = None, redis: "Redis | str | None" = None,
                    idle_timeout_ms: int = 5000, leg_ports: str = "20000-59999", extra: str = "",
-                   srt_extra: Sequence[str] = ()) -> str:
+                   srt_extra: Sequence[str] = (), port0_extra: Sequence[str] = (),
+                   sentinels: "Sequence[Redis]" = (), master_name: str = "srs") -> str:
         """Minimal TOML (the README's minimal config) for forwarder fwd of this lab: port 0
         caller side, port 1 origin side with the origin ns as gateway; balancer
-        "redis" when redis is given, else "memory" with `backends`. srt_extra:
-        more lines for the [srt] table."""
+        "redis" when redis is given (or sentinels: the master named master_name),
+        else "memory" with `backends`. srt_extra: more lines for the [srt] table,
+        port0_extra for port 0's (vips = [...])."""
         f = self.forwarders[fwd]
         admin_port = admin_port or free_port()
         lines = ["[[port]]", f'ipv4 = "{f.fwd_ip}/{f.prefix_len}"']
+        if f.caller_gateway:
+            lines.append(f'gateway = "{f.caller_gateway}"')
+        if port0_extra:
+            lines += list(port0_extra)
         if f.fwd_ip6:
             lines.append(f'ipv6 = "{f.fwd_ip6}/64"')
         lines += ["", "[[port]]", f'ipv4 = "{f.fwd_origin_ip}/{f.prefix_len}"',
@@ -708,7 +930,10 @@ class NetLab:
         lines += ["", "[srt]", f"listen = [{', '.join(str(p) for p in listen)}]",
                   f'leg_ports = "{leg_ports}"', f"idle_timeout_ms = {idle_timeout_ms}", *srt_extra, "",
                   "[balancer]"]
-        if redis is not None:
+        if sentinels:
+            lines += ['type = "redis"', f'master_name = "{master_name}"',
+                      "sentinels = [" + ", ".join(f'"{s.addr}"' for s in sentinels) + "]"]
+        elif redis is not None:
             addr = redis.addr if isinstance(redis, Redis) else redis
             lines += ['type = "redis"', f'redis = "{addr}"']
         else:
@@ -757,7 +982,7 @@ class NetLab:
 def _check_bench_addr(a: str) -> None:
     ip = a.split("/")[0]
     if ":" in ip:
-        if not ip.lower().startswith("2001:2:0:"):
+        if ipaddress.IPv6Address(ip) not in ipaddress.IPv6Network("2001:2::/48"):
             raise ValueError(f"{a}: IPv6 test addresses must be in 2001:2::/48")
         return
     o = [int(x) for x in ip.split(".")]
@@ -773,6 +998,32 @@ def _glob_dir(parent: str, head: str) -> list[str]:
 
 
 # ---- helpers the e2e tests share ----
+
+# SRT handshakes built by hand, for callers that do what libsrt will not (a
+# CONCLUSION to another host than the INDUCTION's, a forged field). Plain
+# functions of the standard library: a script run in a namespace with
+# /usr/bin/python3 -c imports them (sys.path gets this directory).
+
+def srt_handshake(version: int, enc_ext: int, typ: int, cookie: int, sock: int, exts: bytes = b"",
+                  isn: int = 12345, timestamp: int = 1000, dst: int = 0) -> bytes:
+    """A handshake control packet (the SRT draft's layout), peer IP zero."""
+    import struct
+    body = struct.pack("!IIIIIIII", version, enc_ext, isn, 1500, 8192, typ, sock, cookie)
+    return struct.pack("!IIII", 0x80000000, 0, timestamp, dst) + body + bytes(16) + exts
+
+
+def srt_ext(t: int, contents: bytes) -> bytes:
+    """A handshake extension block: type, length in 32-bit words, contents."""
+    import struct
+    return struct.pack("!HH", t, len(contents) // 4) + contents
+
+
+def srt_sid(text: str) -> bytes:
+    """A stream ID's extension contents: padded, each 32-bit word byte-reversed."""
+    b = text.encode()
+    b += bytes(-len(b) % 4)
+    return b"".join(b[i:i + 4][::-1] for i in range(0, len(b), 4))
+
 
 def binary(var: str) -> str:
     """The executable that environment variable var names (set by meson)."""

@@ -91,10 +91,12 @@ class CheckConfig(unittest.TestCase):
         for lst in re.findall(r"only_keys\([^{]*\{([^}]*)\}", src):
             keys |= set(re.findall(r'"([a-z0-9_]+)"', lst))
         self.assertGreater(len(keys), 25, keys)
-        keys -= {"port", "srt", "balancer", "backend", "admin", "dataplane", "limits", "hooks"}  # the tables
+        keys -= {"port", "srt", "balancer", "backend", "admin", "dataplane", "limits", "hooks",
+                 "bgp"}  # the tables
         with open(EXAMPLE) as f:
             example = f.read()
-        for table in ("[[port]]", "[srt]", "[balancer]", "[[backend]]", "[admin]", "[dataplane]"):
+        for table in ("[[port]]", "[srt]", "[balancer]", "[[backend]]", "[admin]", "[dataplane]",
+                      "[bgp]"):
             self.assertIn(table, example)
         for k in sorted(keys | set(PENDING_KEYS)):
             self.assertRegex(example, rf"(?m)^(# )?{k} = ", f"{k} is not in srtfwd.example.toml")

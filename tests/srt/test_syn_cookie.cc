@@ -2,10 +2,17 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <numeric>
+#include <stdexcept>
+#include <string>
 #include <set>
 #include <vector>
 
+#include "srtfwd/srt/cookie_secret.h"
 #include "srtfwd/srt/siphash.h"
 
 namespace srtfwd::srt {
@@ -118,6 +125,129 @@ TEST(SynCookie, RandomSecretsDiffer) {
   }
   EXPECT_TRUE(differ);
   EXPECT_TRUE(a.verify(a.make(kCaller, kPort, kNow), kCaller, kPort, kNow));
+}
+
+// ---- the fleet's shared secret ([srt] cookie_secret_file) ----
+
+constexpr const char* kSecretA = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+constexpr const char* kSecretB = "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100";
+
+// A file in the test's temporary directory, removed at the end.
+class SecretFile {
+ public:
+  explicit SecretFile(const std::string& text) {
+    const char* dir = std::getenv("TMPDIR");
+    path_ = std::string(dir != nullptr ? dir : "/tmp") + "/srtfwd-test-cookie-" +
+            std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "-" +
+            std::to_string(counter_++);
+    write(text);
+  }
+  ~SecretFile() { std::remove(path_.c_str()); }
+  void write(const std::string& text) { std::ofstream(path_, std::ios::trunc) << text; }
+  const std::string& path() const { return path_; }
+
+ private:
+  static inline int counter_ = 0;
+  std::string path_;
+};
+
+TEST(CookieSecret, TwoJarsFromOneFileAgree) {
+  SecretFile file(std::string(kSecretA) + "\n");
+  // Two hosts, each loading the file: A's INDUCTION cookie verifies on B.
+  const SynCookieJar host_a(read_cookie_secret(file.path()));
+  const SynCookieJar host_b(read_cookie_secret(file.path()));
+  const std::uint32_t cookie = host_a.make(kCaller, kPort, kNow);
+  EXPECT_TRUE(host_b.verify(cookie, kCaller, kPort, kNow));
+  EXPECT_TRUE(host_b.verify(cookie, kCaller, kPort, kNow + 60));
+  EXPECT_FALSE(host_b.verify(cookie, kCaller, kPort + 1, kNow));
+  // Surrounding whitespace and letter case do not change the secret.
+  EXPECT_EQ(parse_cookie_secret(std::string("  ") + kSecretA + "\r\n"),
+            parse_cookie_secret(std::string(kSecretA)));
+  std::string upper(kSecretA);
+  for (char& c : upper) c = static_cast<char>(std::toupper(c));
+  EXPECT_EQ(parse_cookie_secret(upper), parse_cookie_secret(kSecretA));
+}
+
+TEST(CookieSecret, DifferentSecretsRefuse) {
+  const SynCookieJar host_a(parse_cookie_secret(kSecretA));
+  const SynCookieJar host_b(parse_cookie_secret(kSecretB));
+  EXPECT_FALSE(host_b.verify(host_a.make(kCaller, kPort, kNow), kCaller, kPort, kNow));
+  // Every byte of a secret longer than the key counts: only the last differs.
+  std::string a(kSecretA), b(kSecretA);
+  b.back() = b.back() == '0' ? '1' : '0';
+  EXPECT_NE(parse_cookie_secret(a), parse_cookie_secret(b));
+}
+
+TEST(CookieSecret, BadFilesAreRefusedWithAReason) {
+  auto why = [](const std::string& text) {
+    try {
+      parse_cookie_secret(text);
+    } catch (const std::invalid_argument& e) { return std::string(e.what()); }
+    return std::string("accepted");
+  };
+  EXPECT_NE(why("").find("empty"), std::string::npos);
+  EXPECT_NE(why("\n").find("empty"), std::string::npos);
+  EXPECT_NE(why("0011223344556677").find("too short: 16 hex digits, at least 32"),
+            std::string::npos);
+  EXPECT_NE(why(std::string(kSecretA) + "0").find("odd number"), std::string::npos);
+  EXPECT_NE(why("secret-password-of-more-than-32-characters").find("hexadecimal"),
+            std::string::npos);
+  EXPECT_NE(why(std::string(kSecretA) + "\n" + kSecretB).find("hexadecimal"), std::string::npos);
+  EXPECT_NE(why(std::string(2000, 'a')).find("too long"), std::string::npos);
+  EXPECT_EQ(why(std::string(32, 'a')), "accepted");
+
+  EXPECT_THROW(read_cookie_secret("/nonexistent/srtfwd-cookie-secret"), std::runtime_error);
+  try {
+    read_cookie_secret("/nonexistent/srtfwd-cookie-secret");
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/srtfwd-cookie-secret: cannot read"),
+              std::string::npos);
+  }
+  SecretFile short_file("abcd\n");
+  EXPECT_THROW(read_cookie_secret(short_file.path()), std::invalid_argument);
+}
+
+TEST(CookieSecret, RotationKeepsThePreviousSecretForOneCookieLifetime) {
+  SecretFile file(kSecretA);
+  SynCookieJar host_a(read_cookie_secret(file.path()), 60);
+  SynCookieJar host_b(read_cookie_secret(file.path()), 60);
+  const std::uint64_t bucket_start = kNow - kNow % 60;
+  // A cookie of secret A made in the last second before the rotation.
+  const std::uint64_t made = bucket_start + 59;
+  const std::uint32_t old_cookie = host_a.make(kCaller, kPort, made);
+
+  file.write(std::string(kSecretB) + "\n");
+  EXPECT_TRUE(host_b.rotate(read_cookie_secret(file.path()), made));
+  EXPECT_FALSE(host_b.rotate(read_cookie_secret(file.path()), made));  // same secret: no-op
+  EXPECT_TRUE(host_b.has_previous(made));
+  // New cookies are made with B, and host A (not rotated yet) refuses them.
+  const std::uint32_t new_cookie = host_b.make(kCaller, kPort, made);
+  EXPECT_NE(new_cookie, old_cookie);
+  EXPECT_FALSE(host_a.verify(new_cookie, kCaller, kPort, made));
+  // A's cookie verifies as long as it would have without the rotation...
+  EXPECT_TRUE(host_b.verify(old_cookie, kCaller, kPort, made));
+  EXPECT_TRUE(host_b.verify(old_cookie, kCaller, kPort, bucket_start + 60));
+  EXPECT_TRUE(host_b.verify(old_cookie, kCaller, kPort, bucket_start + 119));
+  // ... and not after: A is forgotten.
+  EXPECT_FALSE(host_b.verify(old_cookie, kCaller, kPort, bucket_start + 120));
+  EXPECT_FALSE(host_b.has_previous(bucket_start + 120));
+  // A fresh A cookie made after the lifetime (a host that still has A) is refused.
+  EXPECT_FALSE(host_b.verify(host_a.make(kCaller, kPort, bucket_start + 120), kCaller, kPort,
+                             bucket_start + 120));
+  host_b.forget_expired(bucket_start + 120);
+  EXPECT_FALSE(host_b.has_previous(bucket_start + 60));  // wiped, not only ignored
+  // B's cookies go on.
+  EXPECT_TRUE(host_b.verify(new_cookie, kCaller, kPort, bucket_start + 119));
+}
+
+TEST(CookieSecret, RotationKeepsOnlyTheLastPrevious) {
+  SynCookieJar jar(parse_cookie_secret(kSecretA), 60);
+  const std::uint32_t a_cookie = jar.make(kCaller, kPort, kNow);
+  ASSERT_TRUE(jar.rotate(parse_cookie_secret(kSecretB), kNow));
+  const std::uint32_t b_cookie = jar.make(kCaller, kPort, kNow);
+  ASSERT_TRUE(jar.rotate(parse_cookie_secret(std::string(64, 'c')), kNow + 1));
+  EXPECT_TRUE(jar.verify(b_cookie, kCaller, kPort, kNow + 1));
+  EXPECT_FALSE(jar.verify(a_cookie, kCaller, kPort, kNow + 1));
 }
 
 }  // namespace

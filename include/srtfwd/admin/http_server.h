@@ -3,6 +3,8 @@
 //   POST /api/v1/srs/register   an SRS origin's heartbeat (the Go proxy's API);
 //                               with a register token, 401 without it
 //   GET  /api/v1/versions       {"signature":"srtfwd","version":"x.y.z"}
+//   GET  /api/v1/health         {"state":"ready"} 200; "starting"/"draining" 503
+//                               (admin/health.h)
 //   GET  /api/v1/sessions       the control lcore's latest session snapshot
 //   GET  /api/v1/backends       the origins the balancer knows, and its state
 //   GET  /api/v1/streams        each stream, its origin, publisher and players
@@ -63,6 +65,9 @@ class AdminServer {
   // In redis mode /api/v1/streams and /api/v1/origins read Redis with these
   // options (before start()); without, they show the memory balancer's.
   void set_redis(const control::BalancerOptions& opt) { redis_ = opt; }
+  // What GET /api/v1/health answers, and its rows in /metrics (before
+  // start()). Without: 200 {"state":"ready"} while the server runs.
+  void set_health(const Health* h) { health_ = h; }
   // The admin API's own counters, for the exit line and telemetry.
   const AdminCounters& counters() const { return counters_; }
   // The /metrics page (also for tests and the final log).
@@ -79,6 +84,7 @@ class AdminServer {
   const control::SrtProxyCounters* srt_ = nullptr;
   std::string register_token_;
   std::optional<control::BalancerOptions> redis_;
+  const Health* health_ = nullptr;
   AdminCounters counters_;
   // Guards counters_ (two handler threads add) and the log limiter.
   std::mutex counters_mu_;

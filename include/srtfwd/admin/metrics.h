@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "srtfwd/admin/health.h"
 #include "srtfwd/dataplane/counters.h"
 #include "srtfwd/dataplane/dataplane.h"
 
@@ -42,6 +43,7 @@ struct MetricsInput {
   const control::NeighbourCounters* neighbours = nullptr;  // omitted when null
   const control::SrtProxyCounters* srt = nullptr;          // omitted when null
   const AdminCounters* admin = nullptr;                    // omitted when null
+  const Health* health = nullptr;                          // omitted when null
   // The handshake levels; gather_metrics takes the gauges the control lcore
   // publishes each tick, the exit line the exact sizes once it has stopped.
   uint64_t srt_in_flight = 0, srt_tracked = 0, srt_legs_in_use = 0;
@@ -66,13 +68,14 @@ enum class MetricType : uint8_t { kCounter, kGauge };
 // values (reason names, port ids, lcore ids).
 enum class Dim : uint8_t {
   kNone,
-  kDropReason,    // reason="<kDropReasonNames>"
-  kEndReason,     // reason="<kEndReasonNames>"
-  kRejectReason,  // reason="<kRejectReasons>"
-  kSlotState,     // state="live|retired|free"
-  kPort,          // port="<port id>", one per MetricsInput::ports entry
-  kLcore,         // lcore="<lcore id>", one per MetricsInput::workers entry
-  kHookOutcome,   // outcome="allowed|denied|error|timeout|late"
+  kDropReason,     // reason="<kDropReasonNames>"
+  kEndReason,      // reason="<kEndReasonNames>"
+  kRejectReason,   // reason="<kRejectReasons>"
+  kSlotState,      // state="live|retired|free"
+  kPort,           // port="<port id>", one per MetricsInput::ports entry
+  kLcore,          // lcore="<lcore id>", one per MetricsInput::workers entry
+  kHookOutcome,    // outcome="allowed|denied|error|timeout|late"
+  kRebindRefusal,  // reason="<kRebindRefusalNames>"
 };
 
 // Where a metric sits in the exit JSON ("final counters: {...}").
@@ -82,13 +85,23 @@ enum class JsonSection : uint8_t {
   kNeighbours,  // {"neighbours": {"<key>": v}}
   kSrt,         // {"srt": {"<key>": v}}
   kAdmin,       // {"admin": {"<key>": v}}
+  kHealth,      // {"health": {"<key>": v}}
   kPort,        // {"ports": [{"port": id, "<key>": v}, ...]}
   kWorker,      // {"workers": [{"lcore": id, "<key>": v}, ...]}
 };
 
 // The source a metric is read from: absent sources (a null pointer, no port,
 // no worker) leave their metrics out of every rendering.
-enum class Source : uint8_t { kDataplane, kControl, kNeighbours, kSrt, kAdmin, kPorts, kWorkers };
+enum class Source : uint8_t {
+  kDataplane,
+  kControl,
+  kNeighbours,
+  kSrt,
+  kAdmin,
+  kHealth,
+  kPorts,
+  kWorkers
+};
 
 struct Metric {
   std::string_view name;  // Prometheus family name, "srtfwd_..."

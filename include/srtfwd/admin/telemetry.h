@@ -31,6 +31,7 @@ struct SrtProxyCounters;
 namespace srtfwd::admin {
 
 struct AdminCounters;
+struct Health;
 
 // The commands are registered once per process (rte_telemetry cannot
 // unregister); they answer from the Telemetry object attached at the time,
@@ -49,6 +50,8 @@ class Telemetry {
   bool start();
   // Adds the admin API's counters to /srtfwd/stats (before start()).
   void set_admin_counters(const AdminCounters* c) { admin_ = c; }
+  // Adds the health state and [bgp] command counters (before start()).
+  void set_health(const Health* h) { health_ = h; }
   // Detaches: waits for a callback in progress, later ones answer an error.
   // Call before the objects it reads go away. Idempotent.
   void stop();
@@ -65,6 +68,7 @@ class Telemetry {
   control::AdminBridge& bridge_;
   const control::SrtProxyCounters* srt_;
   const AdminCounters* admin_ = nullptr;
+  const Health* health_ = nullptr;
   bool attached_ = false;
 };
 

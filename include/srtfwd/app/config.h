@@ -36,14 +36,25 @@ struct DefaultBackend {
   std::string rtmp = "1935", api = "1985", rtc = "8000", http;
 };
 
+// [bgp]: what srtfwd tells the host's BGP speaker (app/health.h).
+struct BgpOptions {
+  std::string ready_command;     // /bin/sh -c, once srtfwd is ready
+  std::string draining_command;  // /bin/sh -c, first thing on SIGTERM
+  // SIGTERM: keep serving everything (new callers too) this long after
+  // draining_command starts, while the routers withdraw the route; then drain.
+  uint32_t withdraw_wait_ms = 0;
+};
+
 struct Config {
   dataplane::Options dataplane;
   control::Options control;
   AdminOptions admin;
+  BgpOptions bgp;
   std::optional<DefaultBackend> default_backend;
 };
 
-// Reads and validates a config file. Throws ConfigError("key: problem").
+// Reads and validates a config file, and the files it names ([srt]
+// cookie_secret_file). Throws ConfigError("key: problem").
 Config load_config(const std::string& path);
 // Same, from TOML text (tests). `origin` names the source in errors.
 Config parse_config(const std::string& text, const std::string& origin = "config");

@@ -65,6 +65,13 @@ struct Pick {
   uint64_t claim = 0;
 };
 
+// What the Redis balancer counts about its store, copied into the SRT
+// proxy's counters every tick (the memory balancer has none).
+struct BalancerStats {
+  uint64_t master_switches = 0;  // connected to another master than the last one (Sentinel)
+  uint64_t sentinel_errors = 0;  // a Sentinel unreachable, or without an answer for the master
+};
+
 class Balancer {
  public:
   using Done = std::function<void(const Pick&)>;
@@ -107,6 +114,7 @@ class Balancer {
   virtual bool redis_command(const std::vector<std::string>& /*args*/, RawReply /*cb*/) {
     return false;
   }
+  virtual BalancerStats stats() const { return {}; }
 };
 
 // The in-process balancer: static [[backend]] entries plus registered

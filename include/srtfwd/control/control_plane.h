@@ -24,8 +24,10 @@
 #include <vector>
 
 #include "srtfwd/control/handshake_env.h"
+#include "srtfwd/control/log_limiter.h"
 #include "srtfwd/control/neighbours.h"
 #include "srtfwd/control/options.h"
+#include "srtfwd/control/rebinding.h"
 #include "srtfwd/dataplane/dataplane.h"
 #include "srtfwd/net/parse.h"
 
@@ -50,6 +52,18 @@ struct ControlCounters {
   std::array<dataplane::Counter, static_cast<size_t>(EndReason::kCount)> sessions_ended;
   dataplane::Counter events_stale;  // event for a session already gone
   dataplane::Counter alloc_failed;  // no mbuf for a packet control meant to send
+  // SRT packets of no session that are not handshakes, through the workers'
+  // miss gate (dataplane/miss_gate.h); each is forwarded (a feature found
+  // its session) or dropped: missed_packets == missed_forwarded + missed_dropped.
+  dataplane::Counter missed_packets;
+  dataplane::Counter missed_forwarded;
+  dataplane::Counter missed_dropped;
+  // [srt] follow_rebinding (control/rebinding.h): sessions moved to their
+  // caller's new 4-tuple, moves refused by reason, and moves the session
+  // table could not make (the new 4-tuple a session's, or no slot).
+  dataplane::Counter rebinds;
+  std::array<dataplane::Counter, static_cast<size_t>(RebindRefusal::kCount)> rebind_refused;
+  dataplane::Counter rebind_failed;
   // The session directory and the second chance (control/directory.h).
   dataplane::Counter directory_writes;       // entries written (installs and refreshes)
   dataplane::Counter directory_deletes;      // entries of ended sessions deleted
@@ -91,6 +105,10 @@ class SrtHandler {
   virtual void on_packet(rte_mbuf* m, const net::FrameInfo& fi, uint64_t now) = 0;
   virtual void on_tick(uint64_t /*now*/) {}
   virtual void on_session_end(dataplane::Session& /*s*/, EndReason /*why*/) {}
+  // The session's caller side moved (caller NAT rebinding): s.spec holds
+  // the new caller address and port, these the old.
+  virtual void on_caller_moved(dataplane::Session& /*s*/, const net::IpAddr& /*old_ip*/,
+                               uint16_t /*old_udp*/) {}
 };
 
 class ControlPlane {
@@ -154,6 +172,16 @@ class ControlPlane {
     uint64_t deadline;
   };
   void handle_slow(rte_mbuf* m, uint64_t now);
+  // The one place a missed SRT packet (not a handshake) is decided: a
+  // feature that finds its session takes it, else it is dropped, counted.
+  void handle_missed(rte_mbuf* m, const net::FrameInfo& fi, uint64_t now);
+  // Caller NAT rebinding: true if it took m (forwarded, or dropped and counted).
+  bool try_rebind(rte_mbuf* m, net::FrameInfo& fi, uint64_t now);
+  // Sends a missed packet as its session's direction d would have; false
+  // (m untouched) when control cannot (a translated direction).
+  bool forward_missed(rte_mbuf* m, net::FrameInfo& fi, const dataplane::Session& s,
+                      dataplane::Direction d);
+  bool is_listen_port(uint16_t p) const;
   void handle_arp(rte_mbuf* m, const net::FrameInfo& fi, uint64_t now);
   void handle_icmp4(rte_mbuf* m, const net::FrameInfo& fi);
   void handle_icmp6(rte_mbuf* m, const net::FrameInfo& fi, uint64_t now);
@@ -167,6 +195,8 @@ class ControlPlane {
                       uint64_t now);
   void solicit(uint16_t port, const net::IpAddr& ip);
   void transmit(uint16_t port, rte_mbuf* m, const net::MacAddr& dst);
+  // ip is the port's own address, or a VIP of it that the port announces
+  // (announce_vips): what ARP, NDP and ICMP echo answer for.
   bool is_ours(uint16_t port, const net::IpAddr& ip) const;
   rte_mbuf* alloc();
   void release_spares() noexcept;
@@ -179,6 +209,8 @@ class ControlPlane {
   SessionObserver* observer_ = nullptr;
   MissedHandler* missed_handler_ = nullptr;
   ControlCounters counters_;
+  Rebinding rebinding_;
+  LogLimiter rebind_log_{20};
   std::vector<Pending> pending_;
   uint64_t next_tick_ = 0;
   uint32_t sweep_cursor_ = 0;

@@ -27,6 +27,7 @@ class ControlPlaneHost final : public HandshakeEnv, public SrtHandler {
   void on_packet(rte_mbuf* m, const net::FrameInfo& fi, uint64_t now) override;
   void on_tick(uint64_t now) override;
   void on_session_end(dataplane::Session& s, EndReason why) override;
+  void on_caller_moved(dataplane::Session& s, const net::IpAddr& old_ip, uint16_t old_udp) override;
 
   // HandshakeEnv
   const Options& options() const override { return cp_.options(); }

@@ -38,6 +38,16 @@ struct BalancerOptions {
   // Put before every Redis key as "{prefix}:" (PROXY_REDIS_KEY_PREFIX); empty:
   // the Go proxy's keys as they are.
   std::string key_prefix;
+  // Redis Sentinel ([balancer] sentinels, master_name, sentinel_password):
+  // non-empty, the master is whatever these Sentinels name for master_name
+  // (redis_host/redis_port unused); redis_password and redis_db apply to it.
+  struct Sentinel {
+    std::string host;
+    uint16_t port = 0;
+  };
+  std::vector<Sentinel> sentinels;
+  std::string master_name;
+  std::string sentinel_password;  // the Sentinels' own AUTH
 };
 
 // [limits]: who may call, and how much of the listener one source may take.
@@ -87,6 +97,14 @@ struct DirectoryOptions {
   std::vector<net::Prefix> peers;
 };
 
+// [srt] follow_rebinding: whether a caller that reappears from another
+// 4-tuple keeps its session (control/rebinding.h).
+enum class FollowRebinding : uint8_t {
+  kOff,     // no: its session is lost (no_session), as libsrt's own
+  kSameIp,  // when only its source port changed
+  kAnyIp,   // from any source address (trusted networks only: see the README)
+};
+
 struct Options {
   std::vector<uint16_t> listen_ports{10080};  // UDP ports that accept SRT callers
   uint16_t leg_port_min = 20000;              // our ports toward backends
@@ -97,10 +115,17 @@ struct Options {
   uint32_t backend_timeout_ms = 700;  // then 1502 GW: 3 tries, and the caller hears within 1 s
   uint32_t max_handshakes = 4096;     // in flight; beyond: 1402 OVERLOAD
   uint32_t cookie_bucket_s = 60;      // SYN cookie time bucket
-  uint32_t drain_timeout_ms = 2000;   // SIGTERM: wait this long for sessions to end
+  // The fleet's shared SYN cookie secret (srt/cookie_secret.h); empty: a
+  // random secret of this process.
+  std::string cookie_secret_file;
+  uint32_t drain_timeout_ms = 2000;  // SIGTERM: wait this long for sessions to end
   // Routes a caller without a stream ID, as SRS reads one ("" refuses it
   // with 1400 instead).
   std::string default_streamid = "#!::r=live/livestream,m=publish";
+  FollowRebinding follow_rebinding = FollowRebinding::kOff;
+  // Rebinds a second over all sessions (the rest refused, reason rate); also
+  // each worker's budget of session misses sent to control (the miss gate).
+  uint32_t rebinding_per_s = 100;
   // Neighbour resolution (ARP / NDP).
   uint32_t neighbour_retry_ms = 1000;
   uint32_t neighbour_attempts = 3;

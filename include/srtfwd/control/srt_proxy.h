@@ -140,12 +140,18 @@ struct SrtProxyCounters {
   dataplane::Counter backend_rejected;    // relayed rejections of an origin
   dataplane::Counter stray_backend;       // backend packets for no handshake
   dataplane::Counter dropped_inductions;  // over the source's INDUCTION rate: no answer
+  // [srt] cookie_secret_file re-read on SIGHUP: a new secret taken (the
+  // previous one verifies one cookie lifetime more), or the file refused and
+  // the running secret kept.
+  dataplane::Counter cookie_secret_rotations, cookie_secret_failures;
   // [hooks]: calls made, and how each ended (late: an answer after the
   // caller's deadline or end, ignored); overflow: no room to make one.
   dataplane::Counter hook_calls, hook_allowed, hook_denied, hook_errors, hook_timeouts, hook_late,
       hook_overflow;
   // Levels published every tick for the admin thread (gauges).
   dataplane::Counter in_flight, tracked, legs_in_use;
+  // The balancer's own counts (BalancerStats), copied every tick.
+  dataplane::Counter balancer_master_switches, balancer_sentinel_errors;
   // Rejections we sent, by reason.
   std::array<dataplane::Counter, static_cast<size_t>(RejectReason::kCount)> rejected_by;
 
@@ -182,6 +188,25 @@ class SrtProxy {
   // A session ended (any reason), identified by its caller socket and leg.
   void on_session_end(const net::IpAddr& caller_ip, uint16_t caller_udp, uint32_t caller_socket_id,
                       const net::IpAddr& leg_ip, uint16_t leg_udp);
+
+  // [srt] cookie_secret_file, at start-up: the fleet's secret replaces the
+  // random one, and cookies take their time from the wall clock (wall_s, the
+  // seconds since the epoch at TSC `now`), which the hosts share where their
+  // TSCs do not. Throws std::runtime_error naming the key when the file is bad.
+  void use_cookie_secret_file(const std::string& path, uint64_t wall_s, uint64_t now);
+  // SIGHUP: re-reads that file. A new secret rotates in; the same one changes
+  // nothing; a bad file keeps the running secret. Logged and counted; false
+  // when the file was refused (or none is configured).
+  bool reload_cookie_secret(uint64_t now);
+  // The cookies' clock: seconds, the wall clock's with a shared secret.
+  uint64_t cookie_seconds(uint64_t now) const { return now / hz_ + cookie_offset_s_; }
+  // A session's caller moved to a new address and port (its NAT rebound it,
+  // control/rebinding.h): its handshake state follows, so that the
+  // session's end finds it and a retransmitted CONCLUSION from the new
+  // 4-tuple gets the cached answer.
+  void on_caller_moved(const net::IpAddr& old_ip, uint16_t old_udp, uint32_t caller_socket_id,
+                       const net::IpAddr& new_ip, uint16_t new_udp, const net::MacAddr& new_mac,
+                       uint16_t new_port_id);
 
   // New callers are rejected with 1503 while draining.
   void set_draining(bool d) { draining_ = d; }
@@ -299,6 +324,10 @@ class SrtProxy {
   const Options& opt_;
   uint64_t hz_;
   srt::SynCookieJar cookies_;
+  std::string cookie_secret_file_;
+  // Added to the TSC's seconds: 0 with a random secret (only this process
+  // checks its cookies), the wall clock's offset with a shared one.
+  uint64_t cookie_offset_s_ = 0;
   SourceLimits limits_;
   bool draining_ = false;
   uint64_t next_id_ = 1;

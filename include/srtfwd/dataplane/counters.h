@@ -7,8 +7,9 @@
 //   forwarded + control_tx == tx_packets + tx_dropped   (once TX buffers are flushed)
 //
 // where to_control counts packets handed to the control ring (ARP, ICMP, SRT
-// handshakes, IP fragments and packets with IP options: the slow path decides
-// their fate and counts it), and dropped[] counts every packet the worker
+// handshakes, IP fragments and packets with IP options, and SRT packets of no
+// session through the miss gate: the slow path decides their fate and
+// counts it), and dropped[] counts every packet the worker
 // freed, one reason each.
 #pragma once
 
@@ -54,10 +55,11 @@ enum class DropReason : uint8_t {
   kStackedVlan,      // QinQ or a second 802.1Q tag
   kTruncatedArp,
   kTruncatedIcmp,
-  kV4MappedIpv6,  // IPv6 from/to ::ffff:0:0/96: would alias an IPv4 session key
-  kVlanMismatch,  // tagged with another VLAN than the port's, or untagged on a VLAN port
-  kNoHeadroom,    // no room before the frame to insert the egress port's VLAN tag
-  kXlatFailed,    // a translated (IPv4 <-> IPv6) direction's frame: no headroom, or malformed
+  kV4MappedIpv6,    // IPv6 from/to ::ffff:0:0/96: would alias an IPv4 session key
+  kVlanMismatch,    // tagged with another VLAN than the port's, or untagged on a VLAN port
+  kNoHeadroom,      // no room before the frame to insert the egress port's VLAN tag
+  kXlatFailed,      // a translated (IPv4 <-> IPv6) direction's frame: no headroom, or malformed
+  kMissOverBudget,  // no session, not a handshake, over the miss gate's budget (miss_gate.h)
   // The second chance between hosts (net/encap.h):
   kHopUnknownPeer,  // a hop packet from outside [directory] peers
   kHopMalformed,    // a hop packet whose payload is not one IPv4 packet
@@ -69,11 +71,13 @@ enum class DropReason : uint8_t {
 
 inline constexpr std::array<std::string_view, static_cast<size_t>(DropReason::kCount)>
     kDropReasonNames = {
-        "truncated_eth",    "truncated_ip",   "bad_ip_version",    "bad_ihl",      "bad_ip_length",
-        "truncated_udp",    "bad_udp_length", "unknown_ethertype", "not_udp",      "not_for_us",
-        "no_session",       "ttl_expired",    "control_ring_full", "stacked_vlan", "truncated_arp",
-        "truncated_icmp",   "v4_mapped_ipv6", "vlan_mismatch",     "no_headroom",  "xlat_failed",
-        "hop_unknown_peer", "hop_malformed",  "hop_no_session",    "hop_loop",     "hop_failed",
+        "truncated_eth",     "truncated_ip",     "bad_ip_version", "bad_ihl",
+        "bad_ip_length",     "truncated_udp",    "bad_udp_length", "unknown_ethertype",
+        "not_udp",           "not_for_us",       "no_session",     "ttl_expired",
+        "control_ring_full", "stacked_vlan",     "truncated_arp",  "truncated_icmp",
+        "v4_mapped_ipv6",    "vlan_mismatch",    "no_headroom",    "xlat_failed",
+        "miss_over_budget",  "hop_unknown_peer", "hop_malformed",  "hop_no_session",
+        "hop_loop",          "hop_failed",
 };
 
 static_assert(!kDropReasonNames.back().empty(), "a DropReason has no name");

@@ -34,6 +34,8 @@ inline constexpr unsigned kBurst = 32;
 inline constexpr unsigned kMaxWorkerRxQueues = 64;
 // [directory] peers: prefixes a hop packet may come from.
 inline constexpr unsigned kMaxHopPeers = 8;
+// Virtual addresses one port may answer SRT on besides its own (PortOptions::vips).
+inline constexpr unsigned kMaxVips = 16;
 
 struct PortOptions {
   std::optional<net::Prefix> ipv4;  // address and prefix we answer on
@@ -41,6 +43,13 @@ struct PortOptions {
   // 802.1Q VLAN ID 1..4094 of every frame the port takes and sends; 0
   // (net::kNoVlan): untagged (net/vlan.h).
   uint16_t vlan = 0;
+  // Addresses (no prefix) the port takes SRT on as its own, several hosts
+  // sharing them behind a router's ECMP route (at most kMaxVips). A session
+  // a caller opens to one answers from it.
+  std::vector<net::IpAddr> vips;
+  // ARP, NDP and ICMP echo answered for the VIPs too; off, the router
+  // reaches them through a route (BGP next hop) to the port's address.
+  bool announce_vips = false;
 };
 
 // Named defaults: they fit the documented `--no-huge -m 1024` start.
@@ -60,6 +69,11 @@ struct Options {
   // on (0: none) and the IPv4 prefixes they may come from.
   uint16_t hop_port = 0;
   std::vector<net::Prefix> hop_peers;
+  // Per worker, the SRT packets a second that missed the flow table, are not
+  // handshakes and go to the control lcore anyway (the miss gate,
+  // miss_gate.h), for a feature that looks for their session by socket ID
+  // ([srt] follow_rebinding). 0: dropped as no_session, as without one.
+  uint32_t miss_to_control_per_s = 0;
 };
 
 // Session events, worker -> control (packed into one ring word).
@@ -79,12 +93,20 @@ struct PortInfo {
   std::string name;
   net::MacAddr mac;
   std::optional<net::Prefix> ipv4, ipv6;
-  uint16_t vlan = 0;  // PortOptions::vlan
+  uint16_t vlan = 0;              // PortOptions::vlan
+  std::vector<net::IpAddr> vips;  // PortOptions::vips
+  bool announce_vips = false;
   uint16_t rx_queues = 0, tx_queues = 0;
   bool tx_cksum_offload = false;  // IPv4 header + UDP checksums by the NIC
   bool control_has_txq = false;   // else control TX goes through ctl_tx ring
   uint16_t control_txq = 0;
   rte_ring* ctl_tx = nullptr;  // control -> worker 0 TX (when !control_has_txq)
+
+  bool is_vip(const net::IpAddr& ip) const noexcept {
+    for (const auto& v : vips)
+      if (v == ip) return true;
+    return false;
+  }
 };
 
 // A port's own counters as its driver keeps them (rte_eth_stats_get): what

@@ -410,8 +410,13 @@ class FlowTable {
   // holds no usable slot.
   // A kHop entry always takes a head and tail (rw: the outer addresses, the
   // next hop's MAC, the outer ports).
+  // `from`: counters the slot starts with (a session's direction moved to a
+  // new slot, SessionTable::rekey_caller), else 0. The key may be live
+  // already in another slot for as long as the caller then takes to retire
+  // that one: a lookup meanwhile finds either, both valid.
   int64_t insert(const SessionKey& k, uint32_t hash, uint32_t session, Direction dir,
-                 const net::Rewrite& rw, uint16_t out_port) noexcept;
+                 const net::Rewrite& rw, uint16_t out_port,
+                 const DirCounters* from = nullptr) noexcept;
   // Live -> retired: lookups miss it from now on. (Both calls ignore a slot
   // not in the state they expect, so a repeated call changes nothing.)
   void retire(uint32_t slot) noexcept;

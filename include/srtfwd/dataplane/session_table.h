@@ -110,6 +110,17 @@ class SessionTable {
 
   // ---- Control lcore only (single writer) ----
   Session* install(const SessionSpec& spec, uint64_t now_tsc, InstallError* err);
+  // Moves a live session's caller side to a new caller address and port
+  // (a caller whose NAT rebound it, control/rebinding.h), reached on
+  // port_id through next_hop: the new caller key, and the backend key again
+  // with its rewrite sending to the new address, are published first, then
+  // the old two slots retired (released after a grace period), so that a
+  // worker finds the session at every moment, under the old rewrite or the
+  // new. The directions' counters move along (a worker's packets counted
+  // on an old slot in between are lost to them). On failure (kKeyExists:
+  // the new 4-tuple is a session; kProbeLimit) the session is unchanged.
+  bool rekey_caller(Session* s, const net::IpAddr& caller_ip, uint16_t caller_udp,
+                    uint16_t caller_port_id, const net::MacAddr& next_hop, InstallError* err);
   // Deletes both keys now; the record is reused after a grace period.
   void remove(Session* s);
   // Returns records whose grace period has passed to the free list. Call
@@ -157,7 +168,11 @@ class SessionTable {
   std::vector<uint32_t> live_;      // record indexes in use
   std::vector<uint32_t> live_pos_;  // per record: its place in live_ while in use
   std::deque<Deferred> deferred_;
-  std::deque<Deferred> deferred_hops_;  // index: the hop's slot
+  // Single slots retired by rekey_caller(), released after their grace
+  // period (index: the slot, not a record).
+  std::deque<Deferred> deferred_slots_;
+  // A session's two rewrites, from its spec.
+  static bool make_rewrites(const SessionSpec& spec, net::Rewrite* rw0, net::Rewrite* rw1);
   std::atomic<uint32_t> active_{0};
 };
 

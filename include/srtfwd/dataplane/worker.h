@@ -13,6 +13,7 @@
 
 #include "srtfwd/dataplane/counters.h"
 #include "srtfwd/dataplane/dataplane.h"
+#include "srtfwd/dataplane/miss_gate.h"
 #include "srtfwd/dataplane/session_table.h"
 
 namespace srtfwd::dataplane {
@@ -56,6 +57,9 @@ struct alignas(64) WorkerContext {
   rte_rcu_qsbr* qsv = nullptr;
   const std::atomic<bool>* stop = nullptr;
   uint32_t idle_polls = 0, idle_sleep_us = 0;
+  // Non-handshake SRT packets of no session: to control within this budget
+  // when a feature wants them (Options::miss_to_control_per_s), else dropped.
+  MissGate miss_gate;
   WorkerCounters counters;
   // The second chance between hosts (net/encap.h): a packet to one of our
   // IPv4 addresses on UDP port hop_port_be (as the wire's bytes load; 0: no
@@ -68,6 +72,14 @@ struct alignas(64) WorkerContext {
   uint16_t hop_port_be = 0;
   unsigned nb_hop_peers = 0;
   HopPeer hop_peers[kMaxHopPeers];
+  // Each port's VIPs (PortOptions::vips), indexed by port id as ports[]:
+  // kept out of Port, which the forwarding path reads, so that it stays one
+  // cache line. Only a packet not to the port's own address looks here.
+  struct Vips {
+    unsigned n = 0;
+    net::IpAddr addr[kMaxVips];
+  };
+  Vips vips[kMaxPorts];
 };
 
 // Classifies, rewrites and dispatches one received burst (exposed for tests

@@ -21,6 +21,14 @@
 // connect timeout of a caller, and no more, so a captured cookie is useless
 // two minutes later.
 //
+// Why a rotation keeps the previous secret. Hosts that share a secret (a
+// fleet behind one address, where a caller's INDUCTION and CONCLUSION may
+// reach different hosts) rotate it by rewriting a file and reloading; a
+// cookie handed out just before is still in its lifetime, so the previous
+// secret verifies for one more lifetime (the rotation's bucket and the next)
+// and is then forgotten: a caller never sees a rotation, and a captured
+// secret stops working two buckets after it was replaced.
+//
 // Why never zero. A caller's first INDUCTION carries cookie 0, meaning "no
 // cookie yet"; a zero cookie from us would be indistinguishable from it.
 #pragma once
@@ -62,12 +70,31 @@ class SynCookieJar {
 
   std::uint32_t bucket_seconds() const { return bucket_seconds_; }
 
+  // Replaces the secret at now_seconds (the clock of make and verify). The
+  // old one keeps verifying, and nothing else, until a cookie made with it
+  // just before the rotation has expired; then verify() ignores it and the
+  // next rotate() or forget_expired() wipes it. Rotating to the same secret
+  // changes nothing (false); true when the secret changed.
+  bool rotate(const SipHashKey& next, std::uint64_t now_seconds);
+  // Wipes the previous secret once its last cookie has expired (call it from
+  // a timer: verify() is const and only ignores it).
+  void forget_expired(std::uint64_t now_seconds);
+  // True while a rotated-out secret still verifies.
+  bool has_previous(std::uint64_t now_seconds) const;
+
  private:
-  std::uint32_t make_for_bucket(const CookieAddress& addr, std::uint16_t port,
-                                std::uint64_t bucket) const;
+  std::uint32_t make_for_bucket(const SipHashKey& secret, const CookieAddress& addr,
+                                std::uint16_t port, std::uint64_t bucket) const;
+  bool verify_with(const SipHashKey& secret, std::uint32_t cookie, const CookieAddress& addr,
+                   std::uint16_t port, std::uint64_t bucket) const;
 
   SipHashKey secret_;
   std::uint32_t bucket_seconds_;
+  // The secret before the last rotation, valid up to and including bucket
+  // previous_last_bucket_ (the rotation's bucket + 1).
+  SipHashKey previous_{};
+  bool has_previous_ = false;
+  std::uint64_t previous_last_bucket_ = 0;
 };
 
 }  // namespace srtfwd::srt
