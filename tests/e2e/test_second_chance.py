@@ -90,6 +90,11 @@ class SecondChanceE2E(unittest.TestCase):
             origin.wait_for(rf"^close \S+ #!::r=live/hop,m=publish publish msgs={MESSAGES} drops=0$", timeout=15)
             second = self.stop_fwd(fwds[1])
             owner = self.stop_fwd(fwds[0])
+            print(f"second host: hopped {second['hopped']}, hops {second['control']['hops_installed']}, "
+                  f"lookups {second['control']['second_chance_lookups']}, pending drops "
+                  f"{second['control']['second_chance_pending']}; owner: decapsulated "
+                  f"{owner['decapsulated']}, directory writes {owner['control']['directory_writes']}",
+                  file=sys.stderr)
             # The second host: no session of its own, the flow hopped.
             self.assertEqual(second["srt"]["established"], 0, second)
             self.assertGreater(second["hopped"], 100, second)
