@@ -112,6 +112,23 @@ void parse_range(const std::string& key, const std::string& s, uint16_t* lo, uin
   *hi = static_cast<uint16_t>(b);
 }
 
+// A list of CIDR prefixes under `key`, appended to out; absent: nothing.
+void get_prefixes(const Table& t, const std::string& where, const char* key,
+                  std::vector<net::Prefix>* out) {
+  const toml::value* v = find(t, key);
+  if (v == nullptr) return;
+  const std::string name = where + "." + key;
+  if (!v->is_array())
+    fail(name, "must be a list of CIDR prefixes like [\"198.18.0.0/15\", \"2001:2::/48\"]");
+  for (const auto& e : v->as_array()) {
+    if (!e.is_string()) fail(name, "must be a list of CIDR prefixes (strings)");
+    const std::string text = e.as_string().str;
+    auto p = net::Prefix::parse(text);
+    if (!p) fail(name, "\"" + text + "\" is not an IPv4 or IPv6 prefix (ADDRESS/LENGTH)");
+    out->push_back(*p);
+  }
+}
+
 void parse_host_port(const std::string& key, const std::string& s, std::string* host,
                      uint16_t* port) {
   std::string error;
@@ -125,7 +142,8 @@ Config build(const toml::value& doc) {
   if (!doc.is_table()) fail("config", "not a TOML table");
   const Table& root = doc.as_table();
   only_keys(root, "",
-            {"port", "srt", "balancer", "backend", "admin", "dataplane", "limits", "hooks", "bgp"});
+            {"port", "srt", "balancer", "backend", "admin", "dataplane", "limits", "hooks", "bgp",
+             "directory"});
   Config c;
 
   // [[port]]
@@ -332,22 +350,8 @@ Config build(const toml::value& doc) {
               {"allow", "deny", "max_handshakes_per_source", "max_sessions_per_source",
                "inductions_per_source_s", "source_slots"});
     auto& l = c.control.limits;
-    auto prefixes = [&](const char* key, std::vector<net::Prefix>* out) {
-      const toml::value* v = find(*t, key);
-      if (v == nullptr) return;
-      const std::string name = std::string("limits.") + key;
-      if (!v->is_array())
-        fail(name, "must be a list of CIDR prefixes like [\"198.18.0.0/15\", \"2001:2::/48\"]");
-      for (const auto& e : v->as_array()) {
-        if (!e.is_string()) fail(name, "must be a list of CIDR prefixes (strings)");
-        const std::string text = e.as_string().str;
-        auto p = net::Prefix::parse(text);
-        if (!p) fail(name, "\"" + text + "\" is not an IPv4 or IPv6 prefix (ADDRESS/LENGTH)");
-        out->push_back(*p);
-      }
-    };
-    prefixes("allow", &l.allow);
-    prefixes("deny", &l.deny);
+    get_prefixes(*t, "limits", "allow", &l.allow);
+    get_prefixes(*t, "limits", "deny", &l.deny);
     l.max_handshakes_per_source = static_cast<uint32_t>(get_int(
         *t, "limits", "max_handshakes_per_source", l.max_handshakes_per_source, 0, 1 << 20));
     l.max_sessions_per_source = static_cast<uint32_t>(
@@ -387,6 +391,53 @@ Config build(const toml::value& doc) {
     h.max_in_flight =
         static_cast<uint32_t>(get_int(*t, "hooks", "max_in_flight", h.max_in_flight, 1, 65536));
     h.server_id = get_str(*t, "hooks", "server_id", h.server_id);
+  }
+
+  // [directory]: the session directory and the second chance between hosts
+  // (control/directory.h); the Redis balancer's only (run.cc decides).
+  {
+    auto& d = c.control.directory;
+    if (const Table* t = get_table(root, "directory")) {
+      only_keys(*t, "directory", {"enabled", "address", "port", "ttl_s", "peers"});
+      if (const toml::value* v = find(*t, "enabled")) {
+        if (!v->is_boolean()) fail("directory.enabled", "must be true or false");
+        d.enabled = v->as_boolean();
+      }
+      if (auto s = get_str(*t, "directory", "address", ""); !s.empty()) {
+        d.address = parse_ip("directory.address", s);
+        if (!d.address->is_v4()) fail("directory.address", "must be an IPv4 address");
+      }
+      d.port = parse_port("directory.port", get_int(*t, "directory", "port", d.port, 1, 65535));
+      d.ttl_s = static_cast<uint32_t>(get_int(*t, "directory", "ttl_s", d.ttl_s, 3, 86400));
+      get_prefixes(*t, "directory", "peers", &d.peers);
+      for (const auto& p : d.peers)
+        if (!p.addr.is_v4()) fail("directory.peers", "\"" + p.to_string() + "\" is not IPv4");
+      if (d.peers.size() > dataplane::kMaxHopPeers)
+        fail("directory.peers", "at most " + std::to_string(dataplane::kMaxHopPeers) + " prefixes");
+    }
+    // Our data address: where other hosts send the hop; one of our ports'.
+    if (!d.address) {
+      for (const auto& po : c.dataplane.ports)
+        if (po.ipv4) {
+          d.address = po.ipv4->addr;
+          break;
+        }
+    } else {
+      bool ours = false;
+      for (const auto& po : c.dataplane.ports)
+        ours = ours || (po.ipv4 && po.ipv4->addr == *d.address);
+      if (!ours)
+        fail("directory.address",
+             "\"" + d.address->to_string() + "\" is not the ipv4 address of any [[port]]");
+    }
+    // A hop packet is told apart by its port: a caller's packet to a listen
+    // port must never be taken for one. (Without an IPv4 port there is no
+    // hop: run.cc logs that the directory is off.)
+    for (uint16_t p : c.control.listen_ports)
+      if (p == d.port) fail("directory.port", "is also an srt.listen port");
+    if (get_table(root, "directory") != nullptr && d.port >= c.control.leg_port_min &&
+        d.port <= c.control.leg_port_max)
+      fail("directory.port", "lies in srt.leg_ports");
   }
 
   // [[backend]]

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -31,6 +32,7 @@
 #include "srtfwd/control/balancer.h"
 #include "srtfwd/control/control_plane.h"
 #include "srtfwd/control/control_plane_host.h"
+#include "srtfwd/control/directory.h"
 #include "srtfwd/control/srt_proxy.h"
 #include "srtfwd/dataplane/dataplane.h"
 
@@ -196,6 +198,7 @@ int run(int argc, char** argv, const Hooks& hooks) {
     cfg = load_config(config_path);
     for (const auto& line : apply_environment(cfg)) spdlog::info("environment: {}", line);
     running_text = read_config_text(config_path);
+    if (hooks.on_config) hooks.on_config(cfg);
   } catch (const ConfigError& e) {
     spdlog::critical("bad configuration: {}", e.what());
     rte_eal_cleanup();
@@ -205,6 +208,27 @@ int run(int argc, char** argv, const Hooks& hooks) {
   int rc = 0;
   try {
     if (hooks.after_eal) hooks.after_eal();
+    // The session directory and the second chance: with the Redis balancer,
+    // whose connection it shares, and an IPv4 data address to hop to.
+    const auto& dir_opt = cfg.control.directory;
+    const bool directory_on =
+        dir_opt.enabled && cfg.control.balancer.type == "redis" && dir_opt.address.has_value();
+    if (directory_on) {
+      // The second chance needs the flows of no session here: the miss gate
+      // open at least this wide (per worker and second; a flow needs one
+      // packet through it, the hop entry takes the rest).
+      constexpr uint32_t kSecondChanceMissesPerS = 1000;
+      cfg.dataplane.miss_to_control_per_s =
+          std::max(cfg.dataplane.miss_to_control_per_s, kSecondChanceMissesPerS);
+      cfg.dataplane.hop_port = dir_opt.port;
+      cfg.dataplane.hop_peers = dir_opt.peers;
+      if (cfg.dataplane.hop_peers.empty())
+        for (const auto& po : cfg.dataplane.ports)
+          if (po.ipv4 && po.ipv4->addr == *dir_opt.address)
+            cfg.dataplane.hop_peers.push_back(*po.ipv4);
+    } else if (dir_opt.enabled && cfg.control.balancer.type == "redis") {
+      spdlog::warn("directory: off, no IPv4 [[port]] to hop to");
+    }
     dataplane::Dataplane dp(cfg.dataplane);
     control::ControlPlane cp(dp, cfg.control);
     auto balancer = cfg.control.balancer.type == "redis"
@@ -236,6 +260,16 @@ int run(int argc, char** argv, const Hooks& hooks) {
     }
     ShellCommands bgp_commands(health.bgp, &command_cpus);
     cp.set_srt_handler(&srt_host);
+    std::unique_ptr<control::Directory> directory;
+    if (directory_on) {
+      directory = std::make_unique<control::Directory>(cp, *balancer, dir_opt,
+                                                       cfg.control.balancer.key_prefix);
+      cp.set_session_observer(directory.get());
+      cp.set_missed_handler(directory.get());
+      cp.add_timer(10, [&](uint64_t now) { directory->tick(now); });
+      spdlog::info("directory: sessions in redis as {}, hops on UDP {} (peers {})",
+                   dir_opt.address->to_string(), dir_opt.port, cfg.dataplane.hop_peers.size());
+    }
     control::AdminBridge bridge;
     const uint64_t hz = cp.tsc_hz();
     // Origins' heartbeats reach the balancer on the control lcore; the admin
@@ -370,6 +404,9 @@ int run(int argc, char** argv, const Hooks& hooks) {
     // Drain what the workers left for control, then give every mbuf back.
     for (int i = 0; i < 4; ++i) cp.poll_once(rte_rdtsc());
     cp.set_srt_handler(nullptr);
+    cp.set_session_observer(nullptr);
+    cp.set_missed_handler(nullptr);
+    if (directory) directory->clear();
     cp.shutdown();
     // The drivers' counters while the ports are still open (TX buffers flushed).
     const auto port_stats = dp.port_stats();

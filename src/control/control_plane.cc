@@ -240,6 +240,7 @@ bool ControlPlane::finish_install(Pending& p, const net::MacAddr& caller_mac,
     return false;
   }
   counters_.sessions_installed.add();
+  if (observer_ != nullptr) observer_->on_session_installed(*s);
   rebinding_.add(spec.backend_socket_id, s->index, spec.caller_ip, spec.vip, spec.vip_udp);
   if (spdlog::should_log(spdlog::level::debug))  // to_string() arguments cost even unlogged
     spdlog::debug("session {} installed: {}:{} <-> {}:{} via leg {}:{}", s->index,
@@ -284,6 +285,7 @@ void ControlPlane::end_session(Session& s, EndReason why) {
                 kEndReasonNames[static_cast<size_t>(why)], s.dir[0]->counters().packets.get(),
                 s.dir[1]->counters().packets.get());
   if (handler_ != nullptr) handler_->on_session_end(s, why);
+  if (observer_ != nullptr) observer_->on_session_ended(s);
   rebinding_.remove(s.spec.backend_socket_id, s.index);
   dp_.sessions().remove(&s);
 }
@@ -422,6 +424,12 @@ void ControlPlane::handle_missed(rte_mbuf* m, const net::FrameInfo& info, uint64
   net::FrameInfo fi = info;  // a forward may retag the frame
   if (rebinding_.enabled() && is_listen_port(fi.dport) && try_rebind(m, fi, now)) return;
   counters_.missed_dropped.add();
+  if (missed_handler_ != nullptr) {
+    // The second chance (control/directory.h): dropped here too, its flow
+    // sent on to the owner on another host once that is known.
+    missed_handler_->on_missed(m, fi, now);
+    return;
+  }
   rte_pktmbuf_free(m);
 }
 

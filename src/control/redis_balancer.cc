@@ -438,6 +438,9 @@ class RedisBalancer final : public Balancer {
 
   size_t in_flight() const override { return jobs_.size(); }
 
+  bool redis_command(const std::vector<std::string>& args, RawReply cb) override {
+    return link_ == Link::kReady && send(args, std::move(cb));
+  }
   BalancerStats stats() const override { return stats_; }
 
   void unclaim(const std::string& url, const std::string& server_key, uint64_t claim) override {

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 #include <string_view>
 
@@ -135,6 +136,18 @@ Dataplane::Dataplane(const Options& opt) : opt_(opt) {
     w->stop = &stop_;
     w->idle_polls = opt.idle_polls;
     w->idle_sleep_us = opt.idle_sleep_us;
+    if (opt.hop_port != 0) {
+      w->hop_port_be = net::to_be16(opt.hop_port);
+      for (const net::Prefix& p : opt.hop_peers) {
+        if (!p.addr.is_v4() || w->nb_hop_peers == kMaxHopPeers) continue;  // config checks both
+        const uint32_t mask = p.len == 0 ? 0 : ~uint32_t{0} << (32 - p.len);
+        uint32_t net_be = 0;
+        std::memcpy(&net_be, p.addr.b.data() + 12, 4);
+        WorkerContext::HopPeer& hp = w->hop_peers[w->nb_hop_peers++];
+        hp.mask_raw = net::raw32_of_be(mask);
+        hp.net_raw = net_be & hp.mask_raw;
+      }
+    }
     w->miss_gate.set(opt.miss_to_control_per_s, rte_get_tsc_hz());
     w->nb_ports = static_cast<unsigned>(ports_.size());
     const bool active = idx < active_workers_;

@@ -28,7 +28,7 @@ int64_t FlowTable::insert(const SessionKey& k, uint32_t hash, uint32_t session, 
                           const DirCounters* from) noexcept {
   // An IPv4 key in one slot only when its packets stay IPv4: a translated
   // direction takes a head and tail (see V6Head).
-  const bool v4 = key_is_v4(k) && rw.ipv4();
+  const bool v4 = key_is_v4(k) && rw.ipv4() && dir != kHop;
   auto usable = [](uint32_t st) { return st == kSlotEmpty || st == kSlotFree; };
   uint32_t i = hash & mask_;
   for (uint32_t n = 0; n < kMaxProbe; ++n, i = (i + 1) & mask_) {

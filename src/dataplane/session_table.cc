@@ -70,7 +70,7 @@ SessionTable::~SessionTable() {
 
 Session* SessionTable::lookup(const SessionKey& k, Direction* dir) const noexcept {
   const FlowSlot* f = flows_.find(k, flows_.hash(k));
-  if (f == nullptr) return nullptr;
+  if (f == nullptr || f->hop()) return nullptr;
   *dir = static_cast<Direction>(f->dir);
   return &records_[f->session()];
 }
@@ -231,6 +231,19 @@ void SessionTable::remove(Session* s) {
   live_.pop_back();
   active_.fetch_sub(1, std::memory_order_relaxed);
   deferred_.push_back({qsv_ ? rte_rcu_qsbr_start(qsv_) : 0, s->index});
+}
+
+int64_t SessionTable::install_hop(const SessionKey& k, uint32_t id, const net::Rewrite& outer,
+                                  uint16_t out_port) noexcept {
+  const uint32_t h = flows_.hash(k);
+  if (flows_.find(k, h) != nullptr) return -1;
+  return flows_.insert(k, h, id, kHop, outer, out_port);
+}
+
+void SessionTable::remove_hop(uint32_t slot) noexcept {
+  if (flows_.slot(slot).state.load(std::memory_order_relaxed) != kSlotLive) return;
+  flows_.retire(slot);
+  deferred_slots_.push_back({qsv_ ? rte_rcu_qsbr_start(qsv_) : 0, slot});
 }
 
 void SessionTable::reclaim() noexcept {

@@ -11,6 +11,7 @@
 
 #include "srtfwd/dataplane/link_stats.h"
 #include "srtfwd/dataplane/vlan_egress.h"
+#include "srtfwd/net/encap.h"
 #include "srtfwd/net/parse.h"
 #include "srtfwd/net/rewrite.h"
 #include "srtfwd/net/vlan.h"
@@ -112,16 +113,22 @@ struct Burst {
   WorkerContext& w;
   WorkerCounters& c;
   FlowTable& flows;
+  // The burst holds the inner packets of hop packets this worker took out
+  // (the second chance): none of them may hop again.
+  const bool decapsulated;
   alignas(net::FrameInfo) unsigned char fi_buf[sizeof(net::FrameInfo) * kBurst];
   alignas(SessionKey) unsigned char key_buf[sizeof(SessionKey) * kBurst];
   Run runs[kBurst + 1];  // the last one's begin ends the burst
   rte_mbuf* lk[kBurst];
   rte_mbuf* slow[kBurst];
+  rte_mbuf* decap[kBurst];  // hop packets taken out, handled after the burst
+  unsigned n_decap = 0;
   uint32_t ctl_mask = 0;            // bit j: lookup j's SRT header has the control bit
   unsigned n_keys = 0, n_slow = 0;  // runs (set by Classifier::finish), slow-path packets
   uint64_t sent = 0, fwd = 0, fwd_bytes = 0;
 
-  explicit Burst(WorkerContext& wc) noexcept : w(wc), c(wc.counters), flows(wc.table->flows()) {}
+  Burst(WorkerContext& wc, bool decap) noexcept
+      : w(wc), c(wc.counters), flows(wc.table->flows()), decapsulated(decap) {}
   net::FrameInfo* fi() noexcept { return reinterpret_cast<net::FrameInfo*>(fi_buf); }
   SessionKey* keys() noexcept { return reinterpret_cast<SessionKey*>(key_buf); }
 
@@ -199,6 +206,8 @@ struct Burst {
   }
 
   void translate_run(FlowSlot& f, unsigned begin, unsigned end, unsigned l3) noexcept;
+  void hop_run(FlowSlot& f, unsigned begin, unsigned end, unsigned l3) noexcept;
+  void decap_run(const Run& r, unsigned end) noexcept;
   void miss_to_control(rte_mbuf* m, unsigned j, unsigned l3) noexcept;
 };
 
@@ -593,6 +602,87 @@ class Classifier {
   count_run(f.counters(), run_pkts, run_bytes);
 }
 
+// Stage 4'', the second chance: a run of a caller's key whose session lives
+// on another host (a kHop entry, control/directory.h), each packet
+// encapsulated whole behind new outer headers (net/encap.h) and sent to the
+// owner. Out of line, as translate_run. A packet that came out of a hop is
+// never sent on another (one hop at most: no loop).
+[[gnu::noinline]] void Burst::hop_run(FlowSlot& f, unsigned begin, unsigned end,
+                                      unsigned l3) noexcept {
+  const WorkerContext::Port& out = w.ports[f.out_port];
+  const V6Tail& t = f.tail();
+  uint32_t run_pkts = 0, run_bytes = 0;
+  for (unsigned j = begin; j < end; ++j) {
+    rte_mbuf* m = lk[j];
+    if (decapsulated) {
+      drop(m, DropReason::kHopLoop);
+      continue;
+    }
+    // The outer headers replace the L2 header (and tag) the packet came with.
+    const unsigned inner_off = l3 != 0 ? l3 : fi()[j].l3_off;
+    const uint8_t* frame = rte_pktmbuf_mtod(m, const uint8_t*);
+    const uint32_t inner_len = net::load_be16(frame + inner_off + 2);
+    if (unlikely(out.vlan != net::kNoVlan || inner_off + inner_len > m->data_len)) {
+      drop(m, DropReason::kHopFailed);
+      continue;
+    }
+    // Ethernet padding after a short packet is not part of the inner one.
+    rte_pktmbuf_trim(m, static_cast<uint16_t>(m->data_len - inner_off - inner_len));
+    constexpr unsigned kOuter = net::kEthHeaderLen + net::kHopOverhead;
+    uint8_t* outer = nullptr;
+    if (inner_off <= kOuter)
+      outer = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, kOuter - inner_off));
+    if (unlikely(outer == nullptr)) {
+      drop(m, DropReason::kHopFailed);
+      continue;
+    }
+    net::write_hop_headers(outer, inner_len, t.dst_mac, out.mac, t.src, t.dst, f.h6.sport_be,
+                           f.h6.dport_be);
+    m->ol_flags &= ~(RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM);
+    ++run_pkts;
+    run_bytes += m->pkt_len;
+    tx(out, m);
+  }
+  // The entry's counters tell control the hop is in use (its idle expiry).
+  if (run_pkts != 0) {
+    f.counters().packets.add(run_pkts);
+    f.counters().bytes.add(run_bytes);
+    c.hopped.add(run_pkts);
+  }
+}
+
+// A run to our hop port that no session took: packets another host hopped
+// to us, the owner. From a peer and holding one IPv4 packet, each loses its
+// outer IPv4 and UDP headers (the L2 header moves up to the inner one) and
+// waits for process_burst to handle it as received, after this burst.
+[[gnu::noinline]] void Burst::decap_run(const Run& r, unsigned end) noexcept {
+  const unsigned l3 = r.l3;
+  const auto src_raw = static_cast<uint32_t>(r.addrs);
+  bool peer = false;
+  for (unsigned i = 0; i < w.nb_hop_peers; ++i)
+    peer = peer || (src_raw & w.hop_peers[i].mask_raw) == w.hop_peers[i].net_raw;
+  for (unsigned j = r.begin; j < end; ++j) {
+    rte_mbuf* m = lk[j];
+    if (decapsulated) {
+      drop(m, DropReason::kHopLoop);
+      continue;
+    }
+    if (!peer) {
+      drop(m, DropReason::kHopUnknownPeer);
+      continue;
+    }
+    uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
+    const uint32_t udp_len = net::load_be16(frame + l3 + net::kIpv4MinHeaderLen + net::kUdpLenOff);
+    if (!net::hop_inner_ok(frame + l3 + kV4PayloadOff, udp_len - net::kUdpHeaderLen)) {
+      drop(m, DropReason::kHopMalformed);
+      continue;
+    }
+    std::memmove(frame + net::kHopOverhead, frame, l3);
+    rte_pktmbuf_adj(m, net::kHopOverhead);
+    decap[n_decap++] = m;
+  }
+}
+
 // A run whose key no slot holds. An IPv4 key that find_v4() missed may be a
 // translated direction's (4->6), in a head and tail. Otherwise no session:
 // an SRT handshake (a caller on a listen port, or a backend answering one of
@@ -606,7 +696,14 @@ class Classifier {
     key.dst = net::IpAddr::from_v4(static_cast<uint32_t>(r.addrs >> 32));
     std::memcpy(&key.sport_be, &r.ports, 4);  // sport_be, then dport_be
     if (FlowSlot* const x = b.flows.find_long(key, r.hash); x != nullptr) {
-      b.translate_run(*x, begin, end, l3);
+      if (x->hop())
+        b.hop_run(*x, begin, end, l3);
+      else
+        b.translate_run(*x, begin, end, l3);
+      return;
+    }
+    if (static_cast<uint16_t>(r.ports >> 16) == b.w.hop_port_be && b.w.hop_port_be != 0) {
+      b.decap_run(r, end);
       return;
     }
   }
@@ -615,6 +712,8 @@ class Classifier {
     if ((b.ctl_mask >> j & 1) != 0 &&
         b.srt_word(rte_pktmbuf_mtod(m, uint8_t*), j, l3) == kSrtHandshakeWord)
       b.slow[b.n_slow++] = m;
+    else if (b.decapsulated)  // never to the miss gate: one hop at most
+      b.drop(m, DropReason::kHopNoSession);
     else if (unlikely(b.w.miss_gate.open()))
       b.miss_to_control(m, j, l3);
     else
@@ -660,10 +759,23 @@ class Classifier {
 
 }  // namespace
 
-void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** pkts,
-                   uint16_t n) noexcept {
-  Burst b(w);
-  if (n > kBurst) n = kBurst;  // callers pass at most one burst
+// The stages for one burst. kDecap: the inner packets of hop packets this
+// worker took out of a burst it received (see decap_run), which the
+// receiving port's counters have seen already.
+template <bool kDecap>
+[[gnu::always_inline]] static inline void run_burst(WorkerContext& w, const WorkerContext::Port& in,
+                                                    rte_mbuf** pkts, uint16_t n) noexcept;
+
+[[gnu::noinline]] static void process_decapsulated(WorkerContext& w, const WorkerContext::Port& in,
+                                                   rte_mbuf** pkts, uint16_t n) noexcept {
+  w.counters.decapsulated.add(n);
+  run_burst<true>(w, in, pkts, n);
+}
+
+template <bool kDecap>
+static inline void run_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** pkts,
+                             uint16_t n) noexcept {
+  Burst b(w, kDecap);
 
   // Stage 1: every packet classified, its key and run recorded. With the
   // prefetch four packets ahead in a loop of its own, the packets that have
@@ -679,8 +791,10 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
     }
     for (; i < n; ++i) cl.classify(pkts[i]);
     cl.finish();
-    b.c.rx_packets.add(n);
-    b.c.rx_bytes.add(cl.rx_bytes());
+    if (!kDecap) {
+      b.c.rx_packets.add(n);
+      b.c.rx_bytes.add(cl.rx_bytes());
+    }
   }
 
   // Stage 2: one probe per run.
@@ -701,6 +815,8 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
     const WorkerContext::Port& out = w.ports[f->out_port];
     if (likely(l3 == out.fast_l3 && (l3 == net::kEthHeaderLen || out.vlan == in.vlan)))
       forward_v4_run(b, *f, out, begin, end, l3);
+    else if (unlikely(f->hop()))  // a parse_frame() run of a hop entry's key
+      b.hop_run(*f, begin, end, l3);
     else if (unlikely(f->translates()))  // 6->4
       b.translate_run(*f, begin, end, l3);
     else
@@ -712,6 +828,13 @@ void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** p
 
   // Stage 5.
   slow_path(b);
+  if (!kDecap && unlikely(b.n_decap != 0)) process_decapsulated(w, in, b.decap, b.n_decap);
+}
+
+void process_burst(WorkerContext& w, const WorkerContext::Port& in, rte_mbuf** pkts,
+                   uint16_t n) noexcept {
+  if (n > kBurst) n = kBurst;  // callers pass at most one burst
+  run_burst<false>(w, in, pkts, n);
 }
 
 unsigned poll_once(WorkerContext& w) noexcept {

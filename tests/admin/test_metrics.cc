@@ -425,15 +425,33 @@ TEST_F(MetricsTable, AbsentSourcesLeftOut) {
 // tests/dataplane, scripts/bench.sh): renaming one breaks them.
 TEST_F(MetricsTable, ExitJsonKeepsItsKeys) {
   const auto j = nlohmann::json::parse(counters_json(in_));
-  for (const char* k :
-       {"rx_packets", "rx_bytes", "forwarded", "forwarded_bytes", "tx_packets", "tx_dropped",
-        "to_control", "session_events", "event_ring_full", "control_tx", "control_tx_dropped",
-        "sessions_active", "dropped", "session_slots", "ports", "workers", "control", "srt"})
+  for (const char* k : {"rx_packets",
+                        "rx_bytes",
+                        "forwarded",
+                        "forwarded_bytes",
+                        "tx_packets",
+                        "tx_dropped",
+                        "to_control",
+                        "session_events",
+                        "event_ring_full",
+                        "control_tx",
+                        "control_tx_dropped",
+                        "sessions_active",
+                        "dropped",
+                        "session_slots",
+                        "ports",
+                        "workers",
+                        "control",
+                        "srt",
+                        "hopped",
+                        "decapsulated"})
     EXPECT_TRUE(j.contains(k)) << k;
-  for (const char* k : {"slow_path_packets", "arp_replies_sent", "arp_ignored", "icmp_echo_replies",
-                        "icmp_ignored", "ndp_adverts_sent", "ndp_ignored", "fragments_dropped",
-                        "ip_options_dropped", "srt_unhandled", "sessions_installed",
-                        "install_failed", "sessions_ended_shutdown", "sessions_ended_idle"})
+  for (const char* k :
+       {"slow_path_packets", "arp_replies_sent", "arp_ignored", "icmp_echo_replies", "icmp_ignored",
+        "ndp_adverts_sent", "ndp_ignored", "fragments_dropped", "ip_options_dropped",
+        "srt_unhandled", "sessions_installed", "install_failed", "sessions_ended_shutdown",
+        "sessions_ended_idle", "directory_writes", "directory_errors", "hops_installed",
+        "second_chance_pending"})
     EXPECT_TRUE(j["control"].contains(k)) << k;
   for (const char* k :
        {"inductions", "conclusions", "bad_cookie", "established", "rejected", "cached_answers",

@@ -340,6 +340,51 @@ server_id = "edge-1"
   }
 }
 
+TEST(Config, DirectoryDefaultsAndKeys) {
+  const std::string ports =
+      "[[port]]\nipv6 = \"2001:2::1/64\"\n[[port]]\nipv4 = \"198.18.2.1/24\"\n"
+      "[[port]]\nipv4 = \"198.18.3.1/24\"\n";
+  const auto d = parse_config(ports).control.directory;
+  EXPECT_TRUE(d.enabled);
+  ASSERT_TRUE(d.address.has_value());
+  EXPECT_EQ(d.address->to_string(), "198.18.2.1");  // the first IPv4 port's
+  EXPECT_EQ(d.port, 19523);
+  EXPECT_EQ(d.ttl_s, 30u);
+  EXPECT_TRUE(d.peers.empty());
+  const auto c = parse_config(ports +
+                              "[directory]\nenabled = false\naddress = \"198.18.3.1\"\n"
+                              "port = 6000\nttl_s = 60\npeers = [\"198.18.0.0/16\"]\n")
+                     .control.directory;
+  EXPECT_FALSE(c.enabled);
+  EXPECT_EQ(c.address->to_string(), "198.18.3.1");
+  EXPECT_EQ(c.port, 6000);
+  EXPECT_EQ(c.ttl_s, 60u);
+  ASSERT_EQ(c.peers.size(), 1u);
+  EXPECT_EQ(c.peers[0].to_string(), "198.18.0.0/16");
+  // Without an IPv4 port there is no address: the directory stays off.
+  EXPECT_FALSE(parse_config("[[port]]\nipv6 = \"2001:2::1/64\"\n").control.directory.address);
+  struct Case {
+    const char* text;
+    const char* expect;
+  } cases[] = {
+      {"[directory]\nenabled = 1\n", "directory.enabled: must be true or false"},
+      {"[directory]\naddress = \"198.18.9.9\"\n",
+       "directory.address: \"198.18.9.9\" is not the ipv4 address of any [[port]]"},
+      {"[directory]\naddress = \"2001:2::1\"\n", "directory.address: must be an IPv4 address"},
+      {"[directory]\nport = 0\n", "directory.port: 0 is out of range"},
+      {"[directory]\nport = 10080\n", "directory.port: is also an srt.listen port"},
+      {"[directory]\nport = 30000\n", "directory.port: lies in srt.leg_ports"},
+      {"[directory]\nttl_s = 1\n", "directory.ttl_s: 1 is out of range"},
+      {"[directory]\npeers = [\"2001:2::/48\"]\n", "directory.peers: \"2001:2::/48\" is not IPv4"},
+      {"[directory]\npeers = \"198.18.0.0/15\"\n", "directory.peers: must be a list of CIDR"},
+      {"[directory]\nhop = 1\n", "directory.hop: unknown key"},
+  };
+  for (const auto& k : cases) {
+    const std::string e = error_of(ports + k.text);
+    EXPECT_NE(e.find(k.expect), std::string::npos) << k.text << "\nerror: " << e;
+  }
+}
+
 TEST(Config, UnknownStreamPlayersRouteByDefault) {
   const std::string base = "[[port]]\nipv4 = \"198.18.0.1/24\"\n[balancer]\n";
   EXPECT_TRUE(parse_config(base).control.balancer.route_unknown_players);

@@ -105,7 +105,7 @@ def settled(m, frames):
     g = lambda k: m.get(k, 0)  # noqa: E731
     return (g("srtfwd_rx_packets_total") == frames and
             g("srtfwd_forwarded_packets_total") + g("srtfwd_to_control_packets_total") +
-            g("srtfwd_dropped_packets_total") == frames and
+            g("srtfwd_hopped_packets_total") + g("srtfwd_dropped_packets_total") == frames and
             g("srtfwd_slow_path_packets_total") == g("srtfwd_to_control_packets_total") and
             g("srtfwd_session_events_total") == g('srtfwd_sessions_ended_total{reason="shutdown"}') +
             g("srtfwd_session_events_stale_total") and
@@ -289,7 +289,8 @@ class Run:
     once its admin API's counters say every frame was handled (settled()).
     Never leaves a process behind."""
 
-    def __init__(self, in0, in1, sessions=(SESSION4, SESSION6), vlans=(None, None), extra0=""):
+    def __init__(self, in0, in1, sessions=(SESSION4, SESSION6), vlans=(None, None), extra0="",
+                 extra=()):
         self.proc = None
         self.dir = tempfile.mkdtemp(prefix="srtfwd-replay-")
         p = lambda n: os.path.join(self.dir, n)  # noqa: E731
@@ -307,6 +308,7 @@ class Run:
                 "--", "--config", p("t.toml"), "--log-level", "info"]
         for s in sessions:
             argv += ["--session", s]
+        argv += list(extra)
         self.log_file = open(p("log"), "w")
         self.proc = subprocess.Popen(argv, stdout=self.log_file, stderr=subprocess.STDOUT)
         try:
@@ -375,8 +377,9 @@ class Replay(unittest.TestCase):
         self.assertIsNotNone(c, "no final counters in the log")
         # Every packet received has exactly one fate.
         self.assertEqual(c["rx_packets"], len(in0 or [FILLER]) + len(in1 or [FILLER]), c)
-        self.assertEqual(c["rx_packets"], c["forwarded"] + c["to_control"] + sum(c["dropped"].values()), c)
-        self.assertEqual(c["forwarded"] + c["control_tx"], c["tx_packets"] + c["tx_dropped"], c)
+        self.assertEqual(c["rx_packets"],
+                         c["forwarded"] + c["hopped"] + c["to_control"] + sum(c["dropped"].values()), c)
+        self.assertEqual(c["forwarded"] + c["hopped"] + c["control_tx"], c["tx_packets"] + c["tx_dropped"], c)
         self.assertEqual(c["tx_dropped"], 0, c)
         # Everything handed to the control lcore was taken by it.
         self.assertEqual(c["control"]["slow_path_packets"], c["to_control"], c)

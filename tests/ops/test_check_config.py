@@ -92,11 +92,11 @@ class CheckConfig(unittest.TestCase):
             keys |= set(re.findall(r'"([a-z0-9_]+)"', lst))
         self.assertGreater(len(keys), 25, keys)
         keys -= {"port", "srt", "balancer", "backend", "admin", "dataplane", "limits", "hooks",
-                 "bgp"}  # the tables
+                 "bgp", "directory"}  # the tables
         with open(EXAMPLE) as f:
             example = f.read()
         for table in ("[[port]]", "[srt]", "[balancer]", "[[backend]]", "[admin]", "[dataplane]",
-                      "[bgp]"):
+                      "[bgp]", "[directory]"):
             self.assertIn(table, example)
         for k in sorted(keys | set(PENDING_KEYS)):
             self.assertRegex(example, rf"(?m)^(# )?{k} = ", f"{k} is not in srtfwd.example.toml")

@@ -10,6 +10,11 @@
 //                       and leg port + i % 40000 toward backend address + i / 40000,
 //                       so 4-tuples stay unique past 65,535 sessions
 //   --neighbour "PORT IP MAC"                              (repeatable, static)
+//   --hop-port N        take hop packets (net/encap.h) on UDP N from 198.18.0.0/24,
+//                       as [directory] does with the Redis balancer
+//   --hop "caller=IP:PORT vip=IP:PORT owner=IP owner_mac=MAC [hop_port=N]"
+//                       a second-chance hop entry: the caller's packets are
+//                       encapsulated to owner (repeatable)
 // IPv6 addresses go in brackets: caller=[2001:db8::2]:5000.
 #include <spdlog/spdlog.h>
 
@@ -17,6 +22,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "srtfwd/app/config.h"
 #include "srtfwd/app/run.h"
 #include "srtfwd/control/control_plane.h"
 #include "srtfwd/net/endpoint.h"
@@ -87,16 +93,63 @@ IpAddr add(IpAddr ip, unsigned n) {
   return ip;
 }
 
+// A --hop entry into the flow table.
+void install_hop(ControlPlane& cp, const std::string& text) {
+  std::istringstream in(text);
+  std::string kv;
+  srtfwd::dataplane::SessionKey k{};
+  std::optional<IpAddr> owner;
+  std::optional<MacAddr> mac;
+  uint16_t hop_port = 19523;
+  while (in >> kv) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos) throw std::runtime_error("bad hop field " + kv);
+    const std::string f = kv.substr(0, eq), v = kv.substr(eq + 1);
+    if (f == "caller" || f == "vip") {
+      auto [ip, port] = endpoint(v);
+      (f == "caller" ? k.src : k.dst) = ip;
+      (f == "caller" ? k.sport_be : k.dport_be) = srtfwd::net::to_be16(port);
+    } else if (f == "owner") {
+      owner = IpAddr::parse(v);
+    } else if (f == "owner_mac") {
+      mac = MacAddr::parse(v);
+    } else if (f == "hop_port") {
+      hop_port = static_cast<uint16_t>(std::stoul(v));
+    } else {
+      throw std::runtime_error("unknown hop field " + f);
+    }
+  }
+  if (!owner || !mac) throw std::runtime_error("hop needs owner= and owner_mac=: " + text);
+  auto route = cp.route(*owner);
+  if (!route) throw std::runtime_error("hop: no route to " + owner->to_string());
+  srtfwd::net::Rewrite outer;
+  outer.dst_mac = *mac;
+  outer.src = route->source;
+  outer.dst = *owner;
+  outer.sport_be = srtfwd::net::to_be16(50000);
+  outer.dport_be = srtfwd::net::to_be16(hop_port);
+  if (cp.dataplane().sessions().install_hop(k, 0, outer, route->port) < 0)
+    throw std::runtime_error("hop not installed: " + text);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string> sessions, neighbours;
+  std::vector<std::string> sessions, neighbours, hops;
   unsigned count = 1;
+  unsigned hop_port = 0;
   srtfwd::app::Hooks hooks;
   hooks.add_options = [&](CLI::App& app) {
     app.add_option("--session", sessions, "session to install (see testbed.cc)");
     app.add_option("--session-count", count, "install each session N times");
     app.add_option("--neighbour", neighbours, "static neighbour: PORT IP MAC");
+    app.add_option("--hop-port", hop_port, "take hop packets on this UDP port");
+    app.add_option("--hop", hops, "second-chance hop entry (see testbed.cc)");
+  };
+  hooks.on_config = [&](srtfwd::app::Config& cfg) {
+    if (hop_port == 0) return;
+    cfg.dataplane.hop_port = static_cast<uint16_t>(hop_port);
+    cfg.dataplane.hop_peers = {*srtfwd::net::Prefix::parse("198.18.0.0/24")};
   };
   hooks.on_ready = [&](ControlPlane& cp) {
     for (const auto& n : neighbours) {
@@ -109,6 +162,7 @@ int main(int argc, char** argv) {
       if (!in || !a || !m) throw std::runtime_error("bad --neighbour " + n);
       cp.neighbours().set_static(static_cast<uint16_t>(port), *a, *m);
     }
+    for (const auto& h : hops) install_hop(cp, h);
     unsigned installed = 0, failed = 0;
     for (const auto& s : sessions) {
       SessionRequest base = parse_session(s);

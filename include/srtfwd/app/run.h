@@ -14,11 +14,16 @@ class ControlPlane;
 
 namespace srtfwd::app {
 
+struct Config;
+
 // Extension points for test harnesses built on the same process (tests/):
 // extra command-line options, and a callback on the control lcore once the
 // ports are up, before the loop starts.
 struct Hooks {
   std::function<void(CLI::App&)> add_options;
+  // After the config file and the environment are read, before anything
+  // uses them (a test bench adjusting the dataplane's options).
+  std::function<void(Config&)> on_config;
   // After EAL and the command line, before the ports are set up (e.g. a
   // benchmark creating ring-based ports).
   std::function<void()> after_eal;

@@ -16,6 +16,8 @@
 #include "srtfwd/net/addr.h"
 #include "srtfwd/srt/stream_id.h"
 
+struct redisReply;
+
 namespace srtfwd::control {
 
 // An SRS origin as the Go proxy stores it under srs-proxy-server:{key}
@@ -103,6 +105,15 @@ class Balancer {
   virtual std::string state() const = 0;
   // Picks not answered yet (Redis round trips).
   virtual size_t in_flight() const { return 0; }
+  // A command on the Redis balancer's connection for another part of the
+  // control lcore (the session directory), so that one connection, its
+  // reconnection and its stuck-command watch serve both. False, and cb never
+  // runs, when the link is not up (and always for the memory balancer);
+  // cb(nullptr) when the connection died before the reply.
+  using RawReply = std::function<void(const redisReply*)>;
+  virtual bool redis_command(const std::vector<std::string>& /*args*/, RawReply /*cb*/) {
+    return false;
+  }
   virtual BalancerStats stats() const { return {}; }
 };
 

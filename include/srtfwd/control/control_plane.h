@@ -64,6 +64,37 @@ struct ControlCounters {
   dataplane::Counter rebinds;
   std::array<dataplane::Counter, static_cast<size_t>(RebindRefusal::kCount)> rebind_refused;
   dataplane::Counter rebind_failed;
+  // The session directory and the second chance (control/directory.h).
+  dataplane::Counter directory_writes;       // entries written (installs and refreshes)
+  dataplane::Counter directory_deletes;      // entries of ended sessions deleted
+  dataplane::Counter directory_batches;      // commands those took (many keys each)
+  dataplane::Counter directory_errors;       // commands not sent (Redis down) or failed
+  dataplane::Counter second_chance_lookups;  // directory reads for flows with no session here
+  dataplane::Counter
+      second_chance_pending;  // packets dropped while their flow's owner was looked up
+  dataplane::Counter second_chance_unknown;   // packets dropped: no other host owns their flow
+  dataplane::Counter second_chance_overload;  // packets dropped: too many lookups or hops
+  dataplane::Counter hops_installed;          // hop entries put in the flow table
+  dataplane::Counter hops_ended;              // removed: idle, owner changed or gone
+  dataplane::Counter hop_failed;              // an owner with no route, or no room in the table
+};
+
+// Takes the SRT packets of no session, not handshakes, that the workers'
+// miss gate hands to the control lcore and no other feature took (the
+// second chance between hosts). Owns m.
+class MissedHandler {
+ public:
+  virtual ~MissedHandler() = default;
+  virtual void on_missed(rte_mbuf* m, const net::FrameInfo& fi, uint64_t now) = 0;
+};
+
+// Told of every session installed and ended (the session directory).
+class SessionObserver {
+ public:
+  virtual ~SessionObserver() = default;
+  virtual void on_session_installed(const dataplane::Session& s) = 0;
+  // Before the session's keys leave the table.
+  virtual void on_session_ended(const dataplane::Session& s) = 0;
 };
 
 // The SRT handshake state machine plugs in here.
@@ -91,6 +122,8 @@ class ControlPlane {
   unsigned poll_once(uint64_t now);
 
   void set_srt_handler(SrtHandler* h) { handler_ = h; }
+  void set_session_observer(SessionObserver* o) { observer_ = o; }
+  void set_missed_handler(MissedHandler* h) { missed_handler_ = h; }
   // Runs fn on the control lcore every period_ms (admin snapshots, ...).
   void add_timer(uint32_t period_ms, std::function<void(uint64_t now)> fn);
 
@@ -120,6 +153,9 @@ class ControlPlane {
   // live sessions from its next pass.
   void set_idle_timeout_ms(uint32_t ms) { opt_.idle_timeout_ms = ms; }
   const ControlCounters& counters() const { return counters_; }
+  // For the control lcore's own parts that count into ControlCounters (the
+  // session directory); single writer, as all of them.
+  ControlCounters& plugin_counters() { return counters_; }
   // Read by the admin thread (relaxed counters), as counters().
   const NeighbourCounters& neighbour_counters() const { return neighbours_.counters(); }
   uint64_t tsc_hz() const { return hz_; }
@@ -170,6 +206,8 @@ class ControlPlane {
   uint64_t hz_;
   Neighbours neighbours_;
   SrtHandler* handler_ = nullptr;
+  SessionObserver* observer_ = nullptr;
+  MissedHandler* missed_handler_ = nullptr;
   ControlCounters counters_;
   Rebinding rebinding_;
   LogLimiter rebind_log_{20};

@@ -83,6 +83,20 @@ struct HookOptions {
   bool any() const { return !on_publish.empty() || !on_play.empty(); }
 };
 
+// [directory]: the session directory in Redis and the second chance between
+// hosts behind one ECMP route (control/directory.h). Active with the Redis
+// balancer only.
+struct DirectoryOptions {
+  bool enabled = true;
+  // Our data address, the outer destination other hosts send hopped packets
+  // to: one of our ports' IPv4 addresses (default: the first).
+  std::optional<net::IpAddr> address;
+  uint16_t port = 19523;  // UDP port of the encapsulated hop (IP-in-UDP)
+  uint32_t ttl_s = 30;    // a directory entry's TTL; live sessions refresh it every ttl_s / 3
+  // Who may send us hopped packets; empty: our data address's own subnet.
+  std::vector<net::Prefix> peers;
+};
+
 // [srt] follow_rebinding: whether a caller that reappears from another
 // 4-tuple keeps its session (control/rebinding.h).
 enum class FollowRebinding : uint8_t {
@@ -121,6 +135,7 @@ struct Options {
   BalancerOptions balancer;
   LimitsOptions limits;
   HookOptions hooks;
+  DirectoryOptions directory;
 };
 
 }  // namespace srtfwd::control

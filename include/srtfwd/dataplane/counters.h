@@ -60,16 +60,24 @@ enum class DropReason : uint8_t {
   kNoHeadroom,      // no room before the frame to insert the egress port's VLAN tag
   kXlatFailed,      // a translated (IPv4 <-> IPv6) direction's frame: no headroom, or malformed
   kMissOverBudget,  // no session, not a handshake, over the miss gate's budget (miss_gate.h)
+  // The second chance between hosts (net/encap.h):
+  kHopUnknownPeer,  // a hop packet from outside [directory] peers
+  kHopMalformed,    // a hop packet whose payload is not one IPv4 packet
+  kHopNoSession,    // decapsulated, and no session here takes it (never hopped again)
+  kHopLoop,         // a decapsulated packet that would hop again
+  kHopFailed,       // not encapsulated: no headroom, or a VLAN egress port
   kCount
 };
 
 inline constexpr std::array<std::string_view, static_cast<size_t>(DropReason::kCount)>
     kDropReasonNames = {
-        "truncated_eth",    "truncated_ip",   "bad_ip_version",    "bad_ihl",      "bad_ip_length",
-        "truncated_udp",    "bad_udp_length", "unknown_ethertype", "not_udp",      "not_for_us",
-        "no_session",       "ttl_expired",    "control_ring_full", "stacked_vlan", "truncated_arp",
-        "truncated_icmp",   "v4_mapped_ipv6", "vlan_mismatch",     "no_headroom",  "xlat_failed",
-        "miss_over_budget",
+        "truncated_eth",     "truncated_ip",     "bad_ip_version", "bad_ihl",
+        "bad_ip_length",     "truncated_udp",    "bad_udp_length", "unknown_ethertype",
+        "not_udp",           "not_for_us",       "no_session",     "ttl_expired",
+        "control_ring_full", "stacked_vlan",     "truncated_arp",  "truncated_icmp",
+        "v4_mapped_ipv6",    "vlan_mismatch",    "no_headroom",    "xlat_failed",
+        "miss_over_budget",  "hop_unknown_peer", "hop_malformed",  "hop_no_session",
+        "hop_loop",          "hop_failed",
 };
 
 static_assert(!kDropReasonNames.back().empty(), "a DropReason has no name");
@@ -88,6 +96,8 @@ struct alignas(64) WorkerCounters {
   Counter session_events;              // SHUTDOWN seen on a live session (also forwarded)
   Counter event_ring_full;             // such an event lost (the idle sweep still ends the session)
   Counter control_tx;                  // packets of the control lcore sent on this worker's TX
+  Counter hopped;                      // encapsulated to the session's owner (second chance)
+  Counter decapsulated;                // hop packets taken out and handled as received
   std::array<Counter, static_cast<size_t>(DropReason::kCount)> dropped;
 
   void drop(DropReason r, uint64_t n = 1) noexcept { dropped[static_cast<size_t>(r)].add(n); }
@@ -96,7 +106,8 @@ struct alignas(64) WorkerCounters {
 // A plain snapshot, summed over lcores.
 struct CounterTotals {
   uint64_t rx_packets = 0, rx_bytes = 0, forwarded = 0, forwarded_bytes = 0, tx_packets = 0,
-           tx_dropped = 0, to_control = 0, session_events = 0, event_ring_full = 0, control_tx = 0;
+           tx_dropped = 0, to_control = 0, session_events = 0, event_ring_full = 0, control_tx = 0,
+           hopped = 0, decapsulated = 0;
   std::array<uint64_t, static_cast<size_t>(DropReason::kCount)> dropped{};
 
   uint64_t dropped_total() const noexcept {
@@ -117,6 +128,8 @@ struct CounterTotals {
     session_events += c.session_events.get();
     event_ring_full += c.event_ring_full.get();
     control_tx += c.control_tx.get();
+    hopped += c.hopped.get();
+    decapsulated += c.decapsulated.get();
     for (size_t i = 0; i < dropped.size(); ++i) dropped[i] += c.dropped[i].get();
   }
 };

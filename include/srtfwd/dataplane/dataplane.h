@@ -32,6 +32,8 @@ inline constexpr unsigned kMaxWorkers = 64;
 inline constexpr unsigned kBurst = 32;
 // RX queues one worker may poll (over all ports).
 inline constexpr unsigned kMaxWorkerRxQueues = 64;
+// [directory] peers: prefixes a hop packet may come from.
+inline constexpr unsigned kMaxHopPeers = 8;
 // Virtual addresses one port may answer SRT on besides its own (PortOptions::vips).
 inline constexpr unsigned kMaxVips = 16;
 
@@ -63,6 +65,10 @@ struct Options {
   // sleeps idle_sleep_us per loop. 0 disables sleeping (dedicated host).
   uint32_t idle_polls = 300;
   uint32_t idle_sleep_us = 50;
+  // The second chance's hop (net/encap.h): the UDP port hop packets arrive
+  // on (0: none) and the IPv4 prefixes they may come from.
+  uint16_t hop_port = 0;
+  std::vector<net::Prefix> hop_peers;
   // Per worker, the SRT packets a second that missed the flow table, are not
   // handshakes and go to the control lcore anyway (the miss gate,
   // miss_gate.h), for a feature that looks for their session by socket ID

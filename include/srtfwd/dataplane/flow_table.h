@@ -81,7 +81,13 @@ struct SessionKey {
 };
 static_assert(sizeof(SessionKey) == 48, "SessionKey must stay 48 bytes, no holes");
 
-enum Direction : uint8_t { kFromCaller = 0, kFromBackend = 1 };
+// kHop is not a session's direction but a second-chance entry
+// (control/directory.h): a caller's 4-tuple whose session lives on another
+// host, its packets encapsulated and sent there (net/encap.h). It takes a
+// head and tail like a translated direction, out of find_v4()'s sight, so it
+// costs the IPv4 fast path nothing; the head's record index is the control
+// lcore's hop entry, the tail's addresses the outer ones.
+enum Direction : uint8_t { kFromCaller = 0, kFromBackend = 1, kHop = 2 };
 
 // A direction's counters, written only by the worker whose RX queue this
 // direction's 4-tuple hashes to. There is no per-packet timestamp: the
@@ -255,6 +261,7 @@ struct alignas(64) FlowSlot {
   // A head whose packets change family on the way (a live head's tail is
   // written before it is published).
   bool translates() const noexcept { return !v4 && h6.key.src.is_v4() != tail().src.is_v4(); }
+  bool hop() const noexcept { return dir == kHop; }
   DirCounters& counters() noexcept { return v4 ? h4.c : tail().c; }
   const DirCounters& counters() const noexcept { return v4 ? h4.c : tail().c; }
   // The rewrite and the key, rebuilt (the slow path, control and tests;
@@ -401,6 +408,8 @@ class FlowTable {
   // successor is one too, not the table's last), with its direction, and
   // publishes it. Returns the (head) slot index, or -1 when the window
   // holds no usable slot.
+  // A kHop entry always takes a head and tail (rw: the outer addresses, the
+  // next hop's MAC, the outer ports).
   // `from`: counters the slot starts with (a session's direction moved to a
   // new slot, SessionTable::rekey_caller), else 0. The key may be live
   // already in another slot for as long as the caller then takes to retire

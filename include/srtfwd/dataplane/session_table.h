@@ -126,7 +126,18 @@ class SessionTable {
   // Returns records whose grace period has passed to the free list. Call
   // once per control loop.
   void reclaim() noexcept;
+  // The session a key leads to (nullptr for none, and for a hop entry).
   Session* lookup(const SessionKey& k, Direction* dir) const noexcept;
+
+  // Second-chance hop entries (control/directory.h): a caller's key whose
+  // session lives on another host. install_hop() publishes it (outer: the
+  // outer addresses, ports and next-hop MAC; id: the control lcore's entry,
+  // kept in the slot) and returns its slot, or -1 when the key is taken or
+  // its probe window full; remove_hop() retires it, the slot reused after
+  // a grace period as a session's.
+  int64_t install_hop(const SessionKey& k, uint32_t id, const net::Rewrite& outer,
+                      uint16_t out_port) noexcept;
+  void remove_hop(uint32_t slot) noexcept;
   Session* at(uint32_t index) noexcept { return &records_[index]; }
   uint32_t capacity() const noexcept { return capacity_; }
   uint32_t active() const noexcept { return active_.load(std::memory_order_relaxed); }

@@ -61,6 +61,17 @@ struct alignas(64) WorkerContext {
   // when a feature wants them (Options::miss_to_control_per_s), else dropped.
   MissGate miss_gate;
   WorkerCounters counters;
+  // The second chance between hosts (net/encap.h): a packet to one of our
+  // IPv4 addresses on UDP port hop_port_be (as the wire's bytes load; 0: no
+  // hop) that no session takes is a hop packet, decapsulated when its outer
+  // source lies in a hop peer prefix (address and mask as the wire's bytes
+  // load). Read on the miss path only.
+  struct HopPeer {
+    uint32_t net_raw = 0, mask_raw = 0;
+  };
+  uint16_t hop_port_be = 0;
+  unsigned nb_hop_peers = 0;
+  HopPeer hop_peers[kMaxHopPeers];
   // Each port's VIPs (PortOptions::vips), indexed by port id as ports[]:
   // kept out of Port, which the forwarding path reads, so that it stays one
   // cache line. Only a packet not to the port's own address looks here.
